@@ -1,0 +1,31 @@
+//! `starling-codec`: the MQTT 3.1, 3.1.1 and 5.0 wire format.
+//!
+//! Owns the packet model (one model for all versions; 5.0-only data in [`Properties`] and reason
+//! codes), a streaming decoder that slices payloads and strings out of the read buffer without
+//! copying, and a byte-exact encoder with an exact [`encoded_len`]. It knows nothing about
+//! sessions, topics beyond their wire rules, or I/O, and must never depend on tokio.
+//!
+//! Map:
+//! - [`version`]: `ProtocolVersion`, `QoS`, `PacketId`.
+//! - [`string`]: `Utf8String`, the validated zero-copy string.
+//! - [`reason`]: `ReasonCode`, every 5.0 code and the 3.x CONNACK mapping.
+//! - [`properties`]: `Properties` and the per-packet "allowed in" table.
+//! - [`packet`]: `Packet` and one struct per control packet.
+//! - [`error`]: `DecodeError` (with spec clause and reason code), `EncodeError`.
+
+pub mod error;
+pub mod packet;
+pub mod properties;
+pub mod reason;
+pub mod string;
+pub mod version;
+
+pub use error::{DecodeError, EncodeError};
+pub use packet::{
+    Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PubResp, Publish, RetainHandling,
+    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+};
+pub use properties::{Properties, PropertyContext, PropertyId};
+pub use reason::ReasonCode;
+pub use string::{Utf8String, Utf8StringError};
+pub use version::{PacketId, ProtocolVersion, QoS};

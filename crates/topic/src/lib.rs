@@ -1,0 +1,1 @@
+//! `starling-topic`: topic names, topic filters and the subscription trie (being built).
