@@ -284,9 +284,3 @@ pub struct Auth {
     /// Properties (authentication method and data, reason string, user properties).
     pub properties: Properties,
 }
-
-impl Default for ReasonCode {
-    fn default() -> Self {
-        ReasonCode::Success
-    }
-}

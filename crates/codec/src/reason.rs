@@ -168,3 +168,11 @@ impl fmt::Display for ReasonCode {
         write!(f, "{} (0x{:02X})", self.description(), self.as_u8())
     }
 }
+
+/// `Success` (0x00), which is also Normal disconnection and Granted QoS 0.
+#[allow(clippy::derivable_impls)] // the variants come from a macro, so `#[default]` cannot go on one
+impl Default for ReasonCode {
+    fn default() -> Self {
+        ReasonCode::Success
+    }
+}
