@@ -1,0 +1,83 @@
+//! `starling-config`: the broker's configuration schema, its defaults and its validation.
+//!
+//! It owns the meaning of every configuration key: raw serde types that TOML deserializes into
+//! (unknown keys refused), their defaults (`Default` impls), and [`RawConfig::validate`], which
+//! checks each value and returns the typed [`Config`] the rest of the broker reads. A refused
+//! value is reported with its key path and the problem, e.g.
+//! `mqtt.max_packet_size: must be between 1 and 268435456, got 0`.
+//!
+//! It must not depend on any other Starling crate, nor read files or the environment: layering a
+//! file, `STARLING_*` environment variables and flags is the binary's job, which hands the
+//! merged [`toml::Table`] to [`Config::from_table`].
+//!
+//! The documented default file, `config/starling.toml` at the repository root, is tested to
+//! equal [`Config::default()`].
+//!
+//! Modules:
+//! - `raw`: the serde types as written in the file, and their defaults;
+//! - `model`: the typed configuration and its enums;
+//! - `validate`: raw to typed, one check per key;
+//! - `error`: [`ConfigError`].
+
+mod error;
+mod model;
+mod raw;
+mod validate;
+
+pub use error::ConfigError;
+pub use model::{
+    Config, DelayedConfig, ListenerConfig, ListenerKind, LogConfig, MqttConfig, NodeConfig,
+    QueueOverflow, RetainConfig, SessionConfig, SharedConfig, SharedStrategy, SysConfig,
+};
+pub use raw::{
+    RawConfig, RawDelayed, RawListener, RawLog, RawMqtt, RawNode, RawRetain, RawSession, RawShared,
+    RawSys,
+};
+pub use validate::MAX_PACKET_SIZE;
+
+/// Parses and validates a whole configuration file; `origin` (usually the file name) prefixes syntax errors.
+pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    RawConfig::parse_str(text, origin)?.validate()
+}
+
+impl RawConfig {
+    /// Deserializes TOML text without validating values; `origin` prefixes syntax errors.
+    pub fn parse_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| syntax(origin, &e))
+    }
+
+    /// Deserializes an already parsed (and possibly layered) table without validating values.
+    pub fn from_table(table: toml::Table, origin: &str) -> Result<Self, ConfigError> {
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| syntax(origin, &e))
+    }
+}
+
+impl Config {
+    /// Deserializes and validates an already parsed (and possibly layered) table.
+    pub fn from_table(table: toml::Table, origin: &str) -> Result<Self, ConfigError> {
+        RawConfig::from_table(table, origin)?.validate()
+    }
+}
+
+impl Default for Config {
+    /// The validated defaults of [`RawConfig::default()`], which is what `config/starling.toml` documents.
+    fn default() -> Self {
+        match RawConfig::default().validate() {
+            Ok(config) => config,
+            // Unreachable: the `defaults_validate` test proves the defaults valid.
+            Err(e) => panic!("the built-in configuration defaults are invalid: {e}"),
+        }
+    }
+}
+
+fn syntax(origin: &str, e: &toml::de::Error) -> ConfigError {
+    ConfigError::Syntax {
+        origin: origin.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! The typed configuration: what the rest of the broker reads, every value already checked.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The validated configuration. `Config::default()` is what a broker started without a file runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// This broker's identity.
+    pub node: NodeConfig,
+    /// The sockets clients connect to; never empty.
+    pub listeners: Vec<ListenerConfig>,
+    /// Protocol limits and announced capabilities.
+    pub mqtt: MqttConfig,
+    /// Per-session queueing.
+    pub session: SessionConfig,
+    /// The retained-message store.
+    pub retain: RetainConfig,
+    /// Shared subscriptions.
+    pub shared: SharedConfig,
+    /// Delayed publish.
+    pub delayed: DelayedConfig,
+    /// `$SYS` topics.
+    pub sys: SysConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// The node's name, a valid topic level (no `/`, `+`, `#`), used in `$SYS/brokers/<name>/...`.
+    pub name: String,
+}
+
+/// One `[[listener]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The listener's name if given; unique among listeners.
+    pub name: Option<String>,
+    /// The transport.
+    pub kind: ListenerKind,
+    /// The socket address to bind.
+    pub bind: SocketAddr,
+    /// Connections accepted at once on this listener; at least 1.
+    pub max_connections: u32,
+}
+
+/// A listener's transport. Every transport accepts MQTT 3.1, 3.1.1 and 5.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerKind {
+    /// Plain TCP.
+    #[default]
+    Tcp,
+    /// TCP with TLS (not supported yet).
+    Tls,
+    /// MQTT over WebSocket (not supported yet).
+    Ws,
+    /// MQTT over WebSocket over TLS (not supported yet).
+    Wss,
+    /// MQTT over QUIC (not supported yet).
+    Quic,
+}
+
+impl ListenerKind {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+            Self::Ws => "ws",
+            Self::Wss => "wss",
+            Self::Quic => "quic",
+        }
+    }
+
+    /// Whether this build can serve the transport.
+    pub fn is_supported(self) -> bool {
+        matches!(self, Self::Tcp)
+    }
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttConfig {
+    /// Largest packet accepted, in bytes, 1..=268435456.
+    pub max_packet_size: u32,
+    /// Longest client identifier accepted, in bytes, 23..=65535.
+    pub max_client_id_len: u16,
+    /// Most levels in a topic name or filter, at least 1.
+    pub max_topic_levels: u16,
+    /// Highest QoS granted, 0..=2.
+    pub max_qos: u8,
+    /// Retain Available.
+    pub retain_available: bool,
+    /// Wildcard Subscription Available.
+    pub wildcard_subscription_available: bool,
+    /// Shared Subscription Available.
+    pub shared_subscription_available: bool,
+    /// Subscription Identifier Available.
+    pub subscription_identifier_available: bool,
+    /// Topic Alias Maximum accepted from a client; 0 disables topic aliases.
+    pub topic_alias_maximum: u16,
+    /// Receive Maximum: QoS 1/2 publishes accepted in flight from one client, at least 1.
+    pub receive_maximum: u16,
+    /// Cap on the outgoing inflight window per client, at least 1.
+    pub max_inflight: u16,
+    /// Silence of this many times the keep alive closes a connection; finite and at least 1.0.
+    pub keepalive_multiplier: f64,
+    /// Server Keep Alive in seconds imposed on 5.0 clients; `None` accepts the client's.
+    pub server_keep_alive: Option<u16>,
+    /// A connection that sends no CONNECT within this time is closed; non-zero.
+    pub connect_timeout: Duration,
+    /// Cap on session expiry, and the expiry of 3.x persistent sessions; at most `u32::MAX` seconds.
+    pub max_session_expiry: Duration,
+    /// QoS 2 messages awaiting PUBREL per client; at least `receive_maximum`.
+    pub max_awaiting_rel: u16,
+    /// MQTT 3.1: client ids must be 1 to 23 bytes.
+    pub strict_3_1_client_id: bool,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Messages queued per session beyond the inflight window; 0 queues nothing.
+    pub max_queue_len: u32,
+    /// What happens when the queue is full.
+    pub queue_overflow: QueueOverflow,
+    /// Whether QoS 0 messages are queued for offline persistent sessions.
+    pub queue_qos0: bool,
+}
+
+/// What a full session queue does with one more message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOverflow {
+    /// Drop the oldest queued message to make room.
+    #[default]
+    DropOldest,
+    /// Drop the new message.
+    DropNewest,
+    /// Disconnect the client (its session is kept as configured).
+    Disconnect,
+}
+
+/// `[retain]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainConfig {
+    /// Retained messages stored at most; `None` is unlimited.
+    pub max_messages: Option<u32>,
+    /// Larger retained payloads (bytes) are not stored; 1..=268435456.
+    pub max_payload_size: u32,
+}
+
+/// `[shared]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedConfig {
+    /// How one member of a shared-subscription group is picked.
+    pub strategy: SharedStrategy,
+}
+
+/// How a message to a shared subscription picks one member of the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedStrategy {
+    /// A member at random.
+    Random,
+    /// Each member in turn.
+    #[default]
+    RoundRobin,
+    /// The same member until it leaves.
+    Sticky,
+    /// A member chosen by a hash of the publisher's client id.
+    HashClientid,
+    /// A member chosen by a hash of the topic.
+    HashTopic,
+}
+
+/// `[delayed]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelayedConfig {
+    /// Whether `$delayed/` publishes are held back.
+    pub enabled: bool,
+    /// Delayed messages held at most; `None` is unlimited.
+    pub max_messages: Option<u32>,
+}
+
+/// `[sys]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysConfig {
+    /// `$SYS` publish interval, at least one second; `None` disables `$SYS` statistics.
+    pub interval: Option<Duration>,
+    /// Whether client connected/disconnected events are published.
+    pub client_events: bool,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` `EnvFilter` directive list, already checked to be well formed.
+    pub level: String,
+}

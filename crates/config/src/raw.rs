@@ -1,0 +1,261 @@
+//! The raw schema: what a TOML file deserializes into, before any value is checked.
+//!
+//! Every struct denies unknown fields (a typo is an error, not a silently ignored key) and
+//! takes its defaults from its `Default` impl, so a file only names what it changes.
+//! Integers are `i64` here, TOML's own integer type, so that a value out of range is
+//! reported by [`RawConfig::validate`](crate::RawConfig::validate) with its bounds rather
+//! than as a type error; durations are humantime strings ("10s", "2h") parsed the same way.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ListenerKind, QueueOverflow, SharedStrategy};
+
+/// The whole configuration file as written: one field per top-level section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// `[node]`: this broker's identity.
+    pub node: RawNode,
+    /// `[[listener]]`: the sockets clients connect to (a list, so there can be several).
+    #[serde(rename = "listener")]
+    pub listeners: Vec<RawListener>,
+    /// `[mqtt]`: protocol limits and the capabilities announced to clients.
+    pub mqtt: RawMqtt,
+    /// `[session]`: per-session message queueing.
+    pub session: RawSession,
+    /// `[retain]`: the retained-message store.
+    pub retain: RawRetain,
+    /// `[shared]`: shared subscriptions (`$share/<group>/<filter>`).
+    pub shared: RawShared,
+    /// `[delayed]`: delayed publish (`$delayed/<seconds>/<topic>`).
+    pub delayed: RawDelayed,
+    /// `[sys]`: the `$SYS/brokers/<node>/...` topics.
+    pub sys: RawSys,
+    /// `[log]`: logging.
+    pub log: RawLog,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            node: RawNode::default(),
+            listeners: vec![RawListener::default()],
+            mqtt: RawMqtt::default(),
+            session: RawSession::default(),
+            retain: RawRetain::default(),
+            shared: RawShared::default(),
+            delayed: RawDelayed::default(),
+            sys: RawSys::default(),
+            log: RawLog::default(),
+        }
+    }
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNode {
+    /// The node's name, used in `$SYS/brokers/<name>/...` topics, so it must be a valid topic level.
+    pub name: String,
+}
+
+impl Default for RawNode {
+    fn default() -> Self {
+        Self {
+            name: "starling@127.0.0.1".to_owned(),
+        }
+    }
+}
+
+/// One `[[listener]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawListener {
+    /// Optional name, unique among listeners, to tell listeners apart in logs and metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The transport; only `tcp` is supported so far.
+    pub kind: ListenerKind,
+    /// The socket address to bind, `ip:port`.
+    pub bind: String,
+    /// Connections accepted at once on this listener; more are refused, bounding memory.
+    pub max_connections: i64,
+}
+
+impl Default for RawListener {
+    fn default() -> Self {
+        Self {
+            name: None,
+            kind: ListenerKind::Tcp,
+            bind: "0.0.0.0:1883".to_owned(),
+            max_connections: 1_000_000,
+        }
+    }
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMqtt {
+    /// Largest packet accepted, in bytes; announced in CONNACK (5.0) and enforced on every version.
+    pub max_packet_size: i64,
+    /// Longest client identifier accepted, in bytes.
+    pub max_client_id_len: i64,
+    /// Most levels a topic name or filter may have, bounding the trie's depth.
+    pub max_topic_levels: i64,
+    /// Highest QoS granted, announced as Maximum QoS (5.0).
+    pub max_qos: i64,
+    /// Whether retained messages are supported, announced as Retain Available (5.0).
+    pub retain_available: bool,
+    /// Whether `+`/`#` filters are accepted, announced as Wildcard Subscription Available (5.0).
+    pub wildcard_subscription_available: bool,
+    /// Whether `$share/` filters are accepted, announced as Shared Subscription Available (5.0).
+    pub shared_subscription_available: bool,
+    /// Whether subscription identifiers are accepted, announced as Subscription Identifier Available (5.0).
+    pub subscription_identifier_available: bool,
+    /// Topic aliases accepted from a client, announced as Topic Alias Maximum (5.0); 0 disables them.
+    pub topic_alias_maximum: i64,
+    /// QoS 1/2 publishes accepted in flight from one client, announced as Receive Maximum (5.0).
+    pub receive_maximum: i64,
+    /// Cap on the broker's own outgoing inflight window per client (the smaller of this and the client's Receive Maximum).
+    pub max_inflight: i64,
+    /// A connection silent for this many times its keep alive is closed; the spec says 1.5.
+    pub keepalive_multiplier: f64,
+    /// Seconds; 0 accepts the client's keep alive, otherwise imposed on 5.0 clients as Server Keep Alive.
+    pub server_keep_alive: i64,
+    /// A connection that sends no CONNECT within this time is closed (humantime, e.g. "10s").
+    pub connect_timeout: String,
+    /// Cap on a requested session expiry, and the expiry of 3.x persistent sessions (humantime).
+    pub max_session_expiry: String,
+    /// QoS 2 messages awaiting PUBREL per client, bounding what a client can make the broker hold.
+    pub max_awaiting_rel: i64,
+    /// MQTT 3.1 only: require client ids of 1 to 23 bytes, as that version's spec does.
+    pub strict_3_1_client_id: bool,
+}
+
+impl Default for RawMqtt {
+    fn default() -> Self {
+        Self {
+            max_packet_size: 1_048_576,
+            max_client_id_len: 65_535,
+            max_topic_levels: 128,
+            max_qos: 2,
+            retain_available: true,
+            wildcard_subscription_available: true,
+            shared_subscription_available: true,
+            subscription_identifier_available: true,
+            topic_alias_maximum: 65_535,
+            receive_maximum: 32,
+            max_inflight: 32,
+            keepalive_multiplier: 1.5,
+            server_keep_alive: 0,
+            connect_timeout: "10s".to_owned(),
+            max_session_expiry: "2h".to_owned(),
+            max_awaiting_rel: 100,
+            strict_3_1_client_id: true,
+        }
+    }
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSession {
+    /// Messages queued per session beyond the inflight window, bounding a slow or offline client's memory.
+    pub max_queue_len: i64,
+    /// What happens when that queue is full.
+    pub queue_overflow: QueueOverflow,
+    /// Whether QoS 0 messages are queued for offline persistent sessions.
+    pub queue_qos0: bool,
+}
+
+impl Default for RawSession {
+    fn default() -> Self {
+        Self {
+            max_queue_len: 1000,
+            queue_overflow: QueueOverflow::DropOldest,
+            queue_qos0: true,
+        }
+    }
+}
+
+/// `[retain]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetain {
+    /// Retained messages stored at most; 0 means unlimited.
+    pub max_messages: i64,
+    /// Larger retained payloads (bytes) are not stored, only counted.
+    pub max_payload_size: i64,
+}
+
+impl Default for RawRetain {
+    fn default() -> Self {
+        Self {
+            max_messages: 1_000_000,
+            max_payload_size: 1_048_576,
+        }
+    }
+}
+
+/// `[shared]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawShared {
+    /// How a message to a shared subscription picks one member of the group.
+    pub strategy: SharedStrategy,
+}
+
+/// `[delayed]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDelayed {
+    /// Whether `$delayed/<seconds>/<topic>` publishes are held back; when off they are published as-is.
+    pub enabled: bool,
+    /// Delayed messages held at most; 0 means unlimited.
+    pub max_messages: i64,
+}
+
+impl Default for RawDelayed {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_messages: 100_000,
+        }
+    }
+}
+
+/// `[sys]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSys {
+    /// How often `$SYS` statistics are published (humantime); "0s" disables them.
+    pub interval: String,
+    /// Whether `$SYS/brokers/<node>/clients/<id>/connected|disconnected` events are published.
+    pub client_events: bool,
+}
+
+impl Default for RawSys {
+    fn default() -> Self {
+        Self {
+            interval: "10s".to_owned(),
+            client_events: true,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// A `tracing` filter: a level, or comma-separated `target=level` directives.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}

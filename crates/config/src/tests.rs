@@ -1,0 +1,237 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use super::*;
+
+const DOC: &str = include_str!("../../../config/starling.toml");
+
+/// The problem reported for `text`, which must be refused as invalid.
+fn invalid(text: &str) -> (String, String) {
+    match parse_str(text, "test.toml") {
+        Err(ConfigError::Invalid { key, problem }) => (key, problem),
+        other => panic!("expected an invalid value for {text:?}, got {other:?}"),
+    }
+}
+
+/// The message reported for `text`, which must be refused as a syntax/type error.
+fn syntax(text: &str) -> String {
+    match parse_str(text, "test.toml") {
+        Err(ConfigError::Syntax { origin, message }) => {
+            assert_eq!(origin, "test.toml");
+            message
+        }
+        other => panic!("expected a syntax error for {text:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_validate() {
+    assert!(RawConfig::default().validate().is_ok());
+}
+
+#[test]
+fn documented_file_equals_defaults() {
+    assert_eq!(
+        RawConfig::parse_str(DOC, "starling.toml").unwrap(),
+        RawConfig::default()
+    );
+    assert_eq!(parse_str(DOC, "starling.toml").unwrap(), Config::default());
+}
+
+#[test]
+fn empty_file_is_the_defaults() {
+    assert_eq!(parse_str("", "empty.toml").unwrap(), Config::default());
+}
+
+#[test]
+fn typed_defaults() {
+    let c = Config::default();
+    assert_eq!(c.node.name, "starling@127.0.0.1");
+    assert_eq!(c.listeners.len(), 1);
+    assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
+    assert_eq!(c.listeners[0].bind, "0.0.0.0:1883".parse().unwrap());
+    assert_eq!(c.listeners[0].name, None);
+    assert_eq!(c.mqtt.max_packet_size, 1_048_576);
+    assert_eq!(c.mqtt.server_keep_alive, None);
+    assert_eq!(c.mqtt.connect_timeout, Duration::from_secs(10));
+    assert_eq!(c.mqtt.max_session_expiry, Duration::from_secs(7200));
+    assert_eq!(c.session.queue_overflow, QueueOverflow::DropOldest);
+    assert_eq!(c.retain.max_messages, Some(1_000_000));
+    assert_eq!(c.shared.strategy, SharedStrategy::RoundRobin);
+    assert_eq!(c.sys.interval, Some(Duration::from_secs(10)));
+    assert_eq!(c.log.level, "info");
+}
+
+#[test]
+fn values_are_typed() {
+    let c = parse_str(
+        r#"
+        [[listener]]
+        name = "a"
+        bind = "127.0.0.1:1883"
+        [[listener]]
+        name = "b"
+        bind = "[::1]:1884"
+        max_connections = 10
+        [mqtt]
+        server_keep_alive = 60
+        keepalive_multiplier = 2
+        max_session_expiry = "1h 30m"
+        [session]
+        queue_overflow = "disconnect"
+        [retain]
+        max_messages = 0
+        [shared]
+        strategy = "hash_clientid"
+        [delayed]
+        max_messages = 0
+        [sys]
+        interval = "0s"
+        [log]
+        level = "warn, starling_broker=debug"
+        "#,
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.listeners.len(), 2);
+    assert_eq!(c.listeners[1].name.as_deref(), Some("b"));
+    assert_eq!(c.listeners[1].bind, "[::1]:1884".parse().unwrap());
+    assert_eq!(c.listeners[1].max_connections, 10);
+    assert_eq!(c.mqtt.server_keep_alive, Some(60));
+    assert!((c.mqtt.keepalive_multiplier - 2.0).abs() < f64::EPSILON);
+    assert_eq!(c.mqtt.max_session_expiry, Duration::from_secs(5400));
+    assert_eq!(c.session.queue_overflow, QueueOverflow::Disconnect);
+    assert_eq!(c.retain.max_messages, None);
+    assert_eq!(c.shared.strategy, SharedStrategy::HashClientid);
+    assert_eq!(c.delayed.max_messages, None);
+    assert_eq!(c.sys.interval, None);
+}
+
+#[test]
+fn the_documented_example_message() {
+    let err = parse_str("[mqtt]\nmax_packet_size = 0\n", "t").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "mqtt.max_packet_size: must be between 1 and 268435456, got 0"
+    );
+}
+
+#[test]
+fn each_invalid_value_names_its_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("[node]\nname = \"\"", "node.name", "must not be empty"),
+        ("[node]\nname = \"a/b\"", "node.name", "'/'"),
+        ("listener = []", "listener", "at least one"),
+        ("[[listener]]\nname = \"\"", "listener[0].name", "must not be empty"),
+        (
+            "[[listener]]\nname = \"x\"\nbind = \"0.0.0.0:1\"\n[[listener]]\nname = \"x\"\nbind = \"0.0.0.0:2\"",
+            "listener[1].name",
+            "listener[0]",
+        ),
+        ("[[listener]]\n[[listener]]", "listener[1].bind", "already bound by listener[0]"),
+        ("[[listener]]\nkind = \"tls\"", "listener[0].kind", "\"tls\" is not supported yet"),
+        ("[[listener]]\nkind = \"ws\"", "listener[0].kind", "not supported yet"),
+        ("[[listener]]\nkind = \"wss\"", "listener[0].kind", "not supported yet"),
+        ("[[listener]]\nkind = \"quic\"", "listener[0].kind", "not supported yet"),
+        ("[[listener]]\nbind = \"localhost\"", "listener[0].bind", "\"localhost\""),
+        ("[[listener]]\nmax_connections = 0", "listener[0].max_connections", "got 0"),
+        ("[mqtt]\nmax_packet_size = 268435457", "mqtt.max_packet_size", "got 268435457"),
+        ("[mqtt]\nmax_client_id_len = 22", "mqtt.max_client_id_len", "between 23 and 65535"),
+        ("[mqtt]\nmax_client_id_len = 65536", "mqtt.max_client_id_len", "got 65536"),
+        ("[mqtt]\nmax_topic_levels = 0", "mqtt.max_topic_levels", "got 0"),
+        ("[mqtt]\nmax_qos = 3", "mqtt.max_qos", "between 0 and 2, got 3"),
+        ("[mqtt]\nmax_qos = -1", "mqtt.max_qos", "got -1"),
+        ("[mqtt]\ntopic_alias_maximum = 65536", "mqtt.topic_alias_maximum", "got 65536"),
+        ("[mqtt]\nreceive_maximum = 0", "mqtt.receive_maximum", "between 1 and 65535"),
+        ("[mqtt]\nmax_inflight = 0", "mqtt.max_inflight", "between 1 and 65535"),
+        ("[mqtt]\nkeepalive_multiplier = 0.5", "mqtt.keepalive_multiplier", "at least 1.0"),
+        ("[mqtt]\nkeepalive_multiplier = nan", "mqtt.keepalive_multiplier", "NaN"),
+        ("[mqtt]\nserver_keep_alive = 65536", "mqtt.server_keep_alive", "got 65536"),
+        ("[mqtt]\nconnect_timeout = \"10\"", "mqtt.connect_timeout", "\"10\""),
+        ("[mqtt]\nconnect_timeout = \"0s\"", "mqtt.connect_timeout", "more than 0s"),
+        ("[mqtt]\nmax_session_expiry = \"200y\"", "mqtt.max_session_expiry", "at most 4294967295s"),
+        ("[mqtt]\nmax_awaiting_rel = 0", "mqtt.max_awaiting_rel", "got 0"),
+        ("[mqtt]\nmax_awaiting_rel = 10", "mqtt.max_awaiting_rel", "mqtt.receive_maximum (32)"),
+        ("[session]\nmax_queue_len = -1", "session.max_queue_len", "got -1"),
+        ("[retain]\nmax_messages = -1", "retain.max_messages", "got -1"),
+        ("[retain]\nmax_payload_size = 0", "retain.max_payload_size", "got 0"),
+        ("[delayed]\nmax_messages = 4294967296", "delayed.max_messages", "got 4294967296"),
+        ("[sys]\ninterval = \"500ms\"", "sys.interval", "at least 1s"),
+        ("[sys]\ninterval = \"often\"", "sys.interval", "\"often\""),
+        ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
+        ("[log]\nlevel = \"loud\"", "log.level", "\"loud\""),
+        ("[log]\nlevel = \"info,a=b\"", "log.level", "\"a=b\""),
+    ];
+    for (text, key, needle) in cases {
+        let (k, problem) = invalid(text);
+        assert_eq!(&k, key, "for {text:?}: {problem}");
+        assert!(
+            problem.contains(needle),
+            "for {text:?}: {problem:?} lacks {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn log_filters_accepted() {
+    for level in [
+        "trace",
+        "DEBUG",
+        "off",
+        "starling=debug",
+        "info,a::b=trace, c-d=warn",
+    ] {
+        let text = format!("[log]\nlevel = {level:?}");
+        assert!(parse_str(&text, "t").is_ok(), "{level}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let m = syntax("[mqtt]\nmax_packet_sise = 1\n");
+    assert!(m.contains("unknown field `max_packet_sise`"), "{m}");
+    assert!(m.contains("line 2"), "{m}");
+    let m = syntax("[mqttt]\n");
+    assert!(m.contains("unknown field `mqttt`"), "{m}");
+    let m = syntax("[[listener]]\nport = 1\n");
+    assert!(m.contains("unknown field `port`"), "{m}");
+}
+
+#[test]
+fn type_and_enum_errors_name_the_key() {
+    let m = syntax("[mqtt]\nmax_qos = \"2\"\n");
+    assert!(m.contains("max_qos") || m.contains("line 2"), "{m}");
+    let m = syntax("[session]\nqueue_overflow = \"drop_all\"\n");
+    assert!(m.contains("drop_all") && m.contains("line 2"), "{m}");
+    let m = syntax("[[listener]]\nkind = \"udp\"\n");
+    assert!(m.contains("udp"), "{m}");
+    let m = syntax("[shared]\nstrategy = \"fair\"\n");
+    assert!(m.contains("fair"), "{m}");
+}
+
+#[test]
+fn syntax_error_names_the_origin() {
+    let err = parse_str("[mqtt\n", "/etc/starling.toml").unwrap_err();
+    assert!(err.to_string().starts_with("/etc/starling.toml: "), "{err}");
+}
+
+#[test]
+fn from_table_names_the_key() {
+    let mut mqtt = toml::Table::new();
+    mqtt.insert("max_qos".into(), toml::Value::String("x".into()));
+    let mut table = toml::Table::new();
+    table.insert("mqtt".into(), toml::Value::Table(mqtt));
+    let err = Config::from_table(table, "env").unwrap_err();
+    let ConfigError::Syntax { origin, message } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(origin, "env");
+    assert!(message.contains("mqtt.max_qos"), "{message}");
+}
+
+#[test]
+fn from_table_of_defaults() {
+    let table: toml::Table = DOC.parse().unwrap();
+    assert_eq!(Config::from_table(table, "t").unwrap(), Config::default());
+}

@@ -1,0 +1,289 @@
+//! `RawConfig::validate`: checks every value and converts it to its typed form.
+//!
+//! Each check names the key's full path (`mqtt.max_packet_size`, `listener[1].bind`) and the
+//! value it refused, so an operator can fix the file without reading this code. Checks are
+//! done section by section in file order, and the first failure is reported.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::model::{
+    Config, DelayedConfig, ListenerConfig, LogConfig, MqttConfig, NodeConfig, RetainConfig,
+    SessionConfig, SharedConfig, SysConfig,
+};
+use crate::raw::{
+    RawConfig, RawDelayed, RawListener, RawLog, RawMqtt, RawNode, RawRetain, RawSession, RawSys,
+};
+
+/// The largest packet MQTT can express: the Remaining Length's maximum plus the fixed header.
+pub const MAX_PACKET_SIZE: i64 = 268_435_456;
+
+impl RawConfig {
+    /// Checks every value and returns the typed configuration, or the first problem found.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        Ok(Config {
+            node: node(self.node)?,
+            listeners: listeners(self.listeners)?,
+            mqtt: mqtt(self.mqtt)?,
+            session: session(self.session)?,
+            retain: retain(self.retain)?,
+            shared: SharedConfig {
+                strategy: self.shared.strategy,
+            },
+            delayed: delayed(self.delayed)?,
+            sys: sys(self.sys)?,
+            log: log(self.log)?,
+        })
+    }
+}
+
+fn node(raw: RawNode) -> Result<NodeConfig, ConfigError> {
+    if raw.name.is_empty() {
+        return Err(ConfigError::invalid("node.name", "must not be empty"));
+    }
+    if let Some(c) = raw
+        .name
+        .chars()
+        .find(|c| matches!(c, '/' | '+' | '#' | '\0'))
+    {
+        return Err(ConfigError::invalid(
+            "node.name",
+            format!(
+                "must be a single topic level without {c:?}, got {:?}",
+                raw.name
+            ),
+        ));
+    }
+    Ok(NodeConfig { name: raw.name })
+}
+
+fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::invalid(
+            "listener",
+            "at least one listener is required",
+        ));
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut binds: HashMap<SocketAddr, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, l) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("listener[{i}].{field}");
+        if let Some(name) = &l.name {
+            if name.is_empty() {
+                return Err(ConfigError::invalid(key("name"), "must not be empty"));
+            }
+            if let Some(first) = names.insert(name.clone(), i) {
+                return Err(ConfigError::invalid(
+                    key("name"),
+                    format!("{name:?} is already the name of listener[{first}]"),
+                ));
+            }
+        }
+        if !l.kind.is_supported() {
+            return Err(ConfigError::invalid(
+                key("kind"),
+                format!("{:?} is not supported yet", l.kind.as_str()),
+            ));
+        }
+        let bind: SocketAddr = l.bind.parse().map_err(|_| {
+            ConfigError::invalid(
+                key("bind"),
+                format!(
+                    "must be a socket address like \"0.0.0.0:1883\", got {:?}",
+                    l.bind
+                ),
+            )
+        })?;
+        if let Some(first) = binds.insert(bind, i) {
+            return Err(ConfigError::invalid(
+                key("bind"),
+                format!("{bind} is already bound by listener[{first}]"),
+            ));
+        }
+        out.push(ListenerConfig {
+            name: l.name,
+            kind: l.kind,
+            bind,
+            max_connections: int(&key("max_connections"), l.max_connections, 1, u32::MAX)?,
+        });
+    }
+    Ok(out)
+}
+
+fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
+    let k = |field: &str| format!("mqtt.{field}");
+    let receive_maximum = int(&k("receive_maximum"), raw.receive_maximum, 1, u16::MAX)?;
+    let max_awaiting_rel = int(&k("max_awaiting_rel"), raw.max_awaiting_rel, 1, u16::MAX)?;
+    if max_awaiting_rel < receive_maximum {
+        return Err(ConfigError::invalid(
+            k("max_awaiting_rel"),
+            format!(
+                "must be at least mqtt.receive_maximum ({receive_maximum}), got {max_awaiting_rel}"
+            ),
+        ));
+    }
+    let m = raw.keepalive_multiplier;
+    if !m.is_finite() || m < 1.0 {
+        return Err(ConfigError::invalid(
+            k("keepalive_multiplier"),
+            format!("must be a number at least 1.0, got {m}"),
+        ));
+    }
+    let connect_timeout = duration(&k("connect_timeout"), &raw.connect_timeout)?;
+    if connect_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            k("connect_timeout"),
+            "must be more than 0s",
+        ));
+    }
+    let max_session_expiry = duration(&k("max_session_expiry"), &raw.max_session_expiry)?;
+    if max_session_expiry > Duration::from_secs(u64::from(u32::MAX)) {
+        return Err(ConfigError::invalid(
+            k("max_session_expiry"),
+            format!(
+                "must be at most {}s (the largest Session Expiry Interval), got {:?}",
+                u32::MAX,
+                raw.max_session_expiry
+            ),
+        ));
+    }
+    let server_keep_alive: u16 = int(&k("server_keep_alive"), raw.server_keep_alive, 0, u16::MAX)?;
+    Ok(MqttConfig {
+        max_packet_size: int(
+            &k("max_packet_size"),
+            raw.max_packet_size,
+            1,
+            MAX_PACKET_SIZE,
+        )?,
+        max_client_id_len: int(&k("max_client_id_len"), raw.max_client_id_len, 23, u16::MAX)?,
+        max_topic_levels: int(&k("max_topic_levels"), raw.max_topic_levels, 1, u16::MAX)?,
+        max_qos: int(&k("max_qos"), raw.max_qos, 0, 2)?,
+        retain_available: raw.retain_available,
+        wildcard_subscription_available: raw.wildcard_subscription_available,
+        shared_subscription_available: raw.shared_subscription_available,
+        subscription_identifier_available: raw.subscription_identifier_available,
+        topic_alias_maximum: int(
+            &k("topic_alias_maximum"),
+            raw.topic_alias_maximum,
+            0,
+            u16::MAX,
+        )?,
+        receive_maximum,
+        max_inflight: int(&k("max_inflight"), raw.max_inflight, 1, u16::MAX)?,
+        keepalive_multiplier: m,
+        server_keep_alive: (server_keep_alive != 0).then_some(server_keep_alive),
+        connect_timeout,
+        max_session_expiry,
+        max_awaiting_rel,
+        strict_3_1_client_id: raw.strict_3_1_client_id,
+    })
+}
+
+fn session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
+    Ok(SessionConfig {
+        max_queue_len: int("session.max_queue_len", raw.max_queue_len, 0, u32::MAX)?,
+        queue_overflow: raw.queue_overflow,
+        queue_qos0: raw.queue_qos0,
+    })
+}
+
+fn retain(raw: RawRetain) -> Result<RetainConfig, ConfigError> {
+    let max: u32 = int("retain.max_messages", raw.max_messages, 0, u32::MAX)?;
+    Ok(RetainConfig {
+        max_messages: (max != 0).then_some(max),
+        max_payload_size: int(
+            "retain.max_payload_size",
+            raw.max_payload_size,
+            1,
+            MAX_PACKET_SIZE,
+        )?,
+    })
+}
+
+fn delayed(raw: RawDelayed) -> Result<DelayedConfig, ConfigError> {
+    let max: u32 = int("delayed.max_messages", raw.max_messages, 0, u32::MAX)?;
+    Ok(DelayedConfig {
+        enabled: raw.enabled,
+        max_messages: (max != 0).then_some(max),
+    })
+}
+
+fn sys(raw: RawSys) -> Result<SysConfig, ConfigError> {
+    let interval = duration("sys.interval", &raw.interval)?;
+    if !interval.is_zero() && interval < Duration::from_secs(1) {
+        return Err(ConfigError::invalid(
+            "sys.interval",
+            format!(
+                "must be \"0s\" (disabled) or at least 1s, got {:?}",
+                raw.interval
+            ),
+        ));
+    }
+    Ok(SysConfig {
+        interval: (!interval.is_zero()).then_some(interval),
+        client_events: raw.client_events,
+    })
+}
+
+fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {
+    check_filter(&raw.level).map_err(|problem| {
+        ConfigError::invalid("log.level", format!("{problem}, got {:?}", raw.level))
+    })?;
+    Ok(LogConfig { level: raw.level })
+}
+
+/// Accepts what `tracing_subscriber::EnvFilter` accepts in its common forms: a comma-separated
+/// list of `level` or `target=level` directives (span and field filters are not accepted).
+fn check_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |s: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s));
+    let is_target = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.'))
+    };
+    if filter.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    for directive in filter.split(',').map(str::trim) {
+        let ok = match directive.split_once('=') {
+            Some((target, level)) => is_target(target.trim()) && is_level(level.trim()),
+            None => is_level(directive),
+        };
+        if !ok {
+            return Err(format!(
+                "{directive:?} is not a level (trace|debug|info|warn|error|off) or `target=level`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `value` as a `T` if it lies in `lo..=hi`, else an error naming `key` and the bounds.
+fn int<T: TryFrom<i64>>(
+    key: &str,
+    value: i64,
+    lo: i64,
+    hi: impl Into<i64>,
+) -> Result<T, ConfigError> {
+    let hi = hi.into();
+    let out_of_range =
+        || ConfigError::invalid(key, format!("must be between {lo} and {hi}, got {value}"));
+    if !(lo..=hi).contains(&value) {
+        return Err(out_of_range());
+    }
+    T::try_from(value).map_err(|_| out_of_range())
+}
+
+/// A humantime duration such as "10s", "2h" or "1h 30m".
+fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("must be a duration like \"10s\" or \"2h\", got {text:?} ({e})"),
+        )
+    })
+}
