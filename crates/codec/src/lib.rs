@@ -12,7 +12,11 @@
 //! - [`properties`]: `Properties` and the per-packet "allowed in" table.
 //! - [`packet`]: `Packet` and one struct per control packet.
 //! - [`error`]: `DecodeError` (with spec clause and reason code), `EncodeError`.
+//! - [`decode`]: `decode` and `DecodeOptions`: streaming, bounded, zero-copy, strict.
+//! - [`encode`]: `encode` and `encoded_len`: byte-exact, canonical, one reservation.
 
+pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod packet;
 pub mod properties;
@@ -20,6 +24,8 @@ pub mod reason;
 pub mod string;
 pub mod version;
 
+pub use decode::{decode, DecodeOptions, MAX_PACKET_SIZE};
+pub use encode::{encode, encoded_len};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PubResp, Publish, RetainHandling,

@@ -153,6 +153,90 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
+impl PropertyId {
+    /// Every property identifier, in ascending numeric order (the order the encoder writes).
+    pub const ALL: &'static [PropertyId] = &[
+        Self::PayloadFormatIndicator,
+        Self::MessageExpiryInterval,
+        Self::ContentType,
+        Self::ResponseTopic,
+        Self::CorrelationData,
+        Self::SubscriptionIdentifier,
+        Self::SessionExpiryInterval,
+        Self::AssignedClientIdentifier,
+        Self::ServerKeepAlive,
+        Self::AuthenticationMethod,
+        Self::AuthenticationData,
+        Self::RequestProblemInformation,
+        Self::WillDelayInterval,
+        Self::RequestResponseInformation,
+        Self::ResponseInformation,
+        Self::ServerReference,
+        Self::ReasonString,
+        Self::ReceiveMaximum,
+        Self::TopicAliasMaximum,
+        Self::TopicAlias,
+        Self::MaximumQoS,
+        Self::RetainAvailable,
+        Self::UserProperty,
+        Self::MaximumPacketSize,
+        Self::WildcardSubscriptionAvailable,
+        Self::SubscriptionIdentifierAvailable,
+        Self::SharedSubscriptionAvailable,
+    ];
+
+    /// The identifier for a byte, or `None` if the spec defines no such property.
+    pub fn from_u8(value: u8) -> Option<Self> {
+        Self::ALL.iter().copied().find(|id| id.as_u8() == value)
+    }
+
+    /// The identifier byte on the wire.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Whether this property may appear in `context` (spec 2.2.2.2, table 2-4).
+    pub fn allowed_in(self, context: PropertyContext) -> bool {
+        use PropertyContext as C;
+        match self {
+            Self::PayloadFormatIndicator
+            | Self::MessageExpiryInterval
+            | Self::ContentType
+            | Self::ResponseTopic
+            | Self::CorrelationData => matches!(context, C::Publish | C::Will),
+            Self::SubscriptionIdentifier => matches!(context, C::Publish | C::Subscribe),
+            Self::SessionExpiryInterval => {
+                matches!(context, C::Connect | C::ConnAck | C::Disconnect)
+            }
+            Self::AssignedClientIdentifier
+            | Self::ServerKeepAlive
+            | Self::ResponseInformation
+            | Self::MaximumQoS
+            | Self::RetainAvailable
+            | Self::WildcardSubscriptionAvailable
+            | Self::SubscriptionIdentifierAvailable
+            | Self::SharedSubscriptionAvailable => context == C::ConnAck,
+            Self::AuthenticationMethod | Self::AuthenticationData => {
+                matches!(context, C::Connect | C::ConnAck | C::Auth)
+            }
+            Self::RequestProblemInformation | Self::RequestResponseInformation => {
+                context == C::Connect
+            }
+            Self::WillDelayInterval => context == C::Will,
+            Self::ServerReference => matches!(context, C::ConnAck | C::Disconnect),
+            Self::ReasonString => !matches!(
+                context,
+                C::Connect | C::Will | C::Publish | C::Subscribe | C::Unsubscribe
+            ),
+            Self::ReceiveMaximum | Self::TopicAliasMaximum | Self::MaximumPacketSize => {
+                matches!(context, C::Connect | C::ConnAck)
+            }
+            Self::TopicAlias => context == C::Publish,
+            Self::UserProperty => true,
+        }
+    }
+}
+
 impl Properties {
     /// True when no property is present.
     pub fn is_empty(&self) -> bool {

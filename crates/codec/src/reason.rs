@@ -4,6 +4,7 @@
 //! Granted QoS 0); the enum has one variant per value and the doc comment lists the aliases.
 //! Which codes a given packet may carry is checked by the decoder (`ReasonCode::allowed_in`).
 
+use crate::PacketType;
 use std::fmt;
 
 macro_rules! reason_codes {
@@ -135,6 +136,37 @@ impl ReasonCode {
     /// True for codes below 0x80 (success of some kind).
     pub fn is_success(self) -> bool {
         self.as_u8() < 0x80
+    }
+
+    /// Whether a 5.0 packet of type `packet` may carry this code (the reason code tables of
+    /// spec 3.2.2.2, 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1 and 3.15.2.1).
+    /// Packets without reason codes allow none.
+    pub fn allowed_in(self, packet: PacketType) -> bool {
+        let v = self.as_u8();
+        match packet {
+            PacketType::ConnAck => matches!(
+                v,
+                0x00 | 0x80..=0x8A | 0x8C | 0x90 | 0x95 | 0x97 | 0x99..=0x9D | 0x9F
+            ),
+            PacketType::PubAck | PacketType::PubRec => {
+                matches!(
+                    v,
+                    0x00 | 0x10 | 0x80 | 0x83 | 0x87 | 0x90 | 0x91 | 0x97 | 0x99
+                )
+            }
+            PacketType::PubRel | PacketType::PubComp => matches!(v, 0x00 | 0x92),
+            PacketType::SubAck => matches!(
+                v,
+                0x00..=0x02 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91 | 0x97 | 0x9E | 0xA1 | 0xA2
+            ),
+            PacketType::UnsubAck => matches!(v, 0x00 | 0x11 | 0x80 | 0x83 | 0x87 | 0x8F | 0x91),
+            PacketType::Disconnect => matches!(
+                v,
+                0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B | 0x8D..=0x90 | 0x93..=0xA2
+            ),
+            PacketType::Auth => matches!(v, 0x00 | 0x18 | 0x19),
+            _ => false,
+        }
     }
 
     /// The reason code a 3.1/3.1.1 CONNACK return code stands for (spec 3.1.1 table 3.1).
