@@ -243,3 +243,34 @@ impl Properties {
         *self == Self::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_u8_inverts_as_u8_and_rejects_unknown_ids() {
+        for id in PropertyId::ALL {
+            assert_eq!(PropertyId::from_u8(id.as_u8()), Some(*id));
+        }
+        for unknown in [0x00, 0x04, 0x0A, 0x10, 0x14, 0x1B, 0x20, 0x2B, 0xFF] {
+            assert_eq!(PropertyId::from_u8(unknown), None);
+        }
+        assert!(PropertyId::ALL
+            .windows(2)
+            .all(|w| w[0].as_u8() < w[1].as_u8()));
+    }
+
+    #[test]
+    fn allowed_in_follows_the_spec_table() {
+        use PropertyContext as C;
+        assert!(PropertyId::UserProperty.allowed_in(C::Auth));
+        assert!(PropertyId::TopicAlias.allowed_in(C::Publish));
+        assert!(!PropertyId::TopicAlias.allowed_in(C::Will));
+        assert!(PropertyId::WillDelayInterval.allowed_in(C::Will));
+        assert!(!PropertyId::ReasonString.allowed_in(C::Publish));
+        assert!(PropertyId::ReasonString.allowed_in(C::PubResp));
+        assert!(PropertyId::SessionExpiryInterval.allowed_in(C::Disconnect));
+        assert!(!PropertyId::SubscriptionIdentifier.allowed_in(C::SubAck));
+    }
+}

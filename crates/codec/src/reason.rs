@@ -208,3 +208,30 @@ impl Default for ReasonCode {
         ReasonCode::Success
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_in_matches_the_spec_tables() {
+        let count = |t| ReasonCode::ALL.iter().filter(|c| c.allowed_in(t)).count();
+        assert_eq!(count(PacketType::ConnAck), 22);
+        assert_eq!(count(PacketType::PubAck), 9);
+        assert_eq!(count(PacketType::PubRel), 2);
+        assert_eq!(count(PacketType::SubAck), 12);
+        assert_eq!(count(PacketType::UnsubAck), 7);
+        assert_eq!(count(PacketType::Disconnect), 29);
+        assert_eq!(count(PacketType::Auth), 3);
+        assert_eq!(count(PacketType::Publish), 0);
+    }
+
+    #[test]
+    fn v3_connack_codes_round_trip() {
+        for code in 0..=5 {
+            let rc = ReasonCode::from_v3_connack(code).expect("defined");
+            assert_eq!(rc.to_v3_connack(), code);
+        }
+        assert_eq!(ReasonCode::from_v3_connack(6), None);
+    }
+}

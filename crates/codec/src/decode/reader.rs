@@ -148,3 +148,49 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &'static [u8], version: ProtocolVersion) -> Reader {
+        Reader::new(Bytes::from_static(bytes), version)
+    }
+
+    #[test]
+    fn varint_reads_up_to_four_bytes() {
+        let mut r = reader(&[0xFF, 0xFF, 0xFF, 0x7F], ProtocolVersion::V5);
+        assert_eq!(r.varint(), Ok(268_435_455));
+        let mut r = reader(&[0xFF, 0xFF, 0xFF, 0xFF, 0x01], ProtocolVersion::V5);
+        assert!(r.varint().is_err());
+    }
+
+    #[test]
+    fn non_minimal_varint_is_refused_only_in_5_0() {
+        assert!(reader(&[0x81, 0x00], ProtocolVersion::V5).varint().is_err());
+        assert_eq!(
+            reader(&[0x81, 0x00], ProtocolVersion::V3_1_1).varint(),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn reads_past_the_end_are_errors_not_panics() {
+        let mut r = reader(&[0x01], ProtocolVersion::V3_1_1);
+        assert!(r.u16().is_err());
+        assert!(r.u32().is_err());
+        assert!(r.take(2).is_err());
+        assert_eq!(r.u8(), Ok(1));
+        assert!(r.u8().is_err());
+        assert!(r.finish().is_ok());
+    }
+
+    #[test]
+    fn strings_are_slices_of_the_packet() {
+        let buf = Bytes::from_static(&[0, 2, b'h', b'i']);
+        let mut r = Reader::new(buf.clone(), ProtocolVersion::V5);
+        let s = r.string().expect("valid");
+        assert_eq!(s.as_str(), "hi");
+        assert_eq!(s.as_bytes().as_ptr(), buf[2..].as_ptr());
+    }
+}

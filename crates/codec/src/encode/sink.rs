@@ -92,3 +92,38 @@ impl Sink for BytesMut {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_boundaries_are_minimal_and_counted_exactly() {
+        for (v, bytes) in [
+            (0usize, &[0x00][..]),
+            (127, &[0x7F]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xFF, 0x7F]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (2_097_151, &[0xFF, 0xFF, 0x7F]),
+            (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+            (VARINT_MAX, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ] {
+            let mut buf = BytesMut::new();
+            buf.varint(v);
+            assert_eq!(&buf[..], bytes, "{v}");
+            assert_eq!(varint_len(v), bytes.len(), "{v}");
+        }
+    }
+
+    #[test]
+    fn binary_longer_than_65535_is_refused() {
+        let mut c = Counter::default();
+        assert_eq!(
+            c.binary(&[0; 65_536]),
+            Err(EncodeError::BinaryTooLong(65_536))
+        );
+        assert_eq!(c.binary(&[0; 65_535]), Ok(()));
+        assert_eq!(c.0, 65_537);
+    }
+}
