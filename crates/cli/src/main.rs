@@ -1,12 +1,38 @@
-//! `starling`: the one binary. Commands arrive with the issues that build them.
+//! `starling`: the one binary. `main` parses the command line and hands over to a command module.
+//!
+//! - `cmd::start`: run the broker.
+//! - `settings`: configuration layering (file, then `STARLING_*` environment).
 
-use clap::Parser;
+mod cmd;
+mod settings;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Starling, an MQTT 3.1/3.1.1/5.0 broker.
 #[derive(Parser, Debug)]
 #[command(name = "starling", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the broker (embedded defaults unless -c is given).
+    Start(cmd::start::StartArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Start(args) => cmd::start::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("starling: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

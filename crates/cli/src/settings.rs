@@ -26,7 +26,7 @@ use toml::{Table, Value};
 const PREFIX: &str = "STARLING_";
 
 /// `STARLING_*` variables that are not configuration keys.
-const RESERVED: &[&str] = &["STARLING_CONFIG"];
+const RESERVED: &[&str] = &["STARLING_CONFIG", "STARLING_LOG"];
 
 /// The configuration from the file at `path` (if any) overridden by the `STARLING_*` variables
 /// in `env` (pass `std::env::vars()`), validated.

@@ -1,0 +1,161 @@
+//! The CONNECT handshake: wait (bounded by `connect_timeout`) for the first packet, which must be
+//! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
+//! connection of the same client id and resuming its session unless Clean Start; answer CONNACK.
+
+use super::transport::Transport;
+use super::Inbox;
+use crate::context::Context;
+use crate::router::command::{RouterCmd, SessionMailbox};
+use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
+use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info};
+
+/// How long a new connection waits for the previous one to hand its session over.
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An accepted connection, ready for the online loop.
+pub(crate) struct Accepted<S> {
+    pub(crate) transport: Transport<S>,
+    pub(crate) channel: Channel,
+    pub(crate) inbox: Inbox,
+    pub(crate) conn_id: u64,
+}
+
+/// Runs the handshake; `None` when the connection was refused or went away.
+pub(crate) async fn accept<S>(mut transport: Transport<S>, ctx: &Context) -> Option<Accepted<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let connect = tokio::select! {
+        connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport)) => {
+            match connect {
+                Ok(Some(connect)) => connect,
+                Ok(None) => return None,
+                Err(_) => {
+                    debug!("no CONNECT within the connect timeout; closing");
+                    return None;
+                }
+            }
+        }
+        () = ctx.shutdown.cancelled() => return None,
+    };
+    let version = connect.protocol;
+    let now = crate::clock::now();
+    let neg = match negotiate(&connect, &ctx.limits, assign_client_id) {
+        Ok(neg) => neg,
+        Err(reason) => {
+            debug!(%reason, "CONNECT refused");
+            transport.queue(&Packet::ConnAck(connack_refused(reason)), version);
+            transport.close().await;
+            return None;
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("client_id", &*neg.client_id);
+    span.record("proto", version.to_string());
+
+    let conn_id = ctx.conn_id();
+    let (data_tx, data_rx) = mpsc::channel(ctx.inbox_capacity);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let mailbox = SessionMailbox {
+        data: data_tx,
+        control: control_tx,
+    };
+    let (reply, previous) = oneshot::channel();
+    let client_id = neg.client_id.clone();
+    let clean_start = neg.clean_start;
+    let cmd = RouterCmd::Connect {
+        client_id: client_id.clone(),
+        conn_id,
+        clean_start,
+        mailbox,
+        reply,
+    };
+    ctx.router.send(cmd).await.ok()?;
+    let previous = match previous.await.ok()? {
+        Some(taken) => tokio::time::timeout(TAKEOVER_TIMEOUT, taken)
+            .await
+            .ok()
+            .and_then(Result::ok),
+        None => None,
+    };
+    let session = match previous {
+        Some(session) if !clean_start => Some(session),
+        _ => {
+            if !clean_start {
+                // The router kept subscriptions for a session that could not be handed over.
+                let reset = RouterCmd::ResetSubscriptions {
+                    client_id: client_id.clone(),
+                    conn_id,
+                };
+                ctx.router.send(reset).await.ok()?;
+            }
+            None
+        }
+    };
+    let session_present = session.is_some();
+    let session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
+    info!(
+        session_present,
+        keep_alive = neg.keep_alive,
+        "client connected"
+    );
+    transport.queue(
+        &Packet::ConnAck(connack(&neg, &ctx.limits, session_present)),
+        version,
+    );
+    transport.set_protocol(version, ctx.limits.max_packet_size);
+    let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
+    let inbox = Inbox {
+        data: data_rx,
+        control: control_rx,
+    };
+    Some(Accepted {
+        transport,
+        channel,
+        inbox,
+        conn_id,
+    })
+}
+
+/// Reads until a CONNECT is decoded. Anything else first, or bad bytes, ends the connection;
+/// an unknown protocol level is answered with CONNACK 0x01 / 0x84 first ([MQTT-3.1.2-2]).
+async fn read_connect<S>(transport: &mut Transport<S>) -> Option<Connect>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match transport.next_packet() {
+            Ok(Some(Packet::Connect(connect))) => return Some(*connect),
+            Ok(Some(_)) => return None,
+            Ok(None) => {}
+            Err(error) => {
+                debug!(%error, "bad CONNECT");
+                if let DecodeError::Invalid {
+                    reason: ReasonCode::UnsupportedProtocolVersion,
+                    ..
+                } = error
+                {
+                    let refusal =
+                        Packet::ConnAck(connack_refused(ReasonCode::UnsupportedProtocolVersion));
+                    transport.queue(&refusal, ProtocolVersion::V3_1_1);
+                    transport.close().await;
+                }
+                return None;
+            }
+        }
+        match transport.read_more().await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A client id for a client that sent none: unique, recognisable in logs.
+fn assign_client_id() -> String {
+    format!("starling-{:016x}", rand::random::<u64>())
+}

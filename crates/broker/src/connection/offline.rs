@@ -1,0 +1,82 @@
+//! A session without a connection: deliveries are queued (QoS 0 only if configured), the will
+//! waits out its delay, and the session ends when its expiry interval passes — unless a new
+//! connection takes it over first, which cancels a delayed will ([MQTT-3.1.3-9]).
+
+use super::{end_session, publish_will, Inbox};
+use crate::context::Context;
+use crate::metrics::Metrics;
+use crate::router::command::SessionControl;
+use starling_core::{Enqueued, SessionState, WillSpec};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Moves whatever is in the delivery inbox into the session's queue.
+pub(crate) fn drain_into(session: &mut SessionState, inbox: &mut Inbox, ctx: &Context) {
+    while let Ok(delivery) = inbox.data.try_recv() {
+        enqueue(session, delivery, ctx);
+    }
+}
+
+fn enqueue(session: &mut SessionState, delivery: starling_core::Delivery, ctx: &Context) {
+    match session.enqueue_offline(delivery, &ctx.limits.queue) {
+        Enqueued::Queued => {}
+        _ => Metrics::add(&ctx.metrics.messages_dropped, 1),
+    }
+}
+
+/// Holds the session until it expires, is taken over, or the broker stops.
+pub(crate) async fn hold(
+    mut session: SessionState,
+    mut will: Option<WillSpec>,
+    mut inbox: Inbox,
+    conn_id: u64,
+    ctx: &Context,
+) {
+    let start = Instant::now();
+    let expires_at = (session.expiry_interval != u32::MAX)
+        .then(|| start + Duration::from_secs(session.expiry_interval.into()));
+    loop {
+        let will_at = will
+            .as_ref()
+            .map(|w| start + Duration::from_secs(w.delay_secs.into()));
+        // The will goes out at its delay or when the session ends, whichever is first.
+        let will_at = match (will_at, expires_at) {
+            (Some(w), Some(e)) => Some(w.min(e)),
+            (w, _) => w,
+        };
+        let will_timer = sleep_until(will_at);
+        let expiry_timer = sleep_until(expires_at);
+        tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => return,
+            control = inbox.control.recv() => match control {
+                Some(SessionControl::Takeover { reply }) => {
+                    drain_into(&mut session, &mut inbox, ctx);
+                    let _ = reply.send(session);
+                    return;
+                }
+                None => break,
+                Some(_) => {} // answers to a connection that is gone
+            },
+            Some(delivery) = inbox.data.recv() => enqueue(&mut session, delivery, ctx),
+            () = will_timer => {
+                if let Some(will) = will.take() {
+                    publish_will(ctx, will).await;
+                }
+            }
+            () = expiry_timer => break,
+        }
+    }
+    if let Some(will) = will.take() {
+        publish_will(ctx, will).await;
+    }
+    drain_into(&mut session, &mut inbox, ctx);
+    end_session(ctx, &mut session, conn_id).await;
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

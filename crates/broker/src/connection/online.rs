@@ -1,0 +1,184 @@
+//! The online loop: decode what the client sent, feed the channel, carry out its effects, write
+//! everything the turn produced in one go, then wait for the next event (shutdown, the router's
+//! answers, deliveries, bytes from the client, or the keep-alive deadline).
+
+use super::transport::Transport;
+use super::{Ended, Inbox};
+use crate::clock;
+use crate::context::Context;
+use crate::metrics::Metrics;
+use crate::router::command::{RouterCmd, SessionControl};
+use starling_codec::{Packet, ReasonCode};
+use starling_core::{Channel, CloseReason, Effect};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::debug;
+
+/// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
+const DELIVERY_BATCH: usize = 256;
+
+pub(crate) async fn run<S>(
+    transport: &mut Transport<S>,
+    channel: &mut Channel,
+    inbox: &mut Inbox,
+    ctx: &Context,
+) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut effects = Vec::new();
+    // CONNACK and any resent messages of a resumed session.
+    if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+        return ended;
+    }
+    loop {
+        loop {
+            match transport.next_packet() {
+                Ok(Some(packet)) => {
+                    if matches!(packet, Packet::Publish(_)) {
+                        Metrics::add(&ctx.metrics.messages_received, 1);
+                    }
+                    channel.handle_packet(packet, clock::now());
+                    if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+                        return ended;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    debug!(%error, "malformed packet; disconnecting");
+                    channel.handle_server_close(error.reason_code());
+                    let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                    return Ended::Lost;
+                }
+            }
+        }
+        if transport.flush().await.is_err() {
+            return Ended::Lost;
+        }
+        let deadline = channel.keepalive_deadline();
+        let keepalive = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => {
+                channel.handle_server_close(ReasonCode::ServerShuttingDown);
+                let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                return Ended::Shutdown;
+            }
+            Some(control) = inbox.control.recv() => {
+                if let Some(ended) = handle_control(control, channel) {
+                    let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                    return ended;
+                }
+            }
+            Some(delivery) = inbox.data.recv() => {
+                let now = clock::now();
+                channel.handle_delivery(delivery, now);
+                for _ in 1..DELIVERY_BATCH {
+                    let Ok(delivery) = inbox.data.try_recv() else { break };
+                    channel.handle_delivery(delivery, now);
+                }
+            }
+            read = transport.read_more() => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    return Ended::Lost;
+                }
+            }
+            () = keepalive => channel.handle_tick(clock::now()),
+        }
+        if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+            return ended;
+        }
+    }
+}
+
+/// Applies an order or answer from the router; `Some` when the connection must end.
+fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ended> {
+    match control {
+        SessionControl::SubAck {
+            packet_id,
+            reason_codes,
+            retained,
+        } => {
+            channel.handle_suback(packet_id, reason_codes);
+            let now = clock::now();
+            for delivery in retained {
+                channel.handle_delivery(delivery, now);
+            }
+            None
+        }
+        SessionControl::UnsubAck {
+            packet_id,
+            reason_codes,
+        } => {
+            channel.handle_unsuback(packet_id, reason_codes);
+            None
+        }
+        SessionControl::Takeover { reply } => {
+            channel.handle_server_close(ReasonCode::SessionTakenOver);
+            Some(Ended::Takeover(reply))
+        }
+    }
+}
+
+/// Carries out the channel's effects in order; `Some` when one of them ends the connection.
+async fn carry_out<S>(
+    channel: &mut Channel,
+    transport: &mut Transport<S>,
+    effects: &mut Vec<Effect>,
+    ctx: &Context,
+) -> Option<Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    channel.drain_effects_into(effects);
+    let stats = channel.take_stats();
+    let dropped = stats.dropped_queue_full + stats.dropped_expired + stats.dropped_too_large;
+    if dropped > 0 {
+        Metrics::add(&ctx.metrics.messages_dropped, dropped);
+    }
+    let version = channel.version();
+    let client_id = &channel.session().client_id;
+    let mut ended = None;
+    for effect in effects.drain(..) {
+        let cmd = match effect {
+            Effect::Send(packet) => {
+                transport.queue(&packet, version);
+                continue;
+            }
+            Effect::Close(CloseReason::ClientDisconnect { .. }) => {
+                ended = Some(Ended::ClientDisconnect);
+                continue;
+            }
+            Effect::Close(CloseReason::Server(reason)) => {
+                debug!(%reason, "server closes the connection");
+                ended = Some(Ended::Lost);
+                continue;
+            }
+            Effect::Publish(message) => RouterCmd::Publish(message),
+            Effect::Subscribe {
+                packet_id,
+                requests,
+            } => RouterCmd::Subscribe {
+                client_id: client_id.clone(),
+                packet_id,
+                requests,
+            },
+            Effect::Unsubscribe { packet_id, filters } => RouterCmd::Unsubscribe {
+                client_id: client_id.clone(),
+                packet_id,
+                filters,
+            },
+        };
+        if ctx.router.send(cmd).await.is_err() {
+            return Some(Ended::Shutdown);
+        }
+    }
+    if ended.is_some() {
+        let _ = transport.flush().await;
+    }
+    ended
+}

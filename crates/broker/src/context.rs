@@ -1,0 +1,54 @@
+//! What every connection task shares: limits, the router's inbox, metrics, the shutdown token.
+
+use crate::metrics::Metrics;
+use crate::router::command::RouterCmd;
+use starling_core::ServerLimits;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Shared by all connection tasks (cloned as an `Arc`).
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) limits: Arc<ServerLimits>,
+    pub(crate) router: mpsc::Sender<RouterCmd>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Cancelled when the broker shuts down.
+    pub(crate) shutdown: CancellationToken,
+    /// A connection that sends no CONNECT in this time is closed.
+    pub(crate) connect_timeout: Duration,
+    /// Largest packet accepted before CONNECT succeeds.
+    pub(crate) connect_max_packet_size: u32,
+    /// Capacity of each session's delivery inbox.
+    pub(crate) inbox_capacity: usize,
+    next_conn_id: AtomicU64,
+}
+
+impl Context {
+    pub(crate) fn new(
+        limits: Arc<ServerLimits>,
+        router: mpsc::Sender<RouterCmd>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+        connect_timeout: Duration,
+    ) -> Self {
+        let inbox_capacity = (limits.queue.max_len + usize::from(limits.max_inflight)).max(256);
+        Self {
+            connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
+            limits,
+            router,
+            metrics,
+            shutdown,
+            connect_timeout,
+            inbox_capacity,
+            next_conn_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh connection id.
+    pub(crate) fn conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

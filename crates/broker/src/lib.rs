@@ -1,0 +1,177 @@
+//! `starling-broker`: the runtime that carries out the protocol.
+//!
+//! Owns the listeners, one task per connection (transport + [`starling_core::Channel`] +
+//! session), the router task (registry, subscriptions, shared groups, retained, delayed), the
+//! `$SYS` publisher and the metrics. It depends on `core`, `codec`, `topic` and `config`; the
+//! admin API, cluster and gateways will reach it only through a handle.
+//!
+//! Map:
+//! - [`start`] / [`RunningBroker`]: bind listeners, spawn everything, shut down gracefully.
+//! - `listener`: accept loops.
+//! - `connection`: handshake, online loop, offline session holder, framing.
+//! - `router`: the router task and its tables.
+//! - `sys`: periodic `$SYS` topics.
+//! - [`metrics`]: atomic counters.
+//! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
+
+mod clock;
+mod connection;
+mod context;
+mod limits;
+mod listener;
+pub mod metrics;
+mod router;
+mod sys;
+
+use context::Context;
+use metrics::Metrics;
+use router::{Router, RouterSettings};
+use starling_config::{Config, ListenerKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+/// Capacity of the router's inbox shared by all connections (back-pressure on publishers).
+const ROUTER_INBOX: usize = 8192;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener's address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A listener kind this build does not serve yet.
+    #[error("listener kind {0:?} is not supported yet")]
+    Unsupported(ListenerKind),
+}
+
+/// A started broker.
+pub struct RunningBroker {
+    local_addrs: Vec<SocketAddr>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    router: JoinHandle<()>,
+}
+
+/// Binds every listener and starts the broker. Fails without serving anything if any listener
+/// cannot be bound.
+pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
+    let mut bound = Vec::new();
+    for listener in &config.listeners {
+        if listener.kind != ListenerKind::Tcp {
+            return Err(StartError::Unsupported(listener.kind));
+        }
+        let socket = TcpListener::bind(listener.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listener.bind,
+                source,
+            })?;
+        let addr = socket.local_addr().map_err(|source| StartError::Bind {
+            addr: listener.bind,
+            source,
+        })?;
+        bound.push((socket, addr, listener.clone()));
+    }
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let (router_tx, router_rx) = mpsc::channel(ROUTER_INBOX);
+    let limits = Arc::new(limits::from_config(config));
+    let settings = RouterSettings {
+        node: config.node.name.clone(),
+        strategy: config.shared.strategy,
+        delayed_enabled: config.delayed.enabled,
+        delayed_max: config.delayed.max_messages.map_or(0, |n| n as usize),
+        retain_max_messages: config.retain.max_messages.map_or(0, |n| n as usize),
+        retain_max_payload: config.retain.max_payload_size as usize,
+        client_events: config.sys.client_events,
+        topic_limits: limits.topic,
+    };
+    let router = tokio::spawn(Router::new(settings, metrics.clone()).run(router_rx));
+    let ctx = Arc::new(Context::new(
+        limits,
+        router_tx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+        config.mqtt.connect_timeout,
+    ));
+    if let Some(interval) = config.sys.interval {
+        let sys = sys::run(
+            config.node.name.clone(),
+            interval,
+            metrics.clone(),
+            router_tx,
+            shutdown.clone(),
+        );
+        tasks.spawn(sys);
+    }
+    let mut local_addrs = Vec::new();
+    for (socket, addr, listener) in bound {
+        info!(kind = "tcp", %addr, "listening for MQTT 3.1, 3.1.1 and 5.0");
+        local_addrs.push(addr);
+        tasks.spawn(listener::run_tcp(
+            socket,
+            listener,
+            ctx.clone(),
+            tasks.clone(),
+        ));
+    }
+    Ok(RunningBroker {
+        local_addrs,
+        metrics,
+        shutdown,
+        tasks,
+        router,
+    })
+}
+
+impl RunningBroker {
+    /// The addresses actually bound (useful with port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The broker's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A token that, when cancelled, starts a graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, sends 5.0 clients DISCONNECT 0x8B, flushes what is queued, and waits
+    /// (at most `grace`) for every connection to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shutdown.cancel();
+        self.wait(grace).await;
+    }
+
+    /// Waits until shutdown was requested (through the token) and everything stopped.
+    pub async fn wait(self, grace: Duration) {
+        self.shutdown.cancelled().await;
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some connections did not finish within the shutdown grace period");
+        }
+        self.router.abort();
+        let _ = self.router.await;
+    }
+}

@@ -1,0 +1,39 @@
+//! Turns the validated configuration into the protocol limits the core works with.
+
+use starling_codec::QoS;
+use starling_config::{Config, QueueOverflow as ConfigOverflow};
+use starling_core::{QueueLimits, QueueOverflow, ServerLimits};
+use starling_topic::TopicLimits;
+
+pub(crate) fn from_config(config: &Config) -> ServerLimits {
+    let mqtt = &config.mqtt;
+    ServerLimits {
+        max_packet_size: mqtt.max_packet_size,
+        receive_maximum: mqtt.receive_maximum,
+        topic_alias_maximum: mqtt.topic_alias_maximum,
+        max_inflight: mqtt.max_inflight,
+        max_qos: QoS::from_bits(mqtt.max_qos).unwrap_or(QoS::ExactlyOnce),
+        retain_available: mqtt.retain_available,
+        wildcard_subscription_available: mqtt.wildcard_subscription_available,
+        subscription_identifier_available: mqtt.subscription_identifier_available,
+        shared_subscription_available: mqtt.shared_subscription_available,
+        keepalive_multiplier: mqtt.keepalive_multiplier,
+        server_keep_alive: mqtt.server_keep_alive.unwrap_or(0),
+        max_session_expiry: mqtt.max_session_expiry,
+        max_client_id_len: usize::from(mqtt.max_client_id_len),
+        strict_3_1_client_id: mqtt.strict_3_1_client_id,
+        topic: TopicLimits {
+            max_levels: usize::from(mqtt.max_topic_levels),
+            ..TopicLimits::default()
+        },
+        queue: QueueLimits {
+            max_len: config.session.max_queue_len as usize,
+            overflow: match config.session.queue_overflow {
+                ConfigOverflow::DropOldest => QueueOverflow::DropOldest,
+                ConfigOverflow::DropNewest => QueueOverflow::DropNewest,
+                ConfigOverflow::Disconnect => QueueOverflow::Disconnect,
+            },
+            queue_qos0_offline: config.session.queue_qos0,
+        },
+    }
+}

@@ -1,0 +1,58 @@
+//! Accept loops. Each listener accepts until shutdown and spawns one task per connection; a
+//! listener at its `max_connections` closes new sockets at once.
+
+use crate::connection;
+use crate::context::Context;
+use starling_config::ListenerConfig;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+/// Counts a listener's open connections; the guard gives the slot back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs one TCP listener until shutdown.
+pub(crate) async fn run_tcp(
+    listener: TcpListener,
+    config: ListenerConfig,
+    ctx: Arc<Context>,
+    tasks: TaskTracker,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let max = config.max_connections as usize;
+    loop {
+        let accepted = tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // Usually EMFILE: back off briefly instead of spinning.
+                warn!(%error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if open.load(Ordering::Relaxed) >= max {
+            debug!(%peer, "listener at max_connections; closing new connection");
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        let slot = Slot(open.clone());
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            connection::serve(stream, peer, ctx).await;
+            drop(slot);
+        });
+    }
+}

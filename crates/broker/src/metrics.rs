@@ -1,0 +1,53 @@
+//! Broker-wide counters: plain atomics shared by every task (no lock). `$SYS` topics and, later,
+//! the management API read them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters and gauges for the whole broker.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Connections currently open (CONNECT accepted, socket open).
+    pub connections: AtomicU64,
+    /// Connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// Sessions alive (connected or offline).
+    pub sessions: AtomicU64,
+    /// PUBLISH packets received from clients.
+    pub messages_received: AtomicU64,
+    /// PUBLISH packets sent to clients.
+    pub messages_sent: AtomicU64,
+    /// Messages dropped: queue full, expired, too large for the client, mailbox full.
+    pub messages_dropped: AtomicU64,
+    /// Bytes read from clients.
+    pub bytes_received: AtomicU64,
+    /// Bytes written to clients.
+    pub bytes_sent: AtomicU64,
+    /// Subscriptions currently held.
+    pub subscriptions: AtomicU64,
+    /// Retained messages currently stored.
+    pub retained: AtomicU64,
+    /// Delayed messages waiting.
+    pub delayed: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Subtracts `n` from a gauge.
+    pub fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Sets a gauge.
+    pub fn set(counter: &AtomicU64, n: u64) {
+        counter.store(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

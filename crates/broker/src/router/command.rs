@@ -1,0 +1,113 @@
+//! The messages between connection tasks and the router.
+//!
+//! Connection tasks send [`RouterCmd`] on one bounded channel (back-pressure on publishers).
+//! The router answers a session on two channels: `data` (bounded) carries deliveries, and
+//! `control` (unbounded, but at most one message per client request) carries SUBACK/UNSUBACK
+//! answers and takeover, so a full data queue never loses an answer.
+
+use starling_codec::{PacketId, ReasonCode};
+use starling_core::{Delivery, Message, SessionState, SubscribeRequest};
+use starling_topic::SubscriptionTarget;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Identifies one connection of a client id, so stale messages from a replaced connection are
+/// recognised.
+pub(crate) type ConnId = u64;
+
+/// The two channels into one session task.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionMailbox {
+    /// Deliveries (bounded; a full one drops and counts).
+    pub data: mpsc::Sender<Delivery>,
+    /// Answers and orders.
+    pub control: mpsc::UnboundedSender<SessionControl>,
+}
+
+/// Orders and answers for a session task.
+#[derive(Debug)]
+pub(crate) enum SessionControl {
+    /// Answer to a SUBSCRIBE, with the retained messages to send after the SUBACK.
+    SubAck {
+        /// The SUBSCRIBE's id.
+        packet_id: PacketId,
+        /// One per filter.
+        reason_codes: Vec<ReasonCode>,
+        /// Retained messages matching the new subscriptions.
+        retained: Vec<Delivery>,
+    },
+    /// Answer to an UNSUBSCRIBE.
+    UnsubAck {
+        /// The UNSUBSCRIBE's id.
+        packet_id: PacketId,
+        /// One per filter.
+        reason_codes: Vec<ReasonCode>,
+    },
+    /// A new connection took the client id: close (0x8E), hand the session over, and stop.
+    Takeover {
+        /// Where the session goes.
+        reply: oneshot::Sender<SessionState>,
+    },
+}
+
+/// Requests to the router.
+#[derive(Debug)]
+pub(crate) enum RouterCmd {
+    /// A client passed CONNECT negotiation; register it (taking over any previous connection).
+    Connect {
+        /// The client id.
+        client_id: Arc<str>,
+        /// This connection.
+        conn_id: ConnId,
+        /// Clean Start: the previous session's subscriptions are dropped.
+        clean_start: bool,
+        /// How to reach the new session.
+        mailbox: SessionMailbox,
+        /// Gets the previous session, if one was alive.
+        reply: oneshot::Sender<Option<oneshot::Receiver<SessionState>>>,
+    },
+    /// An application message to route.
+    Publish(Arc<Message>),
+    /// SUBSCRIBE from a session.
+    Subscribe {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The SUBSCRIBE's id.
+        packet_id: PacketId,
+        /// One per filter.
+        requests: Vec<Result<SubscribeRequest, ReasonCode>>,
+    },
+    /// UNSUBSCRIBE from a session.
+    Unsubscribe {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The UNSUBSCRIBE's id.
+        packet_id: PacketId,
+        /// One per filter.
+        filters: Vec<Result<SubscriptionTarget, ReasonCode>>,
+    },
+    /// The connection closed; the session lives on offline.
+    Offline {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The connection that closed.
+        conn_id: ConnId,
+    },
+    /// The session ended (clean, or expired): forget its subscriptions and registration, and
+    /// give its unacknowledged shared-subscription messages to other members.
+    SessionEnded {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The connection whose session ended.
+        conn_id: ConnId,
+        /// Shared-subscription deliveries to dispatch again.
+        redispatch: Vec<Delivery>,
+    },
+    /// A resumed connection found no previous session after all: drop stale subscriptions.
+    ResetSubscriptions {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The connection asking.
+        conn_id: ConnId,
+    },
+}

@@ -1,0 +1,56 @@
+//! Delayed publish (`$delayed/<seconds>/<topic>`): messages held until their time, then routed
+//! to `<topic>`. Ordered by due time, then by arrival, so equal delays keep publish order.
+
+use starling_core::Message;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Messages waiting for their time.
+#[derive(Debug, Default)]
+pub(crate) struct DelayedQueue {
+    due: BTreeMap<(Instant, u64), Arc<Message>>,
+    seq: u64,
+    max_messages: usize,
+}
+
+impl DelayedQueue {
+    pub(crate) fn new(max_messages: usize) -> Self {
+        Self {
+            due: BTreeMap::new(),
+            seq: 0,
+            max_messages,
+        }
+    }
+
+    /// Holds `message` until `at`; false when the queue is full.
+    pub(crate) fn push(&mut self, at: Instant, message: Arc<Message>) -> bool {
+        if self.max_messages != 0 && self.due.len() >= self.max_messages {
+            return false;
+        }
+        self.seq += 1;
+        self.due.insert((at, self.seq), message);
+        true
+    }
+
+    /// When the next message is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.due.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Takes every message due at `now`, in order.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Vec<Arc<Message>> {
+        let mut out = Vec::new();
+        while let Some(entry) = self.due.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            out.push(entry.remove());
+        }
+        out
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.due.len()
+    }
+}

@@ -1,0 +1,440 @@
+//! The router task: owns the client registry (and takeover), the subscription table, share
+//! groups, retained messages and delayed messages. Connection tasks reach it through one bounded
+//! channel of [`RouterCmd`]; it never awaits anything but its own inbox and its next timer, so
+//! one slow client cannot stall it (a full session inbox drops and counts instead).
+//!
+//! - `command`: the messages in and out.
+//! - `subscriptions`: trie plus per-client index; exclusive holders.
+//! - `shared`: share groups and dispatch strategies.
+//! - `retain`: the retained store.
+//! - `delayed`: the `$delayed/` queue.
+//! - `events`: `$SYS` client connected/disconnected messages.
+
+pub(crate) mod command;
+mod delayed;
+mod events;
+mod retain;
+mod shared;
+mod subscriptions;
+
+use crate::metrics::Metrics;
+use command::{ConnId, RouterCmd, SessionControl, SessionMailbox};
+use delayed::DelayedQueue;
+use retain::{RetainOutcome, RetainStore};
+use starling_codec::{PacketId, QoS, ReasonCode};
+use starling_config::SharedStrategy;
+use starling_core::{Delivery, Message, SessionState, SubscribeRequest};
+use starling_topic::{DelayedPublish, SubscriptionTarget, TopicLimits};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use subscriptions::{group_id, SubKey, SubscribeRefusal, Subscriptions};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::debug;
+
+/// What the router needs from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct RouterSettings {
+    pub(crate) node: String,
+    pub(crate) strategy: SharedStrategy,
+    pub(crate) delayed_enabled: bool,
+    pub(crate) delayed_max: usize,
+    pub(crate) retain_max_messages: usize,
+    pub(crate) retain_max_payload: usize,
+    pub(crate) client_events: bool,
+    pub(crate) topic_limits: TopicLimits,
+}
+
+#[derive(Debug)]
+struct Registration {
+    conn_id: ConnId,
+    mailbox: SessionMailbox,
+    online: bool,
+}
+
+/// Per-client accumulation while matching one message: one delivery per client, at the highest
+/// granted QoS, with every matching subscription identifier ([MQTT-3.3.4-3], [MQTT-3.3.4-5]).
+#[derive(Debug, Default)]
+struct Target {
+    qos: QoS,
+    retain_as_published: bool,
+    subscription_ids: Vec<u32>,
+}
+
+/// The router's state.
+pub(crate) struct Router {
+    settings: RouterSettings,
+    metrics: Arc<Metrics>,
+    registry: HashMap<Arc<str>, Registration>,
+    subs: Subscriptions,
+    retained: RetainStore,
+    delayed: DelayedQueue,
+    targets: HashMap<Arc<str>, Target>,
+    groups_hit: Vec<Arc<str>>,
+}
+
+impl Router {
+    pub(crate) fn new(settings: RouterSettings, metrics: Arc<Metrics>) -> Self {
+        Self {
+            retained: RetainStore::new(settings.retain_max_messages, settings.retain_max_payload),
+            delayed: DelayedQueue::new(settings.delayed_max),
+            settings,
+            metrics,
+            registry: HashMap::new(),
+            subs: Subscriptions::default(),
+            targets: HashMap::new(),
+            groups_hit: Vec::new(),
+        }
+    }
+
+    /// Runs until every sender of `inbox` is gone (all connections and listeners closed).
+    pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<RouterCmd>) {
+        loop {
+            let due = self.delayed.next_due();
+            let sleep = async move {
+                match due {
+                    Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = inbox.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                () = sleep => self.fire_delayed(),
+            }
+            self.update_gauges();
+        }
+        debug!("router stopped");
+    }
+
+    fn handle(&mut self, cmd: RouterCmd) {
+        match cmd {
+            RouterCmd::Connect {
+                client_id,
+                conn_id,
+                clean_start,
+                mailbox,
+                reply,
+            } => {
+                let previous = self.connect(client_id, conn_id, clean_start, mailbox);
+                let _ = reply.send(previous);
+            }
+            RouterCmd::Publish(message) => self.publish(message),
+            RouterCmd::Subscribe {
+                client_id,
+                packet_id,
+                requests,
+            } => {
+                self.subscribe(&client_id, packet_id, requests);
+            }
+            RouterCmd::Unsubscribe {
+                client_id,
+                packet_id,
+                filters,
+            } => {
+                let codes = filters
+                    .into_iter()
+                    .map(|f| match f {
+                        Err(code) => code,
+                        Ok(target) if self.subs.unsubscribe(&client_id, &raw_filter(&target)) => {
+                            ReasonCode::Success
+                        }
+                        Ok(_) => ReasonCode::NoSubscriptionExisted,
+                    })
+                    .collect();
+                self.control(
+                    &client_id,
+                    SessionControl::UnsubAck {
+                        packet_id,
+                        reason_codes: codes,
+                    },
+                );
+            }
+            RouterCmd::Offline { client_id, conn_id } => {
+                if let Some(reg) = self.current(&client_id, conn_id) {
+                    reg.online = false;
+                    self.client_event(&client_id, false);
+                }
+            }
+            RouterCmd::SessionEnded {
+                client_id,
+                conn_id,
+                redispatch,
+            } => {
+                if let Some(reg) = self.current(&client_id, conn_id) {
+                    let was_online = reg.online;
+                    self.registry.remove(&client_id);
+                    self.subs.remove_client(&client_id);
+                    Metrics::sub(&self.metrics.sessions, 1);
+                    if was_online {
+                        self.client_event(&client_id, false);
+                    }
+                }
+                for delivery in redispatch {
+                    self.redispatch(delivery, &client_id);
+                }
+            }
+            RouterCmd::ResetSubscriptions { client_id, conn_id } => {
+                if self.current(&client_id, conn_id).is_some() {
+                    self.subs.remove_client(&client_id);
+                }
+            }
+        }
+    }
+
+    /// The registration of `client_id` if it is still connection `conn_id`.
+    fn current(&mut self, client_id: &str, conn_id: ConnId) -> Option<&mut Registration> {
+        self.registry
+            .get_mut(client_id)
+            .filter(|reg| reg.conn_id == conn_id)
+    }
+
+    fn connect(
+        &mut self,
+        client_id: Arc<str>,
+        conn_id: ConnId,
+        clean_start: bool,
+        mailbox: SessionMailbox,
+    ) -> Option<oneshot::Receiver<SessionState>> {
+        if clean_start {
+            self.subs.remove_client(&client_id);
+        }
+        let registration = Registration {
+            conn_id,
+            mailbox,
+            online: true,
+        };
+        let previous = self.registry.insert(client_id.clone(), registration);
+        self.client_event(&client_id, true);
+        let Some(previous) = previous else {
+            Metrics::add(&self.metrics.sessions, 1);
+            return None;
+        };
+        let (reply, taken) = oneshot::channel();
+        previous
+            .mailbox
+            .control
+            .send(SessionControl::Takeover { reply })
+            .ok()
+            .map(|()| taken)
+    }
+
+    fn publish(&mut self, message: Arc<Message>) {
+        let message =
+            match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
+                Ok(Some(delayed)) if self.settings.delayed_enabled => {
+                    let inner = Message {
+                        topic: delayed.topic,
+                        ..(*message).clone()
+                    };
+                    let at = crate::clock::now() + Duration::from_secs(delayed.delay_secs.into());
+                    if !self.delayed.push(at, Arc::new(inner)) {
+                        Metrics::add(&self.metrics.messages_dropped, 1);
+                    }
+                    return;
+                }
+                Err(_) => {
+                    Metrics::add(&self.metrics.messages_dropped, 1);
+                    return;
+                }
+                Ok(_) => message,
+            };
+        self.route(&message);
+    }
+
+    fn fire_delayed(&mut self) {
+        for message in self.delayed.pop_due(crate::clock::now()) {
+            self.route(&message);
+        }
+    }
+
+    /// Stores a retained message and delivers it to every matching subscription.
+    fn route(&mut self, message: &Arc<Message>) {
+        if message.retain && self.retained.apply(message) == RetainOutcome::Refused {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+        }
+        let mut targets = std::mem::take(&mut self.targets);
+        let mut groups = std::mem::take(&mut self.groups_hit);
+        self.subs
+            .trie
+            .for_each_match(&message.topic, |key, sub| match key {
+                SubKey::Client(id) => {
+                    if sub.options.no_local && **id == *message.publisher {
+                        return; // [MQTT-3.8.3-3]
+                    }
+                    let target = targets.entry(id.clone()).or_default();
+                    target.qos = target.qos.max(sub.options.qos);
+                    target.retain_as_published |= sub.options.retain_as_published;
+                    target.subscription_ids.extend(sub.subscription_id);
+                }
+                SubKey::Group(group) => groups.push(group.clone()),
+            });
+        for (client_id, target) in targets.drain() {
+            let delivery = Delivery {
+                message: message.clone(),
+                qos: message.qos.min(target.qos),
+                // [MQTT-3.3.1-12]/[MQTT-3.3.1-13]: retain-as-published or cleared.
+                retain: message.retain && target.retain_as_published,
+                subscription_ids: target.subscription_ids,
+                shared: None,
+            };
+            self.deliver(&client_id, delivery);
+        }
+        for group in groups.drain(..) {
+            self.dispatch_shared(&group, message, None);
+        }
+        self.targets = targets;
+        self.groups_hit = groups;
+    }
+
+    /// Gives a message to one member of a share group.
+    fn dispatch_shared(&mut self, group: &Arc<str>, message: &Arc<Message>, exclude: Option<&str>) {
+        let registry = &self.registry;
+        let online = |id: &str| registry.get(id).is_some_and(|r| r.online);
+        let Some(shared) = self.subs.groups.get_mut(group) else {
+            return;
+        };
+        let strategy = self.settings.strategy;
+        let tag = shared.tag.clone();
+        let picked = shared
+            .pick(
+                strategy,
+                message.topic.as_str(),
+                &message.publisher,
+                online,
+                exclude,
+            )
+            .cloned();
+        let Some(member) = picked else {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+            return;
+        };
+        let delivery = Delivery {
+            message: message.clone(),
+            qos: message.qos.min(member.options.qos),
+            retain: message.retain && member.options.retain_as_published,
+            subscription_ids: member.subscription_id.into_iter().collect(),
+            shared: Some(tag),
+        };
+        self.deliver(&member.client_id, delivery);
+    }
+
+    /// A shared-subscription message whose member left: give it to another member.
+    fn redispatch(&mut self, delivery: Delivery, leaving: &str) {
+        let Some(tag) = &delivery.shared else { return };
+        let group = group_id(&tag.group, &tag.filter);
+        self.dispatch_shared(&group, &delivery.message, Some(leaving));
+    }
+
+    fn deliver(&self, client_id: &str, delivery: Delivery) {
+        let sent = self
+            .registry
+            .get(client_id)
+            .is_some_and(|reg| reg.mailbox.data.try_send(delivery).is_ok());
+        if !sent {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+        }
+    }
+
+    fn control(&self, client_id: &str, message: SessionControl) {
+        if let Some(reg) = self.registry.get(client_id) {
+            let _ = reg.mailbox.control.send(message);
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        client_id: &Arc<str>,
+        packet_id: PacketId,
+        requests: Vec<Result<SubscribeRequest, ReasonCode>>,
+    ) {
+        let mut reason_codes = Vec::with_capacity(requests.len());
+        let mut retained = Vec::new();
+        let now = crate::clock::now();
+        for request in requests {
+            let request = match request {
+                Ok(request) => request,
+                Err(code) => {
+                    reason_codes.push(code);
+                    continue;
+                }
+            };
+            let SubscribeRequest {
+                target,
+                options,
+                subscription_id,
+            } = request;
+            let raw = raw_filter(&target);
+            match self
+                .subs
+                .subscribe(client_id, &raw, &target, options, subscription_id)
+            {
+                Err(SubscribeRefusal::ExclusiveHeld) => {
+                    reason_codes.push(ReasonCode::QuotaExceeded);
+                    continue;
+                }
+                Ok(is_new) => {
+                    reason_codes.push(granted(options.qos));
+                    let shared = matches!(target, SubscriptionTarget::Shared { .. });
+                    if !shared && retained_wanted(options.retain_handling, is_new) {
+                        for message in self.retained.matching(target.filter(), now) {
+                            retained.push(Delivery {
+                                qos: message.qos.min(options.qos),
+                                message,
+                                retain: true, // [MQTT-3.3.1-8]
+                                subscription_ids: subscription_id.into_iter().collect(),
+                                shared: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        self.control(
+            client_id,
+            SessionControl::SubAck {
+                packet_id,
+                reason_codes,
+                retained,
+            },
+        );
+    }
+
+    fn update_gauges(&self) {
+        Metrics::set(&self.metrics.subscriptions, self.subs.len() as u64);
+        Metrics::set(&self.metrics.retained, self.retained.len() as u64);
+        Metrics::set(&self.metrics.delayed, self.delayed.len() as u64);
+    }
+}
+
+/// The filter string a target was subscribed with, prefixes included (`$queue/x` is
+/// `$share/$queue/x`), which is how UNSUBSCRIBE names it.
+fn raw_filter(target: &SubscriptionTarget) -> String {
+    match target {
+        SubscriptionTarget::Plain(filter) => filter.as_str().to_owned(),
+        SubscriptionTarget::Shared { group, filter } => {
+            format!("$share/{group}/{}", filter.as_str())
+        }
+        SubscriptionTarget::Exclusive(filter) => format!("$exclusive/{}", filter.as_str()),
+    }
+}
+
+fn granted(qos: QoS) -> ReasonCode {
+    match qos {
+        QoS::AtMostOnce => ReasonCode::Success,
+        QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+        QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+    }
+}
+
+fn retained_wanted(handling: starling_codec::RetainHandling, is_new: bool) -> bool {
+    use starling_codec::RetainHandling::*;
+    match handling {
+        SendAtSubscribe => true,
+        SendIfNew => is_new,
+        DoNotSend => false,
+    }
+}

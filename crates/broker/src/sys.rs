@@ -1,0 +1,73 @@
+//! Periodic `$SYS/brokers/<node>/...` topics (retained, QoS 0): version, uptime, client and
+//! session counts, message and byte counters, subscriptions, retained and delayed counts.
+
+use crate::metrics::Metrics;
+use crate::router::command::RouterCmd;
+use bytes::Bytes;
+use starling_codec::QoS;
+use starling_core::{Message, MessageProperties};
+use starling_topic::TopicName;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Publishes the `$SYS` tree every `interval` until shutdown.
+pub(crate) async fn run(
+    node: String,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    router: mpsc::Sender<RouterCmd>,
+    shutdown: CancellationToken,
+) {
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        for (topic, value) in snapshot(&metrics, started) {
+            let Ok(topic) = TopicName::new(&format!("$SYS/brokers/{node}/{topic}")) else {
+                continue;
+            };
+            let message = Message {
+                topic,
+                payload: Bytes::from(value),
+                qos: QoS::AtMostOnce,
+                retain: true,
+                properties: MessageProperties::default(),
+                expires_at: None,
+                publisher: Arc::from(""),
+            };
+            if router
+                .send(RouterCmd::Publish(Arc::new(message)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Topic suffix and value of every `$SYS` entry.
+fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
+    let get = |c: &AtomicU64| Metrics::get(c).to_string();
+    vec![
+        ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ("uptime", started.elapsed().as_secs().to_string()),
+        ("clients/connected", get(&m.connections)),
+        ("clients/total", get(&m.connections_total)),
+        ("sessions/count", get(&m.sessions)),
+        ("subscriptions/count", get(&m.subscriptions)),
+        ("retained/count", get(&m.retained)),
+        ("delayed/count", get(&m.delayed)),
+        ("messages/received", get(&m.messages_received)),
+        ("messages/sent", get(&m.messages_sent)),
+        ("messages/dropped", get(&m.messages_dropped)),
+        ("bytes/received", get(&m.bytes_received)),
+        ("bytes/sent", get(&m.bytes_sent)),
+    ]
+}

@@ -1,0 +1,240 @@
+//! Packets from the client: PUBLISH (with topic aliases, QoS 1 and the QoS 2 exactly-once
+//! handshake), PUBREL, the acks of our own publishes, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+//! DISCONNECT, and every packet a client may not send.
+
+use super::{Channel, CloseReason, Effect, SubscribeRequest};
+use crate::message::{Message, MessageProperties};
+use starling_codec::{
+    Disconnect, Packet, PubResp, Publish, QoS, ReasonCode, Subscribe, Unsubscribe,
+};
+use starling_topic::{SubscriptionTarget, TopicName};
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Channel {
+    /// A packet arrived from the client.
+    pub fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.last_received = now;
+        match packet {
+            Packet::Publish(publish) => self.handle_publish(publish, now),
+            Packet::PubAck(ack) => self.handle_puback(ack, now),
+            Packet::PubRec(rec) => self.handle_pubrec(rec, now),
+            Packet::PubRel(rel) => self.handle_pubrel(rel),
+            Packet::PubComp(comp) => self.handle_pubcomp(comp, now),
+            Packet::Subscribe(sub) => self.handle_subscribe(sub),
+            Packet::Unsubscribe(unsub) => self.handle_unsubscribe(unsub),
+            Packet::PingReq => self.send(Packet::PingResp),
+            Packet::Disconnect(disconnect) => self.handle_disconnect(disconnect),
+            // [MQTT-3.1.0-2]: a second CONNECT is a protocol error.
+            Packet::Connect(_) => self.close_with(ReasonCode::ProtocolError),
+            // Enhanced authentication is not negotiated, so AUTH is unexpected [MQTT-4.12.0-1].
+            Packet::Auth(_) => self.close_with(ReasonCode::ProtocolError),
+            // Packets only a server sends.
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                self.close_with(ReasonCode::ProtocolError)
+            }
+        }
+    }
+
+    fn handle_publish(&mut self, publish: Publish, now: Instant) {
+        let Some(topic) = self.resolve_topic(&publish) else {
+            return;
+        };
+        if publish.qos > self.limits.max_qos {
+            return self.close_with(ReasonCode::QoSNotSupported); // [MQTT-3.2.2-11]
+        }
+        if publish.retain && !self.limits.retain_available {
+            return self.close_with(ReasonCode::RetainNotSupported); // [MQTT-3.2.2-14]
+        }
+        let refusal = self.publish_refusal(&publish, &topic);
+        let id = publish.packet_id;
+        match (publish.qos, id) {
+            (QoS::AtMostOnce, _) => {
+                if refusal.is_none() {
+                    self.route(publish, topic, now);
+                }
+            }
+            (QoS::AtLeastOnce, Some(id)) => {
+                let reason = refusal.unwrap_or(ReasonCode::Success);
+                if refusal.is_none() {
+                    self.route(publish, topic, now);
+                }
+                self.send(Packet::PubAck(self.ack(id, reason)));
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                if self.session.awaiting_rel.contains(&id) {
+                    // A resend before PUBREL: acknowledge again, deliver once (spec 4.3.3).
+                    return self.send(Packet::PubRec(self.ack(id, ReasonCode::Success)));
+                }
+                if let Some(reason) = refusal {
+                    return self.send(Packet::PubRec(self.ack(id, reason)));
+                }
+                if self.session.awaiting_rel.len() >= usize::from(self.limits.receive_maximum) {
+                    return self.close_with(ReasonCode::ReceiveMaximumExceeded); // [MQTT-3.3.4-9]
+                }
+                self.session.awaiting_rel.insert(id);
+                self.route(publish, topic, now);
+                self.send(Packet::PubRec(self.ack(id, ReasonCode::Success)));
+            }
+            // The decoder guarantees a packet id at QoS 1/2 ([MQTT-2.2.1-2]).
+            (_, None) => self.close_with(ReasonCode::ProtocolError),
+        }
+    }
+
+    /// The topic of a PUBLISH, through the client's topic aliases; closes on a bad one.
+    fn resolve_topic(&mut self, publish: &Publish) -> Option<TopicName> {
+        let alias = publish.properties.topic_alias;
+        let name: Arc<str> = match alias {
+            Some(a) if a == 0 || a > self.limits.topic_alias_maximum => {
+                self.close_with(ReasonCode::TopicAliasInvalid); // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
+                return None;
+            }
+            Some(a) if publish.topic.is_empty() => match self.aliases_in.get(&a) {
+                Some(name) => name.clone(),
+                None => {
+                    self.close_with(ReasonCode::ProtocolError); // unknown alias
+                    return None;
+                }
+            },
+            Some(a) => {
+                let name: Arc<str> = publish.topic.as_str().into();
+                self.aliases_in.insert(a, name.clone());
+                name
+            }
+            None => publish.topic.as_str().into(),
+        };
+        match TopicName::parse(&name, &self.limits.topic) {
+            Ok(topic) => Some(topic),
+            Err(_) => {
+                self.close_with(ReasonCode::TopicNameInvalid); // [MQTT-3.3.2-1]
+                None
+            }
+        }
+    }
+
+    /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not.
+    fn publish_refusal(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
+        if topic.as_str().starts_with("$SYS") {
+            return Some(ReasonCode::NotAuthorized);
+        }
+        let utf8_declared = publish.properties.payload_format_indicator == Some(1);
+        if utf8_declared && std::str::from_utf8(&publish.payload).is_err() {
+            return Some(ReasonCode::PayloadFormatInvalid);
+        }
+        None
+    }
+
+    fn route(&mut self, publish: Publish, topic: TopicName, now: Instant) {
+        let message = Message {
+            topic,
+            expires_at: Message::expiry_from_interval(
+                publish.properties.message_expiry_interval,
+                now,
+            ),
+            properties: MessageProperties::from_publish(&publish.properties),
+            payload: publish.payload,
+            qos: publish.qos,
+            retain: publish.retain,
+            publisher: self.neg.client_id.clone(),
+        };
+        self.effects.push(Effect::Publish(Arc::new(message)));
+    }
+
+    fn handle_pubrel(&mut self, rel: PubResp) {
+        let reason = if self.session.awaiting_rel.remove(&rel.packet_id) {
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
+        self.send(Packet::PubComp(self.ack(rel.packet_id, reason)));
+    }
+
+    fn handle_subscribe(&mut self, subscribe: Subscribe) {
+        let sub_id = subscribe
+            .properties
+            .subscription_identifiers
+            .first()
+            .copied();
+        if sub_id.is_some() && !self.limits.subscription_identifier_available {
+            return self.close_with(ReasonCode::SubscriptionIdentifiersNotSupported);
+        }
+        let mut requests = Vec::with_capacity(subscribe.subscriptions.len());
+        for sub in subscribe.subscriptions {
+            let target = match SubscriptionTarget::parse(&sub.filter, &self.limits.topic) {
+                Ok(target) => target,
+                Err(_) => {
+                    requests.push(Err(ReasonCode::TopicFilterInvalid));
+                    continue;
+                }
+            };
+            let shared = matches!(target, SubscriptionTarget::Shared { .. });
+            if shared && sub.options.no_local && self.neg.version.is_v5() {
+                return self.close_with(ReasonCode::ProtocolError); // [MQTT-3.8.3-4]
+            }
+            if shared && !self.limits.shared_subscription_available {
+                requests.push(Err(ReasonCode::SharedSubscriptionsNotSupported));
+                continue;
+            }
+            if target.filter().has_wildcards() && !self.limits.wildcard_subscription_available {
+                requests.push(Err(ReasonCode::WildcardSubscriptionsNotSupported));
+                continue;
+            }
+            let mut options = sub.options;
+            options.qos = options.qos.min(self.limits.max_qos);
+            requests.push(Ok(SubscribeRequest {
+                target,
+                options,
+                subscription_id: sub_id,
+            }));
+        }
+        self.effects.push(Effect::Subscribe {
+            packet_id: subscribe.packet_id,
+            requests,
+        });
+    }
+
+    fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
+        let filters = unsubscribe
+            .filters
+            .iter()
+            .map(|f| {
+                SubscriptionTarget::parse(f, &self.limits.topic)
+                    .map_err(|_| ReasonCode::TopicFilterInvalid)
+            })
+            .collect();
+        self.effects.push(Effect::Unsubscribe {
+            packet_id: unsubscribe.packet_id,
+            filters,
+        });
+    }
+
+    fn handle_disconnect(&mut self, disconnect: Disconnect) {
+        if let Some(expiry) = disconnect.properties.session_expiry_interval {
+            if self.neg.session_expiry == 0 && expiry != 0 {
+                // [MQTT-3.14.2-2]: zero at CONNECT cannot become non-zero at DISCONNECT.
+                return self.close_with(ReasonCode::ProtocolError);
+            }
+            self.neg.session_expiry = expiry.min(self.limits.max_session_expiry_secs());
+        }
+        let publish_will = disconnect.reason_code == ReasonCode::DisconnectWithWillMessage;
+        if !publish_will {
+            self.neg.will = None; // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will.
+        }
+        self.closed = true;
+        self.effects
+            .push(Effect::Close(CloseReason::ClientDisconnect {
+                publish_will,
+            }));
+    }
+
+    /// An ack for `id`; the reason code is dropped on encode for 3.x.
+    pub(super) fn ack(&self, id: starling_codec::PacketId, reason: ReasonCode) -> PubResp {
+        PubResp {
+            reason_code: reason,
+            ..PubResp::new(id)
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! `Channel`: the protocol state machine of one connected client, with no I/O.
+//!
+//! The connection task feeds it what happens (a packet from the client, a delivery from the
+//! router, the router's answer to a SUBSCRIBE, the passing of time) and carries out the
+//! [`Effect`]s it returns, in order. Time is always a parameter, so keepalive and expiry are
+//! tested without a runtime.
+//!
+//! - `incoming`: packets from the client (PUBLISH and its QoS 2 handshake, SUBSCRIBE, ...).
+//! - `outgoing`: deliveries to the client (inflight window, queue, topic aliases, acks).
+
+mod incoming;
+mod outgoing;
+
+use crate::connect::{Negotiated, WillSpec};
+use crate::limits::ServerLimits;
+use crate::message::Message;
+use crate::session::SessionState;
+use starling_codec::{
+    Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode, SubscriptionOptions,
+};
+use starling_topic::SubscriptionTarget;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One SUBSCRIBE entry that passed the channel's checks, for the router.
+#[derive(Debug, Clone)]
+pub struct SubscribeRequest {
+    /// The parsed filter (plain, shared or exclusive).
+    pub target: SubscriptionTarget,
+    /// The options as sent, QoS already capped at the server's maximum.
+    pub options: SubscriptionOptions,
+    /// The subscription identifier (5.0), if given.
+    pub subscription_id: Option<u32>,
+}
+
+/// Why the connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent DISCONNECT; the will is published only for reason 0x04.
+    ClientDisconnect {
+        /// True for "Disconnect with Will Message".
+        publish_will: bool,
+    },
+    /// The server closes the connection; 5.0 clients are sent DISCONNECT with this reason.
+    Server(ReasonCode),
+}
+
+/// Something the connection task must do, in the order given.
+// `Send` is large (a packet with its properties inline); effects live briefly in a reused Vec,
+// so boxing would cost an allocation per packet for no gain.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Write a packet to the client.
+    Send(Packet),
+    /// Route an application message the client published.
+    Publish(Arc<Message>),
+    /// Ask the router to subscribe; it answers through [`Channel::handle_suback`]. Entries the
+    /// channel already refused carry their reason code.
+    Subscribe {
+        /// The SUBSCRIBE's packet id.
+        packet_id: PacketId,
+        /// One entry per filter, in order.
+        requests: Vec<Result<SubscribeRequest, ReasonCode>>,
+    },
+    /// Ask the router to unsubscribe; it answers through [`Channel::handle_unsuback`].
+    Unsubscribe {
+        /// The UNSUBSCRIBE's packet id.
+        packet_id: PacketId,
+        /// One entry per filter, in order.
+        filters: Vec<Result<SubscriptionTarget, ReasonCode>>,
+    },
+    /// Close the connection (after writing what came before).
+    Close(CloseReason),
+}
+
+/// Counters the broker adds to its metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelStats {
+    /// Deliveries dropped because the session queue was full.
+    pub dropped_queue_full: u64,
+    /// Deliveries dropped because their message expired before it could be sent.
+    pub dropped_expired: u64,
+    /// Deliveries dropped because they exceed the client's Maximum Packet Size.
+    pub dropped_too_large: u64,
+}
+
+/// The protocol state of one connected client.
+#[derive(Debug)]
+pub struct Channel {
+    neg: Negotiated,
+    limits: Arc<ServerLimits>,
+    session: SessionState,
+    /// Topic aliases the client set up (alias -> topic), 5.0.
+    aliases_in: HashMap<u16, Arc<str>>,
+    /// Topic aliases we set up towards the client (topic -> alias), 5.0.
+    aliases_out: HashMap<Arc<str>, u16>,
+    last_received: Instant,
+    closed: bool,
+    effects: Vec<Effect>,
+    stats: ChannelStats,
+}
+
+impl Channel {
+    /// A channel for an accepted connection, continuing `session` (new or resumed). A resumed
+    /// session's unacknowledged messages are sent again first, PUBLISH with DUP set and PUBREL
+    /// as PUBREL ([MQTT-4.4.0-1]); take them with [`Channel::take_effects`].
+    pub fn new(
+        neg: Negotiated,
+        limits: Arc<ServerLimits>,
+        session: SessionState,
+        now: Instant,
+    ) -> Self {
+        let mut channel = Self {
+            neg,
+            limits,
+            session,
+            aliases_in: HashMap::new(),
+            aliases_out: HashMap::new(),
+            last_received: now,
+            closed: false,
+            effects: Vec::new(),
+            stats: ChannelStats::default(),
+        };
+        channel.resend_inflight(now);
+        channel.fill_window(now);
+        channel
+    }
+
+    /// The negotiated connection parameters.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.neg
+    }
+
+    /// Protocol version in use.
+    pub fn version(&self) -> ProtocolVersion {
+        self.neg.version
+    }
+
+    /// The session (read-only).
+    pub fn session(&self) -> &SessionState {
+        &self.session
+    }
+
+    /// True once the channel has produced a `Close` effect.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Takes the effects produced so far.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Moves the effects produced so far into `out` (reuses its allocation).
+    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
+        out.append(&mut self.effects);
+    }
+
+    /// Takes and resets the counters.
+    pub fn take_stats(&mut self) -> ChannelStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    /// When keepalive runs out if nothing arrives: 1.5 x keep alive (configurable) after the
+    /// last packet ([MQTT-3.1.2-24]); `None` when keep alive is 0.
+    pub fn keepalive_deadline(&self) -> Option<Instant> {
+        if self.neg.keep_alive == 0 {
+            return None;
+        }
+        let secs = f64::from(self.neg.keep_alive) * self.limits.keepalive_multiplier;
+        Some(self.last_received + Duration::from_secs_f64(secs))
+    }
+
+    /// Time passes: closes the connection with Keep Alive timeout (0x8D) once the deadline passed.
+    pub fn handle_tick(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if self
+            .keepalive_deadline()
+            .is_some_and(|deadline| now >= deadline)
+        {
+            self.close_with(ReasonCode::KeepAliveTimeout);
+        }
+    }
+
+    /// The server is shutting down or taking the connection away: closes it with `reason`
+    /// (0x8B shutting down, 0x8E session taken over, 0x98 administrative action).
+    pub fn handle_server_close(&mut self, reason: ReasonCode) {
+        if !self.closed {
+            self.close_with(reason);
+        }
+    }
+
+    /// Ends the connection and returns what outlives it: the session, the will (unless the
+    /// client disconnected normally), and the session expiry in force.
+    pub fn into_parts(self) -> (SessionState, Option<WillSpec>, u32) {
+        let mut session = self.session;
+        session.expiry_interval = self.neg.session_expiry;
+        (session, self.neg.will, self.neg.session_expiry)
+    }
+
+    fn send(&mut self, packet: Packet) {
+        self.effects.push(Effect::Send(packet));
+    }
+
+    /// Closes with a server reason: 5.0 clients get DISCONNECT with it first.
+    fn close_with(&mut self, reason: ReasonCode) {
+        if self.neg.version.is_v5() {
+            self.send(Packet::Disconnect(Disconnect {
+                reason_code: reason,
+                properties: Properties::default(),
+            }));
+        }
+        self.closed = true;
+        self.effects
+            .push(Effect::Close(CloseReason::Server(reason)));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,240 @@
+//! Messages to the client: the inflight window bounded by the client's Receive Maximum (and the
+//! server's `max_inflight`), the session queue beyond it, topic aliases towards the client,
+//! message expiry counted down while queued, the client's Maximum Packet Size, and the acks that
+//! move the window (PUBACK, PUBREC -> PUBREL, PUBCOMP).
+
+use super::Channel;
+use crate::message::Delivery;
+use crate::session::{Enqueued, Outgoing};
+use starling_codec::{
+    encoded_len, Packet, PacketId, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, UnsubAck,
+    Utf8String,
+};
+use std::time::Instant;
+
+impl Channel {
+    /// A message from the router for this client.
+    pub fn handle_delivery(&mut self, delivery: Delivery, now: Instant) {
+        if self.closed {
+            // The connection is going away: keep QoS 1/2 for the session.
+            self.offer_to_queue(delivery, false);
+            return;
+        }
+        if delivery.message.is_expired(now) {
+            self.stats.dropped_expired += 1;
+            return;
+        }
+        if delivery.qos == QoS::AtMostOnce {
+            self.send_publish(delivery, None, now);
+        } else if self.session.queue.is_empty() && self.window_has_room() {
+            self.start_inflight(delivery, now);
+        } else {
+            self.offer_to_queue(delivery, true);
+        }
+    }
+
+    /// The router's answer to a SUBSCRIBE: one reason code per filter, in order.
+    pub fn handle_suback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        let properties = Properties::default();
+        self.send(Packet::SubAck(SubAck {
+            packet_id,
+            reason_codes,
+            properties,
+        }));
+    }
+
+    /// The router's answer to an UNSUBSCRIBE: one reason code per filter (dropped for 3.x).
+    pub fn handle_unsuback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        let reason_codes = if self.neg.version.is_v5() {
+            reason_codes
+        } else {
+            Vec::new()
+        };
+        let properties = Properties::default();
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id,
+            reason_codes,
+            properties,
+        }));
+    }
+
+    pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
+        if let Some(pos) = self.session.inflight_position(ack.packet_id) {
+            if matches!(&self.session.inflight[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
+            {
+                self.session.inflight.remove(pos);
+                self.fill_window(now);
+            }
+        }
+        // An unknown id is ignored: it may be a late duplicate.
+    }
+
+    pub(super) fn handle_pubrec(&mut self, rec: PubResp, now: Instant) {
+        let Some(pos) = self.session.inflight_position(rec.packet_id) else {
+            let reason = ReasonCode::PacketIdentifierNotFound;
+            return self.send(Packet::PubRel(self.ack(rec.packet_id, reason)));
+        };
+        if !rec.reason_code.is_success() {
+            // The receiver refused the message: the exchange ends here (spec 4.3.3).
+            self.session.inflight.remove(pos);
+            return self.fill_window(now);
+        }
+        self.session.inflight[pos].1 = Outgoing::Released;
+        self.send(Packet::PubRel(self.ack(rec.packet_id, ReasonCode::Success)));
+    }
+
+    pub(super) fn handle_pubcomp(&mut self, comp: PubResp, now: Instant) {
+        if let Some(pos) = self.session.inflight_position(comp.packet_id) {
+            if self.session.inflight[pos].1 == Outgoing::Released {
+                self.session.inflight.remove(pos);
+                self.fill_window(now);
+            }
+        }
+    }
+
+    /// Sends every inflight message again after a session resumes.
+    pub(super) fn resend_inflight(&mut self, now: Instant) {
+        let inflight: Vec<_> = self.session.inflight.iter().cloned().collect();
+        for (id, state) in inflight {
+            match state {
+                Outgoing::Published(delivery) => {
+                    self.send_publish(delivery, Some((id, true)), now);
+                }
+                Outgoing::Released => {
+                    self.send(Packet::PubRel(self.ack(id, ReasonCode::Success)));
+                }
+            }
+        }
+    }
+
+    /// Moves queued messages into the inflight window while it has room.
+    pub(super) fn fill_window(&mut self, now: Instant) {
+        while self.window_has_room() {
+            let Some(delivery) = self.session.queue.pop_front() else {
+                break;
+            };
+            if delivery.message.is_expired(now) {
+                self.stats.dropped_expired += 1;
+            } else if delivery.qos == QoS::AtMostOnce {
+                self.send_publish(delivery, None, now);
+            } else {
+                self.start_inflight(delivery, now);
+            }
+        }
+    }
+
+    fn window(&self) -> usize {
+        usize::from(
+            self.neg
+                .client_receive_maximum
+                .min(self.limits.max_inflight)
+                .max(1),
+        )
+    }
+
+    fn window_has_room(&self) -> bool {
+        self.session.inflight.len() < self.window()
+    }
+
+    fn offer_to_queue(&mut self, delivery: Delivery, online: bool) {
+        if !online && delivery.qos == QoS::AtMostOnce && !self.limits.queue.queue_qos0_offline {
+            return;
+        }
+        match self.session.enqueue(delivery, &self.limits.queue) {
+            Enqueued::Queued => {}
+            Enqueued::DroppedOldest | Enqueued::Dropped => self.stats.dropped_queue_full += 1,
+            Enqueued::Overflow => {
+                self.stats.dropped_queue_full += 1;
+                if !self.closed {
+                    self.close_with(ReasonCode::QuotaExceeded);
+                }
+            }
+        }
+    }
+
+    fn start_inflight(&mut self, delivery: Delivery, now: Instant) {
+        let Some(id) = self.session.next_packet_id() else {
+            return self.offer_to_queue(delivery, true);
+        };
+        if self.send_publish(delivery.clone(), Some((id, false)), now) {
+            self.session
+                .inflight
+                .push_back((id, Outgoing::Published(delivery)));
+        }
+    }
+
+    /// Builds and sends the PUBLISH for a delivery; false when it was dropped instead.
+    fn send_publish(
+        &mut self,
+        delivery: Delivery,
+        id: Option<(PacketId, bool)>,
+        now: Instant,
+    ) -> bool {
+        let msg = &delivery.message;
+        let v5 = self.neg.version.is_v5();
+        let mut properties = Properties::default();
+        if v5 {
+            let p = &mut properties;
+            let mp = &msg.properties;
+            p.payload_format_indicator = mp.payload_format_indicator;
+            p.message_expiry_interval = msg.remaining_expiry(now);
+            p.content_type = mp.content_type.clone();
+            p.response_topic = mp.response_topic.clone();
+            p.correlation_data = mp.correlation_data.clone();
+            p.user_properties = mp.user_properties.clone();
+            p.subscription_identifiers = delivery.subscription_ids.clone();
+        }
+        let topic = Utf8String::try_from(msg.topic.as_str()).unwrap_or_default();
+        let mut publish = Publish {
+            dup: id.is_some_and(|(_, dup)| dup),
+            qos: delivery.qos,
+            retain: delivery.retain,
+            topic,
+            packet_id: id.map(|(id, _)| id),
+            properties,
+            payload: msg.payload.clone(),
+        };
+        if v5 {
+            self.apply_alias_out(&mut publish);
+        }
+        let mut packet = Packet::Publish(publish);
+        let fits = |p: &Packet| {
+            encoded_len(p, self.neg.version)
+                .is_ok_and(|len| len as u64 <= u64::from(self.neg.client_max_packet_size))
+        };
+        if !fits(&packet) {
+            // [MQTT-3.3.4-7]: drop a message that is too large for the client; first try
+            // without the user properties and reason strings the spec allows us to drop.
+            if let Packet::Publish(p) = &mut packet {
+                p.properties.user_properties.clear();
+            }
+            if !fits(&packet) {
+                self.stats.dropped_too_large += 1;
+                return false;
+            }
+        }
+        self.send(packet);
+        true
+    }
+
+    /// Uses or sets up a topic alias towards the client (5.0): a topic seen before goes out as
+    /// an empty name with its alias; a new one takes the next free alias while any are left.
+    fn apply_alias_out(&mut self, publish: &mut Publish) {
+        let max = self.neg.client_topic_alias_maximum;
+        if max == 0 {
+            return;
+        }
+        if let Some(alias) = self.aliases_out.get(publish.topic.as_str()) {
+            publish.properties.topic_alias = Some(*alias);
+            publish.topic = Utf8String::default();
+            return;
+        }
+        let used = self.aliases_out.len();
+        if used < usize::from(max) {
+            let alias = u16::try_from(used + 1).unwrap_or(max);
+            self.aliases_out
+                .insert(publish.topic.as_str().into(), alias);
+            publish.properties.topic_alias = Some(alias);
+        }
+    }
+}

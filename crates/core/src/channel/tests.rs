@@ -1,0 +1,1 @@
+//! Channel tests: driven with explicit time, no runtime.

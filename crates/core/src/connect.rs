@@ -1,0 +1,199 @@
+//! CONNECT negotiation (spec 3.1 and 3.2): turns a decoded CONNECT and the server's limits into
+//! the parameters of the connection, or the reason code to refuse it with, and builds CONNACK.
+//!
+//! Client id rules per version: 5.0 with an empty id gets an assigned id that CONNACK reports;
+//! 3.1.1 with an empty id is accepted only with Clean Session ([MQTT-3.1.3-7], [MQTT-3.1.3-8]);
+//! 3.1 requires 1 to 23 bytes (when `strict_3_1_client_id`).
+
+use crate::limits::ServerLimits;
+use crate::message::{Message, MessageProperties};
+use starling_codec::{ConnAck, Connect, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String};
+use starling_topic::TopicName;
+use std::sync::Arc;
+
+/// A will message as the session holds it until it is published or discarded.
+#[derive(Debug, Clone)]
+pub struct WillSpec {
+    /// The message, expiry counted from when it is published.
+    pub message: Message,
+    /// Message expiry interval from the will properties, applied when published.
+    pub expiry_interval: Option<u32>,
+    /// Will delay interval in seconds (5.0; 0 for 3.x).
+    pub delay_secs: u32,
+}
+
+/// The agreed parameters of an accepted connection.
+#[derive(Debug, Clone)]
+pub struct Negotiated {
+    /// Protocol version from CONNECT.
+    pub version: ProtocolVersion,
+    /// The client id in force (assigned if the client sent none).
+    pub client_id: Arc<str>,
+    /// True when the server made the id up.
+    pub assigned_id: bool,
+    /// Clean Start / Clean Session.
+    pub clean_start: bool,
+    /// Session expiry interval in seconds after capping; `u32::MAX` never expires.
+    pub session_expiry: u32,
+    /// Keep alive in force, seconds (0 = none).
+    pub keep_alive: u16,
+    /// True when the server imposed `keep_alive` (announced in CONNACK).
+    pub keep_alive_imposed: bool,
+    /// The client's Receive Maximum (how many QoS 1/2 we may have in flight to it).
+    pub client_receive_maximum: u16,
+    /// The client's Maximum Packet Size.
+    pub client_max_packet_size: u32,
+    /// The client's Topic Alias Maximum (aliases we may use towards it).
+    pub client_topic_alias_maximum: u16,
+    /// Request Problem Information (5.0; default true).
+    pub request_problem_information: bool,
+    /// The will, if any.
+    pub will: Option<WillSpec>,
+    /// User name, for authentication and logs.
+    pub username: Option<Utf8String>,
+    /// True when the session expiry was lowered to the server's cap (announced in CONNACK).
+    pub session_expiry_capped: bool,
+}
+
+/// Negotiates a CONNECT. `assign_id` makes a fresh client id when one is needed.
+pub fn negotiate(
+    connect: &Connect,
+    limits: &ServerLimits,
+    assign_id: impl FnOnce() -> String,
+) -> Result<Negotiated, ReasonCode> {
+    let version = connect.protocol;
+    let (client_id, assigned_id) = client_id(connect, limits, assign_id)?;
+    if connect.properties.authentication_method.is_some() {
+        // Enhanced authentication arrives with the auth issue; until then the method is unknown.
+        return Err(ReasonCode::BadAuthenticationMethod);
+    }
+    let requested = if version.is_v5() {
+        connect.properties.session_expiry_interval.unwrap_or(0)
+    } else if connect.clean_start {
+        0
+    } else {
+        u32::MAX
+    };
+    let cap = limits.max_session_expiry_secs();
+    let session_expiry = requested.min(cap);
+    let (keep_alive, keep_alive_imposed) = if version.is_v5() && limits.server_keep_alive > 0 {
+        (
+            limits.server_keep_alive,
+            limits.server_keep_alive != connect.keep_alive,
+        )
+    } else {
+        (connect.keep_alive, false)
+    };
+    let props = &connect.properties;
+    Ok(Negotiated {
+        version,
+        client_id: client_id.into(),
+        assigned_id,
+        clean_start: connect.clean_start,
+        session_expiry,
+        keep_alive,
+        keep_alive_imposed,
+        client_receive_maximum: props.receive_maximum.unwrap_or(u16::MAX),
+        client_max_packet_size: props.maximum_packet_size.unwrap_or(u32::MAX),
+        client_topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
+        request_problem_information: props.request_problem_information != Some(0),
+        will: will(connect, limits)?,
+        username: connect.username.clone(),
+        session_expiry_capped: version.is_v5() && requested > cap,
+    })
+}
+
+fn client_id(
+    connect: &Connect,
+    limits: &ServerLimits,
+    assign_id: impl FnOnce() -> String,
+) -> Result<(String, bool), ReasonCode> {
+    let id = connect.client_id.as_str();
+    if id.is_empty() {
+        return match connect.protocol {
+            ProtocolVersion::V5 => Ok((assign_id(), true)),
+            ProtocolVersion::V3_1_1 if connect.clean_start => Ok((assign_id(), true)),
+            // [MQTT-3.1.3-8]: empty id without Clean Session is refused with return code 2.
+            _ => Err(ReasonCode::ClientIdentifierNotValid),
+        };
+    }
+    let too_long_for_3_1 =
+        connect.protocol == ProtocolVersion::V3_1 && limits.strict_3_1_client_id && id.len() > 23;
+    if too_long_for_3_1 || id.len() > limits.max_client_id_len {
+        return Err(ReasonCode::ClientIdentifierNotValid);
+    }
+    Ok((id.to_owned(), false))
+}
+
+fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, ReasonCode> {
+    let Some(will) = &connect.will else {
+        return Ok(None);
+    };
+    let topic =
+        TopicName::parse(&will.topic, &limits.topic).map_err(|_| ReasonCode::TopicNameInvalid)?;
+    if will.qos > limits.max_qos {
+        return Err(ReasonCode::QoSNotSupported); // [MQTT-3.2.2-12]
+    }
+    if will.retain && !limits.retain_available {
+        return Err(ReasonCode::RetainNotSupported); // [MQTT-3.2.2-13]
+    }
+    let props = &will.properties;
+    if props.payload_format_indicator == Some(1) && std::str::from_utf8(&will.payload).is_err() {
+        return Err(ReasonCode::PayloadFormatInvalid);
+    }
+    Ok(Some(WillSpec {
+        message: Message {
+            topic,
+            payload: will.payload.clone(),
+            qos: will.qos,
+            retain: will.retain,
+            properties: MessageProperties::from_publish(props),
+            expires_at: None,
+            publisher: connect.client_id.as_str().into(),
+        },
+        expiry_interval: props.message_expiry_interval,
+        delay_secs: props.will_delay_interval.unwrap_or(0),
+    }))
+}
+
+/// The CONNACK for an accepted connection; for 5.0 it announces the server's limits.
+pub fn connack(neg: &Negotiated, limits: &ServerLimits, session_present: bool) -> ConnAck {
+    let mut properties = Properties::default();
+    if neg.version.is_v5() {
+        let p = &mut properties;
+        if neg.assigned_id {
+            p.assigned_client_identifier = Utf8String::try_from(&*neg.client_id).ok();
+        }
+        if neg.session_expiry_capped {
+            p.session_expiry_interval = Some(neg.session_expiry);
+        }
+        if neg.keep_alive_imposed {
+            p.server_keep_alive = Some(neg.keep_alive);
+        }
+        p.receive_maximum = Some(limits.receive_maximum);
+        p.maximum_packet_size = Some(limits.max_packet_size);
+        p.topic_alias_maximum = Some(limits.topic_alias_maximum);
+        if limits.max_qos < QoS::ExactlyOnce {
+            p.maximum_qos = Some(limits.max_qos.as_u8());
+        }
+        p.retain_available = Some(u8::from(limits.retain_available));
+        p.wildcard_subscription_available = Some(u8::from(limits.wildcard_subscription_available));
+        p.subscription_identifier_available =
+            Some(u8::from(limits.subscription_identifier_available));
+        p.shared_subscription_available = Some(u8::from(limits.shared_subscription_available));
+    }
+    ConnAck {
+        session_present,
+        reason_code: ReasonCode::Success,
+        properties,
+    }
+}
+
+/// A CONNACK refusing the connection with `reason` (mapped to a 3.x return code on encode).
+pub fn connack_refused(reason: ReasonCode) -> ConnAck {
+    ConnAck {
+        session_present: false,
+        reason_code: reason,
+        properties: Properties::default(),
+    }
+}

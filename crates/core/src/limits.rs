@@ -1,0 +1,74 @@
+//! What the server allows a connection: the broker builds one `ServerLimits` from its config and
+//! every channel reads it. The 5.0 CONNACK announces most of these.
+
+use crate::session::QueueLimits;
+use starling_codec::QoS;
+use starling_topic::TopicLimits;
+use std::time::Duration;
+
+/// Server-side limits and capabilities that shape every channel.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Largest packet we accept (announced as Maximum Packet Size).
+    pub max_packet_size: u32,
+    /// Incoming QoS 2 messages awaiting PUBREL we accept at once (announced as Receive Maximum).
+    pub receive_maximum: u16,
+    /// Topic aliases we accept from a client (announced as Topic Alias Maximum).
+    pub topic_alias_maximum: u16,
+    /// Cap on our own outgoing inflight window, whatever the client's Receive Maximum.
+    pub max_inflight: u16,
+    /// Highest QoS we support (announced as Maximum QoS when below 2).
+    pub max_qos: QoS,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+    /// Whether wildcard subscriptions are supported.
+    pub wildcard_subscription_available: bool,
+    /// Whether subscription identifiers are supported.
+    pub subscription_identifier_available: bool,
+    /// Whether shared subscriptions are supported.
+    pub shared_subscription_available: bool,
+    /// Close a connection after this multiple of its keep alive without a packet.
+    pub keepalive_multiplier: f64,
+    /// Keep alive imposed on 5.0 clients; 0 accepts the client's.
+    pub server_keep_alive: u16,
+    /// Cap on the session expiry interval; also the expiry of 3.x persistent sessions.
+    pub max_session_expiry: Duration,
+    /// Longest client id accepted.
+    pub max_client_id_len: usize,
+    /// MQTT 3.1 requires client ids of 1 to 23 bytes; enforce it.
+    pub strict_3_1_client_id: bool,
+    /// Limits on topic names and filters.
+    pub topic: TopicLimits,
+    /// Limits on each session's queue.
+    pub queue: QueueLimits,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_packet_size: 1024 * 1024,
+            receive_maximum: 32,
+            topic_alias_maximum: 65535,
+            max_inflight: 32,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            wildcard_subscription_available: true,
+            subscription_identifier_available: true,
+            shared_subscription_available: true,
+            keepalive_multiplier: 1.5,
+            server_keep_alive: 0,
+            max_session_expiry: Duration::from_secs(2 * 3600),
+            max_client_id_len: 65535,
+            strict_3_1_client_id: true,
+            topic: TopicLimits::default(),
+            queue: QueueLimits::default(),
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The session expiry cap in seconds, as the protocol counts it.
+    pub fn max_session_expiry_secs(&self) -> u32 {
+        u32::try_from(self.max_session_expiry.as_secs()).unwrap_or(u32::MAX)
+    }
+}

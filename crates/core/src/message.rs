@@ -1,0 +1,107 @@
+//! Application messages as the broker routes them, and a delivery of one to one session.
+//!
+//! A [`Message`] is built once from an incoming PUBLISH and shared (`Arc`) by every subscriber it
+//! reaches: the payload is a `Bytes` slice of the publisher's read buffer, so fan-out copies no
+//! payload. Per-subscriber facts (granted QoS, retain flag, subscription identifiers, which shared
+//! group it came through) live in the small [`Delivery`] beside it.
+
+use bytes::Bytes;
+use starling_codec::{Properties, QoS, Utf8String};
+use starling_topic::TopicName;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The properties of an application message that travel with it to subscribers (spec 3.3.2.3).
+/// Topic alias and subscription identifiers are per-hop and are not kept here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageProperties {
+    /// Payload format indicator (1 = UTF-8).
+    pub payload_format_indicator: Option<u8>,
+    /// Content type.
+    pub content_type: Option<Utf8String>,
+    /// Response topic.
+    pub response_topic: Option<Utf8String>,
+    /// Correlation data.
+    pub correlation_data: Option<Bytes>,
+    /// User properties, in order.
+    pub user_properties: Vec<(Utf8String, Utf8String)>,
+}
+
+impl MessageProperties {
+    /// Takes the forwarded properties out of a PUBLISH's properties.
+    pub fn from_publish(props: &Properties) -> Self {
+        Self {
+            payload_format_indicator: props.payload_format_indicator,
+            content_type: props.content_type.clone(),
+            response_topic: props.response_topic.clone(),
+            correlation_data: props.correlation_data.clone(),
+            user_properties: props.user_properties.clone(),
+        }
+    }
+}
+
+/// One application message, shared by every session it is delivered to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic it was published to.
+    pub topic: TopicName,
+    /// The payload (never copied after decode).
+    pub payload: Bytes,
+    /// The QoS it was published with.
+    pub qos: QoS,
+    /// The RETAIN flag it was published with.
+    pub retain: bool,
+    /// Properties forwarded to subscribers.
+    pub properties: MessageProperties,
+    /// When it expires, from the message expiry interval; `None` never expires.
+    pub expires_at: Option<Instant>,
+    /// Client id of the publisher (for No Local); empty for broker-originated messages.
+    pub publisher: Arc<str>,
+}
+
+impl Message {
+    /// True when the message expiry interval has run out at `now`.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// The expiry interval left at `now`, in whole seconds rounded up (spec 3.3.2.3.3: the
+    /// forwarded value is the received value minus the time spent waiting), or `None`.
+    pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
+        self.expires_at.map(|at| {
+            let left = at.saturating_duration_since(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            u32::try_from(secs).unwrap_or(u32::MAX).max(1)
+        })
+    }
+
+    /// The absolute expiry for an interval received at `now`.
+    pub fn expiry_from_interval(interval: Option<u32>, now: Instant) -> Option<Instant> {
+        interval.map(|secs| now + Duration::from_secs(u64::from(secs)))
+    }
+}
+
+/// Which shared subscription a delivery came through, so that an unacknowledged message can be
+/// dispatched to another member of the group if this member goes away.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharedTag {
+    /// The share group name (`$queue` for `$queue/` subscriptions).
+    pub group: Arc<str>,
+    /// The filter inside the share.
+    pub filter: Arc<str>,
+}
+
+/// One message on its way to one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The shared message.
+    pub message: Arc<Message>,
+    /// QoS to deliver at: min(published, granted) ([MQTT-3.8.4-8]).
+    pub qos: QoS,
+    /// RETAIN flag to send (retained-on-subscribe, or retain-as-published).
+    pub retain: bool,
+    /// Subscription identifiers of every matching subscription (5.0).
+    pub subscription_ids: Vec<u32>,
+    /// Set when the delivery came through a shared subscription.
+    pub shared: Option<SharedTag>,
+}

@@ -1,0 +1,178 @@
+//! Session state that outlives a network connection (spec 4.1): the outgoing inflight window, the
+//! queue of messages waiting for room in it, incoming QoS 2 ids awaiting PUBREL, and the packet id
+//! counter. Subscriptions are not here: the router owns them, keyed by client id.
+//!
+//! The struct is plain data so that the durability issue can store and restore it as it is.
+
+use crate::message::Delivery;
+use starling_codec::PacketId;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// What to do when a session's queue is full (spec leaves it to the server; the policy is named
+/// and every drop is counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueOverflow {
+    /// Drop the oldest queued message to make room.
+    #[default]
+    DropOldest,
+    /// Drop the message that does not fit.
+    DropNewest,
+    /// Disconnect the client with Quota exceeded (0x97).
+    Disconnect,
+}
+
+/// Limits on a session's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Maximum queued messages beyond the inflight window.
+    pub max_len: usize,
+    /// What happens when it is full.
+    pub overflow: QueueOverflow,
+    /// Whether QoS 0 messages are queued while the client is offline.
+    pub queue_qos0_offline: bool,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            max_len: 1000,
+            overflow: QueueOverflow::DropOldest,
+            queue_qos0_offline: true,
+        }
+    }
+}
+
+/// The state of one outgoing QoS 1/2 message in the inflight window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    Published(Delivery),
+    /// PUBREL sent; waiting for PUBCOMP. The message itself is no longer needed.
+    Released,
+}
+
+/// The session of one client id.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// The client id it belongs to.
+    pub client_id: Arc<str>,
+    /// Session expiry interval in seconds (`u32::MAX`: never expires).
+    pub expiry_interval: u32,
+    /// Outgoing QoS 1/2 messages in send order.
+    pub inflight: VecDeque<(PacketId, Outgoing)>,
+    /// Messages waiting for room in the inflight window (or for the client to come back).
+    pub queue: VecDeque<Delivery>,
+    /// Incoming QoS 2 packet ids received but not yet released (exactly-once, spec 4.3.3).
+    pub awaiting_rel: BTreeSet<PacketId>,
+    /// Last packet id handed out.
+    pub last_packet_id: u16,
+}
+
+/// Outcome of offering a delivery to a full queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued with room to spare.
+    Queued,
+    /// Queued after dropping the oldest message.
+    DroppedOldest,
+    /// Not queued: it was dropped.
+    Dropped,
+    /// Not queued, and the policy says disconnect.
+    Overflow,
+}
+
+impl SessionState {
+    /// A new, empty session.
+    pub fn new(client_id: Arc<str>, expiry_interval: u32) -> Self {
+        Self {
+            client_id,
+            expiry_interval,
+            inflight: VecDeque::new(),
+            queue: VecDeque::new(),
+            awaiting_rel: BTreeSet::new(),
+            last_packet_id: 0,
+        }
+    }
+
+    /// The next free packet id for an outgoing message: counts up from the last one, wraps past
+    /// 65535 to 1, and skips ids still in the inflight window so two messages never share one.
+    /// `None` only if all 65535 ids are in flight.
+    pub fn next_packet_id(&mut self) -> Option<PacketId> {
+        for _ in 0..u16::MAX {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1);
+            let id = PacketId::new(self.last_packet_id)?;
+            if !self.inflight.iter().any(|(used, _)| *used == id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Position of `id` in the inflight window (acks usually come in order, so this is short).
+    pub fn inflight_position(&self, id: PacketId) -> Option<usize> {
+        self.inflight.iter().position(|(used, _)| *used == id)
+    }
+
+    /// Queues a delivery under `limits`.
+    pub fn enqueue(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
+        if self.queue.len() < limits.max_len {
+            self.queue.push_back(delivery);
+            return Enqueued::Queued;
+        }
+        match limits.overflow {
+            QueueOverflow::DropNewest => Enqueued::Dropped,
+            QueueOverflow::Disconnect => Enqueued::Overflow,
+            QueueOverflow::DropOldest => {
+                if self.queue.pop_front().is_some() {
+                    self.queue.push_back(delivery);
+                    Enqueued::DroppedOldest
+                } else {
+                    Enqueued::Dropped
+                }
+            }
+        }
+    }
+
+    /// Removes and returns every not-yet-acknowledged delivery that came through a shared
+    /// subscription, so the router can give it to another member of the group.
+    pub fn take_shared_unacked(&mut self) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        self.inflight.retain(|(_, state)| match state {
+            Outgoing::Published(d) if d.shared.is_some() => {
+                out.push(d.clone());
+                false
+            }
+            _ => true,
+        });
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for d in self.queue.drain(..) {
+            if d.shared.is_some() {
+                out.push(d);
+            } else {
+                kept.push_back(d);
+            }
+        }
+        self.queue = kept;
+        out
+    }
+
+    /// Messages held (inflight plus queued), for statistics.
+    pub fn pending(&self) -> usize {
+        self.inflight.len() + self.queue.len()
+    }
+}
+
+impl SessionState {
+    /// Queues a delivery for a client that is offline: QoS 0 only if `queue_qos0_offline`;
+    /// a full queue drops by the policy (an offline client cannot be disconnected).
+    pub fn enqueue_offline(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
+        if delivery.qos == starling_codec::QoS::AtMostOnce && !limits.queue_qos0_offline {
+            return Enqueued::Dropped;
+        }
+        match self.enqueue(delivery, limits) {
+            Enqueued::Overflow => Enqueued::Dropped,
+            other => other,
+        }
+    }
+}
