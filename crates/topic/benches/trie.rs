@@ -108,6 +108,19 @@ fn match_topic(bencher: Bencher, count: usize) {
         });
 }
 
+/// The same topic every time: the trie path stays in cache, so this is the CPU cost of a match
+/// (`match_topic` draws topics across the whole key space and mostly measures memory latency).
+#[divan::bench(args = SIZES)]
+fn match_hot(bencher: Bencher, count: usize) {
+    let trie = trie(count);
+    let topic = &topics(count)[17];
+    bencher.bench_local(|| {
+        let mut hits = 0u32;
+        trie.for_each_match(topic, |k, v| hits += k + u32::from(*v));
+        black_box(hits)
+    });
+}
+
 #[divan::bench(args = SIZES)]
 fn match_miss(bencher: Bencher, count: usize) {
     let trie = trie(count);
