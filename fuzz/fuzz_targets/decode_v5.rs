@@ -1,0 +1,7 @@
+#![no_main]
+#[allow(unused_imports)]
+use starling_codec::ProtocolVersion;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    starling_fuzz::decode_roundtrip(data, Some(ProtocolVersion::V5));
+});
