@@ -45,7 +45,10 @@ fn seeds(v: ProtocolVersion, connect_first: bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn targets() -> Vec<(&'static str, Option<ProtocolVersion>, Vec<Vec<u8>>)> {
+/// A fuzz target's name, the version it decodes as, and its seeds.
+type Target = (&'static str, Option<ProtocolVersion>, Vec<Vec<u8>>);
+
+fn targets() -> Vec<Target> {
     let mut connect_seeds = Vec::new();
     for v in strategy::VERSIONS {
         connect_seeds.extend(seeds(v, true).into_iter().take(SEEDS_PER_TARGET / 3));
