@@ -300,6 +300,14 @@ fn mqtt_3_1_2_11_session_expiry_given_twice_is_a_protocol_error() {
 }
 
 #[test]
+fn mqtt_3_1_2_11_authentication_data_without_method_is_a_protocol_error() {
+    protocol(
+        &connect(0x02, &[0x16, 0, 1, 0xAB], &[0, 0]),
+        "MQTT-3.1.2.11",
+    );
+}
+
+#[test]
 fn mqtt_3_1_3_2_will_property_not_allowed_is_malformed() {
     let bytes = connect(0x06, &[], &[0, 0, 2, 0x23, 0, 0, 1, b't', 0, 0]);
     malformed(&bytes, "MQTT-2.2.2.2");

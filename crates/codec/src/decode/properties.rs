@@ -43,6 +43,12 @@ pub(crate) fn read(r: &mut Reader, ctx: PropertyContext) -> Result<Properties, D
     while inner.remaining() > 0 {
         read_one(&mut inner, ctx, &mut props)?;
     }
+    if props.authentication_data.is_some() && props.authentication_method.is_none() {
+        return Err(DecodeError::protocol(
+            section(ctx),
+            "authentication data without an authentication method",
+        ));
+    }
     Ok(props)
 }
 

@@ -141,6 +141,9 @@ pub(crate) fn trim(p: &mut Properties, ctx: PropertyContext) {
     if ctx != PropertyContext::Publish {
         p.subscription_identifiers.truncate(1);
     }
+    if p.authentication_method.is_none() {
+        p.authentication_data = None;
+    }
 }
 
 /// Properties for `ctx` in 5.0, none in 3.x.
