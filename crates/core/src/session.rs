@@ -101,7 +101,9 @@ impl SessionState {
     pub fn next_packet_id(&mut self) -> Option<PacketId> {
         for _ in 0..u16::MAX {
             self.last_packet_id = self.last_packet_id.wrapping_add(1);
-            let id = PacketId::new(self.last_packet_id)?;
+            let Some(id) = PacketId::new(self.last_packet_id) else {
+                continue;
+            };
             if !self.inflight.iter().any(|(used, _)| *used == id) {
                 return Some(id);
             }

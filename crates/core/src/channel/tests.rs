@@ -1,1 +1,516 @@
 //! Channel tests: driven with explicit time, no runtime.
+
+use super::*;
+use crate::connect::negotiate;
+use crate::message::{Delivery, Message, MessageProperties};
+use bytes::Bytes;
+use starling_codec::{
+    Connect, PubResp, Publish, QoS, Subscribe, Subscription, SubscriptionOptions, Utf8String,
+};
+use starling_topic::TopicName;
+
+fn connect(version: ProtocolVersion, receive_max: Option<u16>) -> Connect {
+    let mut properties = Properties::default();
+    if version.is_v5() {
+        properties.receive_maximum = receive_max;
+        properties.session_expiry_interval = Some(60);
+        properties.topic_alias_maximum = Some(4);
+    }
+    Connect {
+        protocol: version,
+        clean_start: false,
+        keep_alive: 10,
+        client_id: Utf8String::from_static("c1"),
+        will: None,
+        username: None,
+        password: None,
+        properties,
+    }
+}
+
+fn channel_with(connect: &Connect, limits: ServerLimits, now: Instant) -> Channel {
+    let limits = Arc::new(limits);
+    let neg = negotiate(connect, &limits, || "assigned".into()).expect("accepted");
+    let session = SessionState::new(neg.client_id.clone(), neg.session_expiry);
+    Channel::new(neg, limits, session, now)
+}
+
+fn channel(version: ProtocolVersion, now: Instant) -> Channel {
+    channel_with(&connect(version, Some(2)), ServerLimits::default(), now)
+}
+
+fn message(topic: &str, qos: QoS, expires_at: Option<Instant>) -> Arc<Message> {
+    Arc::new(Message {
+        topic: TopicName::new(topic).expect("topic"),
+        payload: Bytes::from_static(b"payload"),
+        qos,
+        retain: false,
+        properties: MessageProperties::default(),
+        expires_at,
+        publisher: Arc::from("other"),
+    })
+}
+
+fn delivery(topic: &str, qos: QoS) -> Delivery {
+    Delivery {
+        message: message(topic, qos, None),
+        qos,
+        retain: false,
+        subscription_ids: Vec::new(),
+        shared: None,
+    }
+}
+
+fn publish_in(topic: &str, qos: QoS, id: u16) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Utf8String::try_from(topic).expect("topic"),
+        packet_id: PacketId::new(id),
+        properties: Properties::default(),
+        payload: Bytes::from_static(b"x"),
+    })
+}
+
+fn sent_publishes(effects: &[Effect]) -> Vec<&Publish> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(Packet::Publish(p)) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+fn id(n: u16) -> PacketId {
+    PacketId::new(n).expect("non-zero")
+}
+
+#[test]
+fn mqtt_3_1_2_24_keepalive_closes_after_one_and_a_half_times_keep_alive() {
+    let t0 = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, t0);
+    assert_eq!(ch.keepalive_deadline(), Some(t0 + Duration::from_secs(15)));
+    ch.handle_tick(t0 + Duration::from_secs(14));
+    assert!(!ch.is_closed());
+    ch.handle_packet(Packet::PingReq, t0 + Duration::from_secs(14));
+    assert!(matches!(
+        ch.take_effects()[..],
+        [Effect::Send(Packet::PingResp)]
+    ));
+    ch.handle_tick(t0 + Duration::from_secs(28));
+    assert!(!ch.is_closed(), "the PINGREQ moved the deadline");
+    ch.handle_tick(t0 + Duration::from_secs(29));
+    assert!(ch.is_closed());
+    let effects = ch.take_effects();
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Send(Packet::Disconnect(d)),
+            Effect::Close(CloseReason::Server(ReasonCode::KeepAliveTimeout))
+        ] if d.reason_code == ReasonCode::KeepAliveTimeout
+    ));
+}
+
+#[test]
+fn keepalive_timeout_on_3_1_1_closes_without_disconnect_packet() {
+    let t0 = Instant::now();
+    let mut ch = channel(ProtocolVersion::V3_1_1, t0);
+    ch.handle_tick(t0 + Duration::from_secs(16));
+    let effects = ch.take_effects();
+    assert!(matches!(
+        &effects[..],
+        [Effect::Close(CloseReason::Server(
+            ReasonCode::KeepAliveTimeout
+        ))]
+    ));
+}
+
+#[test]
+fn qos2_repeated_publish_before_pubrel_is_routed_once() {
+    let now = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut ch = channel(version, now);
+        ch.handle_packet(publish_in("a/b", QoS::ExactlyOnce, 7), now);
+        ch.handle_packet(publish_in("a/b", QoS::ExactlyOnce, 7), now);
+        let effects = ch.take_effects();
+        let routed = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Publish(_)))
+            .count();
+        let pubrecs = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Send(Packet::PubRec(_))))
+            .count();
+        assert_eq!((routed, pubrecs), (1, 2), "{version}");
+        ch.handle_packet(Packet::PubRel(PubResp::new(id(7))), now);
+        assert!(matches!(
+            &ch.take_effects()[..],
+            [Effect::Send(Packet::PubComp(c))] if c.reason_code == ReasonCode::Success
+        ));
+        // After the release the id is free again: a new message with it is routed.
+        ch.handle_packet(publish_in("a/b", QoS::ExactlyOnce, 7), now);
+        assert_eq!(
+            ch.take_effects()
+                .iter()
+                .filter(|e| matches!(e, Effect::Publish(_)))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn pubrel_for_unknown_id_gets_pubcomp_packet_identifier_not_found() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_packet(Packet::PubRel(PubResp::new(id(9))), now);
+    assert!(matches!(
+        &ch.take_effects()[..],
+        [Effect::Send(Packet::PubComp(c))] if c.reason_code == ReasonCode::PacketIdentifierNotFound
+    ));
+}
+
+#[test]
+fn mqtt_3_3_4_9_receive_maximum_exceeded_disconnects() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        receive_maximum: 2,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, None), limits, now);
+    for n in 1..=3 {
+        ch.handle_packet(publish_in("t", QoS::ExactlyOnce, n), now);
+    }
+    let effects = ch.take_effects();
+    assert!(matches!(
+        effects.last(),
+        Some(Effect::Close(CloseReason::Server(
+            ReasonCode::ReceiveMaximumExceeded
+        )))
+    ));
+}
+
+#[test]
+fn client_receive_maximum_bounds_inflight_and_acks_release_the_queue() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now); // client receive maximum 2
+    for _ in 0..5 {
+        ch.handle_delivery(delivery("t", QoS::AtLeastOnce), now);
+    }
+    let effects = ch.take_effects();
+    let first: Vec<_> = sent_publishes(&effects)
+        .iter()
+        .map(|p| p.packet_id)
+        .collect();
+    assert_eq!(first, vec![Some(id(1)), Some(id(2))]);
+    assert_eq!(ch.session().queue.len(), 3);
+    ch.handle_packet(Packet::PubAck(PubResp::new(id(2))), now);
+    let effects = ch.take_effects();
+    assert_eq!(sent_publishes(&effects)[0].packet_id, Some(id(3)));
+    assert_eq!(ch.session().inflight.len(), 2);
+}
+
+#[test]
+fn packet_ids_skip_ids_still_in_flight() {
+    let mut session = SessionState::new(Arc::from("c"), 0);
+    session.last_packet_id = u16::MAX - 1;
+    let a = session.next_packet_id().expect("id");
+    session.inflight.push_back((a, Outgoing::Released));
+    let b = session.next_packet_id().expect("id"); // wraps to 1
+    session.inflight.push_back((b, Outgoing::Released));
+    session.last_packet_id = u16::MAX - 1;
+    let c = session.next_packet_id().expect("id");
+    assert_eq!(
+        (a.get(), b.get(), c.get()),
+        (u16::MAX, 1, 2),
+        "65535 and 1 are taken"
+    );
+}
+
+#[test]
+fn qos2_outgoing_handshake_and_resume_resends_pubrel_and_dup_publish() {
+    let now = Instant::now();
+    let conn = connect(ProtocolVersion::V5, Some(10));
+    let mut ch = channel_with(&conn, ServerLimits::default(), now);
+    ch.handle_delivery(delivery("a", QoS::ExactlyOnce), now);
+    ch.handle_delivery(delivery("b", QoS::AtLeastOnce), now);
+    ch.take_effects();
+    ch.handle_packet(Packet::PubRec(PubResp::new(id(1))), now);
+    assert!(
+        matches!(&ch.take_effects()[..], [Effect::Send(Packet::PubRel(r))] if r.packet_id == id(1))
+    );
+    let (session, _, _) = ch.into_parts();
+    // The client comes back: PUBREL for id 1 again, PUBLISH id 2 again with DUP ([MQTT-4.4.0-1]).
+    let limits = Arc::new(ServerLimits::default());
+    let neg = negotiate(&conn, &limits, || "x".into()).expect("accepted");
+    let mut resumed = Channel::new(neg, limits, session, now);
+    let effects = resumed.take_effects();
+    assert!(matches!(&effects[0], Effect::Send(Packet::PubRel(r)) if r.packet_id == id(1)));
+    assert!(
+        matches!(&effects[1], Effect::Send(Packet::Publish(p)) if p.dup && p.packet_id == Some(id(2)))
+    );
+    resumed.handle_packet(Packet::PubComp(PubResp::new(id(1))), now);
+    resumed.handle_packet(Packet::PubAck(PubResp::new(id(2))), now);
+    assert!(resumed.session().inflight.is_empty());
+}
+
+#[test]
+fn message_expiry_counts_down_while_queued_and_expired_messages_are_not_sent() {
+    let t0 = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, t0);
+    for _ in 0..2 {
+        ch.handle_delivery(delivery("fill", QoS::AtLeastOnce), t0);
+    }
+    let soon = Delivery {
+        message: message("t", QoS::AtLeastOnce, Some(t0 + Duration::from_secs(5))),
+        ..delivery("t", QoS::AtLeastOnce)
+    };
+    let later = Delivery {
+        message: message("t", QoS::AtLeastOnce, Some(t0 + Duration::from_secs(60))),
+        ..delivery("t", QoS::AtLeastOnce)
+    };
+    ch.handle_delivery(soon, t0);
+    ch.handle_delivery(later, t0);
+    ch.take_effects();
+    let t1 = t0 + Duration::from_secs(10);
+    ch.handle_packet(Packet::PubAck(PubResp::new(id(1))), t1);
+    let effects = ch.take_effects();
+    let sent = sent_publishes(&effects);
+    assert_eq!(sent.len(), 1, "the expired message is skipped");
+    assert_eq!(sent[0].properties.message_expiry_interval, Some(50));
+    assert_eq!(ch.take_stats().dropped_expired, 1);
+}
+
+#[test]
+fn topic_alias_out_sends_the_name_once_then_the_alias_alone() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_delivery(delivery("long/topic", QoS::AtMostOnce), now);
+    ch.handle_delivery(delivery("long/topic", QoS::AtMostOnce), now);
+    let effects = ch.take_effects();
+    let sent = sent_publishes(&effects);
+    assert_eq!(
+        (sent[0].topic.as_str(), sent[0].properties.topic_alias),
+        ("long/topic", Some(1))
+    );
+    assert_eq!(
+        (sent[1].topic.as_str(), sent[1].properties.topic_alias),
+        ("", Some(1))
+    );
+}
+
+#[test]
+fn topic_alias_in_resolves_and_rejects_unknown_or_out_of_range_aliases() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    let with_alias = |topic: &str, alias: u16| {
+        let mut p = match publish_in(topic, QoS::AtMostOnce, 0) {
+            Packet::Publish(p) => p,
+            _ => unreachable!(),
+        };
+        p.properties.topic_alias = Some(alias);
+        Packet::Publish(p)
+    };
+    let set = with_alias("a/b", 3);
+    let reuse = with_alias("", 3);
+    let unknown = with_alias("", 4);
+    ch.handle_packet(set, now);
+    ch.handle_packet(reuse, now);
+    let routed: Vec<_> = ch
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Publish(m) => Some(m.topic.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(routed, ["a/b", "a/b"]);
+    ch.handle_packet(unknown, now);
+    assert!(matches!(
+        ch.take_effects().last(),
+        Some(Effect::Close(CloseReason::Server(
+            ReasonCode::ProtocolError
+        )))
+    ));
+    let mut ch = channel(ProtocolVersion::V5, now);
+    let limits_max = ServerLimits::default().topic_alias_maximum;
+    let mut p = match publish_in("a", QoS::AtMostOnce, 0) {
+        Packet::Publish(p) => p,
+        _ => unreachable!(),
+    };
+    p.properties.topic_alias = Some(0);
+    ch.handle_packet(Packet::Publish(p), now);
+    assert!(matches!(
+        ch.take_effects().last(),
+        Some(Effect::Close(CloseReason::Server(
+            ReasonCode::TopicAliasInvalid
+        )))
+    ));
+    assert!(limits_max > 0);
+}
+
+#[test]
+fn mqtt_3_14_2_2_disconnect_cannot_set_expiry_when_connect_had_zero() {
+    let now = Instant::now();
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.properties.session_expiry_interval = None;
+    let mut ch = channel_with(&conn, ServerLimits::default(), now);
+    let mut disconnect = Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(30);
+    ch.handle_packet(Packet::Disconnect(disconnect), now);
+    assert!(matches!(
+        ch.take_effects().last(),
+        Some(Effect::Close(CloseReason::Server(
+            ReasonCode::ProtocolError
+        )))
+    ));
+}
+
+#[test]
+fn normal_disconnect_discards_the_will_and_0x04_keeps_it() {
+    let now = Instant::now();
+    for (reason, keeps) in [
+        (ReasonCode::Success, false),
+        (ReasonCode::DisconnectWithWillMessage, true),
+    ] {
+        let mut conn = connect(ProtocolVersion::V5, None);
+        conn.will = Some(starling_codec::Will {
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: Utf8String::from_static("will/t"),
+            payload: Bytes::from_static(b"bye"),
+            properties: Properties::default(),
+        });
+        let mut ch = channel_with(&conn, ServerLimits::default(), now);
+        let disconnect = Disconnect {
+            reason_code: reason,
+            ..Disconnect::default()
+        };
+        ch.handle_packet(Packet::Disconnect(disconnect), now);
+        let (_, will, _) = ch.into_parts();
+        assert_eq!(will.is_some(), keeps, "{reason}");
+    }
+}
+
+#[test]
+fn oversize_delivery_for_the_clients_maximum_packet_size_is_dropped() {
+    let now = Instant::now();
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.properties.maximum_packet_size = Some(20);
+    let mut ch = channel_with(&conn, ServerLimits::default(), now);
+    ch.handle_delivery(
+        delivery("a/very/long/topic/name/indeed", QoS::AtMostOnce),
+        now,
+    );
+    assert!(sent_publishes(&ch.take_effects()).is_empty());
+    assert_eq!(ch.take_stats().dropped_too_large, 1);
+}
+
+#[test]
+fn subscribe_checks_filters_and_shared_no_local() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    let sub = |filter: &'static str, no_local: bool| Subscription {
+        filter: Utf8String::from_static(filter),
+        options: SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            no_local,
+            ..Default::default()
+        },
+    };
+    ch.handle_packet(
+        Packet::Subscribe(Subscribe {
+            packet_id: id(1),
+            subscriptions: vec![
+                sub("a/#", false),
+                sub("a/#/b", false),
+                sub("$share/g/x", false),
+            ],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    let effects = ch.take_effects();
+    let Effect::Subscribe { requests, .. } = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert!(requests[0].is_ok());
+    assert_eq!(
+        requests[1].as_ref().err(),
+        Some(&ReasonCode::TopicFilterInvalid)
+    );
+    assert!(requests[2].is_ok());
+    ch.handle_packet(
+        Packet::Subscribe(Subscribe {
+            packet_id: id(2),
+            subscriptions: vec![sub("$share/g/x", true)],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    assert!(matches!(
+        ch.take_effects().last(),
+        Some(Effect::Close(CloseReason::Server(
+            ReasonCode::ProtocolError
+        )))
+    ));
+}
+
+#[test]
+fn publish_to_sys_topics_is_refused_and_not_routed() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_packet(publish_in("$SYS/x", QoS::AtLeastOnce, 1), now);
+    let effects = ch.take_effects();
+    assert!(matches!(
+        &effects[..],
+        [Effect::Send(Packet::PubAck(a))] if a.reason_code == ReasonCode::NotAuthorized
+    ));
+}
+
+#[test]
+fn queue_overflow_policies() {
+    let limits = |overflow| QueueLimits {
+        max_len: 2,
+        overflow,
+        queue_qos0_offline: false,
+    };
+    let mut s = SessionState::new(Arc::from("c"), 0);
+    let l = limits(crate::session::QueueOverflow::DropOldest);
+    assert_eq!(
+        s.enqueue(delivery("1", QoS::AtLeastOnce), &l),
+        crate::Enqueued::Queued
+    );
+    assert_eq!(
+        s.enqueue(delivery("2", QoS::AtLeastOnce), &l),
+        crate::Enqueued::Queued
+    );
+    assert_eq!(
+        s.enqueue(delivery("3", QoS::AtLeastOnce), &l),
+        crate::Enqueued::DroppedOldest
+    );
+    let topics: Vec<_> = s
+        .queue
+        .iter()
+        .map(|d| d.message.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(topics, ["2", "3"]);
+    let l = limits(crate::session::QueueOverflow::DropNewest);
+    assert_eq!(
+        s.enqueue(delivery("4", QoS::AtLeastOnce), &l),
+        crate::Enqueued::Dropped
+    );
+    let l = limits(crate::session::QueueOverflow::Disconnect);
+    assert_eq!(
+        s.enqueue(delivery("4", QoS::AtLeastOnce), &l),
+        crate::Enqueued::Overflow
+    );
+    assert_eq!(
+        s.enqueue_offline(delivery("5", QoS::AtMostOnce), &l),
+        crate::Enqueued::Dropped
+    );
+}
+
+use crate::session::{Outgoing, QueueLimits};
