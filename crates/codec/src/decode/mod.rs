@@ -198,3 +198,67 @@ pub(super) fn reason_code(
         .filter(|c| c.allowed_in(packet))
         .ok_or_else(|| DecodeError::malformed(clause, "reason code not valid for this packet"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PacketId, Publish, QoS};
+
+    fn opts(v: ProtocolVersion) -> DecodeOptions {
+        DecodeOptions::new(Some(v))
+    }
+
+    #[test]
+    fn payload_and_topic_are_slices_of_the_read_buffer() {
+        let mut buf = BytesMut::from(&[0x32, 8, 0, 2, b'a', b'b', 0, 9, b'x', b'y'][..]);
+        let start = buf.as_ptr() as usize;
+        let Ok(Some(Packet::Publish(p))) = decode(&mut buf, &opts(ProtocolVersion::V3_1_1)) else {
+            panic!("expected PUBLISH");
+        };
+        assert_eq!(p.topic.as_bytes().as_ptr() as usize, start + 4);
+        assert_eq!(p.payload.as_ptr() as usize, start + 8);
+        assert_eq!(p.packet_id, PacketId::new(9));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn incomplete_packet_leaves_the_buffer_untouched() {
+        let mut buf = BytesMut::from(&[0x30, 5, 0, 1][..]);
+        assert_eq!(decode(&mut buf, &opts(ProtocolVersion::V5)), Ok(None));
+        assert_eq!(&buf[..], &[0x30, 5, 0, 1]);
+    }
+
+    #[test]
+    fn size_limit_counts_the_fixed_header() {
+        // PINGREQ is 2 bytes: allowed at 2, refused at 1.
+        let limit = |max| DecodeOptions {
+            version: Some(ProtocolVersion::V3_1_1),
+            max_packet_size: max,
+        };
+        assert_eq!(
+            decode(&mut BytesMut::from(&[0xC0, 0][..]), &limit(2)),
+            Ok(Some(Packet::PingReq))
+        );
+        assert_eq!(
+            decode(&mut BytesMut::from(&[0xC0, 0][..]), &limit(1)),
+            Err(DecodeError::PacketTooLarge { size: 2, max: 1 })
+        );
+    }
+
+    #[test]
+    fn second_packet_stays_in_the_buffer() {
+        let mut buf = BytesMut::from(&[0x30, 3, 0, 1, b't', 0xC0, 0][..]);
+        let first = decode(&mut buf, &opts(ProtocolVersion::V3_1_1));
+        let expected = Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: crate::Utf8String::from_static("t"),
+            packet_id: None,
+            properties: Default::default(),
+            payload: Default::default(),
+        };
+        assert_eq!(first, Ok(Some(Packet::Publish(expected))));
+        assert_eq!(&buf[..], &[0xC0, 0]);
+    }
+}
