@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit, property and black-box tests (nextest), doc tests, then the
+# end-to-end tests that drive the release binary with paho-mqtt and mosquitto_pub/sub.
+# Installs what it needs (mosquitto-clients from Debian, Python packages from PyPI) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() { if [ "$(id -u)" -ne 0 ]; then echo "sudo"; fi; }
+
+if ! command -v mosquitto_sub >/dev/null 2>&1; then
+  echo "== installing mosquitto-clients"
+  $(need_root) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq mosquitto-clients >/dev/null
+fi
+if ! python3 -c 'import paho.mqtt, pytest' >/dev/null 2>&1; then
+  echo "== installing Python test packages"
+  python3 -m pip install -q -r tests/e2e/requirements.txt
+fi
+
+echo "== cargo nextest (unit, property, black-box)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+echo "== doc tests"
+cargo test --workspace --doc
+
+echo "== end-to-end (release binary, paho-mqtt, mosquitto clients)"
+cargo build --release -p starling
+STARLING_BIN="$PWD/target/release/starling" python3 -m pytest tests/e2e -q
