@@ -1,0 +1,102 @@
+//! [`TestBroker`]: a real broker, started in the current tokio runtime on `127.0.0.1:0`.
+
+use starling_broker::metrics::Metrics;
+use starling_broker::RunningBroker;
+use starling_config::Config;
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+/// How long [`TestBroker::shutdown`] waits for connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A broker serving one TCP listener on an ephemeral loopback port.
+///
+/// Dropping it without [`TestBroker::shutdown`] cancels the broker (its tasks end with the
+/// runtime at the latest).
+pub struct TestBroker {
+    running: Option<RunningBroker>,
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    config: Config,
+}
+
+impl TestBroker {
+    /// Starts a broker with the default configuration (on `127.0.0.1:0`, `$SYS` publishing off).
+    pub async fn start() -> TestBroker {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a broker with the default configuration changed by `tweak`. Before `tweak` runs,
+    /// the single listener is set to bind `127.0.0.1:0` and periodic `$SYS` publishing is
+    /// disabled (`cfg.sys.interval = None`); `tweak` may turn it back on.
+    ///
+    /// Panics if the broker cannot start.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
+        init_tracing();
+        let mut config = Config::default();
+        config.listeners.truncate(1);
+        if let Some(listener) = config.listeners.first_mut() {
+            listener.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        }
+        config.sys.interval = None;
+        tweak(&mut config);
+        let running = match starling_broker::start(&config).await {
+            Ok(running) => running,
+            Err(e) => panic!("the test broker did not start: {e}"),
+        };
+        let Some(&addr) = running.local_addrs().first() else {
+            panic!("the test broker has no listener");
+        };
+        let metrics = running.metrics().clone();
+        TestBroker {
+            running: Some(running),
+            addr,
+            metrics,
+            config,
+        }
+    }
+
+    /// The address of the (first) listener.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The broker's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The configuration the broker was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Shuts the broker down gracefully (5.0 clients get DISCONNECT 0x8B) and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown(SHUTDOWN_GRACE).await;
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(running) = &self.running {
+            running.shutdown_token().cancel();
+        }
+    }
+}
+
+/// Installs a log subscriber once if `STARLING_TEST_LOG` is set.
+fn init_tracing() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if let Ok(filter) = std::env::var("STARLING_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
