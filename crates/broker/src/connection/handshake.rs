@@ -85,7 +85,19 @@ where
     };
     let session = match previous {
         Some(session) if !clean_start => Some(session),
-        _ => {
+        Some(mut discarded) => {
+            // Clean Start discards the old session; its shared-subscription messages go on.
+            let deliveries = discarded.take_shared_unacked();
+            if !deliveries.is_empty() {
+                let from = client_id.clone();
+                ctx.router
+                    .send(RouterCmd::Redispatch { from, deliveries })
+                    .await
+                    .ok()?;
+            }
+            None
+        }
+        None => {
             if !clean_start {
                 // The router kept subscriptions for a session that could not be handed over.
                 let reset = RouterCmd::ResetSubscriptions {

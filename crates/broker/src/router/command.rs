@@ -103,6 +103,14 @@ pub(crate) enum RouterCmd {
         /// Shared-subscription deliveries to dispatch again.
         redispatch: Vec<Delivery>,
     },
+    /// Shared-subscription deliveries of a session that was replaced (Clean Start takeover):
+    /// dispatch them to other members of their groups.
+    Redispatch {
+        /// The client whose session held them.
+        from: Arc<str>,
+        /// The deliveries.
+        deliveries: Vec<Delivery>,
+    },
     /// A resumed connection found no previous session after all: drop stale subscriptions.
     ResetSubscriptions {
         /// The client id.

@@ -177,6 +177,11 @@ impl Router {
                     self.redispatch(delivery, &client_id);
                 }
             }
+            RouterCmd::Redispatch { from, deliveries } => {
+                for delivery in deliveries {
+                    self.redispatch(delivery, &from);
+                }
+            }
             RouterCmd::ResetSubscriptions { client_id, conn_id } => {
                 if self.current(&client_id, conn_id).is_some() {
                     self.subs.remove_client(&client_id);
