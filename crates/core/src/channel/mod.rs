@@ -17,6 +17,7 @@ use crate::message::Message;
 use crate::session::SessionState;
 use starling_codec::{
     Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode, SubscriptionOptions,
+    Utf8String,
 };
 use starling_topic::SubscriptionTarget;
 use std::collections::HashMap;
@@ -209,9 +210,15 @@ impl Channel {
     /// Closes with a server reason: 5.0 clients get DISCONNECT with it first.
     fn close_with(&mut self, reason: ReasonCode) {
         if self.neg.version.is_v5() {
+            let mut properties = Properties::default();
+            if self.neg.request_problem_information {
+                // [MQTT-3.1.2-29] allows a reason string on DISCONNECT whatever the request says;
+                // we add it only when the client asked for problem information.
+                properties.reason_string = Utf8String::try_from(reason.description()).ok();
+            }
             self.send(Packet::Disconnect(Disconnect {
                 reason_code: reason,
-                properties: Properties::default(),
+                properties,
             }));
         }
         self.closed = true;
