@@ -1,0 +1,177 @@
+"""Fixtures that run the real `starling` binary for the end-to-end tests.
+
+The binary is taken from $STARLING_BIN, or <repo>/target/release/starling. Each broker listens on
+a free port on 127.0.0.1; teardown sends SIGTERM and requires exit code 0 within 10 s.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+STARLING_BIN = os.environ.get("STARLING_BIN", str(REPO / "target" / "release" / "starling"))
+
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """One running `starling start` process."""
+
+    def __init__(self, env: dict[str, str] | None = None, config: str | None = None):
+        if not os.access(STARLING_BIN, os.X_OK):
+            pytest.fail(
+                f"starling binary not found at {STARLING_BIN}; "
+                "run `cargo build --release -p starling` or set STARLING_BIN"
+            )
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="starling-e2e-")
+        self.log_path = pathlib.Path(self._tmp.name) / "broker.log"
+        full_env = dict(os.environ)
+        # Keep the environment of the caller from leaking broker settings into the test.
+        for k in list(full_env):
+            if k.startswith("STARLING_") and k != "STARLING_BIN":
+                del full_env[k]
+        full_env["STARLING_LISTENER__0__BIND"] = f"{self.host}:{self.port}"
+        full_env.update(env or {})
+        args = [STARLING_BIN, "start"]
+        if config is not None:
+            cfg = pathlib.Path(self._tmp.name) / "starling.toml"
+            cfg.write_text(config)
+            args += ["-c", str(cfg)]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            args, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self._tmp.name
+        )
+        self.returncode: int | None = None
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"starling exited with {self.proc.returncode} during startup:\n{self.log()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)  # polling a port that has no readiness event
+        self.kill()
+        raise RuntimeError(f"starling did not accept TCP on {self.port} within "
+                           f"{STARTUP_TIMEOUT}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            self._log.flush()
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return "<no log>"
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait up to SHUTDOWN_TIMEOUT; SIGKILL if it hangs. Idempotent."""
+        if self.returncode is None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.returncode = self.proc.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.returncode = None
+                return None
+        elif self.returncode is None:
+            self.returncode = self.proc.returncode
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+    def close(self) -> None:
+        self.kill()
+        self._log.close()
+        self._tmp.cleanup()
+
+
+def _run_broker(env=None, config=None):
+    broker = Broker(env=env, config=config)
+    try:
+        yield broker
+        rc = broker.stop()
+        assert rc is not None, (
+            f"starling did not exit within {SHUTDOWN_TIMEOUT}s of SIGTERM:\n{broker.log()}"
+        )
+        assert rc == 0, f"starling exited with {rc} after SIGTERM:\n{broker.log()}"
+    finally:
+        broker.close()
+
+
+@pytest.fixture
+def broker():
+    """A broker with the embedded defaults, on a free port of 127.0.0.1."""
+    yield from _run_broker()
+
+
+@pytest.fixture
+def broker_fast_sys():
+    """A broker publishing $SYS every second and refusing CONNECT-less connections after 2 s."""
+    yield from _run_broker(env={
+        "STARLING_SYS__INTERVAL": "1s",
+        "STARLING_MQTT__CONNECT_TIMEOUT": "2s",
+    })
+
+
+@pytest.fixture
+def broker_factory():
+    """Start brokers with extra environment and/or a config file: factory(env=..., config=...)."""
+    started: list[Broker] = []
+
+    def factory(env: dict[str, str] | None = None, config: str | None = None) -> Broker:
+        b = Broker(env=env, config=config)
+        started.append(b)
+        return b
+
+    try:
+        yield factory
+        for b in started:
+            rc = b.stop()
+            assert rc == 0, f"starling exited with {rc} after SIGTERM:\n{b.log()}"
+    finally:
+        for b in started:
+            b.close()
+
+
+@pytest.fixture
+def clients():
+    """Factory for e2e_helpers.Client objects; every one is closed at teardown."""
+    from e2e_helpers import Client
+
+    made: list[Client] = []
+
+    def factory(*args, **kwargs) -> Client:
+        kwargs_connect = kwargs.get("connect", True)
+        c = Client(*args, **{**kwargs, "connect": False})
+        made.append(c)
+        if kwargs_connect:
+            c.connect()
+        return c
+
+    yield factory
+    for c in made:
+        c.close()
