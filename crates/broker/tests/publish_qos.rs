@@ -1,0 +1,361 @@
+//! PUBLISH and its QoS 1/2 handshakes in both directions (spec 3.3 to 3.7, 4.3, 4.4, 4.6, 4.9):
+//! delivery QoS, ordering, exactly-once, packet identifiers, flow control, and redelivery when a
+//! session resumes.
+
+use starling_codec::{Connect, Packet, ProtocolVersion, PubResp, Publish, QoS, ReasonCode};
+use starling_testkit::{connect_packet, pid, publish_packet, versions, RawClient, TestBroker};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const QOS: [QoS; 3] = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
+
+/// A persistent-session CONNECT (3.x: clean session 0; 5.0: expiry 300 s).
+fn persistent(v: ProtocolVersion, id: &str) -> Connect {
+    let mut connect = connect_packet(v, id);
+    connect.clean_start = false;
+    connect.properties.session_expiry_interval = v.is_v5().then_some(300);
+    connect
+}
+
+async fn subscriber(
+    addr: SocketAddr,
+    v: ProtocolVersion,
+    id: &str,
+    filter: &str,
+    qos: QoS,
+) -> RawClient {
+    let (mut client, _) = RawClient::mqtt_connect(addr, v, id, true).await;
+    let ack = client.subscribe(filter, qos).await;
+    assert!(ack.reason_codes[0].is_success(), "{v}: {ack:?}");
+    client
+}
+
+#[tokio::test]
+async fn mqtt_4_3_each_qos_is_delivered_with_a_full_handshake() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        for qos in QOS {
+            let topic = format!("qos/{v}/{}", qos.as_u8());
+            let mut sub = subscriber(broker.addr(), v, "sub", &topic, QoS::ExactlyOnce).await;
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            let rc = publisher.publish(&topic, b"hello", qos, false).await;
+            assert_eq!(rc, ReasonCode::Success, "{v} QoS {qos:?}");
+            let msg = sub.recv_publish().await;
+            assert_eq!(msg.qos, qos, "{v}");
+            assert_eq!(msg.topic.as_str(), topic);
+            assert_eq!(&msg.payload[..], b"hello");
+            assert!(!msg.dup, "{v}: first delivery");
+            assert!(!msg.retain, "{v}: a live message is not retained");
+            assert_eq!(msg.packet_id.is_some(), qos != QoS::AtMostOnce, "{v}");
+            sub.ack(&msg).await;
+            sub.ping().await;
+            sub.expect_no_packet(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_8_4_delivery_qos_is_the_minimum_of_publish_and_subscription() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        for sub_qos in QOS {
+            let topic = format!("min/{v}/{}", sub_qos.as_u8());
+            let mut sub = subscriber(broker.addr(), v, "sub", &topic, sub_qos).await;
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            for pub_qos in QOS {
+                publisher
+                    .publish(&topic, [pub_qos.as_u8()], pub_qos, false)
+                    .await;
+                let msg = sub.recv_and_ack().await;
+                assert_eq!(msg.payload[0], pub_qos.as_u8());
+                assert_eq!(
+                    msg.qos,
+                    pub_qos.min(sub_qos),
+                    "{v}: pub {pub_qos:?} sub {sub_qos:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_6_ordering_is_preserved_per_topic_per_publisher() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let topic = format!("order/{v}");
+        let mut sub = subscriber(broker.addr(), v, "sub", &topic, QoS::AtLeastOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        const N: u32 = 200;
+        for i in 0..N {
+            let id = publisher.next_packet_id();
+            let publish = publish_packet(
+                &topic,
+                &i.to_be_bytes(),
+                QoS::AtLeastOnce,
+                false,
+                Some(id.get()),
+            );
+            // Do not wait for each PUBACK: the broker must keep the order anyway.
+            publisher.send(&Packet::Publish(publish)).await;
+        }
+        for i in 0..N {
+            let msg = sub.recv_and_ack().await;
+            assert_eq!(
+                &msg.payload[..],
+                &i.to_be_bytes(),
+                "{v}: message {i} out of order"
+            );
+        }
+        let mut acks = 0;
+        while acks < N {
+            match publisher.recv().await {
+                Packet::PubAck(_) => acks += 1,
+                other => panic!("{v}: expected PUBACK, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_3_3_repeated_qos2_publish_before_pubrel_is_delivered_once() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let topic = format!("once/{v}");
+        let mut sub = subscriber(broker.addr(), v, "sub", &topic, QoS::ExactlyOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        let mut publish = publish_packet(&topic, b"once", QoS::ExactlyOnce, false, Some(7));
+        publisher.send(&Packet::Publish(publish.clone())).await;
+        assert!(matches!(publisher.recv().await, Packet::PubRec(r) if r.packet_id == pid(7)));
+        publish.dup = true;
+        publisher.send(&Packet::Publish(publish)).await;
+        assert!(
+            matches!(publisher.recv().await, Packet::PubRec(r) if r.packet_id == pid(7)),
+            "{v}: the duplicate is acknowledged again"
+        );
+        publisher.send(&Packet::PubRel(PubResp::new(pid(7)))).await;
+        assert!(matches!(publisher.recv().await, Packet::PubComp(c) if c.packet_id == pid(7)));
+
+        let msg = sub.recv_and_ack().await;
+        assert_eq!(&msg.payload[..], b"once");
+        sub.ping().await;
+        sub.expect_no_packet(Duration::from_millis(200)).await;
+
+        // After PUBCOMP the id is free again: a new message with it is a new message.
+        publisher
+            .publish_with(publish_packet(
+                &topic,
+                b"again",
+                QoS::ExactlyOnce,
+                false,
+                Some(7),
+            ))
+            .await;
+        assert_eq!(&sub.recv_and_ack().await.payload[..], b"again", "{v}");
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_7_2_1_pubrel_for_an_unknown_id_gets_pubcomp() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let (mut client, _) = RawClient::mqtt_connect(broker.addr(), v, "rel", true).await;
+        client.send(&Packet::PubRel(PubResp::new(pid(42)))).await;
+        match client.recv().await {
+            Packet::PubComp(comp) => {
+                assert_eq!(comp.packet_id, pid(42));
+                let expected = if v.is_v5() {
+                    ReasonCode::PacketIdentifierNotFound
+                } else {
+                    ReasonCode::Success
+                };
+                assert_eq!(comp.reason_code, expected, "{v}");
+            }
+            other => panic!("{v}: expected PUBCOMP, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_2_2_1_outgoing_packet_ids_never_collide() {
+    // More messages than the inflight window, acknowledged out of order.
+    let broker = TestBroker::start_with(|cfg| cfg.mqtt.max_inflight = 8).await;
+    for v in versions() {
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let topic = format!("ids/{v}/{}", qos.as_u8());
+            let mut sub = subscriber(broker.addr(), v, "sub", &topic, qos).await;
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            const N: usize = 40;
+            for i in 0..N {
+                publisher
+                    .publish(&topic, (i as u32).to_be_bytes(), qos, false)
+                    .await;
+            }
+            let mut received = 0;
+            let mut in_flight: Vec<Publish> = Vec::new();
+            while received < N {
+                // Take everything the broker is willing to send now.
+                while let Some(packet) = sub.recv_timeout(Duration::from_millis(100)).await {
+                    let Packet::Publish(msg) = packet else {
+                        panic!("{v}: expected PUBLISH, got {packet:?}");
+                    };
+                    let id = msg.packet_id.expect("QoS > 0 has an id");
+                    assert!(
+                        in_flight.iter().all(|m| m.packet_id != Some(id)),
+                        "{v}: packet id {id} reused while still in flight"
+                    );
+                    in_flight.push(msg);
+                    received += 1;
+                }
+                assert!(
+                    !in_flight.is_empty(),
+                    "{v}: nothing in flight but only {received}/{N} received"
+                );
+                assert!(
+                    in_flight.len() <= 8,
+                    "{v}: more than max_inflight unacknowledged"
+                );
+                // Acknowledge the newest half first, out of order.
+                let keep = in_flight.len() / 2;
+                let mut to_ack = in_flight.split_off(keep);
+                to_ack.reverse();
+                if in_flight.len() + to_ack.len() == 1 || to_ack.is_empty() {
+                    to_ack.append(&mut in_flight);
+                }
+                for msg in to_ack {
+                    sub.ack(&msg).await;
+                }
+                if received == N {
+                    for msg in std::mem::take(&mut in_flight) {
+                        sub.ack(&msg).await;
+                    }
+                }
+            }
+            sub.ping().await;
+            sub.expect_no_packet(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_9_client_receive_maximum_limits_unacknowledged_publishes() {
+    let broker = TestBroker::start().await;
+    let mut connect = connect_packet(ProtocolVersion::V5, "slow");
+    connect.properties.receive_maximum = Some(2);
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), connect).await;
+    sub.subscribe("flow", QoS::AtLeastOnce).await;
+    let (mut publisher, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "pub", true).await;
+    for i in 0u8..6 {
+        publisher
+            .publish("flow", [i], QoS::AtLeastOnce, false)
+            .await;
+    }
+    let mut expected = 0u8;
+    while expected < 6 {
+        let first = sub.recv_publish().await;
+        let mut window = vec![first];
+        if expected + 1 < 6 {
+            window.push(sub.recv_publish().await);
+        }
+        // No third PUBLISH while two are unacknowledged [MQTT-3.3.4-9].
+        sub.expect_no_packet(Duration::from_millis(300)).await;
+        for msg in window {
+            assert_eq!(msg.payload[0], expected, "in order");
+            expected += 1;
+            sub.ack(&msg).await;
+        }
+    }
+    sub.ping().await;
+    sub.expect_no_packet(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn mqtt_4_4_unacknowledged_qos1_is_resent_with_dup_on_resume() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let id = format!("dup-{v}");
+        let topic = format!("dup/{v}");
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        sub.subscribe(&topic, QoS::AtLeastOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        publisher
+            .publish(&topic, b"unacked", QoS::AtLeastOnce, false)
+            .await;
+        let first = sub.recv_publish().await;
+        assert!(!first.dup);
+        sub.drop_connection(); // no PUBACK
+
+        let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        assert!(connack.session_present, "{v}");
+        let again = sub.recv_publish().await;
+        assert!(again.dup, "{v}: resent with DUP=1 [MQTT-4.4.0-1]");
+        assert_eq!(again.packet_id, first.packet_id, "{v}: same packet id");
+        assert_eq!(again.payload, first.payload);
+        assert_eq!(again.qos, QoS::AtLeastOnce);
+        sub.ack(&again).await;
+        sub.ping().await;
+        sub.expect_no_packet(Duration::from_millis(100)).await;
+        sub.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_4_pubrel_is_resent_on_resume_after_pubrec() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let id = format!("rel-{v}");
+        let topic = format!("rel/{v}");
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        sub.subscribe(&topic, QoS::ExactlyOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        publisher
+            .publish(&topic, b"two", QoS::ExactlyOnce, false)
+            .await;
+        let msg = sub.recv_publish().await;
+        let packet_id = msg.packet_id.expect("QoS 2");
+        sub.send(&Packet::PubRec(PubResp::new(packet_id))).await;
+        match sub.recv().await {
+            Packet::PubRel(rel) => assert_eq!(rel.packet_id, packet_id),
+            other => panic!("{v}: expected PUBREL, got {other:?}"),
+        }
+        sub.drop_connection(); // no PUBCOMP
+
+        let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        assert!(connack.session_present);
+        match sub.recv().await {
+            Packet::PubRel(rel) => assert_eq!(rel.packet_id, packet_id, "{v}"),
+            other => panic!("{v}: expected the PUBREL again (not the PUBLISH), got {other:?}"),
+        }
+        sub.send(&Packet::PubComp(PubResp::new(packet_id))).await;
+        sub.ping().await;
+        sub.expect_no_packet(Duration::from_millis(100)).await;
+        sub.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_3_4_messages_published_while_offline_are_delivered_on_resume() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let id = format!("offline-{v}");
+        let topic = format!("offline/{v}");
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        sub.subscribe(&topic, QoS::ExactlyOnce).await;
+        sub.disconnect().await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        let mut want = HashSet::new();
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            publisher.publish(&topic, [qos.as_u8()], qos, false).await;
+            want.insert(qos.as_u8());
+        }
+        let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        assert!(connack.session_present);
+        for expected in [1u8, 2] {
+            let msg = sub.recv_and_ack().await;
+            assert_eq!(msg.payload[0], expected, "{v}: in publish order");
+            assert_eq!(msg.qos.as_u8(), expected);
+        }
+        sub.disconnect().await;
+    }
+}
