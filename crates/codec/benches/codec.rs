@@ -86,3 +86,23 @@ fn decode_connect_v5_before_connect(bencher: Bencher) {
         .with_inputs(|| BytesMut::from(&wire[..]))
         .bench_local_refs(|buf| black_box(decode(buf, &opts)));
 }
+
+/// 100 PUBLISH packets back to back in one read buffer, as a connection sees them: the buffer
+/// is promoted to shared storage once, then each packet is a reference-counted slice.
+#[divan::bench(args = VERSIONS)]
+fn decode_publish_qos1_64b_stream_of_100(bencher: Bencher, v: ProtocolVersion) {
+    let wire = bytes_of(&publish(), v);
+    let mut all = BytesMut::new();
+    for _ in 0..100 {
+        all.extend_from_slice(&wire);
+    }
+    let opts = DecodeOptions::new(Some(v));
+    bencher
+        .counter(divan::counter::ItemsCount::new(100usize))
+        .with_inputs(|| all.clone())
+        .bench_local_refs(|buf| {
+            while let Ok(Some(p)) = decode(buf, &opts) {
+                black_box(p);
+            }
+        });
+}

@@ -18,7 +18,7 @@ mod reader;
 mod subscribe;
 
 use crate::{DecodeError, Packet, PacketType, ProtocolVersion, ReasonCode};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use reader::Reader;
 
 /// How to decode: which protocol version is in force, and the largest packet accepted.
@@ -122,8 +122,8 @@ pub fn decode(buf: &mut BytesMut, opts: &DecodeOptions) -> Result<Option<Packet>
     if buf.len() < total {
         return Ok(None);
     }
-    let mut frame = buf.split_to(total).freeze();
-    let body = frame.split_off(h.header_len);
+    buf.advance(h.header_len);
+    let body = buf.split_to(h.remaining).freeze();
     if h.kind == PacketType::Connect as u8 {
         check_flags(&h, 0, opts.version.unwrap_or(ProtocolVersion::V3_1_1))?;
         return connect::connect(body).map(Some);

@@ -31,26 +31,16 @@ fn id<S: Sink>(s: &mut S, id: P, ctx: PropertyContext) -> Result<(), EncodeError
 }
 
 fn walk<S: Sink>(p: &Properties, ctx: PropertyContext, s: &mut S) -> Result<(), EncodeError> {
-    if let Some(v) = p.payload_format_indicator {
-        id(s, P::PayloadFormatIndicator, ctx)?;
-        s.u8(v);
-    }
-    if let Some(v) = p.message_expiry_interval {
-        id(s, P::MessageExpiryInterval, ctx)?;
-        s.u32(v);
-    }
-    if let Some(v) = &p.content_type {
-        id(s, P::ContentType, ctx)?;
-        s.string(v)?;
-    }
-    if let Some(v) = &p.response_topic {
-        id(s, P::ResponseTopic, ctx)?;
-        s.string(v)?;
-    }
-    if let Some(v) = &p.correlation_data {
-        id(s, P::CorrelationData, ctx)?;
-        s.binary(v)?;
-    }
+    byte(
+        s,
+        p.payload_format_indicator,
+        P::PayloadFormatIndicator,
+        ctx,
+    )?;
+    four(s, p.message_expiry_interval, P::MessageExpiryInterval, ctx)?;
+    string(s, &p.content_type, P::ContentType, ctx)?;
+    string(s, &p.response_topic, P::ResponseTopic, ctx)?;
+    binary(s, &p.correlation_data, P::CorrelationData, ctx)?;
     for &v in &p.subscription_identifiers {
         let v = usize::try_from(v).unwrap_or(usize::MAX);
         if v == 0 || v > VARINT_MAX {
@@ -61,36 +51,23 @@ fn walk<S: Sink>(p: &Properties, ctx: PropertyContext, s: &mut S) -> Result<(), 
         id(s, P::SubscriptionIdentifier, ctx)?;
         s.varint(v);
     }
-    if let Some(v) = p.session_expiry_interval {
-        id(s, P::SessionExpiryInterval, ctx)?;
-        s.u32(v);
-    }
-    if let Some(v) = &p.assigned_client_identifier {
-        id(s, P::AssignedClientIdentifier, ctx)?;
-        s.string(v)?;
-    }
-    if let Some(v) = p.server_keep_alive {
-        id(s, P::ServerKeepAlive, ctx)?;
-        s.u16(v);
-    }
-    if let Some(v) = &p.authentication_method {
-        id(s, P::AuthenticationMethod, ctx)?;
-        s.string(v)?;
-    }
-    if let Some(v) = &p.authentication_data {
-        id(s, P::AuthenticationData, ctx)?;
-        s.binary(v)?;
-    }
+    four(s, p.session_expiry_interval, P::SessionExpiryInterval, ctx)?;
+    string(
+        s,
+        &p.assigned_client_identifier,
+        P::AssignedClientIdentifier,
+        ctx,
+    )?;
+    two(s, p.server_keep_alive, P::ServerKeepAlive, ctx)?;
+    string(s, &p.authentication_method, P::AuthenticationMethod, ctx)?;
+    binary(s, &p.authentication_data, P::AuthenticationData, ctx)?;
     byte(
         s,
         p.request_problem_information,
         P::RequestProblemInformation,
         ctx,
     )?;
-    if let Some(v) = p.will_delay_interval {
-        id(s, P::WillDelayInterval, ctx)?;
-        s.u32(v);
-    }
+    four(s, p.will_delay_interval, P::WillDelayInterval, ctx)?;
     byte(
         s,
         p.request_response_information,
@@ -110,10 +87,7 @@ fn walk<S: Sink>(p: &Properties, ctx: PropertyContext, s: &mut S) -> Result<(), 
         s.string(k)?;
         s.string(v)?;
     }
-    if let Some(v) = p.maximum_packet_size {
-        id(s, P::MaximumPacketSize, ctx)?;
-        s.u32(v);
-    }
+    four(s, p.maximum_packet_size, P::MaximumPacketSize, ctx)?;
     byte(
         s,
         p.wildcard_subscription_available,
@@ -132,6 +106,32 @@ fn walk<S: Sink>(p: &Properties, ctx: PropertyContext, s: &mut S) -> Result<(), 
         P::SharedSubscriptionAvailable,
         ctx,
     )
+}
+
+fn four<S: Sink>(
+    s: &mut S,
+    v: Option<u32>,
+    pid: P,
+    ctx: PropertyContext,
+) -> Result<(), EncodeError> {
+    if let Some(v) = v {
+        id(s, pid, ctx)?;
+        s.u32(v);
+    }
+    Ok(())
+}
+
+fn binary<S: Sink>(
+    s: &mut S,
+    v: &Option<bytes::Bytes>,
+    pid: P,
+    ctx: PropertyContext,
+) -> Result<(), EncodeError> {
+    if let Some(v) = v {
+        id(s, pid, ctx)?;
+        s.binary(v)?;
+    }
+    Ok(())
 }
 
 fn byte<S: Sink>(
