@@ -1,0 +1,51 @@
+//! [`ClientError`]: everything that can end a connection or fail a request.
+
+use starling_codec::{DecodeError, EncodeError, ReasonCode, Utf8StringError};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Why connecting, or a request on a connection, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The TCP connection could not be opened.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The broker address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server refused the CONNECT.
+    #[error("connection refused by the server: {} (reason code 0x{:02X})", .0.description(), .0.as_u8())]
+    Refused(ReasonCode),
+    /// The server sent no CONNACK in time.
+    #[error("no CONNACK within {0:?}")]
+    ConnectTimeout(Duration),
+    /// Reading or writing the socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server's bytes are not a valid packet.
+    #[error("invalid packet from the server: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server sent a valid packet at the wrong time.
+    #[error("protocol error by the server: {0}")]
+    Protocol(&'static str),
+    /// A packet could not be encoded (e.g. a field too long).
+    #[error("cannot encode the packet: {0}")]
+    Encode(#[from] EncodeError),
+    /// A topic, client id or user name is not a valid MQTT string.
+    #[error("invalid string: {0}")]
+    InvalidString(#[from] Utf8StringError),
+    /// The server closed the connection with a DISCONNECT (5.0).
+    #[error("disconnected by the server: {}", .0.description())]
+    ServerDisconnect(ReasonCode),
+    /// The server closed the socket.
+    #[error("the server closed the connection")]
+    ConnectionClosed,
+    /// No PINGRESP came back within the keep alive.
+    #[error("keep alive timed out: no PINGRESP from the server")]
+    KeepAliveTimeout,
+    /// The connection task has ended; the request was not completed.
+    #[error("the connection is closed")]
+    Closed,
+}

@@ -1,0 +1,105 @@
+//! [`ClientOptions`]: what CONNECT says, and how the connection is opened and buffered.
+
+use bytes::Bytes;
+use starling_codec::{ProtocolVersion, QoS};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The will message the server publishes if the connection ends without DISCONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWill {
+    /// Topic name.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+    /// QoS.
+    pub qos: QoS,
+    /// Retain flag.
+    pub retain: bool,
+    /// Will delay in seconds (5.0 only).
+    pub delay_interval: Option<u32>,
+}
+
+/// Options of one connection. `ClientOptions::new(addr)` gives MQTT 5.0, an empty client id
+/// (the server assigns one), clean start, 60 s keep alive.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Broker address.
+    pub addr: SocketAddr,
+    /// Local source address to bind before connecting (port chosen by the OS).
+    pub local_addr: Option<IpAddr>,
+    /// Protocol version: 3.1.1 or 5.0 (3.1 works too).
+    pub version: ProtocolVersion,
+    /// Client identifier; empty asks the server to assign one.
+    pub client_id: String,
+    /// Clean Session (3.x) / Clean Start (5.0).
+    pub clean_start: bool,
+    /// Keep alive; `Duration::ZERO` disables it. Rounded down to whole seconds.
+    pub keep_alive: Duration,
+    /// Session expiry interval in seconds (5.0).
+    pub session_expiry: Option<u32>,
+    /// User name.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Bytes>,
+    /// Will message.
+    pub will: Option<LastWill>,
+    /// Most outgoing QoS 1/2 messages awaiting acknowledgment; the server's Receive Maximum
+    /// lowers it. When full, `publish` waits.
+    pub max_inflight: u16,
+    /// How long to wait for CONNACK.
+    pub connect_timeout: Duration,
+    /// Capacity of the command channel from [`crate::Client`] to the connection task.
+    pub command_capacity: usize,
+    /// Capacity of the channel of received messages ([`crate::Incoming`]).
+    pub incoming_capacity: usize,
+    /// Set TCP_NODELAY (on by default: writes are already batched).
+    pub nodelay: bool,
+}
+
+impl ClientOptions {
+    /// Defaults for a connection to `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            local_addr: None,
+            version: ProtocolVersion::V5,
+            client_id: String::new(),
+            clean_start: true,
+            keep_alive: Duration::from_secs(60),
+            session_expiry: None,
+            username: None,
+            password: None,
+            will: None,
+            max_inflight: 1024,
+            connect_timeout: Duration::from_secs(10),
+            command_capacity: 1024,
+            incoming_capacity: 1024,
+            nodelay: true,
+        }
+    }
+
+    /// Sets the client id.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// Sets the protocol version.
+    pub fn version(mut self, version: ProtocolVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sets clean start.
+    pub fn clean_start(mut self, clean: bool) -> Self {
+        self.clean_start = clean;
+        self
+    }
+
+    /// Sets the keep alive.
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+}
