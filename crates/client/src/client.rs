@@ -39,6 +39,11 @@ impl Incoming {
         self.messages.recv().await
     }
 
+    /// A message already received, without waiting; `None` if there is none right now.
+    pub fn try_recv(&mut self) -> Option<Publish> {
+        self.messages.try_recv().ok()
+    }
+
     /// Waits for the connection task to end and returns why it ended (`Ok` after a DISCONNECT
     /// sent by this side).
     pub async fn finish(mut self) -> Result<(), ClientError> {
@@ -73,7 +78,7 @@ impl Client {
             &mut wbuf,
         )?;
         stream.write_all(&wbuf).await?;
-        let mut rbuf = BytesMut::with_capacity(connection::READ_CHUNK);
+        let mut rbuf = BytesMut::with_capacity(connection::READ_MIN);
         let connack = tokio::time::timeout(
             opts.connect_timeout,
             read_connack(&mut stream, &mut rbuf, opts),

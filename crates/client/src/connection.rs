@@ -25,8 +25,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-/// Read buffer growth step.
-pub(crate) const READ_CHUNK: usize = 64 * 1024;
+/// First read buffer size; a read that fills the buffer doubles it, up to [`READ_MAX`], so an
+/// idle connection holds little and a busy one reads in large chunks.
+pub(crate) const READ_MIN: usize = 2048;
+/// Largest read size.
+const READ_MAX: usize = 64 * 1024;
 /// Above this many unwritten bytes, no new command is taken.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Most commands encoded per turn.
@@ -76,7 +79,8 @@ pub(crate) fn spawn<T: Transport>(
         reader,
         writer,
         rbuf,
-        wbuf: BytesMut::with_capacity(4096),
+        read_size: READ_MIN,
+        wbuf: BytesMut::new(),
         commands,
         messages,
         deliver: true,
@@ -146,6 +150,7 @@ struct Connection<T> {
     reader: ReadHalf<T>,
     writer: WriteHalf<T>,
     rbuf: BytesMut,
+    read_size: usize,
     wbuf: BytesMut,
     commands: mpsc::Receiver<Command>,
     messages: mpsc::Sender<Publish>,
@@ -174,17 +179,20 @@ impl<T: Transport> Connection<T> {
                     return Ok(());
                 }
             }
-            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
+            self.rbuf.reserve(self.read_size);
+            let spare = self.rbuf.capacity() - self.rbuf.len();
             let accept = matches!(self.close, Close::Open)
                 && self.wbuf.len() < WRITE_HIGH_WATER
                 && self.inflight.has_room();
             tokio::select! {
                 biased;
                 read = self.reader.read_buf(&mut self.rbuf) => {
-                    if read? == 0 {
+                    let n = read?;
+                    if n == 0 {
                         return Err(ClientError::ConnectionClosed);
+                    }
+                    if n >= spare {
+                        self.read_size = (self.read_size * 2).min(READ_MAX);
                     }
                     self.handle_read().await?;
                 }

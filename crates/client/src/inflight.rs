@@ -1,12 +1,16 @@
 //! The packet id table: which identifiers are in use and what each awaits.
 //!
-//! Identifiers are handed out round-robin from 1 to 65535, skipping those still in use, so an
-//! identifier is reused as late as possible. The table is a vector indexed by identifier,
-//! allocated once on first use: no hashing and no allocation per message.
+//! Identifiers are handed out round-robin from 1 to the table's size, skipping those still in
+//! use, so an identifier is reused as late as possible. The table is a vector indexed by
+//! identifier, sized to the inflight window plus room for subscriptions and allocated on first
+//! use: no hashing, no allocation per message, and a few bytes per idle connection.
 
 use crate::ClientError;
 use starling_codec::{PacketId, ReasonCode, SubAck, UnsubAck};
 use tokio::sync::oneshot;
+
+/// Identifiers beyond the publish window, for SUBSCRIBE and UNSUBSCRIBE.
+const SPARE_IDS: u16 = 64;
 
 /// Who waits for a QoS 1/2 publish to complete, if anyone.
 pub(crate) type PublishReply = Option<oneshot::Sender<Result<ReasonCode, ClientError>>>;
@@ -28,6 +32,7 @@ pub(crate) enum Pending {
 /// The table of identifiers in use.
 pub(crate) struct Inflight {
     slots: Vec<Option<Pending>>,
+    size: u16,
     next: u16,
     in_use: usize,
     publishes: usize,
@@ -39,6 +44,7 @@ impl Inflight {
     pub(crate) fn new(max_publishes: u16) -> Self {
         Self {
             slots: Vec::new(),
+            size: max_publishes.max(1).saturating_add(SPARE_IDS),
             next: 0,
             in_use: 0,
             publishes: 0,
@@ -48,19 +54,23 @@ impl Inflight {
 
     /// True when another QoS 1/2 publish may be sent.
     pub(crate) fn has_room(&self) -> bool {
-        self.publishes < self.max_publishes && self.in_use < usize::from(u16::MAX)
+        self.publishes < self.max_publishes && self.in_use < usize::from(self.size)
     }
 
-    /// Takes a free identifier for `pending`; `None` when all 65,535 are in use.
+    /// Takes a free identifier for `pending`; `None` when all are in use.
     pub(crate) fn insert(&mut self, pending: Pending) -> Option<PacketId> {
         if self.slots.is_empty() {
-            self.slots.resize_with(usize::from(u16::MAX) + 1, || None);
+            self.slots.resize_with(usize::from(self.size) + 1, || None);
         }
-        if self.in_use >= usize::from(u16::MAX) {
+        if self.in_use >= usize::from(self.size) {
             return None;
         }
         loop {
-            self.next = self.next.checked_add(1).unwrap_or(1);
+            self.next = if self.next >= self.size {
+                1
+            } else {
+                self.next + 1
+            };
             let slot = &mut self.slots[usize::from(self.next)];
             if slot.is_none() {
                 if is_publish(&pending) {
@@ -129,5 +139,16 @@ mod tests {
         let Some(id) = id else { panic!("no id") };
         assert!(matches!(t.remove(id), Some(Pending::PubRec(None))));
         assert!(t.has_room());
+    }
+
+    #[test]
+    fn ids_wrap_within_the_table() {
+        let mut t = Inflight::new(1);
+        for expected in (1..=65).chain(1..=3) {
+            let id = t.insert(Pending::PubAck(None));
+            assert_eq!(id.map(PacketId::get), Some(expected));
+            let Some(id) = id else { panic!("no id") };
+            t.remove(id);
+        }
     }
 }
