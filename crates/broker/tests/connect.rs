@@ -295,3 +295,44 @@ async fn mqtt_3_1_4_3_takeover_resumes_the_session_with_its_subscriptions() {
         new.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_1_2_22_silent_client_is_closed_after_one_and_a_half_keep_alives() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let mut connect = connect_packet(v, "sleepy");
+        connect.keep_alive = 1;
+        let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+        // A PINGREQ is answered and resets the timer.
+        client.ping().await;
+        // 5.0: DISCONNECT 0x8D; 3.1.1: closed. Waits at most DEFAULT_TIMEOUT (5 s) for 1.5 s.
+        client.expect_disconnect(ReasonCode::KeepAliveTimeout).await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_14_v5_shutdown_sends_server_shutting_down() {
+    let broker = TestBroker::start().await;
+    let (mut v5, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "five", true).await;
+    let (mut v3, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V3_1_1, "three", true).await;
+    broker.shutdown().await;
+    v5.expect_disconnect(ReasonCode::ServerShuttingDown).await;
+    v3.expect_disconnect(ReasonCode::ServerShuttingDown).await;
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_4_v5_session_expiry_set_on_disconnect_after_zero_is_a_protocol_error() {
+    let broker = TestBroker::start().await;
+    let (mut client, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "expiry0", true).await;
+    let mut disconnect = starling_codec::Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(60);
+    client.send(&Packet::Disconnect(disconnect)).await;
+    // [MQTT-3.14.2-2]: the server may answer with DISCONNECT 0x82; it must close.
+    let answer = client.expect_closed().await;
+    if let Some(d) = answer {
+        assert_eq!(d.reason_code, ReasonCode::ProtocolError);
+    }
+}

@@ -359,3 +359,114 @@ async fn mqtt_3_3_4_messages_published_while_offline_are_delivered_on_resume() {
         sub.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_2_2_11_v5_publish_above_maximum_qos_is_refused() {
+    let broker = TestBroker::start_with(|cfg| cfg.mqtt.max_qos = 1).await;
+    let (mut client, connack) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "qos2", true).await;
+    assert_eq!(connack.properties.maximum_qos, Some(1));
+    let publish = publish_packet("q", b"x", QoS::ExactlyOnce, false, Some(1));
+    client.send(&Packet::Publish(publish)).await;
+    client.expect_disconnect(ReasonCode::QoSNotSupported).await;
+}
+
+#[tokio::test]
+async fn mqtt_3_3_4_9_v5_exceeding_the_server_receive_maximum_is_refused() {
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.mqtt.receive_maximum = 2;
+        cfg.mqtt.max_awaiting_rel = 2;
+    })
+    .await;
+    let (mut client, connack) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "greedy", true).await;
+    assert_eq!(connack.properties.receive_maximum, Some(2));
+    // QoS 2 messages stay unacknowledged until PUBREL: the third is one too many.
+    for id in 1..=3 {
+        let publish = publish_packet("rm", b"x", QoS::ExactlyOnce, false, Some(id));
+        client.send(&Packet::Publish(publish)).await;
+    }
+    for id in 1..=2 {
+        match client.recv().await {
+            Packet::PubRec(rec) => assert_eq!(rec.packet_id, pid(id)),
+            other => panic!("expected PUBREC, got {other:?}"),
+        }
+    }
+    client
+        .expect_disconnect(ReasonCode::ReceiveMaximumExceeded)
+        .await;
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_25_v5_message_larger_than_client_maximum_packet_size_is_not_sent() {
+    let broker = TestBroker::start().await;
+    let mut connect = connect_packet(ProtocolVersion::V5, "small");
+    connect.properties.maximum_packet_size = Some(128);
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), connect).await;
+    sub.subscribe("size", QoS::AtLeastOnce).await;
+    let (mut publisher, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "pub", true).await;
+    publisher
+        .publish("size", vec![0u8; 500], QoS::AtLeastOnce, false)
+        .await;
+    publisher
+        .publish("size", b"small", QoS::AtLeastOnce, false)
+        .await;
+    // The big one is discarded [MQTT-3.1.2-25]; the small one still arrives.
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(&msg.payload[..], b"small");
+}
+
+#[tokio::test]
+async fn mqtt_3_3_2_3_3_v5_expired_queued_message_is_not_delivered() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, "expiry")).await;
+    sub.subscribe("exp", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+    let mut short = publish_packet("exp", b"short", QoS::AtLeastOnce, false, Some(1));
+    short.properties.message_expiry_interval = Some(1);
+    publisher.publish_with(short).await;
+    let mut long = publish_packet("exp", b"long", QoS::AtLeastOnce, false, Some(2));
+    long.properties.message_expiry_interval = Some(3600);
+    publisher.publish_with(long).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, "expiry")).await;
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(&msg.payload[..], b"long", "[MQTT-3.3.2-5]");
+    let left = msg.properties.message_expiry_interval.expect("forwarded");
+    assert!(
+        left < 3600,
+        "the time spent queued is subtracted [MQTT-3.3.2-6], got {left}"
+    );
+    sub.ping().await;
+    sub.expect_no_packet(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn mqtt_3_1_v31_client_publishes_and_receives_at_every_qos() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V3_1;
+    let mut sub = subscriber(broker.addr(), v, "sub31", "v31", QoS::ExactlyOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub31", true).await;
+    for qos in QOS {
+        publisher.publish("v31", [qos.as_u8()], qos, false).await;
+        let msg = sub.recv_and_ack().await;
+        assert_eq!(msg.qos, qos);
+    }
+    // And across versions: a 3.1 publisher reaches a 5.0 subscriber.
+    let mut sub5 = subscriber(
+        broker.addr(),
+        ProtocolVersion::V5,
+        "sub5",
+        "v31",
+        QoS::AtLeastOnce,
+    )
+    .await;
+    publisher
+        .publish("v31", b"cross", QoS::AtLeastOnce, false)
+        .await;
+    assert_eq!(&sub5.recv_and_ack().await.payload[..], b"cross");
+    assert_eq!(&sub.recv_and_ack().await.payload[..], b"cross");
+}
