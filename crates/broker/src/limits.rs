@@ -10,6 +10,7 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
     ServerLimits {
         max_packet_size: mqtt.max_packet_size,
         receive_maximum: mqtt.receive_maximum,
+        max_awaiting_rel: mqtt.max_awaiting_rel,
         topic_alias_maximum: mqtt.topic_alias_maximum,
         max_inflight: mqtt.max_inflight,
         max_qos: QoS::from_bits(mqtt.max_qos).unwrap_or(QoS::ExactlyOnce),

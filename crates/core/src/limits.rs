@@ -13,6 +13,9 @@ pub struct ServerLimits {
     pub max_packet_size: u32,
     /// Incoming QoS 2 messages awaiting PUBREL we accept at once (announced as Receive Maximum).
     pub receive_maximum: u16,
+    /// Incoming QoS 2 messages awaiting PUBREL accepted at once from a 3.x client (which has no
+    /// Receive Maximum); at least `receive_maximum`.
+    pub max_awaiting_rel: u16,
     /// Topic aliases we accept from a client (announced as Topic Alias Maximum).
     pub topic_alias_maximum: u16,
     /// Cap on our own outgoing inflight window, whatever the client's Receive Maximum.
@@ -48,6 +51,7 @@ impl Default for ServerLimits {
         Self {
             max_packet_size: 1024 * 1024,
             receive_maximum: 32,
+            max_awaiting_rel: 100,
             topic_alias_maximum: 65535,
             max_inflight: 32,
             max_qos: QoS::ExactlyOnce,

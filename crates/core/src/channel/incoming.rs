@@ -72,8 +72,14 @@ impl Channel {
                 if let Some(reason) = refusal {
                     return self.send(Packet::PubRec(self.ack(id, reason)));
                 }
-                if self.session.awaiting_rel.len() >= usize::from(self.limits.receive_maximum) {
-                    return self.close_with(ReasonCode::ReceiveMaximumExceeded); // [MQTT-3.3.4-9]
+                // 5.0 announces Receive Maximum [MQTT-3.3.4-9]; 3.x has none, so its own cap.
+                let max = if self.neg.version.is_v5() {
+                    self.limits.receive_maximum
+                } else {
+                    self.limits.max_awaiting_rel
+                };
+                if self.session.awaiting_rel.len() >= usize::from(max) {
+                    return self.close_with(ReasonCode::ReceiveMaximumExceeded);
                 }
                 self.session.awaiting_rel.insert(id);
                 self.route(publish, topic, now);
