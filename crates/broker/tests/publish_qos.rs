@@ -470,3 +470,139 @@ async fn mqtt_3_1_v31_client_publishes_and_receives_at_every_qos() {
     assert_eq!(&sub5.recv_and_ack().await.payload[..], b"cross");
     assert_eq!(&sub.recv_and_ack().await.payload[..], b"cross");
 }
+
+#[tokio::test]
+async fn mqtt_4_6_resume_resends_inflight_with_dup_then_queued_in_order() {
+    let broker = TestBroker::start_with(|cfg| cfg.mqtt.max_inflight = 2).await;
+    for v in versions() {
+        let id = format!("window-{v}");
+        let topic = format!("window/{v}");
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        sub.subscribe(&topic, QoS::AtLeastOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        for i in 0u8..5 {
+            publisher
+                .publish(&topic, [i], QoS::AtLeastOnce, false)
+                .await;
+        }
+        // Two are in flight (the window), none acknowledged.
+        let a = sub.recv_publish().await;
+        let b = sub.recv_publish().await;
+        assert_eq!((a.payload[0], b.payload[0]), (0, 1), "{v}");
+        sub.expect_no_packet(Duration::from_millis(200)).await;
+        sub.drop_connection();
+
+        let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        assert!(connack.session_present);
+        for i in 0u8..5 {
+            let msg = sub.recv_and_ack().await;
+            assert_eq!(msg.payload[0], i, "{v}: order kept across the resume");
+            assert_eq!(
+                msg.dup,
+                i < 2,
+                "{v}: only the ones sent before carry DUP ({msg:?})"
+            );
+        }
+        sub.ping().await;
+        sub.expect_no_packet(Duration::from_millis(100)).await;
+        sub.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_4_3_takeover_moves_unacknowledged_messages_to_the_new_connection() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let id = format!("move-{v}");
+        let topic = format!("move/{v}");
+        let (mut old, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        old.subscribe(&topic, QoS::ExactlyOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        publisher
+            .publish(&topic, b"q1", QoS::AtLeastOnce, false)
+            .await;
+        publisher
+            .publish(&topic, b"q2", QoS::ExactlyOnce, false)
+            .await;
+        let first = old.recv_publish().await;
+        let second = old.recv_publish().await;
+        // Keep the old connection open: the new one takes over.
+        let (mut new, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        assert!(connack.session_present, "{v}");
+        old.expect_disconnect(ReasonCode::SessionTakenOver).await;
+        for sent in [first, second] {
+            let again = new.recv_and_ack().await;
+            assert!(again.dup, "{v}");
+            assert_eq!(again.packet_id, sent.packet_id, "{v}");
+            assert_eq!(again.payload, sent.payload, "{v}");
+        }
+        new.ping().await;
+        new.expect_no_packet(Duration::from_millis(100)).await;
+        new.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_4_qos0_is_queued_for_an_offline_persistent_session() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let id = format!("q0-{v}");
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        sub.subscribe("q0", QoS::AtMostOnce).await;
+        sub.disconnect().await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        publisher
+            .publish("q0", b"zero", QoS::AtMostOnce, false)
+            .await;
+        publisher.ping().await;
+        // The router handles the publish before any later command from any client.
+        let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
+        let msg = sub.recv_publish().await;
+        assert_eq!(
+            (&msg.payload[..], msg.qos),
+            (&b"zero"[..], QoS::AtMostOnce),
+            "{v}"
+        );
+        sub.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_3_3_v311_qos2_pipelining_is_bounded_by_max_awaiting_rel_not_receive_maximum() {
+    // 3.1.1 has no Receive Maximum: a client may have many QoS 2 messages awaiting PUBREL. The
+    // broker bounds them with `mqtt.max_awaiting_rel` (default 100), not the 5.0 receive maximum.
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.mqtt.receive_maximum = 4;
+        cfg.mqtt.max_awaiting_rel = 10;
+    })
+    .await;
+    let v = ProtocolVersion::V3_1_1;
+    let mut sub = subscriber(broker.addr(), v, "sub", "pipe", QoS::AtMostOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pipe", true).await;
+    for id in 1..=10 {
+        let publish = publish_packet("pipe", &[id as u8], QoS::ExactlyOnce, false, Some(id));
+        publisher.send(&Packet::Publish(publish)).await;
+    }
+    for id in 1..=10 {
+        match publisher.recv().await {
+            Packet::PubRec(rec) => assert_eq!(rec.packet_id, pid(id)),
+            other => panic!("expected PUBREC {id}, got {other:?}"),
+        }
+    }
+    for id in 1..=10 {
+        publisher.send(&Packet::PubRel(PubResp::new(pid(id)))).await;
+        assert!(matches!(publisher.recv().await, Packet::PubComp(c) if c.packet_id == pid(id)));
+    }
+    for id in 1..=10u8 {
+        assert_eq!(sub.recv_publish().await.payload[0], id);
+    }
+    // One more than max_awaiting_rel closes the connection.
+    for id in 11..=21 {
+        let publish = publish_packet("pipe", b"x", QoS::ExactlyOnce, false, Some(id));
+        publisher.send(&Packet::Publish(publish)).await;
+    }
+    for _ in 11..=20 {
+        assert!(matches!(publisher.recv().await, Packet::PubRec(_)));
+    }
+    assert_eq!(publisher.expect_closed().await, None);
+}
