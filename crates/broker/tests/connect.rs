@@ -336,3 +336,31 @@ async fn mqtt_3_1_2_4_v5_session_expiry_set_on_disconnect_after_zero_is_a_protoc
         assert_eq!(d.reason_code, ReasonCode::ProtocolError);
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_1_2_4_clean_start_discards_the_old_subscriptions() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        for old_online in [false, true] {
+            let id = format!("discard-{v}-{old_online}");
+            let topic = format!("discard/{v}/{old_online}");
+            let mut connect = connect_packet(v, &id);
+            connect.clean_start = false;
+            connect.properties.session_expiry_interval = v.is_v5().then_some(60);
+            let (mut old, _) = RawClient::connect_with(broker.addr(), connect.clone()).await;
+            old.subscribe(&topic, QoS::AtLeastOnce).await;
+            if !old_online {
+                old.disconnect().await;
+            }
+            connect.clean_start = true;
+            let (mut new, connack) = RawClient::connect_with(broker.addr(), connect).await;
+            assert!(!connack.session_present, "{v}");
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            publisher
+                .publish(&topic, b"stale", QoS::AtLeastOnce, false)
+                .await;
+            new.ping().await;
+            new.expect_no_packet(Duration::from_millis(200)).await;
+        }
+    }
+}
