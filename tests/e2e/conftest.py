@@ -43,9 +43,10 @@ class Broker:
         self._tmp = tempfile.TemporaryDirectory(prefix="starling-e2e-")
         self.log_path = pathlib.Path(self._tmp.name) / "broker.log"
         full_env = dict(os.environ)
-        # Keep the environment of the caller from leaking broker settings into the test.
+        # Keep the caller's broker settings out of the test. This includes STARLING_BIN: the
+        # broker reads every STARLING_* variable as configuration and refuses unknown ones.
         for k in list(full_env):
-            if k.startswith("STARLING_") and k != "STARLING_BIN":
+            if k.startswith("STARLING_"):
                 del full_env[k]
         full_env["STARLING_LISTENER__0__BIND"] = f"{self.host}:{self.port}"
         full_env.update(env or {})

@@ -35,7 +35,8 @@ class Sub:
     def __init__(self, broker, topic, version, qos=0, count=1, extra=()):
         self.lines: "queue.Queue[str | None]" = queue.Queue()
         self.output: list[str] = []
-        args = ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-V", version,
+        # stdbuf: mosquitto_sub block-buffers stdout into a pipe, hiding the SUBACK line.
+        args = ["stdbuf", "-oL", "mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-V", version,
                 "-t", topic, "-q", str(qos), "-C", str(count), "-W", str(PROC_TIMEOUT),
                 "-d", "-F", "MSG|%t|%q|%r|%p", *extra]
         if version == "mqttv31":
