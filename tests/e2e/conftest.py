@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +108,12 @@ class Broker:
     def close(self) -> None:
         self.kill()
         self._log.close()
+        keep = os.environ.get("E2E_KEEP_LOGS")  # a directory to copy every broker log into
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            name = os.environ.get("PYTEST_CURRENT_TEST", "broker").split(" ")[0]
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+            shutil.copy(self.log_path, os.path.join(keep, f"{safe}-{self.port}.log"))
         self._tmp.cleanup()
 
 

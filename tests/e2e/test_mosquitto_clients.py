@@ -200,3 +200,15 @@ def test_v31_client_id_of_23_chars_accepted(broker, subs):
 def test_v311_long_client_id_accepted(broker):
     r = mosquitto_pub(broker, unique("id"), "x", "mqttv311", qos=1, client_id="c" * 100)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_v31_long_client_id_accepted_when_not_strict(broker_factory, subs):
+    """mqtt.strict_3_1_client_id = false lifts the 23-byte limit for 3.1 clients."""
+    b = broker_factory(config="[mqtt]\nstrict_3_1_client_id = false\n")
+    topic = unique("id24")
+    sub = subs(b, topic, "mqttv5", qos=1, count=1)
+    sub.wait_subscribed()
+    r = mosquitto_pub(b, topic, "ok", "mqttv31", qos=1, client_id="abcdefghijklmnopqrstuvwx")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sub.messages(1) == [(topic, 1, 0, "ok")]
+    assert sub.finish() == 0

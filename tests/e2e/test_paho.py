@@ -121,13 +121,18 @@ def test_will_published_on_abnormal_disconnect(broker, clients, version):
 @both_versions
 def test_will_not_published_on_normal_disconnect(broker, clients, version):
     will_topic = unique("will")
+    cid = unique("polite")
     watcher = clients(broker, version)
     watcher.subscribe(will_topic, 1)
-    polite = clients(broker, version,
+    event = f"$SYS/brokers/+/clients/{cid}/disconnected"
+    watcher.subscribe(event, 0)
+    polite = clients(broker, version, cid,
                      will={"topic": will_topic, "payload": b"gone", "qos": 1})
     polite.disconnect()
-    # MQTT-3.1.2-10/3.14.4-3: DISCONNECT discards the will. The will would be published when
-    # the connection closes, before the broker handles the sentinel published after it.
+    # MQTT-3.1.2-10/3.14.4-3: DISCONNECT discards the will. Wait until the broker has handled
+    # the disconnection (its $SYS event), then for a sentinel published after that.
+    watcher.wait_for(lambda: any(m.topic.endswith(f"/clients/{cid}/disconnected")
+                                 for m in watcher.messages), what="disconnected event")
     before = sentinel_roundtrip(watcher, watcher, will_topic)
     assert [m.payload for m in before] == [], "will published after a normal DISCONNECT"
 
@@ -533,3 +538,41 @@ def test_v5_graceful_shutdown_sends_disconnect_0x8b(broker, clients):
     reason, _ = c.disconnects[0]
     assert rc_value(reason) == 0x8B, f"expected DISCONNECT 0x8B (Server shutting down), got {reason!r}"
     c3.wait_for(lambda: c3.disconnects, what="connection closed")
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration variants (config file and environment overrides)
+# --------------------------------------------------------------------------------------------
+
+@both_versions
+def test_config_file_shared_strategy_hash_topic(broker_factory, clients, version):
+    """[shared] strategy = "hash_topic": every message on one topic goes to the same member."""
+    b = broker_factory(config='[shared]\nstrategy = "hash_topic"\n')
+    topic = unique("hash")
+    cond = threading.Condition()
+    s1 = clients(b, version, cond=cond)
+    s2 = clients(b, version, cond=cond)
+    for s in (s1, s2):
+        s.subscribe(f"$share/g/{topic}", 1)
+    pub = clients(b, version)
+    for i in range(10):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    wait_all([s1, s2], lambda: len(s1.messages) + len(s2.messages) >= 10, what="10 messages")
+    counts = sorted([len(s1.received(topic)), len(s2.received(topic))])
+    assert counts == [0, 10], f"hash_topic split one topic across members: {counts}"
+
+
+def test_env_max_qos_1(broker_factory, clients):
+    """STARLING_MQTT__MAX_QOS=1: announced as Maximum QoS 1 and a QoS 2 subscription is
+    granted QoS 1 (MQTT 5.0 3.2.2.3.4)."""
+    b = broker_factory(env={"STARLING_MQTT__MAX_QOS": "1"})
+    c = clients(b, V5)
+    _, _, connack = c.connacks[-1]
+    assert getattr(connack, "MaximumQoS", None) == 1
+    topic = unique("maxqos")
+    assert [rc_value(r) for r in c.subscribe(topic, 2)] == [1]
+    c3 = clients(b, V311)
+    assert [rc_value(r) for r in c3.subscribe(topic, 2)] == [1]
+    pub = clients(b, V311)
+    pub.publish(topic, b"x", qos=1)
+    assert c.wait_messages(1, topic)[0].qos == 1
