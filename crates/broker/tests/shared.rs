@@ -1,0 +1,271 @@
+//! Shared subscriptions (spec 4.8.2; `$queue/` is EMQX's shorthand for the group `$queue`):
+//! each message goes to exactly one member of each group under every `shared.strategy`,
+//! unacknowledged messages of a member that leaves go to another member, and the 5.0 rules
+//! (No Local forbidden, no retained messages on subscribe).
+
+use starling_codec::{Packet, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
+use starling_config::SharedStrategy;
+use starling_testkit::{subscribe_packet, subscription, versions, RawClient, TestBroker};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// `n` clients `<prefix>0`, `<prefix>1`, ... each subscribed to `filter` at QoS 1.
+async fn members(
+    addr: SocketAddr,
+    v: ProtocolVersion,
+    prefix: &str,
+    filter: &str,
+    n: usize,
+) -> Vec<RawClient> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let (mut client, _) = RawClient::mqtt_connect(addr, v, &format!("{prefix}{i}"), true).await;
+        let ack = client.subscribe(filter, QoS::AtLeastOnce).await;
+        assert!(ack.reason_codes[0].is_success(), "{v} {filter}: {ack:?}");
+        out.push(client);
+    }
+    out
+}
+
+/// Everything each client receives until it is quiet for a while (acknowledged), as
+/// `topic payload` strings.
+async fn drain(clients: &mut [RawClient]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for client in clients.iter_mut() {
+        let mut got = Vec::new();
+        while let Some(packet) = client.recv_timeout(Duration::from_millis(400)).await {
+            let Packet::Publish(msg) = packet else {
+                panic!("expected PUBLISH, got {packet:?}");
+            };
+            client.ack(&msg).await;
+            got.push(format!(
+                "{} {}",
+                msg.topic.as_str(),
+                String::from_utf8_lossy(&msg.payload)
+            ));
+        }
+        out.push(got);
+    }
+    out
+}
+
+/// Publishes `count` QoS 1 messages from `publisher_id`, to `topic(i)` with payload
+/// `<publisher_id>-<i>`.
+async fn publish_n(
+    addr: SocketAddr,
+    v: ProtocolVersion,
+    publisher_id: &str,
+    count: usize,
+    topic: impl Fn(usize) -> String,
+) -> Vec<String> {
+    let (mut publisher, _) = RawClient::mqtt_connect(addr, v, publisher_id, true).await;
+    let mut sent = Vec::new();
+    for i in 0..count {
+        let (t, payload) = (topic(i), format!("{publisher_id}-{i}"));
+        let rc = publisher
+            .publish(&t, &payload, QoS::AtLeastOnce, false)
+            .await;
+        assert!(rc.is_success(), "{v}: {rc:?}");
+        sent.push(format!("{t} {payload}"));
+    }
+    publisher.disconnect().await;
+    sent
+}
+
+/// Every message sent was received exactly once across `got`.
+fn exactly_once(v: ProtocolVersion, sent: &[String], got: &[Vec<String>]) {
+    let all: Vec<&String> = got.iter().flatten().collect();
+    let unique: HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), unique.len(), "{v}: duplicates in {got:?}");
+    let want: HashSet<&String> = sent.iter().collect();
+    assert_eq!(unique, want, "{v}: lost or unexpected messages");
+}
+
+async fn start(strategy: SharedStrategy) -> TestBroker {
+    TestBroker::start_with(|cfg| cfg.shared.strategy = strategy).await
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_random_delivers_each_message_to_exactly_one_member() {
+    let broker = start(SharedStrategy::Random).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
+        let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_round_robin_spreads_messages_evenly() {
+    let broker = start(SharedStrategy::RoundRobin).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
+        let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(g.len(), 20, "{v}: member {i} got {}", g.len());
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_sticky_keeps_to_one_member_while_it_stays() {
+    let broker = start(SharedStrategy::Sticky).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
+        let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        let busy: Vec<usize> = got.iter().map(Vec::len).filter(|&n| n > 0).collect();
+        assert_eq!(busy, [60], "{v}: one member gets everything");
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_hash_topic_sends_a_topic_always_to_the_same_member() {
+    let broker = start(SharedStrategy::HashTopic).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t/+", 3).await;
+        let sent = publish_n(broker.addr(), v, "p", 60, |i| format!("t/{}", i % 6)).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+        for (member, msgs) in got.iter().enumerate() {
+            for m in msgs {
+                let topic = m.split(' ').next().unwrap_or_default().to_owned();
+                let first = *owner.entry(topic.clone()).or_insert(member);
+                assert_eq!(first, member, "{v}: {topic} went to two members");
+            }
+        }
+        assert_eq!(owner.len(), 6, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_hash_clientid_sends_a_publisher_always_to_the_same_member() {
+    let broker = start(SharedStrategy::HashClientid).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
+        let mut sent = Vec::new();
+        for publisher in ["pa", "pb", "pc", "pd"] {
+            sent.extend(publish_n(broker.addr(), v, publisher, 15, |_| "t".into()).await);
+        }
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+        for (member, msgs) in got.iter().enumerate() {
+            for m in msgs {
+                let publisher = m[2..4].to_owned(); // "t pa-3" -> "pa"
+                let first = *owner.entry(publisher.clone()).or_insert(member);
+                assert_eq!(first, member, "{v}: {publisher} went to two members");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn queue_prefix_is_the_share_group_named_queue() {
+    let broker = start(SharedStrategy::RoundRobin).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "q", "$queue/t", 2).await;
+        // The same group spelled the long way.
+        group.extend(members(broker.addr(), v, "s", "$share/$queue/t", 1).await);
+        let sent = publish_n(broker.addr(), v, "p", 30, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(g.len(), 10, "{v}: member {i}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_each_group_and_each_plain_subscriber_gets_every_message() {
+    let broker = start(SharedStrategy::Random).await;
+    for v in versions() {
+        let mut a = members(broker.addr(), v, "a", "$share/a/t", 2).await;
+        let mut b = members(broker.addr(), v, "b", "$share/b/t", 2).await;
+        let mut plain = members(broker.addr(), v, "plain", "t", 1).await;
+        let sent = publish_n(broker.addr(), v, "p", 20, |_| "t".into()).await;
+        exactly_once(v, &sent, &drain(&mut a).await);
+        exactly_once(v, &sent, &drain(&mut b).await);
+        exactly_once(v, &sent, &drain(&mut plain).await);
+    }
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_unacknowledged_messages_of_a_member_that_leaves_go_to_another() {
+    let broker = start(SharedStrategy::RoundRobin).await;
+    for v in versions() {
+        let mut leaver = members(broker.addr(), v, "leaver", "$share/g/t", 1).await;
+        let sent = publish_n(broker.addr(), v, "p", 3, |_| "t".into()).await;
+        // Received, never acknowledged.
+        for _ in 0..3 {
+            let msg = leaver[0].recv_publish().await;
+            assert_eq!(msg.qos, QoS::AtLeastOnce);
+        }
+        let mut stayer = members(broker.addr(), v, "stayer", "$share/g/t", 1).await;
+        drop(leaver);
+        let got = drain(&mut stayer).await;
+        exactly_once(v, &sent, &got);
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_10_4_unsubscribe_from_a_shared_subscription() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 1).await;
+        let ack = group[0].unsubscribe(&["$share/g/t"]).await;
+        if v.is_v5() {
+            assert_eq!(ack.reason_codes, [ReasonCode::Success], "{v}");
+        }
+        publish_n(broker.addr(), v, "p", 2, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        assert_eq!(got, [Vec::<String>::new()], "{v}: nothing after UNSUBACK");
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_8_3_4_v5_no_local_on_a_shared_subscription_is_a_protocol_error() {
+    let broker = TestBroker::start().await;
+    let (mut client, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "nl", true).await;
+    let mut subscribe = subscribe_packet(1, &[]);
+    let mut sub = subscription("$share/g/t", QoS::AtLeastOnce);
+    sub.options = SubscriptionOptions {
+        no_local: true,
+        ..sub.options
+    };
+    subscribe.subscriptions.push(sub);
+    client.send(&Packet::Subscribe(subscribe)).await;
+    client.expect_disconnect(ReasonCode::ProtocolError).await;
+}
+
+#[tokio::test]
+async fn mqtt_4_8_2_retained_messages_are_not_sent_to_a_new_shared_subscription() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let topic = format!("kept/{v}");
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "p", true).await;
+        publisher
+            .publish(&topic, b"old", QoS::AtLeastOnce, true)
+            .await;
+        let mut group = members(broker.addr(), v, "m", &format!("$share/g/{topic}"), 1).await;
+        let mut queue = members(broker.addr(), v, "q", &format!("$queue/{topic}"), 1).await;
+        // A plain subscription does get it (the message really is retained).
+        let mut plain = members(broker.addr(), v, "plain", &topic, 1).await;
+        assert_eq!(drain(&mut group).await, [Vec::<String>::new()], "{v}");
+        assert_eq!(drain(&mut queue).await, [Vec::<String>::new()], "{v}");
+        assert_eq!(
+            drain(&mut plain).await,
+            [vec![format!("{topic} old")]],
+            "{v}"
+        );
+        publisher.publish(&topic, b"", QoS::AtLeastOnce, true).await;
+        publisher.disconnect().await;
+    }
+}
