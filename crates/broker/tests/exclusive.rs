@@ -1,0 +1,102 @@
+//! Exclusive subscriptions (EMQX's `$exclusive/<filter>`): one subscriber per filter at a time;
+//! others are refused (5.0 0x97 Quota exceeded, 3.1.1 0x80 Failure) until the holder
+//! unsubscribes or its session ends. The holder receives what is published to `<filter>`.
+
+use starling_codec::{ProtocolVersion, QoS, ReasonCode};
+use starling_testkit::{versions, RawClient, TestBroker};
+use std::net::SocketAddr;
+
+/// The SUBACK code a refused exclusive subscription gets in `v`.
+fn refused(v: ProtocolVersion) -> ReasonCode {
+    if v.is_v5() {
+        ReasonCode::QuotaExceeded
+    } else {
+        ReasonCode::UnspecifiedError
+    }
+}
+
+async fn try_subscribe(client: &mut RawClient, filter: &str) -> ReasonCode {
+    let ack = client.subscribe(filter, QoS::AtLeastOnce).await;
+    assert_eq!(ack.reason_codes.len(), 1);
+    ack.reason_codes[0]
+}
+
+async fn client(addr: SocketAddr, v: ProtocolVersion, id: &str) -> RawClient {
+    RawClient::mqtt_connect(addr, v, id, true).await.0
+}
+
+#[tokio::test]
+async fn exclusive_second_subscriber_is_refused_until_the_first_unsubscribes() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let filter = format!("$exclusive/ex/{v}");
+        let mut first = client(broker.addr(), v, "first").await;
+        let mut second = client(broker.addr(), v, "second").await;
+        assert_eq!(
+            try_subscribe(&mut first, &filter).await,
+            ReasonCode::GrantedQoS1
+        );
+        assert_eq!(try_subscribe(&mut second, &filter).await, refused(v), "{v}");
+        let ack = first.unsubscribe(&[&filter]).await;
+        if v.is_v5() {
+            assert_eq!(ack.reason_codes, [ReasonCode::Success]);
+        }
+        assert_eq!(
+            try_subscribe(&mut second, &filter).await,
+            ReasonCode::GrantedQoS1,
+            "{v}: free again"
+        );
+        assert_eq!(try_subscribe(&mut first, &filter).await, refused(v), "{v}");
+        first.disconnect().await;
+        second.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn exclusive_subscription_is_released_when_the_session_ends() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let filter = format!("$exclusive/ex/{v}");
+        let mut first = client(broker.addr(), v, "first").await;
+        let mut second = client(broker.addr(), v, "second").await;
+        assert_eq!(
+            try_subscribe(&mut first, &filter).await,
+            ReasonCode::GrantedQoS1
+        );
+        assert_eq!(try_subscribe(&mut second, &filter).await, refused(v), "{v}");
+        // A clean session ends with its connection, even an abnormal close.
+        first.drop_connection();
+        second.ping().await;
+        let mut granted = false;
+        for _ in 0..50 {
+            if try_subscribe(&mut second, &filter).await == ReasonCode::GrantedQoS1 {
+                granted = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(granted, "{v}: granted once the holder's session ended");
+        second.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn exclusive_subscriber_receives_messages_published_to_the_filter() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let topic = format!("ex/{v}/data");
+        let mut holder = client(broker.addr(), v, "holder").await;
+        assert_eq!(
+            try_subscribe(&mut holder, &format!("$exclusive/ex/{v}/+")).await,
+            ReasonCode::GrantedQoS1
+        );
+        let mut p = client(broker.addr(), v, "publisher").await;
+        p.publish(&topic, b"mine", QoS::AtLeastOnce, false).await;
+        let msg = holder.recv_and_ack().await;
+        assert_eq!(msg.topic.as_str(), topic, "{v}");
+        assert_eq!(&msg.payload[..], b"mine");
+        assert_eq!(msg.qos, QoS::AtLeastOnce);
+        p.disconnect().await;
+        holder.disconnect().await;
+    }
+}
