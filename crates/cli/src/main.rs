@@ -21,12 +21,15 @@ struct Cli {
 enum Command {
     /// Run the broker (embedded defaults unless -c is given).
     Start(cmd::start::StartArgs),
+    /// Load generator: conn | pub | sub | pubsub.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Start(args) => cmd::start::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
