@@ -576,3 +576,51 @@ def test_env_max_qos_1(broker_factory, clients):
     pub = clients(b, V311)
     pub.publish(topic, b"x", qos=1)
     assert c.wait_messages(1, topic)[0].qos == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Expiry of retained messages and sessions, will delay cancelled by reconnection (MQTT 5.0)
+# --------------------------------------------------------------------------------------------
+
+def test_v5_retained_message_expires(broker, clients):
+    """MQTT-3.3.2-5: a retained message past its Message Expiry Interval is not delivered."""
+    topic = unique("retexp")
+    pub = clients(broker, V5)
+    pub.publish(topic, b"brief", qos=1, retain=True,
+                properties=publish_props(MessageExpiryInterval=1))
+    time.sleep(2.2)  # the scenario: let the message expire
+    late = clients(broker, V5)
+    late.subscribe(topic, 1)
+    before = sentinel_roundtrip(late, pub, topic)
+    assert [m.payload for m in before] == [], "expired retained message delivered"
+
+
+def test_v5_session_expires(broker, clients):
+    """MQTT 5.0 3.1.2.11.2: after Session Expiry Interval the session is gone."""
+    cid = unique("sexp")
+    topic = unique("sexp")
+    a = clients(broker, V5, cid, session_expiry=1)
+    a.subscribe(topic, 1)
+    a.disconnect()
+    time.sleep(2.2)  # the scenario: let the session expire
+    a2 = clients(broker, V5, cid, clean=False, session_expiry=1, connect=False)
+    flags, _, _ = a2.connect()
+    assert not flags.session_present, "session survived its expiry interval"
+
+
+def test_v5_will_delay_cancelled_by_reconnect(broker, clients):
+    """MQTT 5.0 3.1.3.2.2: a will still delayed is not sent if the client reconnects."""
+    will_topic = unique("will")
+    cid = unique("back")
+    watcher = clients(broker, V5)
+    watcher.subscribe(will_topic, 1)
+    wp = props(PacketTypes.WILLMESSAGE, WillDelayInterval=2)
+    c = clients(broker, V5, cid, session_expiry=60,
+                will={"topic": will_topic, "payload": b"should-not", "qos": 1, "properties": wp})
+    c.drop()
+    c2 = clients(broker, V5, cid, clean=False, session_expiry=60)
+    assert c2.connacks[-1][0].session_present
+    # Bounded negative wait past the will delay: nothing may arrive on the will topic.
+    with watcher.cond:
+        watcher.cond.wait_for(lambda: watcher.received(will_topic), timeout=3.0)
+    assert watcher.received(will_topic) == [], "delayed will sent although the client came back"
