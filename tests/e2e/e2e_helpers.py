@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 import uuid
 from typing import Callable
 
@@ -222,10 +221,6 @@ class Client:
                 sock.close()
             except OSError:
                 pass
-
-
-def elapsed_since(t0: float) -> float:
-    return time.monotonic() - t0
 
 
 def wait_all(clients, predicate, timeout: float = TIMEOUT, what: str = ""):

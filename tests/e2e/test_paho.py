@@ -11,13 +11,12 @@ import socket
 import threading
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from e2e_helpers import (TIMEOUT, V311, V5, VERSION_IDS, connect_props, props, publish_props, rc_value,
+from e2e_helpers import (V311, V5, VERSION_IDS, props, publish_props, rc_value,
                          subscribe_props, unique, wait_all)
 
 both_versions = pytest.mark.parametrize("version", [V311, V5], ids=VERSION_IDS.get)
