@@ -13,7 +13,8 @@
 //! if the TOML reading does not fit the key's type, the plain string is tried too.
 //! Variables are applied in a fixed order (by path, list indexes numerically), each checked as
 //! it is applied, so an unknown key or a wrong type is reported naming the variable.
-//! `STARLING_CONFIG` is reserved (the config file's path) and is not a key.
+//! A `STARLING_*` variable without `__` is not a key path and is left alone (`STARLING_CONFIG`
+//! is the config file's path, `STARLING_LOG` the log filter, and other tools use the prefix too).
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -24,9 +25,6 @@ use toml::{Table, Value};
 
 /// The prefix of variables that set configuration keys.
 const PREFIX: &str = "STARLING_";
-
-/// `STARLING_*` variables that are not configuration keys.
-const RESERVED: &[&str] = &["STARLING_CONFIG", "STARLING_LOG"];
 
 /// The configuration from the file at `path` (if any) overridden by the `STARLING_*` variables
 /// in `env` (pass `std::env::vars()`), validated.
@@ -78,11 +76,12 @@ fn overrides(env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<
         let Some(rest) = var.strip_prefix(PREFIX) else {
             continue;
         };
-        if RESERVED.contains(&var.as_str()) {
+        if !rest.contains("__") {
+            // Not a key path (e.g. STARLING_LOG, or a test harness's STARLING_BIN): not ours.
             continue;
         }
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if path.len() < 2 || path.iter().any(String::is_empty) {
+        if path.iter().any(String::is_empty) {
             bail!(
                 "{var}: a configuration variable names a section and a key separated by `__`, \
                  like STARLING_MQTT__MAX_PACKET_SIZE"
@@ -332,9 +331,9 @@ mod tests {
     }
 
     #[test]
-    fn a_variable_without_a_key_is_refused() {
-        let e = err(None, &[("STARLING_MQTT", "1")]);
-        assert!(e.contains("STARLING_MQTT:"), "{e}");
+    fn a_variable_without_a_key_path_is_ignored_and_an_empty_segment_refused() {
+        let config = load(None, env(&[("STARLING_MQTT", "1"), ("STARLING_BIN", "/x")]));
+        assert_eq!(config.expect("ignored"), Config::default());
         let e = err(None, &[("STARLING_MQTT__", "1")]);
         assert!(e.contains("STARLING_MQTT__:"), "{e}");
     }

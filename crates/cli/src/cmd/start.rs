@@ -3,6 +3,7 @@
 
 use crate::settings;
 use anyhow::Context as _;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
@@ -23,6 +24,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     let config = settings::load(args.config.as_deref(), std::env::vars())?;
     let filter = std::env::var("STARLING_LOG").unwrap_or_else(|_| config.log.level.clone());
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(EnvFilter::try_new(&filter).context("log.level")?)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
