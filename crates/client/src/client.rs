@@ -29,19 +29,30 @@ pub struct Client {
 /// PUBREC). Must be drained: when its channel is full the connection stops reading. Consume it
 /// in a different task from the one that publishes on the same connection.
 pub struct Incoming {
-    messages: mpsc::Receiver<Publish>,
+    messages: mpsc::Receiver<Vec<Publish>>,
+    pending: std::vec::IntoIter<Publish>,
     task: Option<JoinHandle<Result<(), ClientError>>>,
 }
 
 impl Incoming {
     /// The next message; `None` once the connection has ended.
     pub async fn recv(&mut self) -> Option<Publish> {
-        self.messages.recv().await
+        loop {
+            if let Some(p) = self.pending.next() {
+                return Some(p);
+            }
+            self.pending = self.messages.recv().await?.into_iter();
+        }
     }
 
     /// A message already received, without waiting; `None` if there is none right now.
     pub fn try_recv(&mut self) -> Option<Publish> {
-        self.messages.try_recv().ok()
+        loop {
+            if let Some(p) = self.pending.next() {
+                return Some(p);
+            }
+            self.pending = self.messages.try_recv().ok()?.into_iter();
+        }
     }
 
     /// Waits for the connection task to end and returns why it ended (`Ok` after a DISCONNECT
@@ -99,6 +110,7 @@ impl Client {
             client,
             Incoming {
                 messages,
+                pending: Vec::new().into_iter(),
                 task: Some(task),
             },
         ))
@@ -252,13 +264,10 @@ fn connect_packet(opts: &ClientOptions) -> Result<Connect, ClientError> {
             },
         }),
     };
-    let mut properties = Properties {
+    let properties = Properties {
         session_expiry_interval: opts.session_expiry,
         ..Properties::default()
     };
-    if opts.version.is_v5() {
-        properties.receive_maximum = Some(opts.incoming_capacity.clamp(1, 65535) as u16);
-    }
     Ok(Connect {
         protocol: opts.version,
         clean_start: opts.clean_start,

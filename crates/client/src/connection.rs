@@ -2,8 +2,10 @@
 //! table.
 //!
 //! Each turn of its loop waits for whichever comes first: bytes to read, room to write, a
-//! command, or a keep-alive tick. Reading decodes every complete packet in the buffer and
-//! answers acknowledgments into the write buffer. A command wakes the loop and then every
+//! command, or a keep-alive tick. Reading decodes every complete packet in the buffer, answers
+//! acknowledgments into the write buffer, and hands the messages of that read to
+//! [`crate::Incoming`] as one batch (one channel operation per read, not per message; and a
+//! channel slot the size of a `Vec`, which keeps an idle connection small). A command wakes the loop and then every
 //! command already queued is drained too (up to [`COMMAND_BATCH`]), all encoded into the same
 //! write buffer, so a burst of publishes costs one `write` system call. Writing never blocks
 //! reading: the write is one more branch of the loop, taken when the buffer is not empty, and
@@ -62,7 +64,7 @@ pub(crate) fn spawn<T: Transport>(
     stream: T,
     rbuf: BytesMut,
     commands: mpsc::Receiver<Command>,
-    messages: mpsc::Sender<Publish>,
+    messages: mpsc::Sender<Vec<Publish>>,
     opts: &ClientOptions,
     connack: &ConnAck,
 ) -> JoinHandle<Result<(), ClientError>> {
@@ -83,6 +85,7 @@ pub(crate) fn spawn<T: Transport>(
         wbuf: BytesMut::new(),
         commands,
         messages,
+        batch: Vec::new(),
         deliver: true,
         inflight: Inflight::new(max_inflight),
         incoming_qos2: HashSet::new(),
@@ -153,7 +156,9 @@ struct Connection<T> {
     read_size: usize,
     wbuf: BytesMut,
     commands: mpsc::Receiver<Command>,
-    messages: mpsc::Sender<Publish>,
+    messages: mpsc::Sender<Vec<Publish>>,
+    /// Messages decoded from the current read, handed over together.
+    batch: Vec<Publish>,
     deliver: bool,
     inflight: Inflight,
     incoming_qos2: HashSet<u16>,
@@ -304,14 +309,21 @@ impl<T: Transport> Connection<T> {
     /// Decodes and handles every complete packet in the read buffer.
     async fn handle_read(&mut self) -> Result<(), ClientError> {
         while let Some(packet) = decode(&mut self.rbuf, &self.decode)? {
-            self.handle_packet(packet).await?;
+            self.handle_packet(packet)?;
+        }
+        if !self.batch.is_empty() {
+            let next = Vec::with_capacity(self.batch.len());
+            let batch = std::mem::replace(&mut self.batch, next);
+            if self.deliver && self.messages.send(batch).await.is_err() {
+                self.deliver = false;
+            }
         }
         Ok(())
     }
 
-    async fn handle_packet(&mut self, packet: Packet) -> Result<(), ClientError> {
+    fn handle_packet(&mut self, packet: Packet) -> Result<(), ClientError> {
         match packet {
-            Packet::Publish(p) => return self.handle_incoming(p).await,
+            Packet::Publish(p) => return self.handle_incoming(p),
             Packet::PubAck(r) | Packet::PubComp(r) => match self.inflight.remove(r.packet_id) {
                 Some(Pending::PubAck(reply) | Pending::PubComp(reply)) => {
                     answer(reply, r.reason_code)
@@ -370,8 +382,8 @@ impl<T: Transport> Connection<T> {
         ))
     }
 
-    /// Acknowledges an incoming PUBLISH and hands it to [`crate::Incoming`].
-    async fn handle_incoming(&mut self, p: Publish) -> Result<(), ClientError> {
+    /// Acknowledges an incoming PUBLISH and adds it to the batch for [`crate::Incoming`].
+    fn handle_incoming(&mut self, p: Publish) -> Result<(), ClientError> {
         match (p.qos, p.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => self.put(&Packet::PubAck(PubResp::new(id)))?,
             (QoS::ExactlyOnce, Some(id)) => {
@@ -382,8 +394,8 @@ impl<T: Transport> Connection<T> {
             }
             _ => {}
         }
-        if self.deliver && self.messages.send(p).await.is_err() {
-            self.deliver = false;
+        if self.deliver {
+            self.batch.push(p);
         }
         Ok(())
     }

@@ -51,7 +51,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Capacity of the command channel from [`crate::Client`] to the connection task.
     pub command_capacity: usize,
-    /// Capacity of the channel of received messages ([`crate::Incoming`]).
+    /// Capacity of the channel of received messages ([`crate::Incoming`]), in batches: a batch
+    /// is what one read of the socket decoded. When it is full the connection stops reading.
     pub incoming_capacity: usize,
     /// Set TCP_NODELAY (on by default: writes are already batched).
     pub nodelay: bool,
@@ -74,7 +75,7 @@ impl ClientOptions {
             max_inflight: 1024,
             connect_timeout: Duration::from_secs(10),
             command_capacity: 1024,
-            incoming_capacity: 1024,
+            incoming_capacity: 16,
             nodelay: true,
         }
     }

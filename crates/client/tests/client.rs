@@ -59,7 +59,7 @@ async fn publish_and_receive_at_every_qos() {
 async fn a_burst_of_qos1_publishes_all_arrive_in_order() {
     let broker = TestBroker::start().await;
     let mut o = opts(&broker, ProtocolVersion::V5, "burst-sub");
-    o.incoming_capacity = 64;
+    o.incoming_capacity = 2;
     let (sub, mut incoming) = Client::connect(&o).await.expect("sub");
     sub.subscribe("burst", QoS::AtLeastOnce)
         .await

@@ -67,7 +67,7 @@ impl Ctx {
         o.username.clone_from(&c.username);
         o.password = c.password.clone().map(Into::into);
         o.max_inflight = inflight;
-        o.incoming_capacity = 4096;
+        o.incoming_capacity = 64;
         if !c.ifaddr.is_empty() {
             let n = self.sequence.fetch_add(1, Relaxed);
             o.local_addr = Some(c.ifaddr[n % c.ifaddr.len()]);
