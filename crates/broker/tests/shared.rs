@@ -269,3 +269,26 @@ async fn mqtt_4_8_2_retained_messages_are_not_sent_to_a_new_shared_subscription(
         publisher.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_4_8_2_an_offline_member_is_skipped_while_another_is_online() {
+    let broker = start(SharedStrategy::RoundRobin).await;
+    for v in versions() {
+        let mut connect = starling_testkit::connect_packet(v, "sleeper");
+        connect.clean_start = false;
+        connect.properties.session_expiry_interval = v.is_v5().then_some(60);
+        let (mut sleeper, _) = RawClient::connect_with(broker.addr(), connect.clone()).await;
+        sleeper.subscribe("$share/g/t", QoS::AtLeastOnce).await;
+        sleeper.disconnect().await;
+        let mut awake = members(broker.addr(), v, "awake", "$share/g/t", 1).await;
+        let sent = publish_n(broker.addr(), v, "p", 10, |_| "t".into()).await;
+        exactly_once(v, &sent, &drain(&mut awake).await);
+        // The offline member's session got none of them.
+        let (mut sleeper, connack) = RawClient::connect_with(broker.addr(), connect).await;
+        assert!(connack.session_present, "{v}");
+        sleeper.ping().await;
+        sleeper.expect_no_packet(Duration::from_millis(200)).await;
+        sleeper.unsubscribe(&["$share/g/t"]).await;
+        sleeper.disconnect().await;
+    }
+}

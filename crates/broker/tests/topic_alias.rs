@@ -170,3 +170,105 @@ async fn mqtt_3_3_2_10_no_server_aliases_when_the_client_allows_none() {
         sub.disconnect().await;
     }
 }
+
+/// Resolves server-to-client aliases as a client must, checking every PUBLISH against `max`.
+struct AliasTable {
+    max: u16,
+    map: std::collections::HashMap<u16, String>,
+}
+
+impl AliasTable {
+    fn resolve(&mut self, msg: &Publish) -> String {
+        match msg.properties.topic_alias {
+            None => {
+                assert!(!msg.topic.is_empty(), "an empty topic needs an alias");
+                msg.topic.as_str().to_owned()
+            }
+            Some(a) => {
+                assert!(
+                    a >= 1 && a <= self.max,
+                    "[MQTT-3.1.2-26] alias {a} > {}",
+                    self.max
+                );
+                if msg.topic.is_empty() {
+                    match self.map.get(&a) {
+                        Some(t) => t.clone(),
+                        None => panic!("alias {a} used before it was set on this connection"),
+                    }
+                } else {
+                    self.map.insert(a, msg.topic.as_str().to_owned());
+                    msg.topic.as_str().to_owned()
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_26_server_aliases_stay_within_a_small_maximum() {
+    let broker = start().await;
+    let mut sub = subscriber(broker.addr(), "down/#", Some(1)).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    let topics = ["down/a", "down/b", "down/a", "down/c", "down/c", "down/a"];
+    for topic in topics {
+        publisher
+            .publish(topic, topic, QoS::AtLeastOnce, false)
+            .await;
+    }
+    let mut table = AliasTable {
+        max: 1,
+        map: Default::default(),
+    };
+    for topic in topics {
+        let msg = sub.recv_and_ack().await;
+        assert_eq!(table.resolve(&msg), topic);
+        assert_eq!(&msg.payload[..], topic.as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_3_2_10_server_aliases_do_not_survive_a_reconnect() {
+    let broker = start().await;
+    let persistent = || {
+        let mut connect = connect_packet(V, "resume");
+        connect.clean_start = false;
+        connect.properties.session_expiry_interval = Some(60);
+        connect.properties.topic_alias_maximum = Some(4);
+        connect
+    };
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent()).await;
+    sub.subscribe("down/#", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    // Two messages on one topic: the second uses the alias alone. Neither is acknowledged.
+    for i in 0..2u8 {
+        publisher
+            .publish("down/a", [i], QoS::AtLeastOnce, false)
+            .await;
+    }
+    let mut table = AliasTable {
+        max: 4,
+        map: Default::default(),
+    };
+    for _ in 0..2 {
+        let msg = sub.recv_publish().await;
+        assert_eq!(table.resolve(&msg), "down/a");
+    }
+    sub.drop_connection();
+    publisher
+        .publish("down/a", [2], QoS::AtLeastOnce, false)
+        .await;
+
+    // A new connection starts with no aliases [MQTT-3.3.2-7]: redelivered and queued messages
+    // must carry the topic (or set the alias again).
+    let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent()).await;
+    assert!(connack.session_present);
+    let mut table = AliasTable {
+        max: 4,
+        map: Default::default(),
+    };
+    for i in 0..3u8 {
+        let msg = sub.recv_and_ack().await;
+        assert_eq!(table.resolve(&msg), "down/a", "message {i}: {msg:?}");
+        assert_eq!(&msg.payload[..], [i]);
+    }
+}

@@ -259,3 +259,43 @@ async fn mqtt_3_1_4_3_takeover_publishes_the_old_connections_will() {
         w.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_1_3_9_v5_takeover_cancels_a_delayed_will() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(broker.addr(), v, "will/#").await;
+    let mut old = connect_ok(broker.addr(), delayed_will("twin", "will/take", 1, 60)).await;
+    let mut resume = connect_packet(v, "twin");
+    resume.clean_start = false;
+    resume.properties.session_expiry_interval = Some(60);
+    let new = connect_ok(broker.addr(), resume).await;
+    old.expect_disconnect(ReasonCode::SessionTakenOver).await;
+    w.expect_no_packet(Duration::from_millis(2000)).await;
+    new.disconnect().await;
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_8_v5_will_delay_with_session_expiry_zero_fires_at_once() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(broker.addr(), v, "will/#").await;
+    let client = connect_ok(broker.addr(), delayed_will("brief", "will/zero", 30, 0)).await;
+    client.drop_connection();
+    let msg = w
+        .recv_timeout(Duration::from_millis(1500))
+        .await
+        .expect("the session ended at once, and the will with it");
+    assert!(matches!(msg, Packet::Publish(ref p) if p.topic.as_str() == "will/zero"));
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_10_v5_will_is_not_published_after_a_normal_disconnect_with_delay() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(broker.addr(), v, "will/#").await;
+    let client = connect_ok(broker.addr(), delayed_will("polite", "will/no", 1, 2)).await;
+    client.disconnect().await;
+    // Neither at the will delay nor at session expiry.
+    w.expect_no_packet(Duration::from_millis(3000)).await;
+}
