@@ -189,9 +189,9 @@ pub(crate) struct PubSubArgs {
     /// Subscription QoS; default: the publish QoS.
     #[arg(long, value_parser = parse_qos)]
     pub(crate) sub_qos: Option<QoS>,
-    /// Closed loop: publishers pause while more than this many deliveries are outstanding
-    /// (0: open loop, publish regardless).
-    #[arg(long, default_value_t = 10_000)]
+    /// Closed loop: publishers pause while more than this many deliveries per subscriber are
+    /// outstanding (0: open loop). Keep it within the broker's per-session queue.
+    #[arg(long, default_value_t = 1000)]
     pub(crate) window: u64,
 }
 

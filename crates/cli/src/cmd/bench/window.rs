@@ -4,7 +4,9 @@
 //! An open-loop generator publishing flat out measures mostly the queues: socket buffers and
 //! broker queues fill, latency grows to seconds and "loss" becomes whatever was still queued when
 //! the run ended. With a window, publishers go exactly as fast as deliveries come out, so the
-//! delivered rate is the broker's sustainable throughput and latency stays bounded. A
+//! delivered rate is the broker's sustainable throughput and latency stays bounded. The
+//! window (per subscriber, `--window`, 1,000 by default like the per-session queues of
+//! Mosquitto and Starling) should stay within the broker's queue: beyond it a broker drops. A
 //! delivery the broker dropped would hold the window forever, so when no delivery arrives for
 //! [`STALL`] the outstanding ones are written off as lost and the window opens again.
 //!
