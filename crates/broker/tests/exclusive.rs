@@ -100,3 +100,64 @@ async fn exclusive_subscriber_receives_messages_published_to_the_filter() {
         holder.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn exclusive_holder_may_subscribe_again() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let filter = format!("$exclusive/again/{v}");
+        let mut holder = client(broker.addr(), v, "holder").await;
+        assert_eq!(
+            try_subscribe(&mut holder, &filter).await,
+            ReasonCode::GrantedQoS1
+        );
+        assert_eq!(
+            try_subscribe(&mut holder, &filter).await,
+            ReasonCode::GrantedQoS1,
+            "{v}: [MQTT-3.8.4-3] a repeated subscription replaces the first"
+        );
+        let mut p = client(broker.addr(), v, "publisher").await;
+        p.publish(&format!("again/{v}"), b"once", QoS::AtLeastOnce, false)
+            .await;
+        let msg = holder.recv_and_ack().await;
+        assert_eq!(&msg.payload[..], b"once");
+        holder.ping().await;
+        holder
+            .expect_no_packet(std::time::Duration::from_millis(200))
+            .await;
+        p.disconnect().await;
+        holder.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn exclusive_is_kept_by_an_offline_session_and_released_by_clean_start() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        let filter = format!("$exclusive/kept/{v}");
+        let mut connect = starling_testkit::connect_packet(v, "holder");
+        connect.clean_start = false;
+        connect.properties.session_expiry_interval = v.is_v5().then_some(60);
+        let (mut holder, _) = RawClient::connect_with(broker.addr(), connect).await;
+        assert_eq!(
+            try_subscribe(&mut holder, &filter).await,
+            ReasonCode::GrantedQoS1
+        );
+        holder.disconnect().await;
+        let mut other = client(broker.addr(), v, "other").await;
+        assert_eq!(
+            try_subscribe(&mut other, &filter).await,
+            refused(v),
+            "{v}: the offline session still holds it"
+        );
+        // Clean start discards the old session and its subscriptions.
+        let holder = client(broker.addr(), v, "holder").await;
+        assert_eq!(
+            try_subscribe(&mut other, &filter).await,
+            ReasonCode::GrantedQoS1,
+            "{v}: released with the discarded session"
+        );
+        holder.disconnect().await;
+        other.disconnect().await;
+    }
+}

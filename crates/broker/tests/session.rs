@@ -245,3 +245,42 @@ async fn session_offline_qos0_is_queued_by_default() {
         back.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn session_queue_overflow_applies_to_an_online_client_with_a_full_window() {
+    for (policy, want) in [
+        (QueueOverflow::DropOldest, ["m0", "m3", "m4"]),
+        (QueueOverflow::DropNewest, ["m0", "m1", "m2"]),
+    ] {
+        for v in versions() {
+            let broker = TestBroker::start_with(|cfg| {
+                cfg.session.max_queue_len = 2;
+                cfg.session.queue_overflow = policy;
+                cfg.mqtt.max_inflight = 1;
+            })
+            .await;
+            let (mut sub, _) = RawClient::mqtt_connect(broker.addr(), v, "busy", true).await;
+            sub.subscribe("flood", QoS::AtLeastOnce).await;
+            // m0 in flight (not yet acknowledged), m1 and m2 queued, m3 and m4 overflow.
+            publish_n(broker.addr(), v, "flood", 5, QoS::AtLeastOnce).await;
+            let first = sub.recv_publish().await;
+            let dropped = || broker.metrics().messages_dropped.load(Ordering::Relaxed);
+            for _ in 0..100 {
+                if dropped() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(dropped(), 2, "{v} {policy:?}: both overflows counted");
+            sub.ack(&first).await;
+            let mut got = vec![String::from_utf8_lossy(&first.payload).into_owned()];
+            for _ in 0..2 {
+                let msg = sub.recv_and_ack().await;
+                got.push(String::from_utf8_lossy(&msg.payload).into_owned());
+            }
+            assert_eq!(got, want, "{v} {policy:?}");
+            sub.ping().await;
+            sub.expect_no_packet(Duration::from_millis(200)).await;
+        }
+    }
+}

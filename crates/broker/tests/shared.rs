@@ -292,3 +292,17 @@ async fn mqtt_4_8_2_an_offline_member_is_skipped_while_another_is_online() {
         sleeper.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_8_4_3_subscribing_twice_to_a_share_keeps_one_membership() {
+    let broker = start(SharedStrategy::RoundRobin).await;
+    for v in versions() {
+        let mut group = members(broker.addr(), v, "m", "$share/g/t", 2).await;
+        let ack = group[0].subscribe("$share/g/t", QoS::AtLeastOnce).await;
+        assert!(ack.reason_codes[0].is_success());
+        let sent = publish_n(broker.addr(), v, "p", 20, |_| "t".into()).await;
+        let got = drain(&mut group).await;
+        exactly_once(v, &sent, &got);
+        assert_eq!(got[0].len(), 10, "{v}: still one member, not two");
+    }
+}
