@@ -131,3 +131,19 @@ async fn sys_client_events_off_publishes_none() {
         watcher.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_4_7_2_1_wildcards_at_the_first_level_do_not_match_sys() {
+    let broker =
+        TestBroker::start_with(|cfg| cfg.sys.interval = Some(Duration::from_secs(1))).await;
+    for v in versions() {
+        let (mut client, _) = RawClient::mqtt_connect(broker.addr(), v, "wild", true).await;
+        client.subscribe("#", QoS::AtMostOnce).await;
+        client.subscribe("+/brokers/#", QoS::AtMostOnce).await;
+        // Longer than one $SYS interval, and another client comes and goes (an event).
+        let (other, _) = RawClient::mqtt_connect(broker.addr(), v, "other", true).await;
+        other.disconnect().await;
+        client.expect_no_packet(Duration::from_millis(1500)).await;
+        client.disconnect().await;
+    }
+}
