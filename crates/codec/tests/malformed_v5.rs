@@ -164,8 +164,12 @@ fn empty_topic_with_a_topic_alias_is_accepted() {
 }
 
 #[test]
-fn mqtt_3_3_2_8_topic_alias_0_is_a_protocol_error() {
-    protocol(&publish_with(&[0x23, 0, 0]), "MQTT-3.3.2-8");
+fn mqtt_3_3_2_8_topic_alias_0_is_topic_alias_invalid() {
+    assert_rule(
+        &publish_with(&[0x23, 0, 0]),
+        "MQTT-3.3.2-8",
+        ReasonCode::TopicAliasInvalid,
+    );
 }
 
 #[test]

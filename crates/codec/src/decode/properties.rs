@@ -151,7 +151,12 @@ fn read_one(r: &mut Reader, ctx: PropertyContext, p: &mut Properties) -> Result<
         P::TopicAlias => {
             let v = r.u16()?;
             if v == 0 {
-                return Err(DecodeError::protocol("MQTT-3.3.2-8", "topic alias 0"));
+                // A protocol error whose 5.0 reason code is Topic Alias invalid (0x94).
+                return Err(DecodeError::Invalid {
+                    reason: crate::ReasonCode::TopicAliasInvalid,
+                    clause: "MQTT-3.3.2-8",
+                    what: "topic alias 0",
+                });
             }
             set_once(&mut p.topic_alias, v, ctx)
         }
