@@ -27,6 +27,16 @@ pub(crate) enum Mode {
     /// Subscribers, then publishers, in one process: fan-in, fan-out, pairs; reports loss too.
     #[command(disable_help_flag = true)]
     Pubsub(PubSubArgs),
+    /// A trivial server on -h/-p that discards what it gets: how fast can the generator publish?
+    #[command(disable_help_flag = true)]
+    Sink(SinkArgs),
+}
+
+/// `starling bench sink`.
+#[derive(Args, Debug)]
+pub(crate) struct SinkArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
 }
 
 /// Options every mode shares.
@@ -189,9 +199,9 @@ pub(crate) struct PubSubArgs {
     /// Subscription QoS; default: the publish QoS.
     #[arg(long, value_parser = parse_qos)]
     pub(crate) sub_qos: Option<QoS>,
-    /// Closed loop: publishers pause while more than this many deliveries per subscriber are
-    /// outstanding (0: open loop). Keep it within the broker's per-session queue.
-    #[arg(long, default_value_t = 1000)]
+    /// Closed loop: publishers pause while more than this many deliveries per route (publisher
+    /// x matching subscriber) are outstanding, summed over all routes (0: open loop).
+    #[arg(long, default_value_t = 10)]
     pub(crate) window: u64,
 }
 

@@ -1,4 +1,5 @@
-//! `starling bench conn | pub | sub | pubsub`: a load generator in the spirit of emqtt-bench.
+//! `starling bench conn | pub | sub | pubsub | sink`: a load generator in the spirit of
+//! emqtt-bench, and a trivial sink to check the generator's own limit.
 //!
 //! Every client is a [`starling_client::Client`] (one connection task each) on a multi-threaded
 //! runtime; a publisher or subscriber adds one task of its own. Runs are bounded by
@@ -12,6 +13,7 @@
 //! - `publisher`: paced or flat-out publishing of timestamped payloads.
 //! - `subscriber`: receiving, counting, latency.
 //! - `scenario`: the four runs and their summaries.
+//! - `sink`: the discard server.
 //! - `stats`: shared counters, HDR histograms, the live line.
 //! - `window`: closed-loop flow control for `pubsub`, fan-out per topic.
 //! - `report`: percentiles, loss and printing.
@@ -23,6 +25,7 @@ mod proc;
 mod publisher;
 mod report;
 mod scenario;
+mod sink;
 mod stats;
 mod subscriber;
 mod window;
@@ -49,6 +52,7 @@ fn common(mode: &Mode) -> &Common {
         Mode::Pub(a) => &a.common,
         Mode::Sub(a) => &a.common,
         Mode::Pubsub(a) => &a.common,
+        Mode::Sink(a) => &a.common,
     }
 }
 
@@ -67,6 +71,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Mode::Pub(a) => scenario::publish(ctx, a).await,
         Mode::Sub(a) => scenario::subscribe(ctx, a).await,
         Mode::Pubsub(a) => scenario::pubsub(ctx, a).await,
+        Mode::Sink(_) => sink::run(ctx).await?,
     };
     if let Some(b) = &broker {
         summary["broker"] = b.report();

@@ -93,7 +93,10 @@ async fn publish_loop(ctx: &Ctx, s: &Session, plan: &Plan, template: Message, se
     let size = plan.opts.size;
     let window = plan.flow.as_ref().and_then(|f| {
         let fanout = f.fanout.of(template.topic.as_str());
-        f.window.as_ref().map(|w| (w, fanout))
+        f.window.as_ref().map(|w| {
+            w.add_routes(fanout);
+            (w, fanout)
+        })
     });
     let mut pool = BytesMut::new();
     let start = Instant::now();

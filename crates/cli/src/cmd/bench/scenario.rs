@@ -163,8 +163,7 @@ pub(crate) async fn pubsub(ctx: Arc<Ctx>, args: PubSubArgs) -> Value {
     let fanout = Arc::new(Fanout::new(
         &roster.filters.lock().map(|f| f.clone()).unwrap_or_default(),
     ));
-    let total = args.window * args.subs as u64;
-    let window = (total > 0).then(|| Arc::new(Window::new(total)));
+    let window = (args.window > 0).then(|| Arc::new(Window::new(args.window)));
     if let Some(w) = &window {
         ctx.stats.set_window(Arc::clone(w));
     }

@@ -5,8 +5,11 @@
 //! broker queues fill, latency grows to seconds and "loss" becomes whatever was still queued when
 //! the run ended. With a window, publishers go exactly as fast as deliveries come out, so the
 //! delivered rate is the broker's sustainable throughput and latency stays bounded. The
-//! window (per subscriber, `--window`, 1,000 by default like the per-session queues of
-//! Mosquitto and Starling) should stay within the broker's queue: beyond it a broker drops. A
+//! window is `--window` deliveries per route (a publisher and one subscriber its topic
+//! matches): each publisher adds `window * fanout` when it starts. Fan-in 100 -> 1 thus gets
+//! 100 routes, 1,000 pairs 1,000 routes, and no subscriber is sent much more than its share,
+//! which keeps brokers' per-session queues (1,000 messages in Mosquitto and Starling) from
+//! overflowing. A
 //! delivery the broker dropped would hold the window forever, so when no delivery arrives for
 //! [`STALL`] the outstanding ones are written off as lost and the window opens again.
 //!
@@ -23,7 +26,8 @@ const STALL: Duration = Duration::from_millis(200);
 
 /// The shared window.
 pub(crate) struct Window {
-    limit: u64,
+    per_route: u64,
+    limit: AtomicU64,
     expected: AtomicU64,
     received: AtomicU64,
     waiting: AtomicU64,
@@ -31,15 +35,21 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// A window of `limit` outstanding deliveries.
-    pub(crate) fn new(limit: u64) -> Self {
+    /// An empty window allowing `per_route` outstanding deliveries on each route added.
+    pub(crate) fn new(per_route: u64) -> Self {
         Self {
-            limit,
+            per_route,
+            limit: AtomicU64::new(0),
             expected: AtomicU64::new(0),
             received: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
             progress: Notify::new(),
         }
+    }
+
+    /// Adds the routes of a publisher whose messages reach `fanout` subscribers.
+    pub(crate) fn add_routes(&self, fanout: u64) {
+        self.limit.fetch_add(self.per_route * fanout, Relaxed);
     }
 
     /// Counts `n` deliveries about to be published.
@@ -63,7 +73,7 @@ impl Window {
                 .expected
                 .load(Relaxed)
                 .saturating_sub(self.received.load(Relaxed));
-            if outstanding <= self.limit {
+            if outstanding <= self.limit.load(Relaxed) {
                 return;
             }
             self.waiting.fetch_add(1, Relaxed);
@@ -123,7 +133,8 @@ mod tests {
 
     #[tokio::test]
     async fn admit_waits_for_deliveries_and_gives_up_on_a_stall() {
-        let w = Window::new(10);
+        let w = Window::new(5);
+        w.add_routes(2);
         w.sent(10);
         w.admit().await; // at the limit: room
         w.sent(5);
