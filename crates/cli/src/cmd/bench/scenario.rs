@@ -135,7 +135,6 @@ async fn start_subscribers(
 /// `bench sub`: subscribers only, for `--duration` after all have subscribed.
 pub(crate) async fn subscribe(ctx: Arc<Ctx>, args: SubArgs) -> Value {
     let (handles, roster) = start_subscribers(&ctx, args.clients, args.topic, args.qos).await;
-    let t0 = Instant::now();
     tokio::time::sleep(ctx.common.duration).await;
     ctx.stop.cancel();
     let received: u64 = join_all(handles).await.iter().sum();
@@ -146,7 +145,7 @@ pub(crate) async fn subscribe(ctx: Arc<Ctx>, args: SubArgs) -> Value {
         "subscribed": subscribed,
         "connect_failed": ctx.stats.connect_failed.load(Relaxed),
         "received": received,
-        "receive_rate": rate(received, ctx.stats.last_receive().saturating_duration_since(t0.into_std())),
+        "receive_rate": rate(received, ctx.stats.receive_span()),
         "errors": ctx.stats.errors.load(Relaxed),
         "latency_us": latency(&ctx.stats.latency()),
     })

@@ -13,12 +13,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
 
 /// Serves on `-h`/`-p` for `--duration`; reports the PUBLISH packets received.
 pub(crate) async fn run(ctx: Arc<Ctx>) -> anyhow::Result<Value> {
     let listener = TcpListener::bind(ctx.addr).await?;
-    let t0 = Instant::now();
     let accept = async {
         while let Ok((socket, _)) = listener.accept().await {
             ctx.stats.connected.fetch_add(1, Relaxed);
@@ -36,7 +34,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> anyhow::Result<Value> {
         "mode": "sink",
         "connections": ctx.stats.connected.load(Relaxed),
         "received": received,
-        "receive_rate": rate(received, ctx.stats.last_receive().saturating_duration_since(t0.into_std())),
+        "receive_rate": rate(received, ctx.stats.receive_span()),
         "errors": ctx.stats.errors.load(Relaxed),
     }))
 }

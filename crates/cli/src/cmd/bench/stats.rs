@@ -25,7 +25,8 @@ pub(crate) struct Stats {
     pub(crate) published: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) errors: AtomicU64,
-    /// Nanoseconds from `origin` to the last receive.
+    /// Nanoseconds from `origin` to the first and the last receive.
+    first_receive_ns: AtomicU64,
     last_receive_ns: AtomicU64,
     latency: Vec<Mutex<Histogram<u64>>>,
     window: OnceLock<Arc<Window>>,
@@ -50,6 +51,7 @@ impl Stats {
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            first_receive_ns: AtomicU64::new(u64::MAX),
             last_receive_ns: AtomicU64::new(0),
             latency,
             window: OnceLock::new(),
@@ -64,6 +66,16 @@ impl Stats {
         }
         let ns = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.last_receive_ns.fetch_max(ns, Relaxed);
+        if self.first_receive_ns.load(Relaxed) == u64::MAX {
+            self.first_receive_ns.fetch_min(ns, Relaxed);
+        }
+    }
+
+    /// From the first to the last receive (zero if nothing was received).
+    pub(crate) fn receive_span(&self) -> Duration {
+        let first = self.first_receive_ns.load(Relaxed);
+        let last = self.last_receive_ns.load(Relaxed);
+        Duration::from_nanos(last.saturating_sub(first))
     }
 
     /// Makes receives count towards `window`.
