@@ -28,6 +28,8 @@ mod scenario;
 mod sink;
 mod stats;
 mod subscriber;
+#[cfg(test)]
+mod tests;
 mod window;
 
 pub(crate) use args::BenchArgs;
