@@ -175,7 +175,8 @@ impl Client {
         rx.await.unwrap_or(Err(ClientError::Closed))
     }
 
-    /// Sends DISCONNECT after everything queued before it, then closes the connection.
+    /// Closes gracefully: everything queued before is sent, outstanding acknowledgments are
+    /// awaited (up to 5 s), DISCONNECT is sent, and the server's close awaited (up to 2 s).
     pub async fn disconnect(&self) -> Result<(), ClientError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Disconnect { reply }).await?;

@@ -97,12 +97,26 @@ pub(crate) fn spawn<T: Transport>(
     tokio::spawn(conn.run())
 }
 
-/// Where the connection is in closing.
+/// Longest wait for outstanding acknowledgments before DISCONNECT is sent anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait, after DISCONNECT, for the server to close its side.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Where the connection is in closing. A close is graceful: requests awaiting acknowledgment
+/// are completed first (up to [`DRAIN_TIMEOUT`]), then DISCONNECT is written, the write side
+/// shut down, and what the server still sends is read until it closes (up to [`LINGER`]).
+/// Closing a socket with unread bytes in it makes the kernel send a reset, which can discard
+/// the last packets the server has not read yet: the reason for the linger.
 enum Close {
     /// Taking commands.
     Open,
-    /// DISCONNECT queued; finish writing, then answer `reply` (if a handle asked).
-    Draining(Option<oneshot::Sender<()>>),
+    /// No more commands; waiting for outstanding acknowledgments until `deadline`.
+    Draining {
+        reply: Option<oneshot::Sender<()>>,
+        deadline: Instant,
+    },
+    /// DISCONNECT queued; finish writing, linger, then answer `reply` (if a handle asked).
+    Sent(Option<oneshot::Sender<()>>),
 }
 
 /// Client keep alive: send PINGREQ when nothing was written for half the interval; fail when
@@ -175,13 +189,27 @@ impl<T: Transport> Connection<T> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.handle_read().await?;
         loop {
-            if let Close::Draining(reply) = &mut self.close {
-                if self.wbuf.is_empty() {
-                    let _ = self.writer.shutdown().await;
-                    if let Some(reply) = reply.take() {
-                        let _ = reply.send(());
+            let mut drain_deadline = None;
+            match &mut self.close {
+                Close::Open => {}
+                Close::Draining { reply, deadline } => {
+                    if !self.inflight.has_pending() || Instant::now() >= *deadline {
+                        let reply = reply.take();
+                        self.put(&Packet::Disconnect(Disconnect::default()))?;
+                        self.close = Close::Sent(reply);
+                        continue;
                     }
-                    return Ok(());
+                    drain_deadline = Some(*deadline);
+                }
+                Close::Sent(reply) => {
+                    if self.wbuf.is_empty() {
+                        let reply = reply.take();
+                        self.linger().await;
+                        if let Some(reply) = reply {
+                            let _ = reply.send(());
+                        }
+                        return Ok(());
+                    }
                 }
             }
             self.rbuf.reserve(self.read_size);
@@ -218,6 +246,21 @@ impl<T: Transport> Connection<T> {
                         self.put(&Packet::PingReq)?;
                     }
                 }
+                _ = sleep_until_some(drain_deadline) => {}
+            }
+        }
+    }
+
+    /// Shuts down the write side and reads (discarding) until the server closes or [`LINGER`].
+    async fn linger(&mut self) {
+        let _ = self.writer.shutdown().await;
+        let deadline = Instant::now() + LINGER;
+        loop {
+            self.rbuf.clear();
+            self.rbuf.reserve(READ_MIN);
+            match tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
             }
         }
     }
@@ -279,9 +322,11 @@ impl<T: Transport> Connection<T> {
 
     fn start_close(&mut self, reply: Option<oneshot::Sender<()>>) -> Result<(), ClientError> {
         if matches!(self.close, Close::Open) {
-            self.put(&Packet::Disconnect(Disconnect::default()))?;
+            self.close = Close::Draining {
+                reply,
+                deadline: Instant::now() + DRAIN_TIMEOUT,
+            };
         }
-        self.close = Close::Draining(reply);
         Ok(())
     }
 
@@ -398,6 +443,14 @@ impl<T: Transport> Connection<T> {
             self.batch.push(p);
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

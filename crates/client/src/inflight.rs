@@ -57,6 +57,11 @@ impl Inflight {
         self.publishes < self.max_publishes && self.in_use < usize::from(self.size)
     }
 
+    /// True while some identifier awaits an acknowledgment.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.in_use > 0
+    }
+
     /// Takes a free identifier for `pending`; `None` when all are in use.
     pub(crate) fn insert(&mut self, pending: Pending) -> Option<PacketId> {
         if self.slots.is_empty() {
