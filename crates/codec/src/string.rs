@@ -45,6 +45,12 @@ impl Utf8String {
         }
     }
 
+    /// A copy that owns its bytes: a value kept long after decoding should not keep the whole
+    /// read buffer it was sliced from alive.
+    pub fn detached(&self) -> Self {
+        Self(Bytes::copy_from_slice(&self.0))
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // Validated at construction; the fallback is unreachable but keeps this panic-free.

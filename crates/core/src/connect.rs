@@ -144,7 +144,7 @@ fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, Re
     Ok(Some(WillSpec {
         message: Message {
             topic,
-            payload: will.payload.clone(),
+            payload: crate::message::detach(&will.payload),
             qos: will.qos,
             retain: will.retain,
             properties: MessageProperties::from_publish(props),

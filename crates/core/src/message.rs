@@ -27,15 +27,37 @@ pub struct MessageProperties {
     pub user_properties: Vec<(Utf8String, Utf8String)>,
 }
 
+/// Payloads smaller than this are copied out of the read buffer when a message is built.
+///
+/// A decoded payload is a slice of the publisher's read buffer, and while any subscriber still
+/// queues the message the whole buffer stays allocated: a 64-byte message could pin 4 KiB.
+/// Copying a small payload once at ingress costs little and lets the buffer be reused; fan-out
+/// still shares that one copy. Larger payloads fill most of their buffer anyway and stay shared.
+pub const DETACH_BELOW: usize = 16 * 1024;
+
+/// `bytes` as a value that does not pin its read buffer (see [`DETACH_BELOW`]).
+pub fn detach(bytes: &Bytes) -> Bytes {
+    if bytes.len() < DETACH_BELOW {
+        Bytes::copy_from_slice(bytes)
+    } else {
+        bytes.clone()
+    }
+}
+
 impl MessageProperties {
-    /// Takes the forwarded properties out of a PUBLISH's properties.
+    /// Takes the forwarded properties out of a PUBLISH's properties, copying them so they do not
+    /// pin the read buffer.
     pub fn from_publish(props: &Properties) -> Self {
         Self {
             payload_format_indicator: props.payload_format_indicator,
-            content_type: props.content_type.clone(),
-            response_topic: props.response_topic.clone(),
-            correlation_data: props.correlation_data.clone(),
-            user_properties: props.user_properties.clone(),
+            content_type: props.content_type.as_ref().map(Utf8String::detached),
+            response_topic: props.response_topic.as_ref().map(Utf8String::detached),
+            correlation_data: props.correlation_data.as_ref().map(detach),
+            user_properties: props
+                .user_properties
+                .iter()
+                .map(|(k, v)| (k.detached(), v.detached()))
+                .collect(),
         }
     }
 }

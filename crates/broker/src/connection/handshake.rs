@@ -2,7 +2,7 @@
 //! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
 //! connection of the same client id and resuming its session unless Clean Start; answer CONNACK.
 
-use super::transport::Transport;
+use super::transport::{Stream, Transport};
 use super::Inbox;
 use crate::context::Context;
 use crate::router::command::{RouterCmd, SessionMailbox};
@@ -10,7 +10,6 @@ use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
 use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
 
@@ -28,7 +27,7 @@ pub(crate) struct Accepted<S> {
 /// Runs the handshake; `None` when the connection was refused or went away.
 pub(crate) async fn accept<S>(mut transport: Transport<S>, ctx: &Context) -> Option<Accepted<S>>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Stream,
 {
     let connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport)) => {
@@ -138,7 +137,7 @@ where
 /// an unknown protocol level is answered with CONNACK 0x01 / 0x84 first ([MQTT-3.1.2-2]).
 async fn read_connect<S>(transport: &mut Transport<S>) -> Option<Connect>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Stream,
 {
     loop {
         match transport.next_packet() {

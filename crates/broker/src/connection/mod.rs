@@ -19,10 +19,9 @@ use crate::router::command::{RouterCmd, SessionControl};
 use starling_core::{Delivery, Message, SessionState, WillSpec};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{field, info_span, Instrument};
-use transport::Transport;
+use transport::{Stream, Transport};
 
 /// The two receiving ends of a session's mailbox.
 pub(crate) struct Inbox {
@@ -45,7 +44,7 @@ pub(crate) enum Ended {
 /// Serves one accepted connection until it and its session are done.
 pub(crate) async fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Stream,
 {
     let span = info_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
     async move {

@@ -2,7 +2,7 @@
 //! everything the turn produced in one go, then wait for the next event (shutdown, the router's
 //! answers, deliveries, bytes from the client, or the keep-alive deadline).
 
-use super::transport::Transport;
+use super::transport::{Stream, Transport};
 use super::{Ended, Inbox};
 use crate::clock;
 use crate::context::Context;
@@ -10,7 +10,6 @@ use crate::metrics::Metrics;
 use crate::router::command::{RouterCmd, SessionControl};
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, CloseReason, Effect};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
 /// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
@@ -23,7 +22,7 @@ pub(crate) async fn run<S>(
     ctx: &Context,
 ) -> Ended
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Stream,
 {
     let mut effects = Vec::new();
     // CONNACK and any resent messages of a resumed session.
@@ -132,7 +131,7 @@ async fn carry_out<S>(
     ctx: &Context,
 ) -> Option<Ended>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Stream,
 {
     channel.drain_effects_into(effects);
     let stats = channel.take_stats();

@@ -1,14 +1,36 @@
 //! Framing over any byte stream: a read buffer decoded packet by packet, and a write buffer that
 //! collects every packet produced in one turn of the connection loop and is written once
 //! (one write per socket per turn). Generic over the stream so TLS and WebSocket fit later.
+//!
+//! Memory: an idle connection holds neither buffer. The read buffer is allocated only once the
+//! socket is readable and given back when every byte in it has been decoded; the write buffer is
+//! given back after each flush. With thousands of idle clients this is most of their footprint.
 
 use crate::metrics::Metrics;
 use bytes::BytesMut;
 use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, ProtocolVersion};
 use std::io;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tracing::warn;
+
+/// Bytes reserved for one read.
+const READ_CHUNK: usize = 4096;
+
+/// A byte stream a connection runs over: reads, writes, and read readiness (so that waiting for
+/// the next packet needs no buffer).
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Ready when a read would make progress (data, end of stream or an error).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl Stream for TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+}
 
 /// A framed MQTT connection.
 pub(crate) struct Transport<S> {
@@ -19,12 +41,12 @@ pub(crate) struct Transport<S> {
     metrics: Arc<Metrics>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
+impl<S: Stream> Transport<S> {
     pub(crate) fn new(stream: S, max_packet_size: u32, metrics: Arc<Metrics>) -> Self {
         Self {
             stream,
-            read: BytesMut::with_capacity(4096),
-            write: BytesMut::with_capacity(4096),
+            read: BytesMut::new(),
+            write: BytesMut::new(),
             options: DecodeOptions {
                 version: None,
                 max_packet_size,
@@ -43,13 +65,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
 
     /// The next complete packet already buffered, if any.
     pub(crate) fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
-        decode(&mut self.read, &self.options)
+        let packet = decode(&mut self.read, &self.options)?;
+        if packet.is_none() && self.read.is_empty() && self.read.capacity() > 0 {
+            self.read = BytesMut::new(); // idle: hold no buffer
+        }
+        Ok(packet)
     }
 
     /// Reads more bytes; `Ok(0)` means the peer closed. Cancel-safe (used inside `select!`).
     pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
+        if self.read.is_empty() {
+            std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)).await?;
+        }
         if self.read.capacity() - self.read.len() < 1024 {
-            self.read.reserve(4096);
+            self.read.reserve(READ_CHUNK);
         }
         let n = self.stream.read_buf(&mut self.read).await?;
         Metrics::add(&self.metrics.bytes_received, n as u64);
@@ -74,7 +103,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport<S> {
         }
         self.stream.write_all(&self.write).await?;
         Metrics::add(&self.metrics.bytes_sent, self.write.len() as u64);
-        self.write.clear();
+        self.write = BytesMut::new();
         Ok(())
     }
 

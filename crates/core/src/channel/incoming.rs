@@ -141,7 +141,7 @@ impl Channel {
                 now,
             ),
             properties: MessageProperties::from_publish(&publish.properties),
-            payload: publish.payload,
+            payload: crate::message::detach(&publish.payload),
             qos: publish.qos,
             retain: publish.retain,
             publisher: self.neg.client_id.clone(),
