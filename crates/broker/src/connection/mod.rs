@@ -49,7 +49,8 @@ where
     let span = info_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
     async move {
         let transport = Transport::new(stream, ctx.connect_max_packet_size, ctx.metrics.clone());
-        let Some(accepted) = handshake::accept(transport, &ctx).await else {
+        // Boxed: the handshake's state (a whole CONNECT) must not stay in every task's frame.
+        let Some(accepted) = Box::pin(handshake::accept(transport, &ctx)).await else {
             return;
         };
         Metrics::add(&ctx.metrics.connections, 1);
@@ -60,7 +61,7 @@ where
             mut inbox,
             conn_id,
         } = accepted;
-        let ended = online::run(&mut transport, &mut channel, &mut inbox, &ctx).await;
+        let ended = Box::pin(online::run(&mut transport, &mut channel, &mut inbox, &ctx)).await;
         transport.close().await;
         Metrics::sub(&ctx.metrics.connections, 1);
         drop(transport);
@@ -87,7 +88,7 @@ where
                     .router
                     .send(RouterCmd::Offline { client_id, conn_id })
                     .await;
-                offline::hold(session, will, inbox, conn_id, &ctx).await;
+                Box::pin(offline::hold(session, will, inbox, conn_id, &ctx)).await;
             }
         }
     }
