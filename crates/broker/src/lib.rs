@@ -19,6 +19,7 @@ mod connection;
 mod context;
 mod limits;
 mod listener;
+mod mailbox;
 pub mod metrics;
 mod router;
 mod sys;

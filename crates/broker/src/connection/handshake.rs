@@ -3,14 +3,14 @@
 //! connection of the same client id and resuming its session unless Clean Start; answer CONNACK.
 
 use super::transport::{Stream, Transport};
-use super::Inbox;
 use crate::context::Context;
-use crate::router::command::{RouterCmd, SessionMailbox};
+use crate::mailbox::Inbox;
+use crate::router::command::RouterCmd;
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
 use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, info};
 
 /// How long a new connection waits for the previous one to hand its session over.
@@ -58,12 +58,7 @@ where
     span.record("proto", version.to_string());
 
     let conn_id = ctx.conn_id();
-    let (data_tx, data_rx) = mpsc::channel(ctx.inbox_capacity);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let mailbox = SessionMailbox {
-        data: data_tx,
-        control: control_tx,
-    };
+    let (mailbox, inbox) = crate::mailbox::mailbox(ctx.inbox_capacity);
     let (reply, previous) = oneshot::channel();
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;
@@ -121,10 +116,6 @@ where
     );
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
-    let inbox = Inbox {
-        data: data_rx,
-        control: control_rx,
-    };
     Some(Accepted {
         transport,
         channel,

@@ -15,19 +15,13 @@ mod transport;
 
 use crate::context::Context;
 use crate::metrics::Metrics;
-use crate::router::command::{RouterCmd, SessionControl};
-use starling_core::{Delivery, Message, SessionState, WillSpec};
+use crate::router::command::RouterCmd;
+use starling_core::{Message, SessionState, WillSpec};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{field, info_span, Instrument};
 use transport::{Stream, Transport};
-
-/// The two receiving ends of a session's mailbox.
-pub(crate) struct Inbox {
-    pub(crate) data: mpsc::Receiver<Delivery>,
-    pub(crate) control: mpsc::UnboundedReceiver<SessionControl>,
-}
 
 /// How the online part of a connection ended.
 pub(crate) enum Ended {

@@ -2,8 +2,9 @@
 //! waits out its delay, and the session ends when its expiry interval passes — unless a new
 //! connection takes it over first, which cancels a delayed will ([MQTT-3.1.3-9]).
 
-use super::{end_session, publish_will, Inbox};
+use super::{end_session, publish_will};
 use crate::context::Context;
+use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
 use crate::router::command::SessionControl;
 use starling_core::{Enqueued, SessionState, WillSpec};
@@ -12,8 +13,11 @@ use tokio::time::Instant;
 
 /// Moves whatever is in the delivery inbox into the session's queue.
 pub(crate) fn drain_into(session: &mut SessionState, inbox: &mut Inbox, ctx: &Context) {
-    while let Ok(delivery) = inbox.data.try_recv() {
-        enqueue(session, delivery, ctx);
+    while let Some(msg) = inbox.try_recv() {
+        // Answers meant for the connection that is gone are dropped with it.
+        if let SessionMsg::Deliver(delivery) = msg {
+            enqueue(session, delivery, ctx);
+        }
     }
 }
 
@@ -49,16 +53,16 @@ pub(crate) async fn hold(
         tokio::select! {
             biased;
             () = ctx.shutdown.cancelled() => return,
-            control = inbox.control.recv() => match control {
-                Some(SessionControl::Takeover { reply }) => {
+            msg = inbox.recv() => match msg {
+                Some(SessionMsg::Control(SessionControl::Takeover { reply })) => {
                     drain_into(&mut session, &mut inbox, ctx);
                     let _ = reply.send(session);
                     return;
                 }
+                Some(SessionMsg::Deliver(delivery)) => enqueue(&mut session, delivery, ctx),
+                Some(SessionMsg::Control(_)) => {} // answers to a connection that is gone
                 None => break,
-                Some(_) => {} // answers to a connection that is gone
             },
-            Some(delivery) = inbox.data.recv() => enqueue(&mut session, delivery, ctx),
             () = will_timer => {
                 if let Some(will) = will.take() {
                     publish_will(ctx, will).await;

@@ -3,9 +3,10 @@
 //! answers, deliveries, bytes from the client, or the keep-alive deadline).
 
 use super::transport::{Stream, Transport};
-use super::{Ended, Inbox};
+use super::Ended;
 use crate::clock;
 use crate::context::Context;
+use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
 use crate::router::command::{RouterCmd, SessionControl};
 use starling_codec::{Packet, ReasonCode};
@@ -67,18 +68,10 @@ where
                 let _ = carry_out(channel, transport, &mut effects, ctx).await;
                 return Ended::Shutdown;
             }
-            Some(control) = inbox.control.recv() => {
-                if let Some(ended) = handle_control(control, channel) {
+            Some(msg) = inbox.recv() => {
+                if let Some(ended) = handle_batch(msg, inbox, channel) {
                     let _ = carry_out(channel, transport, &mut effects, ctx).await;
                     return ended;
-                }
-            }
-            Some(delivery) = inbox.data.recv() => {
-                let now = clock::now();
-                channel.handle_delivery(delivery, now);
-                for _ in 1..DELIVERY_BATCH {
-                    let Ok(delivery) = inbox.data.try_recv() else { break };
-                    channel.handle_delivery(delivery, now);
                 }
             }
             read = transport.read_more() => {
@@ -92,6 +85,30 @@ where
             return ended;
         }
     }
+}
+
+/// Handles `first` and then what is already waiting, up to `DELIVERY_BATCH` messages, so one
+/// write carries them all; `Some` when the connection must end.
+fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> Option<Ended> {
+    let now = clock::now();
+    let mut next = Some(first);
+    let mut handled = 0;
+    while let Some(msg) = next {
+        match msg {
+            SessionMsg::Deliver(delivery) => channel.handle_delivery(delivery, now),
+            SessionMsg::Control(control) => {
+                if let Some(ended) = handle_control(control, channel) {
+                    return Some(ended);
+                }
+            }
+        }
+        handled += 1;
+        if handled == DELIVERY_BATCH {
+            break; // the rest waits for the next turn, after this turn's write
+        }
+        next = inbox.try_recv();
+    }
+    None
 }
 
 /// Applies an order or answer from the router; `Some` when the connection must end.

@@ -1,28 +1,18 @@
 //! The messages between connection tasks and the router.
 //!
 //! Connection tasks send [`RouterCmd`] on one bounded channel (back-pressure on publishers).
-//! The router answers a session on two channels: `data` (bounded) carries deliveries, and
-//! `control` (unbounded, but at most one message per client request) carries SUBACK/UNSUBACK
-//! answers and takeover, so a full data queue never loses an answer.
+//! The router answers a session through its [`SessionMailbox`] (see `crate::mailbox`).
 
+pub(crate) use crate::mailbox::SessionMailbox;
 use starling_codec::{PacketId, ReasonCode};
 use starling_core::{Delivery, Message, SessionState, SubscribeRequest};
 use starling_topic::SubscriptionTarget;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Identifies one connection of a client id, so stale messages from a replaced connection are
 /// recognised.
 pub(crate) type ConnId = u64;
-
-/// The two channels into one session task.
-#[derive(Debug, Clone)]
-pub(crate) struct SessionMailbox {
-    /// Deliveries (bounded; a full one drops and counts).
-    pub data: mpsc::Sender<Delivery>,
-    /// Answers and orders.
-    pub control: mpsc::UnboundedSender<SessionControl>,
-}
 
 /// Orders and answers for a session task.
 #[derive(Debug)]

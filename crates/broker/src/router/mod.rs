@@ -221,10 +221,8 @@ impl Router {
         let (reply, taken) = oneshot::channel();
         previous
             .mailbox
-            .control
-            .send(SessionControl::Takeover { reply })
-            .ok()
-            .map(|()| taken)
+            .control(SessionControl::Takeover { reply })
+            .then_some(taken)
     }
 
     fn publish(&mut self, message: Arc<Message>) {
@@ -338,7 +336,7 @@ impl Router {
         let sent = self
             .registry
             .get(client_id)
-            .is_some_and(|reg| reg.mailbox.data.try_send(delivery).is_ok());
+            .is_some_and(|reg| reg.mailbox.deliver(delivery));
         if !sent {
             Metrics::add(&self.metrics.messages_dropped, 1);
         }
@@ -346,7 +344,7 @@ impl Router {
 
     fn control(&self, client_id: &str, message: SessionControl) {
         if let Some(reg) = self.registry.get(client_id) {
-            let _ = reg.mailbox.control.send(message);
+            reg.mailbox.control(message);
         }
     }
 
