@@ -17,15 +17,15 @@ if ! python3 -c 'import paho.mqtt, pytest' >/dev/null 2>&1; then
   python3 -m pip install -q -r tests/e2e/requirements.txt
 fi
 
+echo "== doc tests"
+cargo test --workspace --doc
+
 echo "== cargo nextest (unit, property, black-box)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
 fi
-
-echo "== doc tests"
-cargo test --workspace --doc
 
 echo "== end-to-end (release binary, paho-mqtt, mosquitto clients)"
 cargo build --release -p starling

@@ -14,6 +14,31 @@
 //! - [`error`]: `DecodeError` (with spec clause and reason code), `EncodeError`.
 //! - [`decode`]: `decode` and `DecodeOptions`: streaming, bounded, zero-copy, strict.
 //! - [`encode`]: `encode` and `encoded_len`: byte-exact, canonical, one reservation.
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use starling_codec::{decode, encode, encoded_len, DecodeOptions, Packet, PacketId};
+//! use starling_codec::{Properties, ProtocolVersion, Publish, QoS, Utf8String};
+//!
+//! let publish = Packet::Publish(Publish {
+//!     dup: false,
+//!     qos: QoS::AtLeastOnce,
+//!     retain: false,
+//!     topic: Utf8String::from_static("sensors/1/temp"),
+//!     packet_id: PacketId::new(7),
+//!     properties: Properties::default(),
+//!     payload: Bytes::from_static(b"21.5"),
+//! });
+//! let mut wire = BytesMut::new();
+//! encode(&publish, ProtocolVersion::V5, &mut wire).unwrap();
+//! assert_eq!(wire.len(), encoded_len(&publish, ProtocolVersion::V5).unwrap());
+//!
+//! // A partial buffer asks for more bytes; the whole packet decodes to what was encoded.
+//! let options = DecodeOptions { version: Some(ProtocolVersion::V5), max_packet_size: 1024 };
+//! let mut partial = BytesMut::from(&wire[..5]);
+//! assert_eq!(decode(&mut partial, &options).unwrap(), None);
+//! assert_eq!(decode(&mut wire, &options).unwrap(), Some(publish));
+//! ```
 
 pub mod decode;
 pub mod encode;

@@ -11,6 +11,25 @@
 //! - `target`: [`SubscriptionTarget`], reading `$share/`, `$queue/` and `$exclusive/`;
 //! - `delayed`: [`DelayedPublish`], reading `$delayed/<seconds>/<topic>`;
 //! - `trie`: [`SubscriptionTrie`], filter -> (key -> value), with an iterative matcher.
+//!
+//! ```
+//! use starling_topic::{SubscriptionTarget, SubscriptionTrie, TopicFilter, TopicLimits, TopicName};
+//!
+//! let mut trie = SubscriptionTrie::new();
+//! trie.insert(&TopicFilter::new("sensors/+/temp").unwrap(), "alice", 1u8);
+//! trie.insert(&TopicFilter::new("#").unwrap(), "bob", 0u8);
+//! let mut hits = Vec::new();
+//! trie.for_each_match(&TopicName::new("sensors/7/temp").unwrap(), |who, _| hits.push(*who));
+//! hits.sort();
+//! assert_eq!(hits, ["alice", "bob"]);
+//! // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match `$` topics.
+//! let mut sys = 0;
+//! trie.for_each_match(&TopicName::new("$SYS/uptime").unwrap(), |_, _| sys += 1);
+//! assert_eq!(sys, 0);
+//!
+//! let shared = SubscriptionTarget::parse("$share/workers/jobs/#", &TopicLimits::default()).unwrap();
+//! assert_eq!(shared.filter().as_str(), "jobs/#");
+//! ```
 
 mod delayed;
 mod error;
