@@ -25,9 +25,8 @@ pub(crate) async fn run<S>(
 where
     S: Stream,
 {
-    let mut effects = Vec::new();
     // CONNACK and any resent messages of a resumed session.
-    if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+    if let Some(ended) = carry_out(channel, transport, ctx).await {
         return ended;
     }
     loop {
@@ -38,7 +37,7 @@ where
                         Metrics::add(&ctx.metrics.messages_received, 1);
                     }
                     channel.handle_packet(packet, clock::now());
-                    if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+                    if let Some(ended) = carry_out(channel, transport, ctx).await {
                         return ended;
                     }
                 }
@@ -46,7 +45,7 @@ where
                 Err(error) => {
                     debug!(%error, "malformed packet; disconnecting");
                     channel.handle_server_close(error.reason_code());
-                    let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                    let _ = carry_out(channel, transport, ctx).await;
                     return Ended::Lost;
                 }
             }
@@ -65,12 +64,12 @@ where
             biased;
             () = ctx.shutdown.cancelled() => {
                 channel.handle_server_close(ReasonCode::ServerShuttingDown);
-                let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                let _ = carry_out(channel, transport, ctx).await;
                 return Ended::Shutdown;
             }
             Some(msg) = inbox.recv() => {
                 if let Some(ended) = handle_batch(msg, inbox, channel) {
-                    let _ = carry_out(channel, transport, &mut effects, ctx).await;
+                    let _ = carry_out(channel, transport, ctx).await;
                     return ended;
                 }
             }
@@ -81,7 +80,7 @@ where
             }
             () = keepalive => channel.handle_tick(clock::now()),
         }
-        if let Some(ended) = carry_out(channel, transport, &mut effects, ctx).await {
+        if let Some(ended) = carry_out(channel, transport, ctx).await {
             return ended;
         }
     }
@@ -144,13 +143,14 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
 async fn carry_out<S>(
     channel: &mut Channel,
     transport: &mut Transport<S>,
-    effects: &mut Vec<Effect>,
     ctx: &Context,
 ) -> Option<Ended>
 where
     S: Stream,
 {
-    channel.drain_effects_into(effects);
+    // Taken, not drained into a kept buffer: a busy turn makes hundreds of (large) effects, and a
+    // reused Vec would keep that much memory in every connection that was ever busy.
+    let effects = channel.take_effects();
     let stats = channel.take_stats();
     let dropped = stats.dropped_queue_full + stats.dropped_expired + stats.dropped_too_large;
     if dropped > 0 {
@@ -159,7 +159,7 @@ where
     let version = channel.version();
     let client_id = &channel.session().client_id;
     let mut ended = None;
-    for effect in effects.drain(..) {
+    for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
                 transport.queue(&packet, version);

@@ -48,8 +48,8 @@ pub enum CloseReason {
 }
 
 /// Something the connection task must do, in the order given.
-// `Send` is large (a packet with its properties inline); effects live briefly in a reused Vec,
-// so boxing would cost an allocation per packet for no gain.
+// `Send` is large (a packet with its properties inline); effects live only for one turn of the
+// connection loop (taken with `take_effects`), so boxing would cost an allocation per packet.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -152,11 +152,6 @@ impl Channel {
     /// Takes the effects produced so far.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
-    }
-
-    /// Moves the effects produced so far into `out` (reuses its allocation).
-    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
-        out.append(&mut self.effects);
     }
 
     /// Takes and resets the counters.
