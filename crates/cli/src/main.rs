@@ -23,16 +23,24 @@ enum Command {
     Start(cmd::start::StartArgs),
     /// Load generator: conn | pub | sub | pubsub.
     Bench(cmd::bench::BenchArgs),
+    /// Publish a message (mosquitto_pub conventions; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Pub(cmd::publish::PubArgs),
+    /// Subscribe and print messages (mosquitto_sub conventions; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Sub(cmd::subscribe::SubArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Start(args) => cmd::start::run(args),
-        Command::Bench(args) => cmd::bench::run(args),
+        Command::Start(args) => cmd::start::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => cmd::bench::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Pub(args) => cmd::publish::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Sub(args) => cmd::subscribe::run(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("starling: {error:#}");
             ExitCode::FAILURE

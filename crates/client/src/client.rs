@@ -4,8 +4,8 @@ use crate::connection::{self, Command, OutPublish};
 use crate::{ClientError, ClientOptions};
 use bytes::{Bytes, BytesMut};
 use starling_codec::{
-    decode, encode, ConnAck, Connect, DecodeOptions, Packet, Properties, Publish, QoS, ReasonCode,
-    SubAck, Subscription, SubscriptionOptions, UnsubAck, Utf8String, Will,
+    decode, encode, ConnAck, Connect, DecodeOptions, Packet, Properties, ProtocolVersion, Publish,
+    QoS, ReasonCode, SubAck, Subscription, SubscriptionOptions, UnsubAck, Utf8String, Will,
 };
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -265,8 +265,17 @@ fn connect_packet(opts: &ClientOptions) -> Result<Connect, ClientError> {
             },
         }),
     };
+    let user_properties = match opts.version {
+        ProtocolVersion::V5 => opts
+            .user_properties
+            .iter()
+            .map(|(k, v)| Ok((utf8(k)?, utf8(v)?)))
+            .collect::<Result<_, ClientError>>()?,
+        _ => Vec::new(),
+    };
     let properties = Properties {
         session_expiry_interval: opts.session_expiry,
+        user_properties,
         ..Properties::default()
     };
     Ok(Connect {
@@ -296,5 +305,26 @@ async fn read_connack<T: Transport>(
         if stream.read_buf(rbuf).await? == 0 {
             return Err(ClientError::ConnectionClosed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_carries_user_properties_on_5_only() {
+        let mut opts = ClientOptions::new(([127, 0, 0, 1], 1883).into());
+        opts.user_properties = vec![("a".into(), "1".into()), ("a".into(), "2".into())];
+        let connect = connect_packet(&opts).expect("connect");
+        let got: Vec<_> = connect
+            .properties
+            .user_properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "1"), ("a", "2")]);
+        let connect = connect_packet(&opts.version(ProtocolVersion::V3_1_1)).expect("connect");
+        assert!(connect.properties.user_properties.is_empty());
     }
 }

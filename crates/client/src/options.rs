@@ -44,6 +44,8 @@ pub struct ClientOptions {
     pub password: Option<Bytes>,
     /// Will message.
     pub will: Option<LastWill>,
+    /// User properties sent in CONNECT (5.0; ignored on 3.x), order kept.
+    pub user_properties: Vec<(String, String)>,
     /// Most outgoing QoS 1/2 messages awaiting acknowledgment; the server's Receive Maximum
     /// lowers it. When full, `publish` waits.
     pub max_inflight: u16,
@@ -72,6 +74,7 @@ impl ClientOptions {
             username: None,
             password: None,
             will: None,
+            user_properties: Vec::new(),
             max_inflight: 1024,
             connect_timeout: Duration::from_secs(10),
             command_capacity: 1024,
