@@ -14,9 +14,10 @@ mod online;
 mod transport;
 
 use crate::context::Context;
+use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
-use starling_core::{Message, SessionState, WillSpec};
+use starling_core::{Channel, Message, SessionState, WillSpec};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -44,7 +45,10 @@ where
     async move {
         let transport = Transport::new(stream, ctx.connect_max_packet_size, ctx.metrics.clone());
         // Boxed: the handshake's state (a whole CONNECT) must not stay in every task's frame.
-        let Some(accepted) = Box::pin(handshake::accept(transport, &ctx)).await else {
+        // (Each boxed future is built in its own statement: built inside the `.await` expression,
+        // the unboxed future would still be given room in this task's frame.)
+        let handshake = Box::pin(handshake::accept(transport, &ctx));
+        let Some(accepted) = handshake.await else {
             return;
         };
         Metrics::add(&ctx.metrics.connections, 1);
@@ -55,39 +59,53 @@ where
             mut inbox,
             conn_id,
         } = accepted;
-        let ended = Box::pin(online::run(&mut transport, &mut channel, &mut inbox, &ctx)).await;
-        transport.close().await;
-        Metrics::sub(&ctx.metrics.connections, 1);
-        drop(transport);
-        let (mut session, will, expiry) = channel.into_parts();
-        let client_id = session.client_id.clone();
-        match ended {
-            Ended::Takeover(reply) => {
-                // Deliveries already in the inbox belong to the session that moves on.
-                offline::drain_into(&mut session, &mut inbox, &ctx);
-                if let Some(will) = will.filter(|w| w.delay_secs == 0) {
-                    publish_will(&ctx, will).await; // [MQTT-3.1.3-9] only a delayed will waits
-                }
-                let _ = reply.send(session);
-            }
-            Ended::Shutdown => {}
-            Ended::ClientDisconnect | Ended::Lost if expiry == 0 => {
-                if let Some(will) = will {
-                    publish_will(&ctx, will).await;
-                }
-                end_session(&ctx, &mut session, conn_id).await;
-            }
-            Ended::ClientDisconnect | Ended::Lost => {
-                let _ = ctx
-                    .router
-                    .send(RouterCmd::Offline { client_id, conn_id })
-                    .await;
-                Box::pin(offline::hold(session, will, inbox, conn_id, &ctx)).await;
-            }
-        }
+        let online = Box::pin(online::run(&mut transport, &mut channel, &mut inbox, &ctx));
+        let ended = online.await;
+        // Boxed as well: what follows the connection is rare and must not size every task.
+        let finish = Box::pin(finish(ended, transport, channel, inbox, conn_id, &ctx));
+        finish.await;
     }
     .instrument(span)
     .await;
+}
+
+/// After the connection: close the socket, then hand the session over, end it, or hold it
+/// offline, publishing the will when it is due.
+async fn finish<S: Stream>(
+    ended: Ended,
+    mut transport: Transport<S>,
+    channel: Channel,
+    mut inbox: Inbox,
+    conn_id: u64,
+    ctx: &Context,
+) {
+    transport.close().await;
+    Metrics::sub(&ctx.metrics.connections, 1);
+    drop(transport);
+    let (mut session, will, expiry) = channel.into_parts();
+    let client_id = session.client_id.clone();
+    match ended {
+        Ended::Takeover(reply) => {
+            // Deliveries already in the inbox belong to the session that moves on.
+            offline::drain_into(&mut session, &mut inbox, ctx);
+            if let Some(will) = will.filter(|w| w.delay_secs == 0) {
+                publish_will(ctx, will).await; // [MQTT-3.1.3-9] only a delayed will waits
+            }
+            let _ = reply.send(session);
+        }
+        Ended::Shutdown => {}
+        Ended::ClientDisconnect | Ended::Lost if expiry == 0 => {
+            if let Some(will) = will {
+                publish_will(ctx, will).await;
+            }
+            end_session(ctx, &mut session, conn_id).await;
+        }
+        Ended::ClientDisconnect | Ended::Lost => {
+            let offline = RouterCmd::Offline { client_id, conn_id };
+            let _ = ctx.router.send(offline).await;
+            offline::hold(session, will, inbox, conn_id, ctx).await;
+        }
+    }
 }
 
 /// Tells the router the session is gone, handing back its unacknowledged shared messages.
