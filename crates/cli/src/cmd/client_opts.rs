@@ -116,10 +116,8 @@ impl ConnectOpts {
         }
     }
 
-    /// Resolves the broker address and builds the client options; `role` names the default id.
-    pub(crate) async fn client_options(&self, role: &str) -> anyhow::Result<ClientOptions> {
-        let (host, port) = self.endpoint()?;
-        let addr = resolve(&host, port).await?;
+    /// Builds the client options for `addr`; `role` names the default client id.
+    pub(crate) fn client_options(&self, addr: SocketAddr, role: &str) -> ClientOptions {
         let mut opts = ClientOptions::new(addr)
             .version(self.version)
             .clean_start(!self.no_clean)
@@ -136,13 +134,23 @@ impl ConnectOpts {
             retain: self.will.will_retain,
             delay_interval: self.will.will_delay,
         });
-        Ok(opts)
+        opts
     }
 
     /// Connects, with an error in words on failure.
     pub(crate) async fn connect(&self, role: &str) -> anyhow::Result<(Client, Incoming)> {
-        let opts = self.client_options(role).await?;
-        Client::connect(&opts).await.map_err(connect_error)
+        let (host, port) = self.endpoint()?;
+        let addrs = resolve(&host, port).await?;
+        let mut last = None;
+        for addr in addrs {
+            match Client::connect(&self.client_options(addr, role)).await {
+                Ok(connected) => return Ok(connected),
+                // Another address of the same name may work (e.g. localhost: ::1, then 127.0.0.1).
+                Err(e @ ClientError::Connect { .. }) => last = Some(e),
+                Err(e) => return Err(connect_error(e)),
+            }
+        }
+        Err(last.map_or_else(|| anyhow!("cannot resolve host {host:?}"), connect_error))
     }
 }
 
@@ -198,13 +206,15 @@ fn parse_port(url: &str, port: &str) -> anyhow::Result<u16> {
         .map_err(|_| anyhow!("invalid --url {url:?}: bad port {port:?}"))
 }
 
-async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
-    let mut addrs = tokio::net::lookup_host((host, port))
+async fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
         .await
-        .with_context(|| format!("cannot resolve host {host:?}"))?;
-    addrs
-        .next()
-        .ok_or_else(|| anyhow!("cannot resolve host {host:?}: no address"))
+        .with_context(|| format!("cannot resolve host {host:?}"))?
+        .collect();
+    if addrs.is_empty() {
+        bail!("cannot resolve host {host:?}: no address");
+    }
+    Ok(addrs)
 }
 
 fn random_id(role: &str) -> String {
