@@ -23,6 +23,7 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_session_expiry: mqtt.max_session_expiry,
         max_client_id_len: usize::from(mqtt.max_client_id_len),
         strict_3_1_client_id: mqtt.strict_3_1_client_id,
+        response_information: mqtt.response_information.clone(),
         topic: TopicLimits {
             max_levels: usize::from(mqtt.max_topic_levels),
             ..TopicLimits::default()

@@ -364,3 +364,28 @@ async fn mqtt_3_1_2_4_clean_start_discards_the_old_subscriptions() {
         }
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_2_2_3_15_v5_response_information_only_when_requested_and_configured() {
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.mqtt.response_information = Some("replies/".to_owned());
+    })
+    .await;
+    for (requested, expected) in [(Some(1), Some("replies/")), (Some(0), None), (None, None)] {
+        let mut connect = connect_packet(ProtocolVersion::V5, "asker");
+        connect.properties.request_response_information = requested;
+        let (_client, connack) = RawClient::connect_with(broker.addr(), connect).await;
+        let info = connack
+            .properties
+            .response_information
+            .as_deref()
+            .map(str::to_owned);
+        assert_eq!(info.as_deref(), expected, "requested={requested:?}");
+    }
+    // Not configured: nothing, even when asked.
+    let plain = TestBroker::start().await;
+    let mut connect = connect_packet(ProtocolVersion::V5, "asker");
+    connect.properties.request_response_information = Some(1);
+    let (_client, connack) = RawClient::connect_with(plain.addr(), connect).await;
+    assert_eq!(connack.properties.response_information, None);
+}

@@ -120,6 +120,8 @@ pub struct MqttConfig {
     pub max_awaiting_rel: u16,
     /// MQTT 3.1: client ids must be 1 to 23 bytes.
     pub strict_3_1_client_id: bool,
+    /// Response Information for 5.0 clients that request it; `None` sends none.
+    pub response_information: Option<String>,
 }
 
 /// `[session]`.

@@ -131,6 +131,9 @@ pub struct RawMqtt {
     pub max_awaiting_rel: i64,
     /// MQTT 3.1 only: require client ids of 1 to 23 bytes, as that version's spec does.
     pub strict_3_1_client_id: bool,
+    /// Response Information returned in CONNACK to 5.0 clients that request it ("" = none): the
+    /// basis the broker suggests for response topics in request/response.
+    pub response_information: String,
 }
 
 impl Default for RawMqtt {
@@ -153,6 +156,7 @@ impl Default for RawMqtt {
             max_session_expiry: "2h".to_owned(),
             max_awaiting_rel: 100,
             strict_3_1_client_id: true,
+            response_information: String::new(),
         }
     }
 }

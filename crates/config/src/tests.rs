@@ -235,3 +235,14 @@ fn from_table_of_defaults() {
     let table: toml::Table = DOC.parse().unwrap();
     assert_eq!(Config::from_table(table, "t").unwrap(), Config::default());
 }
+
+#[test]
+fn response_information_is_optional_and_checked() {
+    let config =
+        crate::parse_str("[mqtt]\nresponse_information = \"reply/\"\n", "t.toml").expect("valid");
+    assert_eq!(config.mqtt.response_information.as_deref(), Some("reply/"));
+    let err = crate::parse_str("[mqtt]\nresponse_information = \"a\\u0000\"\n", "t.toml")
+        .expect_err("NUL refused")
+        .to_string();
+    assert!(err.contains("mqtt.response_information"), "{err}");
+}

@@ -179,7 +179,23 @@ fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
         max_session_expiry,
         max_awaiting_rel,
         strict_3_1_client_id: raw.strict_3_1_client_id,
+        response_information: response_information(
+            &k("response_information"),
+            raw.response_information,
+        )?,
     })
+}
+
+/// A response information string goes out as an MQTT UTF-8 string: no U+0000, at most 65535
+/// bytes; empty means none.
+fn response_information(key: &str, value: String) -> Result<Option<String>, ConfigError> {
+    if value.contains('\0') || value.len() > usize::from(u16::MAX) {
+        return Err(ConfigError::Invalid {
+            key: key.to_owned(),
+            problem: "must be at most 65535 bytes without U+0000".to_owned(),
+        });
+    }
+    Ok((!value.is_empty()).then_some(value))
 }
 
 fn session(raw: RawSession) -> Result<SessionConfig, ConfigError> {

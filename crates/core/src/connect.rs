@@ -47,6 +47,8 @@ pub struct Negotiated {
     pub client_topic_alias_maximum: u16,
     /// Request Problem Information (5.0; default true).
     pub request_problem_information: bool,
+    /// Request Response Information (5.0; default false).
+    pub request_response_information: bool,
     /// The will, if any.
     pub will: Option<WillSpec>,
     /// User name, for authentication and logs.
@@ -97,6 +99,7 @@ pub fn negotiate(
         client_max_packet_size: props.maximum_packet_size.unwrap_or(u32::MAX),
         client_topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         request_problem_information: props.request_problem_information != Some(0),
+        request_response_information: props.request_response_information == Some(1),
         will: will(connect, limits)?,
         username: connect.username.clone(),
         session_expiry_capped: version.is_v5() && requested > cap,
@@ -166,6 +169,13 @@ pub fn connack(neg: &Negotiated, limits: &ServerLimits, session_present: bool) -
         }
         if neg.session_expiry_capped {
             p.session_expiry_interval = Some(neg.session_expiry);
+        }
+        if neg.request_response_information {
+            // [MQTT-3.1.2-28]: only when asked; the server may still send none.
+            p.response_information = limits
+                .response_information
+                .as_deref()
+                .and_then(|info| Utf8String::try_from(info).ok());
         }
         if neg.keep_alive_imposed {
             p.server_keep_alive = Some(neg.keep_alive);

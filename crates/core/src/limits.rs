@@ -44,6 +44,8 @@ pub struct ServerLimits {
     pub topic: TopicLimits,
     /// Limits on each session's queue.
     pub queue: QueueLimits,
+    /// Response Information for 5.0 clients that request it (spec 3.2.2.3.15).
+    pub response_information: Option<String>,
 }
 
 impl Default for ServerLimits {
@@ -66,6 +68,7 @@ impl Default for ServerLimits {
             strict_3_1_client_id: true,
             topic: TopicLimits::default(),
             queue: QueueLimits::default(),
+            response_information: None,
         }
     }
 }
