@@ -1,0 +1,135 @@
+//! Routing one message: `$delayed/` handling, the retained store, one trie walk merged per
+//! client (highest QoS, every subscription identifier, No Local, Retain As Published), one member
+//! per share group, and the offer to each subscriber's mailbox.
+
+use super::retain::RetainOutcome;
+use super::{group_id, Router, SubKey};
+use crate::metrics::Metrics;
+use starling_core::{Delivery, Message};
+use starling_topic::DelayedPublish;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Router {
+    pub(super) fn publish(&mut self, message: Arc<Message>) {
+        let message =
+            match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
+                Ok(Some(delayed)) if self.settings.delayed_enabled => {
+                    let inner = Message {
+                        topic: delayed.topic,
+                        ..(*message).clone()
+                    };
+                    let at = crate::clock::now() + Duration::from_secs(delayed.delay_secs.into());
+                    if !self.delayed.push(at, Arc::new(inner)) {
+                        Metrics::add(&self.metrics.messages_dropped, 1);
+                    }
+                    return;
+                }
+                Err(_) => {
+                    Metrics::add(&self.metrics.messages_dropped, 1);
+                    return;
+                }
+                Ok(_) => message,
+            };
+        self.route(&message);
+    }
+
+    pub(super) fn fire_delayed(&mut self) {
+        for message in self.delayed.pop_due(crate::clock::now()) {
+            self.route(&message);
+        }
+    }
+
+    /// Stores a retained message and delivers it to every matching subscription.
+    pub(super) fn route(&mut self, message: &Arc<Message>) {
+        if message.retain && self.retained.apply(message) == RetainOutcome::Refused {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+        }
+        let mut targets = std::mem::take(&mut self.targets);
+        let mut groups = std::mem::take(&mut self.groups_hit);
+        self.subs
+            .trie
+            .for_each_match(&message.topic, |key, sub| match key {
+                SubKey::Client(id) => {
+                    if sub.options.no_local && **id == *message.publisher {
+                        return; // [MQTT-3.8.3-3]
+                    }
+                    let target = targets.entry(id.clone()).or_default();
+                    target.qos = target.qos.max(sub.options.qos);
+                    target.retain_as_published |= sub.options.retain_as_published;
+                    target.subscription_ids.extend(sub.subscription_id);
+                }
+                SubKey::Group(group) => groups.push(group.clone()),
+            });
+        for (client_id, target) in targets.drain() {
+            let delivery = Delivery {
+                message: message.clone(),
+                qos: message.qos.min(target.qos),
+                // [MQTT-3.3.1-12]/[MQTT-3.3.1-13]: retain-as-published or cleared.
+                retain: message.retain && target.retain_as_published,
+                subscription_ids: target.subscription_ids,
+                shared: None,
+            };
+            self.deliver(&client_id, delivery);
+        }
+        for group in groups.drain(..) {
+            self.dispatch_shared(&group, message, None);
+        }
+        self.targets = targets;
+        self.groups_hit = groups;
+    }
+
+    /// Gives a message to one member of a share group.
+    pub(super) fn dispatch_shared(
+        &mut self,
+        group: &Arc<str>,
+        message: &Arc<Message>,
+        exclude: Option<&str>,
+    ) {
+        let registry = &self.registry;
+        let online = |id: &str| registry.get(id).is_some_and(|r| r.online);
+        let Some(shared) = self.subs.groups.get_mut(group) else {
+            return;
+        };
+        let strategy = self.settings.strategy;
+        let tag = shared.tag.clone();
+        let picked = shared
+            .pick(
+                strategy,
+                message.topic.as_str(),
+                &message.publisher,
+                online,
+                exclude,
+            )
+            .cloned();
+        let Some(member) = picked else {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+            return;
+        };
+        let delivery = Delivery {
+            message: message.clone(),
+            qos: message.qos.min(member.options.qos),
+            retain: message.retain && member.options.retain_as_published,
+            subscription_ids: member.subscription_id.into_iter().collect(),
+            shared: Some(tag),
+        };
+        self.deliver(&member.client_id, delivery);
+    }
+
+    /// A shared-subscription message whose member left: give it to another member.
+    pub(super) fn redispatch(&mut self, delivery: Delivery, leaving: &str) {
+        let Some(tag) = &delivery.shared else { return };
+        let group = group_id(&tag.group, &tag.filter);
+        self.dispatch_shared(&group, &delivery.message, Some(leaving));
+    }
+
+    pub(super) fn deliver(&self, client_id: &str, delivery: Delivery) {
+        let sent = self
+            .registry
+            .get(client_id)
+            .is_some_and(|reg| reg.mailbox.deliver(delivery));
+        if !sent {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+        }
+    }
+}
