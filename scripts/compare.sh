@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Starling vs Mosquitto vs rumqttd on this machine, with `starling bench`.
+#
+#   scripts/compare.sh                    # 3 rounds, all brokers, all scenarios
+#   ROUNDS=1 OUT=/tmp/r.md scripts/compare.sh
+#
+# Installs the peers if missing (Debian's mosquitto with apt-get; rumqttd with
+# `cargo install rumqttd --version $RUMQTTD_VERSION --locked` into $PEERS_ROOT), builds Starling
+# release, then for every round, every scenario, every broker in turn (round-robin, so the
+# brokers see the same machine conditions) starts a fresh broker on its own loopback port, runs
+# one `starling bench` with --broker-pid, and stops the broker. Writes a Markdown table
+# (medians, ratios, per-run values) to stdout and to $OUT; raw JSON stays in $RUN_DIR.
+#
+# Environment:
+#   ROUNDS=3  DURATION=10s  CONNS=19000  OUT=target/compare/results.md
+#   BROKERS="starling mosquitto rumqttd"
+#   SCENARIOS="conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"
+#   RUMQTTD_VERSION=0.20.0  PEERS_ROOT=target/compare/peers  RUN_DIR=target/compare/run-<time>
+#   SKIP_INSTALL=1 (do not install or build anything)  BENCH_TIMEOUT=120 (s, per bench run)
+#   IFADDR= (e.g. 127.0.0.2,127.0.0.3: source addresses for the idle connections; off by default:
+#     19,000 fit in one address's ephemeral range (32768-60999), and with --ifaddr the generator
+#     binds before connecting, which after an earlier run's 19,000 TIME_WAIT sockets on the same
+#     addresses made the kernel's port search take ~50 s of system time)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+HERE=$ROOT/scripts/compare
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-19000}
+OUT=${OUT:-target/compare/results.md}
+BROKERS=${BROKERS:-"starling mosquitto rumqttd"}
+SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"}
+RUMQTTD_VERSION=${RUMQTTD_VERSION:-0.20.0}
+PEERS_ROOT=${PEERS_ROOT:-$ROOT/target/compare/peers}
+RUN_DIR=${RUN_DIR:-$ROOT/target/compare/run-$(date +%Y%m%d-%H%M%S)}
+BIN=$ROOT/target/release/starling
+RUMQTTD=${RUMQTTD:-$PEERS_ROOT/bin/rumqttd}
+
+declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832)
+
+log() { echo "== $(date +%T) $*" >&2; }
+
+# ---------------------------------------------------------------- cleanup
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null
+  done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- install + build
+if [[ -z ${SKIP_INSTALL:-} ]]; then
+  if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
+    log "installing mosquitto (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >&2 \
+      || log "mosquitto install FAILED"
+  fi
+  if [[ " $BROKERS " == *" rumqttd "* && ! -x $RUMQTTD ]]; then
+    log "installing rumqttd $RUMQTTD_VERSION (cargo install --locked) into $PEERS_ROOT"
+    mkdir -p "$RUN_DIR" "$PEERS_ROOT"
+    # With --locked, 0.20.0 pins metrics 0.22.1, which rustc 1.95 rejects (E0521 in
+    # metrics/src/recorder/mod.rs); without --locked cargo picks a later metrics 0.22.x.
+    if ! cargo install rumqttd --version "$RUMQTTD_VERSION" --locked --root "$PEERS_ROOT" \
+         > "$RUN_DIR/rumqttd-install.log" 2>&1; then
+      log "rumqttd $RUMQTTD_VERSION --locked did not build; retrying without --locked"
+      echo "$RUMQTTD_VERSION, cargo install without --locked (--locked fails to build)" > "$PEERS_ROOT/rumqttd.how"
+      if ! cargo install rumqttd --version "$RUMQTTD_VERSION" --root "$PEERS_ROOT" \
+           >> "$RUN_DIR/rumqttd-install.log" 2>&1; then
+        log "rumqttd $RUMQTTD_VERSION did NOT build (see $RUN_DIR/rumqttd-install.log); continuing without it"
+      fi
+    else
+      echo "$RUMQTTD_VERSION, cargo install --locked" > "$PEERS_ROOT/rumqttd.how"
+    fi
+  fi
+  log "building starling (release)"
+  cargo build --release -p starling >&2 || { log "starling build failed"; exit 1; }
+fi
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+avail=()
+for b in $BROKERS; do
+  case $b in
+    starling)  [[ -x $BIN ]] && avail+=(starling) ;;
+    mosquitto) [[ -x $MOSQUITTO ]] && avail+=(mosquitto) || log "no mosquitto; skipped" ;;
+    rumqttd)   [[ -x $RUMQTTD ]] && avail+=(rumqttd) || log "no rumqttd; skipped" ;;
+  esac
+done
+BROKERS="${avail[*]}"
+[[ -n $BROKERS ]] || { log "no broker to run"; exit 1; }
+
+ulimit -n 20000 || { log "ulimit -n 20000 failed"; exit 1; }
+mkdir -p "$RUN_DIR" "$(dirname "$OUT")"
+
+# Per-run configs: the committed files with the port rewritten.
+sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf" > "$RUN_DIR/mosquitto.conf"
+sed "s/127.0.0.1:18832/127.0.0.1:${PORT[rumqttd]}/" "$HERE/rumqttd.toml" > "$RUN_DIR/rumqttd.toml"
+
+# ---------------------------------------------------------------- versions
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "starling: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo ' (+ uncommitted changes)'), $(rustc --version)"
+  echo "mosquitto: $("$MOSQUITTO" -h 2>/dev/null | head -1)"
+  echo "rumqttd: $([[ -x $RUMQTTD ]] && cat "$PEERS_ROOT/rumqttd.how" 2>/dev/null || echo "$RUMQTTD" || echo 'not installed')"
+  echo "nproc: $(nproc)"
+  echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB total"}'), swap $(free -g | awk '/^Swap:/ {print $2 " GiB"}')"
+  echo "kernel: $(uname -srm)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  echo "rounds: $ROUNDS, duration $DURATION, brokers: $BROKERS"
+} > "$RUN_DIR/machine.txt"
+cat "$RUN_DIR/machine.txt" >&2
+
+# ---------------------------------------------------------------- brokers
+BPID=
+start_broker() {  # $1 broker, $2 log file; sets BPID
+  local b=$1 logf=$2
+  case $b in
+    starling)
+      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
+        "$BIN" start > "$logf" 2>&1 &
+      ;;
+    mosquitto) "$MOSQUITTO" -c "$RUN_DIR/mosquitto.conf" > "$logf" 2>&1 & ;;
+    rumqttd)   "$RUMQTTD" -c "$RUN_DIR/rumqttd.toml" > "$logf" 2>&1 & ;;
+  esac
+  BPID=$!
+  PIDS+=("$BPID")
+  local i
+  for i in $(seq 1 100); do   # up to 10 s for the port to accept
+    if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$b]}") 2>/dev/null; then
+      sleep 0.3
+      return 0
+    fi
+    kill -0 "$BPID" 2>/dev/null || { log "$b exited at start (see $logf)"; return 1; }
+    sleep 0.1
+  done
+  log "$b did not listen on ${PORT[$b]} within 10 s"
+  return 1
+}
+stop_broker() {
+  local p=$BPID i
+  [[ -n $p ]] || return 0
+  kill "$p" 2>/dev/null
+  for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  BPID=
+}
+
+# ---------------------------------------------------------------- scenarios
+args_of() {
+  case $1 in
+    conn)       echo "conn -c $CONNS -d 3s${IFADDR:+ --ifaddr $IFADDR}" ;;
+    fanin0)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 0 -s 64 -d $DURATION" ;;
+    fanin1)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 1 -s 64 -d $DURATION" ;;
+    fanout0)    echo "pubsub --pubs 1 --subs 100 -t bench/fanout -q 0 -s 64 -d $DURATION" ;;
+    pairs0)     echo "pubsub --pubs 1000 --subs 1000 -t bench/pair/%i -q 0 -s 64 -d $DURATION" ;;
+    lat10k)     echo "pubsub --pubs 1 --subs 1 -t bench/lat -q 0 -R 10000 -s 64 -d $DURATION" ;;
+    fanin0_16k) echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 0 -s 16384 -d $DURATION" ;;
+    *) return 1 ;;
+  esac
+}
+for s in $SCENARIOS; do args_of "$s" >/dev/null || { log "unknown scenario $s"; exit 1; }; done
+for s in $SCENARIOS; do echo "$s: starling bench $(args_of "$s") -p <port> --json --broker-pid <pid>"; done > "$RUN_DIR/commands.txt"
+
+for r in $(seq 1 "$ROUNDS"); do
+  mkdir -p "$RUN_DIR/r$r"
+  for s in $SCENARIOS; do
+    for b in $BROKERS; do
+      out=$RUN_DIR/r$r/$s.$b
+      start_broker "$b" "$out.broker.log" || { stop_broker; continue; }
+      a=$(args_of "$s")
+      log "round $r/$ROUNDS $s $b (load $(cut -d' ' -f1-3 /proc/loadavg)): starling bench $a -p ${PORT[$b]} --json --broker-pid $BPID"
+      echo "$(cut -d' ' -f1 /proc/loadavg)" > "$out.load"
+      # bounded: duration plus generous slack for connecting and draining
+      timeout "${BENCH_TIMEOUT:-120}" "$BIN" bench $a -p "${PORT[$b]}" --json --broker-pid "$BPID" > "$out.json" 2> "$out.err"
+      rc=$?
+      [[ $rc -eq 0 ]] || log "bench exited $rc (see $out.err)"
+      tail -1 "$out.err" >&2
+      stop_broker
+      sleep 1
+    done
+  done
+done
+
+# ---------------------------------------------------------------- table
+python3 "$HERE/table.py" "$RUN_DIR" $BROKERS | tee "$OUT"
+log "table in $OUT, raw runs in $RUN_DIR"
