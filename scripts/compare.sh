@@ -100,6 +100,8 @@ BROKERS="${avail[*]}"
 
 ulimit -n 20000 || { log "ulimit -n 20000 failed"; exit 1; }
 mkdir -p "$RUN_DIR" "$(dirname "$OUT")"
+# Run a private copy: other work in this tree may rebuild target/release/starling mid-run.
+cp "$BIN" "$RUN_DIR/starling" && BIN=$RUN_DIR/starling
 
 # Per-run configs: the committed files with the port rewritten.
 sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf" > "$RUN_DIR/mosquitto.conf"

@@ -44,8 +44,10 @@ def kb_to_mb(x):
 def fmt(x):
     if x is None:
         return "–"
+    if isinstance(x, float) and x == int(x):
+        x = int(x)
     if isinstance(x, float) and abs(x) < 100:
-        return f"{x:.2f}"
+        return f"{x:.3f}" if 0 < abs(x) < 0.01 else f"{x:.2f}"
     return f"{x:,.0f}"
 
 
@@ -85,6 +87,7 @@ for s, label in [
         continue
     metric(s, f"{label}: delivered", "msg/s", "↑", lambda d: get(d, "receive_rate"))
     metric(s, f"{label}: loss", "%", "↓", lambda d: get(d, "loss", "loss_pct"))
+    metric(s, f"{label}: lost", "msgs", "↓", lambda d: get(d, "loss", "lost"))
     metric(s, f"{label}: latency p50", "µs", "↓", lambda d: get(d, "latency_us", "p50"))
     metric(s, f"{label}: latency p99", "µs", "↓", lambda d: get(d, "latency_us", "p99"))
     metric(s, f"{label}: broker CPU", "cores", "↓", lambda d: get(d, "broker", "cores"))
