@@ -4,10 +4,13 @@
 //! SUBACK always precedes the retained messages and deliveries that follow it, and a session needs
 //! only one channel allocation (a channel's first block is most of an idle connection's memory).
 //! The channel itself is unbounded, but deliveries are counted: once `capacity` of them wait, the
-//! router drops further ones and counts them, so the queue stays bounded while an answer to a
-//! client's request is never lost (there is at most one answer per request).
+//! router drops further QoS 0 ones, and QoS 1/2 ones past twice that (QoS 0 goes first, and the
+//! session's own queue policy gets to decide about QoS 1/2), counting every drop. So the queue
+//! stays bounded while an answer to a client's request is never lost (there is at most one
+//! answer per request).
 
 use crate::router::command::SessionControl;
+use starling_codec::QoS;
 use starling_core::Delivery;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -54,7 +57,12 @@ pub(crate) fn mailbox(capacity: usize) -> (SessionMailbox, Inbox) {
 impl SessionMailbox {
     /// Queues a delivery; false (and nothing queued) when the mailbox is full or closed.
     pub(crate) fn deliver(&self, delivery: Delivery) -> bool {
-        if self.waiting.load(Ordering::Relaxed) >= self.capacity {
+        let limit = if delivery.qos == QoS::AtMostOnce {
+            self.capacity
+        } else {
+            2 * self.capacity
+        };
+        if self.waiting.load(Ordering::Relaxed) >= limit {
             return false;
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);

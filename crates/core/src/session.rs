@@ -5,7 +5,7 @@
 //! The struct is plain data so that the durability issue can store and restore it as it is.
 
 use crate::message::Delivery;
-use starling_codec::PacketId;
+use starling_codec::{PacketId, QoS};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -122,6 +122,17 @@ impl SessionState {
             self.queue.push_back(delivery);
             return Enqueued::Queued;
         }
+        // A full queue gives up QoS 0 first (DESIGN §2): a new QoS 0 message is dropped, and a
+        // new QoS 1/2 message takes the place of the oldest queued QoS 0 one, before the policy
+        // for QoS 1/2 applies.
+        if delivery.qos == QoS::AtMostOnce {
+            return Enqueued::Dropped;
+        }
+        if let Some(pos) = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
+            self.queue.remove(pos);
+            self.queue.push_back(delivery);
+            return Enqueued::DroppedOldest;
+        }
         match limits.overflow {
             QueueOverflow::DropNewest => Enqueued::Dropped,
             QueueOverflow::Disconnect => Enqueued::Overflow,
@@ -169,7 +180,7 @@ impl SessionState {
     /// Queues a delivery for a client that is offline: QoS 0 only if `queue_qos0_offline`;
     /// a full queue drops by the policy (an offline client cannot be disconnected).
     pub fn enqueue_offline(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
-        if delivery.qos == starling_codec::QoS::AtMostOnce && !limits.queue_qos0_offline {
+        if delivery.qos == QoS::AtMostOnce && !limits.queue_qos0_offline {
             return Enqueued::Dropped;
         }
         match self.enqueue(delivery, limits) {

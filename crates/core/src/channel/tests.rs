@@ -514,3 +514,41 @@ fn queue_overflow_policies() {
 }
 
 use crate::session::{Outgoing, QueueLimits};
+
+#[test]
+fn a_full_queue_gives_up_qos0_first() {
+    let limits = QueueLimits {
+        max_len: 2,
+        overflow: crate::session::QueueOverflow::Disconnect,
+        queue_qos0_offline: true,
+    };
+    let mut s = SessionState::new(Arc::from("c"), 0);
+    assert_eq!(
+        s.enqueue(delivery("q0", QoS::AtMostOnce), &limits),
+        crate::Enqueued::Queued
+    );
+    assert_eq!(
+        s.enqueue(delivery("q1", QoS::AtLeastOnce), &limits),
+        crate::Enqueued::Queued
+    );
+    // Full: a new QoS 0 message is dropped, whatever the policy.
+    assert_eq!(
+        s.enqueue(delivery("q0b", QoS::AtMostOnce), &limits),
+        crate::Enqueued::Dropped
+    );
+    // A new QoS 1 message replaces the queued QoS 0 one before the policy (disconnect) applies.
+    assert_eq!(
+        s.enqueue(delivery("q1b", QoS::AtLeastOnce), &limits),
+        crate::Enqueued::DroppedOldest
+    );
+    let topics: Vec<_> = s
+        .queue
+        .iter()
+        .map(|d| d.message.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(topics, ["q1", "q1b"]);
+    assert_eq!(
+        s.enqueue(delivery("q1c", QoS::AtLeastOnce), &limits),
+        crate::Enqueued::Overflow
+    );
+}

@@ -119,8 +119,7 @@ async fn publish_loop(ctx: &Ctx, s: &Session, plan: &Plan, template: Message, se
         };
         let burst = burst.min(limit - *sent);
         if let Some((w, fanout)) = window {
-            w.admit().await;
-            w.sent(burst * fanout);
+            w.admit(burst * fanout).await;
         }
         for _ in 0..burst {
             let mut message = template.clone();

@@ -52,11 +52,6 @@ impl Window {
         self.limit.fetch_add(self.per_route * fanout, Relaxed);
     }
 
-    /// Counts `n` deliveries about to be published.
-    pub(crate) fn sent(&self, n: u64) {
-        self.expected.fetch_add(n, Relaxed);
-    }
-
     /// Counts `n` deliveries received, waking waiting publishers.
     pub(crate) fn received(&self, n: u64) {
         self.received.fetch_add(n, Relaxed);
@@ -65,16 +60,22 @@ impl Window {
         }
     }
 
-    /// Waits until the window has room (or deliveries stall).
-    pub(crate) async fn admit(&self) {
+    /// Waits until `n` more deliveries fit in the window (or deliveries stall), and counts them
+    /// as sent. The check and the count are one atomic step, so concurrent publishers never take
+    /// the window past its limit (a burst larger than the window goes when nothing is outstanding).
+    pub(crate) async fn admit(&self, n: u64) {
         loop {
             let notified = self.progress.notified();
-            let outstanding = self
-                .expected
-                .load(Relaxed)
-                .saturating_sub(self.received.load(Relaxed));
-            if outstanding <= self.limit.load(Relaxed) {
-                return;
+            let expected = self.expected.load(Relaxed);
+            let outstanding = expected.saturating_sub(self.received.load(Relaxed));
+            if outstanding == 0 || outstanding + n <= self.limit.load(Relaxed) {
+                let reserved =
+                    self.expected
+                        .compare_exchange(expected, expected + n, Relaxed, Relaxed);
+                if reserved.is_ok() {
+                    return;
+                }
+                continue;
             }
             self.waiting.fetch_add(1, Relaxed);
             let woke = tokio::time::timeout(STALL, notified).await;
@@ -135,14 +136,12 @@ mod tests {
     async fn admit_waits_for_deliveries_and_gives_up_on_a_stall() {
         let w = Window::new(5);
         w.add_routes(2);
-        w.sent(10);
-        w.admit().await; // at the limit: room
-        w.sent(5);
+        w.admit(10).await; // up to the limit: room
         let start = tokio::time::Instant::now();
-        w.admit().await; // over the limit, nothing arrives: waits STALL, writes them off
+        w.admit(5).await; // past the limit, nothing arrives: waits STALL, writes them off
         assert!(start.elapsed() >= STALL);
         let start = tokio::time::Instant::now();
-        w.admit().await; // the window is open again
+        w.admit(5).await; // the window is open again
         assert!(start.elapsed() < STALL);
     }
 }
