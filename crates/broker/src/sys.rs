@@ -33,6 +33,7 @@ pub(crate) async fn run(
                 continue;
             };
             let message = Message {
+                wire_topic: Message::wire_topic_of(&topic),
                 topic,
                 payload: Bytes::from(value),
                 qos: QoS::AtMostOnce,

@@ -146,6 +146,7 @@ fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, Re
     }
     Ok(Some(WillSpec {
         message: Message {
+            wire_topic: Message::wire_topic_of(&topic),
             topic,
             payload: crate::message::detach(&will.payload),
             qos: will.qos,

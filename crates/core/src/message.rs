@@ -67,6 +67,9 @@ impl MessageProperties {
 pub struct Message {
     /// The topic it was published to.
     pub topic: TopicName,
+    /// The same topic as a wire string, made once per message ([`Message::wire_topic_of`]) so
+    /// that every delivery shares it instead of copying and re-validating the name.
+    pub wire_topic: Utf8String,
     /// The payload (never copied after decode).
     pub payload: Bytes,
     /// The QoS it was published with.
@@ -82,6 +85,11 @@ pub struct Message {
 }
 
 impl Message {
+    /// The wire string for `topic` (a topic name is always a valid MQTT UTF-8 string).
+    pub fn wire_topic_of(topic: &TopicName) -> Utf8String {
+        Utf8String::try_from(topic.as_str()).unwrap_or_default()
+    }
+
     /// True when the message expiry interval has run out at `now`.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| now >= at)

@@ -35,6 +35,7 @@ impl Router {
             json_string(client_id)
         );
         let message = Message {
+            wire_topic: Message::wire_topic_of(&topic),
             topic,
             payload: Bytes::from(payload),
             qos: QoS::AtMostOnce,

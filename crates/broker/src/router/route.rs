@@ -16,6 +16,7 @@ impl Router {
             match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
                 Ok(Some(delayed)) if self.settings.delayed_enabled => {
                     let inner = Message {
+                        wire_topic: Message::wire_topic_of(&delayed.topic),
                         topic: delayed.topic,
                         ..(*message).clone()
                     };

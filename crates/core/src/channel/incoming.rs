@@ -135,6 +135,7 @@ impl Channel {
 
     fn route(&mut self, publish: Publish, topic: TopicName, now: Instant) {
         let message = Message {
+            wire_topic: Message::wire_topic_of(&topic),
             topic,
             expires_at: Message::expiry_from_interval(
                 publish.properties.message_expiry_interval,

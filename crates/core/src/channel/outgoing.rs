@@ -184,7 +184,7 @@ impl Channel {
             p.user_properties = mp.user_properties.clone();
             p.subscription_identifiers = delivery.subscription_ids.clone();
         }
-        let topic = Utf8String::try_from(msg.topic.as_str()).unwrap_or_default();
+        let topic = msg.wire_topic.clone();
         let mut publish = Publish {
             dup: id.is_some_and(|(_, dup)| dup),
             qos: delivery.qos,

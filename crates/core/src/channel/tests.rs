@@ -40,8 +40,10 @@ fn channel(version: ProtocolVersion, now: Instant) -> Channel {
 }
 
 fn message(topic: &str, qos: QoS, expires_at: Option<Instant>) -> Arc<Message> {
+    let topic = TopicName::new(topic).expect("topic");
     Arc::new(Message {
-        topic: TopicName::new(topic).expect("topic"),
+        wire_topic: Message::wire_topic_of(&topic),
+        topic,
         payload: Bytes::from_static(b"payload"),
         qos,
         retain: false,
