@@ -131,7 +131,7 @@ pub struct Delivery {
     /// RETAIN flag to send (retained-on-subscribe, or retain-as-published).
     pub retain: bool,
     /// Subscription identifiers of every matching subscription (5.0).
-    pub subscription_ids: Vec<u32>,
+    pub subscription_ids: Box<[u32]>,
     /// Set when the delivery came through a shared subscription.
-    pub shared: Option<SharedTag>,
+    pub shared: Option<Arc<SharedTag>>,
 }

@@ -8,7 +8,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
-use crate::router::command::{RouterCmd, SessionControl};
+use crate::router::command::{RouterCmd, SessionControl, SubAckReply};
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, CloseReason, Effect};
 use tracing::debug;
@@ -113,11 +113,12 @@ fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> 
 /// Applies an order or answer from the router; `Some` when the connection must end.
 fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ended> {
     match control {
-        SessionControl::SubAck {
-            packet_id,
-            reason_codes,
-            retained,
-        } => {
+        SessionControl::SubAck(reply) => {
+            let SubAckReply {
+                packet_id,
+                reason_codes,
+                retained,
+            } = *reply;
             channel.handle_suback(packet_id, reason_codes);
             let now = clock::now();
             for delivery in retained {

@@ -14,18 +14,23 @@ use tokio::sync::oneshot;
 /// recognised.
 pub(crate) type ConnId = u64;
 
+/// The router's answer to one SUBSCRIBE.
+#[derive(Debug)]
+pub(crate) struct SubAckReply {
+    /// The SUBSCRIBE's id.
+    pub(crate) packet_id: PacketId,
+    /// One per filter.
+    pub(crate) reason_codes: Vec<ReasonCode>,
+    /// Retained messages matching the new subscriptions.
+    pub(crate) retained: Vec<Delivery>,
+}
+
 /// Orders and answers for a session task.
 #[derive(Debug)]
 pub(crate) enum SessionControl {
-    /// Answer to a SUBSCRIBE, with the retained messages to send after the SUBACK.
-    SubAck {
-        /// The SUBSCRIBE's id.
-        packet_id: PacketId,
-        /// One per filter.
-        reason_codes: Vec<ReasonCode>,
-        /// Retained messages matching the new subscriptions.
-        retained: Vec<Delivery>,
-    },
+    /// Answer to a SUBSCRIBE, with the retained messages to send after the SUBACK. Boxed: it is
+    /// rare, and the largest variant sets the size of every mailbox slot.
+    SubAck(Box<SubAckReply>),
     /// Answer to an UNSUBSCRIBE.
     UnsubAck {
         /// The UNSUBSCRIBE's id.

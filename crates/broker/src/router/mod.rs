@@ -20,7 +20,7 @@ mod shared;
 mod subscriptions;
 
 use crate::metrics::Metrics;
-use command::{ConnId, RouterCmd, SessionControl, SessionMailbox};
+use command::{ConnId, RouterCmd, SessionControl, SessionMailbox, SubAckReply};
 use delayed::DelayedQueue;
 use retain::RetainStore;
 use starling_codec::{PacketId, QoS, ReasonCode};
@@ -282,11 +282,11 @@ impl Router {
         }
         self.control(
             client_id,
-            SessionControl::SubAck {
+            SessionControl::SubAck(Box::new(SubAckReply {
                 packet_id,
                 reason_codes,
                 retained,
-            },
+            })),
         );
     }
 

@@ -68,7 +68,7 @@ impl Router {
                 qos: message.qos.min(target.qos),
                 // [MQTT-3.3.1-12]/[MQTT-3.3.1-13]: retain-as-published or cleared.
                 retain: message.retain && target.retain_as_published,
-                subscription_ids: target.subscription_ids,
+                subscription_ids: target.subscription_ids.into_boxed_slice(),
                 shared: None,
             };
             self.deliver(&client_id, delivery);

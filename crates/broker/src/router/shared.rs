@@ -19,14 +19,14 @@ pub(crate) struct Member {
 /// The members of one (group, filter) pair and the dispatch cursor.
 #[derive(Debug)]
 pub(crate) struct SharedGroup {
-    pub(crate) tag: SharedTag,
+    pub(crate) tag: Arc<SharedTag>,
     pub(crate) members: Vec<Member>,
     cursor: usize,
     sticky: Option<Arc<str>>,
 }
 
 impl SharedGroup {
-    pub(crate) fn new(tag: SharedTag) -> Self {
+    pub(crate) fn new(tag: Arc<SharedTag>) -> Self {
         Self {
             tag,
             members: Vec::new(),

@@ -88,10 +88,10 @@ impl Subscriptions {
                     options,
                     subscription_id,
                 };
-                let tag = SharedTag {
+                let tag = Arc::new(SharedTag {
                     group: group.as_str().into(),
                     filter: filter.as_str().into(),
-                };
+                });
                 self.groups
                     .entry(id)
                     .or_insert_with(|| SharedGroup::new(tag))

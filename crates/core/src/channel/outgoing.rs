@@ -182,7 +182,7 @@ impl Channel {
             p.response_topic = mp.response_topic.clone();
             p.correlation_data = mp.correlation_data.clone();
             p.user_properties = mp.user_properties.clone();
-            p.subscription_identifiers = delivery.subscription_ids.clone();
+            p.subscription_identifiers = delivery.subscription_ids.to_vec();
         }
         let topic = msg.wire_topic.clone();
         let mut publish = Publish {

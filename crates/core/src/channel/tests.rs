@@ -58,7 +58,7 @@ fn delivery(topic: &str, qos: QoS) -> Delivery {
         message: message(topic, qos, None),
         qos,
         retain: false,
-        subscription_ids: Vec::new(),
+        subscription_ids: Box::default(),
         shared: None,
     }
 }
