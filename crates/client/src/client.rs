@@ -1,7 +1,7 @@
 //! [`Client`]: connecting (TCP or any stream), the handle's requests, and [`Incoming`].
 
 use crate::connection::{self, Command, OutPublish};
-use crate::{ClientError, ClientOptions};
+use crate::{tls, ws, ClientError, ClientOptions, TlsConfig, TransportKind};
 use bytes::{Bytes, BytesMut};
 use starling_codec::{
     decode, encode, ConnAck, Connect, DecodeOptions, Packet, Properties, ProtocolVersion, Publish,
@@ -13,7 +13,8 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// A byte stream a connection runs over: TCP today, TLS or WebSocket later.
+/// A byte stream a connection runs over: TCP, TLS, WebSocket, or anything else that reads and
+/// writes bytes. Writes may be buffered: the connection flushes once its buffer is written.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
@@ -67,14 +68,39 @@ impl Incoming {
 }
 
 impl Client {
-    /// Opens a TCP connection to `opts.addr` (from `opts.local_addr` if set), sends CONNECT and
-    /// waits for a successful CONNACK.
+    /// Opens a connection to `opts.addr` (from `opts.local_addr` if set) over `opts.transport`
+    /// (TCP, TLS, WebSocket, WebSocket over TLS), sends CONNECT and waits for a successful
+    /// CONNACK. The TLS and WebSocket handshakes are bounded by `opts.connect_timeout` too.
     pub async fn connect(opts: &ClientOptions) -> Result<(Client, Incoming), ClientError> {
         let stream = tcp(opts).await.map_err(|source| ClientError::Connect {
             addr: opts.addr,
             source,
         })?;
-        Self::connect_with(stream, opts).await
+        match &opts.transport {
+            // The fast path: no wrapper around the socket.
+            TransportKind::Tcp => Self::connect_with(stream, opts).await,
+            TransportKind::Tls(config) => {
+                let server = server(opts);
+                let stream = tls_handshake(config, opts, &server, stream).await?;
+                Self::connect_with(stream, opts)
+                    .await
+                    .map_err(|e| tls::explain(&server, e))
+            }
+            TransportKind::Ws { path } => {
+                let stream = ws_handshake(&ws_url("ws", opts, path), opts, stream).await?;
+                Self::connect_with(stream, opts).await
+            }
+            TransportKind::Wss { path, tls: config } => {
+                let server = server(opts);
+                let stream = tls_handshake(config, opts, &server, stream).await?;
+                let stream = ws_handshake(&ws_url("wss", opts, path), opts, stream)
+                    .await
+                    .map_err(|e| tls::explain(&server, e))?;
+                Self::connect_with(stream, opts)
+                    .await
+                    .map_err(|e| tls::explain(&server, e))
+            }
+        }
     }
 
     /// Runs the handshake over an already open `stream` (e.g. TLS) and starts the connection.
@@ -89,6 +115,7 @@ impl Client {
             &mut wbuf,
         )?;
         stream.write_all(&wbuf).await?;
+        stream.flush().await?;
         let mut rbuf = BytesMut::with_capacity(connection::READ_MIN);
         let connack = tokio::time::timeout(
             opts.connect_timeout,
@@ -249,6 +276,59 @@ async fn tcp(opts: &ClientOptions) -> std::io::Result<TcpStream> {
     };
     stream.set_nodelay(opts.nodelay)?;
     Ok(stream)
+}
+
+/// The server's host name: `server_name`, or the IP address of `addr`.
+fn host(opts: &ClientOptions) -> String {
+    opts.server_name
+        .clone()
+        .unwrap_or_else(|| opts.addr.ip().to_string())
+}
+
+/// `host:port` for errors (`[v6]:port` for an IPv6 address).
+fn server(opts: &ClientOptions) -> String {
+    let host = host(opts);
+    if host.contains(':') {
+        format!("[{host}]:{}", opts.addr.port())
+    } else {
+        format!("{host}:{}", opts.addr.port())
+    }
+}
+
+fn ws_url(scheme: &str, opts: &ClientOptions, path: &str) -> String {
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    format!("{scheme}://{}{slash}{path}", server(opts))
+}
+
+async fn tls_handshake(
+    config: &TlsConfig,
+    opts: &ClientOptions,
+    server: &str,
+    stream: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
+    let name = host(opts);
+    tokio::time::timeout(
+        opts.connect_timeout,
+        tls::handshake(config, &name, server, stream),
+    )
+    .await
+    .map_err(|_| ClientError::Tls {
+        server: server.to_owned(),
+        reason: format!("no answer within {:?}", opts.connect_timeout),
+    })?
+}
+
+async fn ws_handshake<S: Transport>(
+    url: &str,
+    opts: &ClientOptions,
+    stream: S,
+) -> Result<ws::WsStream<S>, ClientError> {
+    tokio::time::timeout(opts.connect_timeout, ws::handshake(url, stream))
+        .await
+        .map_err(|_| ClientError::WebSocket {
+            url: url.to_owned(),
+            reason: format!("no answer within {:?}", opts.connect_timeout),
+        })?
 }
 
 fn connect_packet(opts: &ClientOptions) -> Result<Connect, ClientError> {

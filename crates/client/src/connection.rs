@@ -16,13 +16,14 @@ use crate::client::Transport;
 use crate::inflight::{Inflight, Pending, PublishReply};
 use crate::{ClientError, ClientOptions, Message};
 use bytes::{Buf, BytesMut};
+use futures_util::FutureExt;
 use starling_codec::{
     decode, encode, ConnAck, DecodeOptions, Disconnect, Packet, ProtocolVersion, PubResp, Publish,
     QoS, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe, Utf8String,
 };
 use std::collections::HashSet;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -83,6 +84,7 @@ pub(crate) fn spawn<T: Transport>(
         rbuf,
         read_size: READ_MIN,
         wbuf: BytesMut::new(),
+        unflushed: false,
         commands,
         messages,
         batch: Vec::new(),
@@ -95,6 +97,24 @@ pub(crate) fn spawn<T: Transport>(
         close: Close::Open,
     };
     tokio::spawn(conn.run())
+}
+
+/// What [`write_or_flush`] did.
+enum Out {
+    Written(usize),
+    Flushed,
+}
+
+/// Writes from `wbuf`, or when it is empty, flushes what the transport still buffers.
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    wbuf: &[u8],
+) -> std::io::Result<Out> {
+    if wbuf.is_empty() {
+        writer.flush().await.map(|()| Out::Flushed)
+    } else {
+        writer.write(wbuf).await.map(Out::Written)
+    }
 }
 
 /// Longest wait for outstanding acknowledgments before DISCONNECT is sent anyway.
@@ -169,6 +189,8 @@ struct Connection<T> {
     rbuf: BytesMut,
     read_size: usize,
     wbuf: BytesMut,
+    /// The transport holds written bytes that a flush has not pushed out yet.
+    unflushed: bool,
     commands: mpsc::Receiver<Command>,
     messages: mpsc::Sender<Vec<Publish>>,
     /// Messages decoded from the current read, handed over together.
@@ -229,13 +251,24 @@ impl<T: Transport> Connection<T> {
                     }
                     self.handle_read().await?;
                 }
-                written = self.writer.write(&self.wbuf), if !self.wbuf.is_empty() => {
-                    let n = written?;
-                    if n == 0 {
-                        return Err(ClientError::ConnectionClosed);
+                out = write_or_flush(&mut self.writer, &self.wbuf),
+                    if !self.wbuf.is_empty() || self.unflushed =>
+                {
+                    match out? {
+                        Out::Flushed => self.unflushed = false,
+                        Out::Written(0) => return Err(ClientError::ConnectionClosed),
+                        Out::Written(n) => {
+                            self.wbuf.advance(n);
+                            self.keep_alive.wrote = true;
+                            if self.wbuf.is_empty() {
+                                // TLS and WebSocket buffer writes; TCP's flush is done at once.
+                                match self.writer.flush().now_or_never() {
+                                    Some(flushed) => flushed?,
+                                    None => self.unflushed = true,
+                                }
+                            }
+                        }
                     }
-                    self.wbuf.advance(n);
-                    self.keep_alive.wrote = true;
                 }
                 command = self.commands.recv(), if accept => {
                     self.handle_command(command)?;

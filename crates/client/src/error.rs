@@ -2,6 +2,7 @@
 
 use starling_codec::{DecodeError, EncodeError, ReasonCode, Utf8StringError};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why connecting, or a request on a connection, failed.
@@ -14,6 +15,38 @@ pub enum ClientError {
         addr: SocketAddr,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The TLS handshake failed (or the server rejected the client's certificate just after).
+    #[error("TLS handshake with {server} failed: {reason}")]
+    Tls {
+        /// `host:port` of the server.
+        server: String,
+        /// rustls' reason, e.g. `invalid peer certificate: UnknownIssuer`.
+        reason: String,
+    },
+    /// A CA, certificate or key file could not be read or holds nothing usable.
+    #[error("{what} {}: {reason}", .path.display())]
+    TlsFile {
+        /// Which file: `CA file`, `client certificate file`, `client key file`.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// The TLS options do not make a configuration.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    /// The server name is neither a DNS name nor an IP address.
+    #[error("invalid server name for TLS: {0:?}")]
+    InvalidServerName(String),
+    /// The WebSocket upgrade failed.
+    #[error("WebSocket upgrade at {url} failed: {reason}")]
+    WebSocket {
+        /// The URL requested.
+        url: String,
+        /// Why, e.g. the HTTP status the server answered.
+        reason: String,
     },
     /// The server refused the CONNECT.
     #[error("connection refused by the server: {} (reason code 0x{:02X})", .0.description(), .0.as_u8())]

@@ -1,5 +1,6 @@
 //! [`ClientOptions`]: what CONNECT says, and how the connection is opened and buffered.
 
+use crate::TlsConfig;
 use bytes::Bytes;
 use starling_codec::{ProtocolVersion, QoS};
 use std::net::{IpAddr, SocketAddr};
@@ -20,12 +21,55 @@ pub struct LastWill {
     pub delay_interval: Option<u32>,
 }
 
+/// How the byte stream to the broker is opened, on top of the TCP connection to
+/// [`ClientOptions::addr`].
+#[derive(Debug, Clone, Default)]
+pub enum TransportKind {
+    /// Plain TCP (`mqtt://`, usually port 1883).
+    #[default]
+    Tcp,
+    /// TLS (`mqtts://`, usually port 8883).
+    Tls(TlsConfig),
+    /// WebSocket (`ws://`, often port 8083), subprotocol `mqtt`, at `path` (e.g. `/mqtt`).
+    Ws {
+        /// The HTTP path of the upgrade request.
+        path: String,
+    },
+    /// WebSocket over TLS (`wss://`, often port 8084).
+    Wss {
+        /// The HTTP path of the upgrade request.
+        path: String,
+        /// The TLS configuration.
+        tls: TlsConfig,
+    },
+}
+
+impl TransportKind {
+    /// The URL scheme: `mqtt`, `mqtts`, `ws` or `wss`.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::Tcp => "mqtt",
+            Self::Tls(_) => "mqtts",
+            Self::Ws { .. } => "ws",
+            Self::Wss { .. } => "wss",
+        }
+    }
+}
+
+/// The WebSocket path brokers use by default (Mosquitto, EMQX, HiveMQ).
+pub const DEFAULT_WS_PATH: &str = "/mqtt";
+
 /// Options of one connection. `ClientOptions::new(addr)` gives MQTT 5.0, an empty client id
 /// (the server assigns one), clean start, 60 s keep alive.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Broker address.
     pub addr: SocketAddr,
+    /// TCP, TLS, WebSocket or WebSocket over TLS.
+    pub transport: TransportKind,
+    /// The broker's host name: what TLS sends as SNI and checks the certificate against, and
+    /// the WebSocket `Host`. `None`: the IP address of `addr`.
+    pub server_name: Option<String>,
     /// Local source address to bind before connecting (port chosen by the OS).
     pub local_addr: Option<IpAddr>,
     /// Protocol version: 3.1.1 or 5.0 (3.1 works too).
@@ -65,6 +109,8 @@ impl ClientOptions {
     pub fn new(addr: SocketAddr) -> Self {
         Self {
             addr,
+            transport: TransportKind::Tcp,
+            server_name: None,
             local_addr: None,
             version: ProtocolVersion::V5,
             client_id: String::new(),
@@ -98,6 +144,18 @@ impl ClientOptions {
     /// Sets clean start.
     pub fn clean_start(mut self, clean: bool) -> Self {
         self.clean_start = clean;
+        self
+    }
+
+    /// Sets the transport.
+    pub fn transport(mut self, transport: TransportKind) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Sets the server's host name (TLS SNI and verification, WebSocket `Host`).
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
         self
     }
 

@@ -14,6 +14,8 @@
 //!   received messages).
 //! - [`packets`]: builders for the packets tests send most (`connect_packet`,
 //!   `publish_packet`, `subscribe_packet`, ...).
+//! - `transports` (feature `transports`): certificates made at test time and a TLS/WebSocket
+//!   proxy in front of a [`TestBroker`], for the client's transport tests.
 //!
 //! Every scenario should run on each of [`versions()`]; 3.1 ([`ProtocolVersion::V3_1`]) is
 //! added by the tests where its behaviour differs.
@@ -24,6 +26,8 @@
 pub mod broker;
 pub mod client;
 pub mod packets;
+#[cfg(feature = "transports")]
+pub mod transports;
 
 pub use broker::TestBroker;
 pub use client::{Event, RawClient, DEFAULT_TIMEOUT};
