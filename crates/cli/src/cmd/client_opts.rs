@@ -2,33 +2,56 @@
 //! conventions), turning them into [`ClientOptions`], and connecting with errors in words.
 //!
 //! `-h` is the host, as in mosquitto; the commands therefore disable clap's `-h` help and offer
-//! `--help` only.
+//! `--help` only. [`BrokerOpts`] (where the broker is, and over which transport) is shared with
+//! `starling bench`.
 
 use anyhow::{anyhow, bail, Context};
 use bytes::Bytes;
 use clap::{ArgAction, Args};
 use starling_client::{
-    Client, ClientError, ClientOptions, Incoming, LastWill, ProtocolVersion, QoS,
+    Client, ClientError, ClientOptions, Incoming, LastWill, ProtocolVersion, QoS, TlsConfig,
+    TlsOptions, TransportKind, DEFAULT_WS_PATH,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Options of the connection to the broker.
+/// Where the broker is and how to reach it: `-h`/`-p`, `--url`, TLS and WebSocket options.
+/// Shared by `pub`, `sub` and `bench`.
 #[derive(Args, Debug, Clone)]
-pub(crate) struct ConnectOpts {
+pub(crate) struct BrokerOpts {
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
     /// Broker host name or address.
     #[arg(short = 'h', long, default_value = "127.0.0.1")]
     pub(crate) host: String,
-    /// Broker port.
-    #[arg(short = 'p', long, default_value_t = 1883)]
-    pub(crate) port: u16,
-    /// Broker URL, mqtt://host[:port] (overrides -h and -p; mqtts, ws, wss and quic: not yet).
+    /// Broker port [default: 1883; 8883 with TLS, 8083 with --ws, 8084 with both].
+    #[arg(short = 'p', long)]
+    pub(crate) port: Option<u16>,
+    /// Broker URL, overriding -h and -p: mqtt://host[:1883], mqtts://host[:8883],
+    /// ws://host[:8083][/path], wss://host[:8084][/path] (WebSocket path default /mqtt;
+    /// quic:// is not supported yet).
     #[arg(long)]
     pub(crate) url: Option<String>,
+    /// TLS with -h/-p (implied by --cafile, --cert, --key and --insecure).
+    #[arg(long, visible_alias = "tls", conflicts_with = "url")]
+    pub(crate) ssl: bool,
+    /// WebSocket with -h/-p (over TLS with --ssl).
+    #[arg(long, conflicts_with = "url")]
+    pub(crate) ws: bool,
+    /// WebSocket path with --ws.
+    #[arg(long, default_value = DEFAULT_WS_PATH, conflicts_with = "url")]
+    pub(crate) ws_path: String,
+    #[command(flatten)]
+    pub(crate) tls: TlsOpts,
+}
+
+/// Options of the connection to the broker.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ConnectOpts {
+    #[command(flatten)]
+    pub(crate) broker: BrokerOpts,
     /// Client id (default: a random `starling-<cmd>-<hex>`).
     #[arg(short = 'i', long = "id")]
     pub(crate) client_id: Option<String>,
@@ -55,8 +78,6 @@ pub(crate) struct ConnectOpts {
     pub(crate) user_properties: Vec<(String, String)>,
     #[command(flatten)]
     pub(crate) will: WillOpts,
-    #[command(flatten)]
-    pub(crate) tls: TlsOpts,
 }
 
 /// The will message.
@@ -79,19 +100,20 @@ pub(crate) struct WillOpts {
     pub(crate) will_delay: Option<u32>,
 }
 
-/// TLS options: accepted, refused until the transports land.
+/// TLS options, as mosquitto_pub/sub name them.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct TlsOpts {
-    /// CA certificates file (TLS: not supported yet).
+    /// CA certificates file (PEM) to verify the broker with [default: the system's].
     #[arg(long)]
     pub(crate) cafile: Option<PathBuf>,
-    /// Client certificate file (TLS: not supported yet).
-    #[arg(long)]
+    /// Client certificate file (PEM), for mutual TLS (with --key).
+    #[arg(long, requires = "key")]
     pub(crate) cert: Option<PathBuf>,
-    /// Client private key file (TLS: not supported yet).
-    #[arg(long)]
+    /// Client private key file (PEM), for mutual TLS (with --cert).
+    #[arg(long, requires = "cert")]
     pub(crate) key: Option<PathBuf>,
-    /// Do not verify the server certificate (TLS: not supported yet).
+    /// Do not verify the broker's certificate (DANGEROUS: anyone on the path can pose as the
+    /// broker; for tests and self-signed setups only).
     #[arg(long)]
     pub(crate) insecure: bool,
 }
@@ -100,22 +122,113 @@ impl TlsOpts {
     fn requested(&self) -> bool {
         self.cafile.is_some() || self.cert.is_some() || self.key.is_some() || self.insecure
     }
+
+    fn options(&self) -> TlsOptions {
+        TlsOptions {
+            cafile: self.cafile.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            alpn: Vec::new(),
+        }
+    }
 }
 
-impl ConnectOpts {
-    /// The host and port to connect to, from `--url` or `-h`/`-p`.
-    pub(crate) fn endpoint(&self) -> anyhow::Result<(String, u16)> {
-        if self.tls.requested() {
-            bail!(
-                "TLS not supported yet (--cafile, --cert, --key, --insecure): use mqtt:// over TCP"
-            );
-        }
-        match &self.url {
-            None => Ok((self.host.clone(), self.port)),
-            Some(url) => parse_url(url),
+/// How the connection is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// TCP.
+    Mqtt,
+    /// TLS.
+    Mqtts,
+    /// WebSocket.
+    Ws,
+    /// WebSocket over TLS.
+    Wss,
+}
+
+impl Scheme {
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Mqtt => 1883,
+            Scheme::Mqtts => 8883,
+            Scheme::Ws => 8083,
+            Scheme::Wss => 8084,
         }
     }
 
+    fn tls(self) -> bool {
+        matches!(self, Scheme::Mqtts | Scheme::Wss)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scheme::Mqtt => "mqtt",
+            Scheme::Mqtts => "mqtts",
+            Scheme::Ws => "ws",
+            Scheme::Wss => "wss",
+        }
+    }
+}
+
+/// The broker's address and transport, from `--url` or `-h`/`-p` and the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    pub(crate) scheme: Scheme,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The WebSocket path.
+    pub(crate) path: String,
+}
+
+impl BrokerOpts {
+    /// Where to connect and how.
+    pub(crate) fn endpoint(&self) -> anyhow::Result<Endpoint> {
+        let endpoint = match &self.url {
+            Some(url) => parse_url(url)?,
+            None => {
+                let scheme = match (self.ssl || self.tls.requested(), self.ws) {
+                    (false, false) => Scheme::Mqtt,
+                    (true, false) => Scheme::Mqtts,
+                    (false, true) => Scheme::Ws,
+                    (true, true) => Scheme::Wss,
+                };
+                Endpoint {
+                    scheme,
+                    host: self.host.clone(),
+                    port: self.port.unwrap_or(scheme.default_port()),
+                    path: self.ws_path.clone(),
+                }
+            }
+        };
+        if self.tls.requested() && !endpoint.scheme.tls() {
+            bail!(
+                "--cafile, --cert, --key and --insecure are TLS options: use mqtts:// or wss://, \
+                 not {}://",
+                endpoint.scheme.name()
+            );
+        }
+        Ok(endpoint)
+    }
+
+    /// The transport for `endpoint`, with the TLS files loaded (once: clones share them).
+    pub(crate) fn transport(&self, endpoint: &Endpoint) -> anyhow::Result<TransportKind> {
+        let tls = || TlsConfig::new(&self.tls.options()).map_err(connect_error);
+        Ok(match endpoint.scheme {
+            Scheme::Mqtt => TransportKind::Tcp,
+            Scheme::Mqtts => TransportKind::Tls(tls()?),
+            Scheme::Ws => TransportKind::Ws {
+                path: endpoint.path.clone(),
+            },
+            Scheme::Wss => TransportKind::Wss {
+                path: endpoint.path.clone(),
+                tls: tls()?,
+            },
+        })
+    }
+}
+
+impl ConnectOpts {
     /// Builds the client options for `addr`; `role` names the default client id.
     pub(crate) fn client_options(&self, addr: SocketAddr, role: &str) -> ClientOptions {
         let mut opts = ClientOptions::new(addr)
@@ -139,18 +252,26 @@ impl ConnectOpts {
 
     /// Connects, with an error in words on failure.
     pub(crate) async fn connect(&self, role: &str) -> anyhow::Result<(Client, Incoming)> {
-        let (host, port) = self.endpoint()?;
-        let addrs = resolve(&host, port).await?;
+        let endpoint = self.broker.endpoint()?;
+        let transport = self.broker.transport(&endpoint)?;
+        let addrs = resolve(&endpoint.host, endpoint.port).await?;
         let mut last = None;
         for addr in addrs {
-            match Client::connect(&self.client_options(addr, role)).await {
+            let opts = self
+                .client_options(addr, role)
+                .transport(transport.clone())
+                .server_name(endpoint.host.clone());
+            match Client::connect(&opts).await {
                 Ok(connected) => return Ok(connected),
                 // Another address of the same name may work (e.g. localhost: ::1, then 127.0.0.1).
                 Err(e @ ClientError::Connect { .. }) => last = Some(e),
                 Err(e) => return Err(connect_error(e)),
             }
         }
-        Err(last.map_or_else(|| anyhow!("cannot resolve host {host:?}"), connect_error))
+        Err(last.map_or_else(
+            || anyhow!("cannot resolve host {:?}", endpoint.host),
+            connect_error,
+        ))
     }
 }
 
@@ -170,35 +291,52 @@ pub(crate) fn connect_error(error: ClientError) -> anyhow::Error {
     }
 }
 
-fn parse_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| anyhow!("invalid --url {url:?}: expected mqtt://host[:port]"))?;
-    match scheme {
-        "mqtt" | "tcp" => {}
-        "mqtts" | "ssl" | "tls" | "ws" | "wss" | "quic" => {
-            bail!("{scheme}:// is not supported yet: only mqtt:// (TCP) for now")
-        }
+fn parse_url(url: &str) -> anyhow::Result<Endpoint> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        anyhow!("invalid --url {url:?}: expected mqtt://, mqtts://, ws:// or wss://host[:port]")
+    })?;
+    let scheme = match scheme {
+        "mqtt" | "tcp" => Scheme::Mqtt,
+        "mqtts" | "ssl" | "tls" => Scheme::Mqtts,
+        "ws" => Scheme::Ws,
+        "wss" => Scheme::Wss,
+        "quic" => bail!("quic:// is not supported yet: use mqtt://, mqtts://, ws:// or wss://"),
         _ => bail!("invalid --url {url:?}: unknown scheme {scheme:?}"),
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
     if authority.is_empty() {
         bail!("invalid --url {url:?}: no host");
     }
-    if let Some(v6) = authority.strip_prefix('[') {
+    let path = match (scheme, path) {
+        (Scheme::Ws | Scheme::Wss, "") => DEFAULT_WS_PATH.to_string(),
+        (Scheme::Ws | Scheme::Wss, p) => p.to_string(),
+        _ => String::new(),
+    };
+    let default_port = scheme.default_port();
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
             .ok_or_else(|| anyhow!("invalid --url {url:?}: unclosed ["))?;
         let port = match after.strip_prefix(':') {
             Some(p) => parse_port(url, p)?,
-            None => 1883,
+            None => default_port,
         };
-        return Ok((host.to_string(), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => Ok((host.to_string(), parse_port(url, port)?)),
-        None => Ok((authority.to_string(), 1883)),
-    }
+        (host.to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_string(), parse_port(url, port)?),
+            None => (authority.to_string(), default_port),
+        }
+    };
+    Ok(Endpoint {
+        scheme,
+        host,
+        port,
+        path,
+    })
 }
 
 fn parse_port(url: &str, port: &str) -> anyhow::Result<u16> {
@@ -253,18 +391,74 @@ pub(crate) fn parse_user_property(s: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
+    fn endpoint(scheme: Scheme, host: &str, port: u16, path: &str) -> Endpoint {
+        Endpoint {
+            scheme,
+            host: host.into(),
+            port,
+            path: path.into(),
+        }
+    }
+
     #[test]
     fn urls() {
         let ok = |u: &str| parse_url(u).expect(u);
-        assert_eq!(ok("mqtt://example.org"), ("example.org".into(), 1883));
-        assert_eq!(ok("mqtt://127.0.0.1:1884"), ("127.0.0.1".into(), 1884));
-        assert_eq!(ok("mqtt://[::1]:1885/"), ("::1".into(), 1885));
-        for u in ["mqtts://h", "ws://h:8083/mqtt", "wss://h", "quic://h"] {
-            let e = parse_url(u).expect_err(u).to_string();
-            assert!(e.contains("not supported yet"), "{e}");
-        }
+        assert_eq!(
+            ok("mqtt://example.org"),
+            endpoint(Scheme::Mqtt, "example.org", 1883, "")
+        );
+        assert_eq!(
+            ok("mqtt://127.0.0.1:1884"),
+            endpoint(Scheme::Mqtt, "127.0.0.1", 1884, "")
+        );
+        assert_eq!(
+            ok("mqtt://[::1]:1885/"),
+            endpoint(Scheme::Mqtt, "::1", 1885, "")
+        );
+        assert_eq!(ok("mqtts://h"), endpoint(Scheme::Mqtts, "h", 8883, ""));
+        assert_eq!(ok("ws://h"), endpoint(Scheme::Ws, "h", 8083, "/mqtt"));
+        assert_eq!(ok("ws://h:80/x/y"), endpoint(Scheme::Ws, "h", 80, "/x/y"));
+        assert_eq!(
+            ok("wss://[::1]"),
+            endpoint(Scheme::Wss, "::1", 8084, "/mqtt")
+        );
+        let e = parse_url("quic://h").expect_err("quic").to_string();
+        assert!(e.contains("not supported yet"), "{e}");
         assert!(parse_url("http://h").is_err());
         assert!(parse_url("mqtt://h:x").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    #[command(disable_help_flag = true)]
+    struct Cli {
+        #[command(flatten)]
+        broker: BrokerOpts,
+    }
+
+    fn flags(line: &str) -> anyhow::Result<Endpoint> {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(std::iter::once("x").chain(line.split_whitespace()))?;
+        cli.broker.endpoint()
+    }
+
+    #[test]
+    fn flags_choose_the_transport_and_its_port() {
+        let ok = |l: &str| flags(l).expect(l);
+        assert_eq!(ok(""), endpoint(Scheme::Mqtt, "127.0.0.1", 1883, "/mqtt"));
+        assert_eq!(ok("--cafile ca.pem -h b").scheme, Scheme::Mqtts);
+        assert_eq!(ok("--cafile ca.pem -h b").port, 8883);
+        assert_eq!(ok("--insecure -p 9000").port, 9000);
+        assert_eq!(ok("--ssl").port, 8883);
+        assert_eq!(ok("--ws").port, 8083);
+        assert_eq!(
+            ok("--ws --tls --ws-path /m"),
+            endpoint(Scheme::Wss, "127.0.0.1", 8084, "/m")
+        );
+        assert_eq!(ok("--url wss://b --cafile c").scheme, Scheme::Wss);
+        let e = flags("--url mqtt://b --cafile c").expect_err("TLS file on TCP");
+        assert!(e.to_string().contains("TLS options"), "{e}");
+        assert!(flags("--url mqtt://b --ws").is_err());
+        assert!(flags("--cert c").is_err(), "--cert needs --key");
     }
 
     #[test]

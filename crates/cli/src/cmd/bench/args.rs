@@ -1,6 +1,7 @@
 //! The command line of `starling bench`, in the spirit of emqtt-bench.
 
-use clap::{ArgAction, Args, Subcommand};
+use crate::cmd::client_opts::BrokerOpts;
+use clap::{Args, Subcommand};
 use starling_client::{ProtocolVersion, QoS};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -42,15 +43,9 @@ pub(crate) struct SinkArgs {
 /// Options every mode shares.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Common {
-    /// Print help.
-    #[arg(long, action = ArgAction::Help)]
-    help: Option<bool>,
-    /// Broker host.
-    #[arg(short = 'h', long, default_value = "127.0.0.1")]
-    pub(crate) host: String,
-    /// Broker port.
-    #[arg(short = 'p', long, default_value_t = 1883)]
-    pub(crate) port: u16,
+    /// Broker address and transport: -h/-p or --url, --ssl, --ws, TLS files (as pub and sub).
+    #[command(flatten)]
+    pub(crate) broker: BrokerOpts,
     /// Protocol version: 3.1.1 or 5.
     #[arg(short = 'V', long = "protocol", default_value = "5", value_parser = parse_version)]
     pub(crate) version: ProtocolVersion,

@@ -3,7 +3,8 @@
 
 use super::args::Common;
 use super::stats::Stats;
-use starling_client::{Client, ClientOptions, Incoming};
+use anyhow::Context;
+use starling_client::{Client, ClientOptions, Incoming, TransportKind};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -17,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Ctx {
     pub(crate) common: Common,
     pub(crate) addr: SocketAddr,
+    /// The broker's host name (TLS SNI and verification, WebSocket `Host`).
+    pub(crate) host: String,
+    /// TCP, TLS, WebSocket: one TLS configuration shared by every connection.
+    pub(crate) transport: TransportKind,
     pub(crate) stats: Arc<Stats>,
     /// Cancelled when the run ends: tasks disconnect and return.
     pub(crate) stop: CancellationToken,
@@ -40,12 +45,16 @@ pub(crate) struct Session {
 impl Ctx {
     /// A context for `common`, resolving the broker address.
     pub(crate) async fn new(common: Common, stats: Arc<Stats>) -> anyhow::Result<Arc<Self>> {
-        let target = (common.host.as_str(), common.port);
-        let addr = tokio::net::lookup_host(target)
-            .await?
+        let endpoint = common.broker.endpoint()?;
+        let transport = common.broker.transport(&endpoint)?;
+        let addr = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+            .await
+            .with_context(|| format!("resolving {}", endpoint.host))?
             .next()
-            .ok_or_else(|| anyhow::anyhow!("{} has no address", common.host))?;
+            .ok_or_else(|| anyhow::anyhow!("{} has no address", endpoint.host))?;
         Ok(Arc::new(Self {
+            host: endpoint.host,
+            transport,
             handshakes: Arc::new(Semaphore::new(common.max_connecting.max(1))),
             common,
             addr,
@@ -63,6 +72,10 @@ impl Ctx {
             .client_id(client_id)
             .clean_start(c.clean_start())
             .keep_alive(Duration::from_secs(c.keepalive.into()));
+        if !matches!(self.transport, TransportKind::Tcp) {
+            o.transport = self.transport.clone();
+            o.server_name = Some(self.host.clone());
+        }
         o.session_expiry = c.session_expiry;
         o.username.clone_from(&c.username);
         o.password = c.password.clone().map(Into::into);

@@ -34,6 +34,7 @@ mod window;
 
 pub(crate) use args::BenchArgs;
 
+use crate::cmd::client_opts::Scheme;
 use anyhow::Context as _;
 use args::{Common, Mode};
 use fleet::Ctx;
@@ -61,9 +62,10 @@ fn common(mode: &Mode) -> &Common {
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let common = common(&args.mode).clone();
     let stats = stats::Stats::new()?;
-    let ctx = Ctx::new(common.clone(), stats.clone())
-        .await
-        .with_context(|| format!("resolving {}", common.host))?;
+    if matches!(*args.mode, Mode::Sink(_)) && common.broker.endpoint()?.scheme != Scheme::Mqtt {
+        anyhow::bail!("bench sink serves plain TCP only (mqtt://)");
+    }
+    let ctx = Ctx::new(common.clone(), stats.clone()).await?;
     let live = tokio_util::sync::CancellationToken::new();
     stats.spawn_live_line(live.clone());
     let own = Usage::start(Pid::SelfProcess);

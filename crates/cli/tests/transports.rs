@@ -1,0 +1,247 @@
+//! `starling pub`, `sub` and `bench` over TLS, WebSocket and WebSocket over TLS: the built binary
+//! against a proxy (certificates made at test time) in front of an in-process broker.
+
+use starling_testkit::transports::{Front, Proxy, TestPki};
+use starling_testkit::TestBroker;
+use std::process::{Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_starling");
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn finish(child: Child) -> Output {
+    match tokio::time::timeout(Duration::from_secs(20), child.wait_with_output()).await {
+        Ok(Ok(output)) => output,
+        other => panic!("the command did not finish: {other:?}"),
+    }
+}
+
+async fn run(args: &[&str]) -> Output {
+    finish(command(args).spawn().expect("spawn")).await
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `sub` then `pub` with the same connection arguments; checks the message arrives.
+async fn round_trip(broker: &TestBroker, connection: &[&str]) {
+    let before = broker.metrics().subscriptions.load(Ordering::Relaxed);
+    let mut args = vec!["sub", "-t", "tr/#", "-C", "1", "-W", "15"];
+    args.extend_from_slice(connection);
+    let mut child = command(&args).spawn().expect("spawn sub");
+    let start = Instant::now();
+    while broker.metrics().subscriptions.load(Ordering::Relaxed) <= before {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.start_kill();
+            let out = finish(child).await;
+            panic!(
+                "sub did not subscribe ({connection:?}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut args = vec!["pub", "-t", "tr/x", "-m", "over the wire", "-q", "1"];
+    args.extend_from_slice(connection);
+    ok(&run(&args).await);
+    assert_eq!(
+        ok(&finish(child).await),
+        "over the wire\n",
+        "{connection:?}"
+    );
+    // The next round counts subscriptions from here: wait for this one's to be gone.
+    let start = Instant::now();
+    while broker.metrics().subscriptions.load(Ordering::Relaxed) > before {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sub still subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_cafile_insecure_and_client_certificate() {
+    let broker = TestBroker::start().await;
+    let pki = TestPki::generate();
+    let tls = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let url = format!("mqtts://localhost:{}", tls.addr().port());
+    round_trip(&broker, &["--url", &url, "--cafile", path(&pki.ca)]).await;
+    round_trip(&broker, &["--url", &url, "--insecure"]).await;
+    // -h/-p with --cafile means TLS, as with mosquitto_pub.
+    let port = tls.addr().port().to_string();
+    round_trip(
+        &broker,
+        &["-h", "127.0.0.1", "-p", &port, "--cafile", path(&pki.ca)],
+    )
+    .await;
+
+    let mutual = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
+    let url = format!("mqtts://localhost:{}", mutual.addr().port());
+    round_trip(
+        &broker,
+        &[
+            "--url",
+            &url,
+            "--cafile",
+            path(&pki.ca),
+            "--cert",
+            path(&pki.client_cert),
+            "--key",
+            path(&pki.client_key),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_failures_are_told_in_words() {
+    let broker = TestBroker::start().await;
+    let pki = TestPki::generate();
+    let tls = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let url = format!("mqtts://localhost:{}", tls.addr().port());
+    let out = run(&[
+        "pub",
+        "-t",
+        "x",
+        "-m",
+        "y",
+        "--url",
+        &url,
+        "--cafile",
+        path(&pki.other_ca),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "TLS handshake with localhost:{} failed: invalid peer certificate: UnknownIssuer",
+        tls.addr().port()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+
+    let missing = pki.dir().join("nope.pem");
+    let out = run(&[
+        "pub",
+        "-t",
+        "x",
+        "-m",
+        "y",
+        "--url",
+        &url,
+        "--cafile",
+        path(&missing),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("CA file {}", missing.display())),
+        "{stderr}"
+    );
+
+    let out = run(&["sub", "-t", "x", "--url", "quic://localhost"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("quic:// is not supported yet"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_and_websocket_over_tls() {
+    let broker = TestBroker::start().await;
+    let pki = TestPki::generate();
+    let ws = Proxy::start(Front::Ws, broker.addr()).await;
+    let url = format!("ws://127.0.0.1:{}/mqtt", ws.addr().port());
+    round_trip(&broker, &["--url", &url]).await;
+    let port = ws.addr().port().to_string();
+    round_trip(&broker, &["-p", &port, "--ws"]).await;
+    assert!(ws
+        .upgrades()
+        .iter()
+        .all(|u| u.subprotocol.as_deref() == Some("mqtt")));
+
+    let wss = Proxy::start(Front::Wss(pki.server_config(false)), broker.addr()).await;
+    let url = format!("wss://localhost:{}", wss.addr().port());
+    round_trip(&broker, &["--url", &url, "--cafile", path(&pki.ca)]).await;
+
+    let url = format!("ws://127.0.0.1:{}/other", ws.addr().port());
+    let out = run(&["pub", "-t", "x", "-m", "y", "--url", &url]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("HTTP 404 Not Found"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_over_tls_and_websocket() {
+    let broker = TestBroker::start().await;
+    let pki = TestPki::generate();
+    let tls = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
+    let ws = Proxy::start(Front::Ws, broker.addr()).await;
+    let tls_port = tls.addr().port().to_string();
+    let ws_url = format!("ws://127.0.0.1:{}", ws.addr().port());
+    let runs: [Vec<&str>; 2] = [
+        vec![
+            "-h",
+            "localhost",
+            "-p",
+            &tls_port,
+            "--ssl",
+            "--cafile",
+            path(&pki.ca),
+            "--cert",
+            path(&pki.client_cert),
+            "--key",
+            path(&pki.client_key),
+        ],
+        vec!["--url", &ws_url],
+    ];
+    for connection in runs {
+        let mut args = vec![
+            "bench",
+            "pubsub",
+            "--pubs",
+            "2",
+            "--subs",
+            "2",
+            "-t",
+            "b/%i",
+            "--sub-topic",
+            "b/#",
+            "-q",
+            "1",
+            "-L",
+            "200",
+            "-d",
+            "20s",
+            "--json",
+        ];
+        args.extend_from_slice(&connection);
+        let out = ok(&run(&args).await);
+        let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
+        assert_eq!(summary["published"], 200, "{connection:?}: {summary}");
+        assert_eq!(summary["received"], 400, "{connection:?}: {summary}");
+    }
+}
