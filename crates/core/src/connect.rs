@@ -50,7 +50,7 @@ pub struct Negotiated {
     /// Request Response Information (5.0; default false).
     pub request_response_information: bool,
     /// The will, if any.
-    pub will: Option<WillSpec>,
+    pub will: Option<Box<WillSpec>>,
     /// User name, for authentication and logs.
     pub username: Option<Utf8String>,
     /// True when the session expiry was lowered to the server's cap (announced in CONNACK).
@@ -100,7 +100,7 @@ pub fn negotiate(
         client_topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         request_problem_information: props.request_problem_information != Some(0),
         request_response_information: props.request_response_information == Some(1),
-        will: will(connect, limits)?,
+        will: will(connect, limits)?.map(Box::new),
         username: connect.username.clone(),
         session_expiry_capped: version.is_v5() && requested > cap,
     })

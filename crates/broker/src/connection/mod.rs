@@ -14,15 +14,14 @@ mod online;
 mod transport;
 
 use crate::context::Context;
-use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
-use starling_core::{Channel, Message, SessionState, WillSpec};
+use starling_core::{Message, SessionState, WillSpec};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tracing::{field, info_span, Instrument};
-use transport::{Stream, Transport};
+use transport::Stream;
 
 /// How the online part of a connection ended.
 pub(crate) enum Ended {
@@ -43,26 +42,25 @@ where
 {
     let span = info_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
     async move {
-        let transport = Transport::new(stream, ctx.connect_max_packet_size, ctx.metrics.clone());
         // Boxed: the handshake's state (a whole CONNECT) must not stay in every task's frame.
         // (Each boxed future is built in its own statement: built inside the `.await` expression,
         // the unboxed future would still be given room in this task's frame.)
-        let handshake = Box::pin(handshake::accept(transport, &ctx));
-        let Some(accepted) = handshake.await else {
+        let handshake = Box::pin(handshake::accept(stream, &ctx));
+        let Some(mut conn) = handshake.await else {
             return;
         };
         Metrics::add(&ctx.metrics.connections, 1);
         Metrics::add(&ctx.metrics.connections_total, 1);
-        let handshake::Accepted {
-            mut transport,
-            mut channel,
-            mut inbox,
-            conn_id,
-        } = accepted;
-        let online = Box::pin(online::run(&mut transport, &mut channel, &mut inbox, &ctx));
-        let ended = online.await;
-        // Boxed as well: what follows the connection is rare and must not size every task.
-        let finish = Box::pin(finish(ended, transport, channel, inbox, conn_id, &ctx));
+        // Not boxed: the online loop is what the task is for, and its future is kept small.
+        let ended = online::run(
+            &mut conn.transport,
+            &mut conn.channel,
+            &mut conn.inbox,
+            &ctx,
+        )
+        .await;
+        // Boxed: what follows the connection is rare and must not size every task.
+        let finish = Box::pin(finish(ended, conn, &ctx));
         finish.await;
     }
     .instrument(span)
@@ -71,14 +69,13 @@ where
 
 /// After the connection: close the socket, then hand the session over, end it, or hold it
 /// offline, publishing the will when it is due.
-async fn finish<S: Stream>(
-    ended: Ended,
-    mut transport: Transport<S>,
-    channel: Channel,
-    mut inbox: Inbox,
-    conn_id: u64,
-    ctx: &Context,
-) {
+async fn finish<S: Stream>(ended: Ended, conn: handshake::Accepted<S>, ctx: &Context) {
+    let handshake::Accepted {
+        mut transport,
+        channel,
+        mut inbox,
+        conn_id,
+    } = conn;
     transport.close().await;
     Metrics::sub(&ctx.metrics.connections, 1);
     drop(transport);

@@ -11,11 +11,29 @@ use crate::metrics::Metrics;
 use crate::router::command::{RouterCmd, SessionControl, SubAckReply};
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, CloseReason, Effect};
+use std::future::{poll_fn, Future};
+use std::task::Poll;
+use tokio::sync::mpsc::error::TrySendError;
 use tracing::debug;
 
 /// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
 const DELIVERY_BATCH: usize = 256;
 
+/// What woke the loop.
+enum Wake {
+    Shutdown,
+    Inbox(Option<SessionMsg>),
+    Read(std::io::Result<usize>),
+    KeepAlive,
+}
+
+/// Runs the connection until it ends.
+///
+/// Memory: this future is what an idle connection holds, so its waiting point is a single
+/// `poll_fn` over state kept for the whole loop (the shutdown future and one keep-alive timer)
+/// rather than a `select!` over futures made anew each turn. The timer is not re-armed on every
+/// packet: when it fires, the channel says whether the deadline really passed, and if packets
+/// moved it the timer is set to the new deadline.
 pub(crate) async fn run<S>(
     transport: &mut Transport<S>,
     channel: &mut Channel,
@@ -29,22 +47,22 @@ where
     if let Some(ended) = carry_out(channel, transport, ctx).await {
         return ended;
     }
+    let shutdown = ctx.shutdown.cancelled();
+    let deadline = channel.keepalive_deadline();
+    let keepalive = tokio::time::sleep_until(deadline.unwrap_or_else(clock::now).into());
+    tokio::pin!(shutdown, keepalive);
+    let mut armed = deadline.is_some();
     loop {
         loop {
-            match transport.next_packet() {
-                Ok(Some(packet)) => {
-                    if matches!(packet, Packet::Publish(_)) {
-                        Metrics::add(&ctx.metrics.messages_received, 1);
-                    }
-                    channel.handle_packet(packet, clock::now());
+            match feed_one(transport, channel, ctx) {
+                Ok(true) => {
                     if let Some(ended) = carry_out(channel, transport, ctx).await {
                         return ended;
                     }
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    debug!(%error, "malformed packet; disconnecting");
-                    channel.handle_server_close(error.reason_code());
+                Ok(false) => break,
+                Err(reason) => {
+                    channel.handle_server_close(reason);
                     let _ = carry_out(channel, transport, ctx).await;
                     return Ended::Lost;
                 }
@@ -53,35 +71,74 @@ where
         if transport.flush().await.is_err() {
             return Ended::Lost;
         }
-        let deadline = channel.keepalive_deadline();
-        let keepalive = async move {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
+        let wake = poll_fn(|cx| {
+            if shutdown.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Shutdown);
             }
-        };
-        tokio::select! {
-            biased;
-            () = ctx.shutdown.cancelled() => {
+            if let Poll::Ready(msg) = inbox.poll_recv(cx) {
+                return Poll::Ready(Wake::Inbox(msg));
+            }
+            if let Poll::Ready(read) = transport.poll_read_more(cx) {
+                return Poll::Ready(Wake::Read(read));
+            }
+            if armed && keepalive.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::KeepAlive);
+            }
+            Poll::Pending
+        })
+        .await;
+        match wake {
+            // The router only lets go of an online session's mailbox when it stops.
+            Wake::Shutdown | Wake::Inbox(None) => {
                 channel.handle_server_close(ReasonCode::ServerShuttingDown);
                 let _ = carry_out(channel, transport, ctx).await;
                 return Ended::Shutdown;
             }
-            Some(msg) = inbox.recv() => {
+            Wake::Inbox(Some(msg)) => {
                 if let Some(ended) = handle_batch(msg, inbox, channel) {
                     let _ = carry_out(channel, transport, ctx).await;
                     return ended;
                 }
             }
-            read = transport.read_more() => {
-                if !matches!(read, Ok(n) if n > 0) {
-                    return Ended::Lost;
+            Wake::Read(Ok(n)) if n > 0 => {}
+            Wake::Read(_) => return Ended::Lost,
+            Wake::KeepAlive => {
+                channel.handle_tick(clock::now());
+                match channel.keepalive_deadline() {
+                    Some(at) => keepalive.as_mut().reset(at.into()),
+                    None => armed = false,
                 }
             }
-            () = keepalive => channel.handle_tick(clock::now()),
         }
         if let Some(ended) = carry_out(channel, transport, ctx).await {
             return ended;
+        }
+    }
+}
+
+/// Decodes the next buffered packet, if any, and hands it to the channel; the reason code to
+/// close with when the bytes are malformed. (Not inline in the loop: a decoded `Packet` is
+/// large, and a local held across an `.await` would size the connection's future.)
+fn feed_one<S>(
+    transport: &mut Transport<S>,
+    channel: &mut Channel,
+    ctx: &Context,
+) -> Result<bool, ReasonCode>
+where
+    S: Stream,
+{
+    match transport.next_packet() {
+        Ok(Some(packet)) => {
+            if matches!(packet, Packet::Publish(_)) {
+                Metrics::add(&ctx.metrics.messages_received, 1);
+            }
+            channel.handle_packet(packet, clock::now());
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(error) => {
+            debug!(%error, "malformed packet; disconnecting");
+            Err(error.reason_code())
         }
     }
 }
@@ -141,10 +198,48 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
 }
 
 /// Carries out the channel's effects in order; `Some` when one of them ends the connection.
-async fn carry_out<S>(
+///
+/// Synchronous in the common case: packets go to the write buffer and commands to the router
+/// with `try_send`. Only when the router's inbox is full are the remaining commands sent by a
+/// boxed future that waits for room (back-pressure on this publisher), so the rare waiting
+/// state does not size every connection's future.
+pub(super) async fn carry_out<S>(
     channel: &mut Channel,
     transport: &mut Transport<S>,
     ctx: &Context,
+) -> Option<Ended>
+where
+    S: Stream,
+{
+    let mut waiting = Vec::new();
+    let ended = apply_effects(channel, transport, ctx, &mut waiting);
+    if !waiting.is_empty() {
+        let send = Box::pin(send_all(ctx, waiting));
+        if send.await.is_err() {
+            return Some(Ended::Shutdown);
+        }
+    }
+    if ended.is_some() {
+        let _ = transport.flush().await;
+    }
+    ended
+}
+
+/// Sends commands to the router in order, waiting for room.
+async fn send_all(ctx: &Context, commands: Vec<RouterCmd>) -> Result<(), ()> {
+    for cmd in commands {
+        ctx.router.send(cmd).await.map_err(drop)?;
+    }
+    Ok(())
+}
+
+/// Applies the effects: packets into the write buffer, commands to the router while it has
+/// room (the rest into `waiting`, in order).
+fn apply_effects<S>(
+    channel: &mut Channel,
+    transport: &mut Transport<S>,
+    ctx: &Context,
+    waiting: &mut Vec<RouterCmd>,
 ) -> Option<Ended>
 where
     S: Stream,
@@ -190,12 +285,15 @@ where
                 filters,
             },
         };
-        if ctx.router.send(cmd).await.is_err() {
-            return Some(Ended::Shutdown);
+        if !waiting.is_empty() {
+            waiting.push(cmd); // keep the order behind what already waits
+            continue;
         }
-    }
-    if ended.is_some() {
-        let _ = transport.flush().await;
+        match ctx.router.try_send(cmd) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => return Some(Ended::Shutdown),
+            Err(TrySendError::Full(cmd)) => waiting.push(cmd),
+        }
     }
     ended
 }

@@ -10,10 +10,12 @@ use crate::metrics::Metrics;
 use bytes::BytesMut;
 use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, ProtocolVersion};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_util::io::poll_read_buf;
 use tracing::warn;
 
 /// Bytes reserved for one read.
@@ -72,17 +74,34 @@ impl<S: Stream> Transport<S> {
         Ok(packet)
     }
 
-    /// Reads more bytes; `Ok(0)` means the peer closed. Cancel-safe (used inside `select!`).
+    /// Reads more bytes; `Ok(0)` means the peer closed. Cancel-safe.
     pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read_more(cx)).await
+    }
+
+    /// Polls for more bytes: one read attempt, registering `cx` for readiness when there are
+    /// none. The buffer is allocated only once the socket is readable, and given back if that
+    /// readiness was stale (nothing to read), so a waiting connection holds no buffer.
+    pub(crate) fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.read.is_empty() {
-            std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)).await?;
+            ready!(self.stream.poll_read_ready(cx))?;
         }
         if self.read.capacity() - self.read.len() < 1024 {
             self.read.reserve(READ_CHUNK);
         }
-        let n = self.stream.read_buf(&mut self.read).await?;
-        Metrics::add(&self.metrics.bytes_received, n as u64);
-        Ok(n)
+        match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read) {
+            Poll::Ready(Ok(n)) => {
+                Metrics::add(&self.metrics.bytes_received, n as u64);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if self.read.is_empty() {
+                    self.read = BytesMut::new();
+                }
+                Poll::Pending
+            }
+        }
     }
 
     /// Adds a packet to the write buffer, encoded for `version`.

@@ -98,16 +98,19 @@ impl Channel {
                 self.close_with(ReasonCode::TopicAliasInvalid); // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
                 return None;
             }
-            Some(a) if publish.topic.is_empty() => match self.aliases_in.get(&a) {
-                Some(name) => name.clone(),
-                None => {
-                    self.close_with(ReasonCode::ProtocolError); // unknown alias
-                    return None;
+            Some(a) if publish.topic.is_empty() => {
+                match self.aliases.as_ref().and_then(|m| m.inbound.get(&a)) {
+                    Some(name) => name.clone(),
+                    None => {
+                        self.close_with(ReasonCode::ProtocolError); // unknown alias
+                        return None;
+                    }
                 }
-            },
+            }
             Some(a) => {
                 let name: Arc<str> = publish.topic.as_str().into();
-                self.aliases_in.insert(a, name.clone());
+                let aliases = self.aliases.get_or_insert_with(Box::default);
+                aliases.inbound.insert(a, name.clone());
                 name
             }
             None => publish.topic.as_str().into(),

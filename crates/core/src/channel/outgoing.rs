@@ -224,16 +224,16 @@ impl Channel {
         if max == 0 {
             return;
         }
-        if let Some(alias) = self.aliases_out.get(publish.topic.as_str()) {
+        let aliases = &mut self.aliases.get_or_insert_with(Box::default).outbound;
+        if let Some(alias) = aliases.get(publish.topic.as_str()) {
             publish.properties.topic_alias = Some(*alias);
             publish.topic = Utf8String::default();
             return;
         }
-        let used = self.aliases_out.len();
+        let used = aliases.len();
         if used < usize::from(max) {
             let alias = u16::try_from(used + 1).unwrap_or(max);
-            self.aliases_out
-                .insert(publish.topic.as_str().into(), alias);
+            aliases.insert(publish.topic.as_str().into(), alias);
             publish.properties.topic_alias = Some(alias);
         }
     }
