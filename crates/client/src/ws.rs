@@ -74,8 +74,16 @@ fn upgrade_failure(error: tungstenite::Error) -> String {
                 status.canonical_reason().unwrap_or("")
             )
         }
-        tungstenite::Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            "the server closed the connection during the upgrade".into()
+        tungstenite::Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            "the server closed the connection during the upgrade (is it a WebSocket port?)".into()
+        }
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => {
+            "the server closed the connection during the upgrade (is it a WebSocket port?)".into()
         }
         other => other.to_string(),
     }

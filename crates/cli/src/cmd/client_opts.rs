@@ -265,6 +265,20 @@ impl ConnectOpts {
                 Ok(connected) => return Ok(connected),
                 // Another address of the same name may work (e.g. localhost: ::1, then 127.0.0.1).
                 Err(e @ ClientError::Connect { .. }) => last = Some(e),
+                Err(ClientError::Io(e)) => {
+                    let reason = match e.raw_os_error() {
+                        Some(_) => e.kind().to_string(),
+                        None => e.to_string(),
+                    };
+                    bail!(
+                        "the connection to {addr} failed during the MQTT handshake: {reason}{}",
+                        hint(endpoint.scheme)
+                    )
+                }
+                Err(ClientError::ConnectionClosed) => bail!(
+                    "{addr} closed the connection during the MQTT handshake{}",
+                    hint(endpoint.scheme)
+                ),
                 Err(e) => return Err(connect_error(e)),
             }
         }
@@ -272,6 +286,14 @@ impl ConnectOpts {
             || anyhow!("cannot resolve host {:?}", endpoint.host),
             connect_error,
         ))
+    }
+}
+
+/// A broker that drops the MQTT handshake may expect another transport.
+fn hint(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Mqtt => " (is it a TLS or WebSocket port? see --url)",
+        _ => "",
     }
 }
 
@@ -287,7 +309,8 @@ pub(crate) fn connect_error(error: ClientError) -> anyhow::Error {
             code.description(),
             code.as_u8()
         ),
-        other => anyhow!(other),
+        // The message only: a wrapped error's source already is in it.
+        other => anyhow!("{other}"),
     }
 }
 
