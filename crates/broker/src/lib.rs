@@ -101,7 +101,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         client_events: config.sys.client_events,
         topic_limits: limits.topic,
     };
-    let router = tokio::spawn(Router::new(settings, metrics.clone()).run(router_rx));
+    let router =
+        tokio::spawn(Router::new(settings, metrics.clone()).run(router_rx, shutdown.clone()));
     let ctx = Arc::new(Context::new(
         limits,
         router_tx.clone(),

@@ -8,6 +8,7 @@ use crate::mailbox::Inbox;
 use crate::router::command::RouterCmd;
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
 use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -25,7 +26,7 @@ pub(crate) struct Accepted<S> {
 }
 
 /// Runs the handshake; `None` when the connection was refused or went away.
-pub(crate) async fn accept<S>(stream: S, ctx: &Context) -> Option<Accepted<S>>
+pub(crate) async fn accept<S>(stream: S, peer: SocketAddr, ctx: &Context) -> Option<Accepted<S>>
 where
     S: Stream,
 {
@@ -107,6 +108,8 @@ where
     let session_present = session.is_some();
     let session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
     info!(
+        %peer,
+        client_id = &*neg.client_id,
         session_present,
         keep_alive = neg.keep_alive,
         "client connected"

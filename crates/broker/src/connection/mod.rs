@@ -5,7 +5,7 @@
 //!
 //! - `transport`: framing and the batched write buffer.
 //! - `handshake`: reading CONNECT, negotiating, registering with the router, CONNACK.
-//! - `online`: the select loop over socket, inbox, timers and shutdown.
+//! - `online`: the loop over socket, inbox (deliveries, answers, takeover, shutdown) and keep alive.
 //! - `offline`: the session without a connection, and the will delay.
 
 mod handshake;
@@ -20,7 +20,7 @@ use starling_core::{Message, SessionState, WillSpec};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
-use tracing::{field, info_span, Instrument};
+use tracing::{debug_span, field, Instrument};
 use transport::Stream;
 
 /// How the online part of a connection ended.
@@ -40,12 +40,15 @@ pub(crate) async fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>)
 where
     S: Stream,
 {
-    let span = info_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
+    // A debug span only: at the default level a span per connection would cost each idle
+    // connection a few hundred bytes in the subscriber's registry. The info events name the
+    // peer and client id themselves.
+    let span = debug_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
     async move {
         // Boxed: the handshake's state (a whole CONNECT) must not stay in every task's frame.
         // (Each boxed future is built in its own statement: built inside the `.await` expression,
         // the unboxed future would still be given room in this task's frame.)
-        let handshake = Box::pin(handshake::accept(stream, &ctx));
+        let handshake = Box::pin(handshake::accept(stream, peer, &ctx));
         let Some(mut conn) = handshake.await else {
             return;
         };

@@ -52,13 +52,13 @@ pub(crate) async fn hold(
         let expiry_timer = sleep_until(expires_at);
         tokio::select! {
             biased;
-            () = ctx.shutdown.cancelled() => return,
             msg = inbox.recv() => match msg {
                 Some(SessionMsg::Control(SessionControl::Takeover { reply })) => {
                     drain_into(&mut session, &mut inbox, ctx);
                     let _ = reply.send(session);
                     return;
                 }
+                Some(SessionMsg::Control(SessionControl::Shutdown)) => return,
                 Some(SessionMsg::Deliver(delivery)) => enqueue(&mut session, delivery, ctx),
                 Some(SessionMsg::Control(_)) => {} // answers to a connection that is gone
                 None => break,

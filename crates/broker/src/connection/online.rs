@@ -1,6 +1,7 @@
 //! The online loop: decode what the client sent, feed the channel, carry out its effects, write
-//! everything the turn produced in one go, then wait for the next event (shutdown, the router's
-//! answers, deliveries, bytes from the client, or the keep-alive deadline).
+//! everything the turn produced in one go, then wait for the next event (the router's answers
+//! and orders — shutdown among them —, deliveries, bytes from the client, or the keep-alive
+//! deadline).
 
 use super::transport::{Stream, Transport};
 use super::Ended;
@@ -21,7 +22,6 @@ const DELIVERY_BATCH: usize = 256;
 
 /// What woke the loop.
 enum Wake {
-    Shutdown,
     Inbox(Option<SessionMsg>),
     Read(std::io::Result<usize>),
     KeepAlive,
@@ -30,8 +30,8 @@ enum Wake {
 /// Runs the connection until it ends.
 ///
 /// Memory: this future is what an idle connection holds, so its waiting point is a single
-/// `poll_fn` over state kept for the whole loop (the shutdown future and one keep-alive timer)
-/// rather than a `select!` over futures made anew each turn. The timer is not re-armed on every
+/// `poll_fn` over state kept for the whole loop (the inbox, the socket and one keep-alive timer)
+/// rather than a `select!` over futures made anew each turn; shutdown arrives through the inbox. The timer is not re-armed on every
 /// packet: when it fires, the channel says whether the deadline really passed, and if packets
 /// moved it the timer is set to the new deadline.
 pub(crate) async fn run<S>(
@@ -47,10 +47,9 @@ where
     if let Some(ended) = carry_out(channel, transport, ctx).await {
         return ended;
     }
-    let shutdown = ctx.shutdown.cancelled();
     let deadline = channel.keepalive_deadline();
     let keepalive = tokio::time::sleep_until(deadline.unwrap_or_else(clock::now).into());
-    tokio::pin!(shutdown, keepalive);
+    tokio::pin!(keepalive);
     let mut armed = deadline.is_some();
     loop {
         loop {
@@ -72,9 +71,6 @@ where
             return Ended::Lost;
         }
         let wake = poll_fn(|cx| {
-            if shutdown.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::Shutdown);
-            }
             if let Poll::Ready(msg) = inbox.poll_recv(cx) {
                 return Poll::Ready(Wake::Inbox(msg));
             }
@@ -89,7 +85,7 @@ where
         .await;
         match wake {
             // The router only lets go of an online session's mailbox when it stops.
-            Wake::Shutdown | Wake::Inbox(None) => {
+            Wake::Inbox(None) => {
                 channel.handle_server_close(ReasonCode::ServerShuttingDown);
                 let _ = carry_out(channel, transport, ctx).await;
                 return Ended::Shutdown;
@@ -193,6 +189,10 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
         SessionControl::Takeover { reply } => {
             channel.handle_server_close(ReasonCode::SessionTakenOver);
             Some(Ended::Takeover(reply))
+        }
+        SessionControl::Shutdown => {
+            channel.handle_server_close(ReasonCode::ServerShuttingDown);
+            Some(Ended::Shutdown)
         }
     }
 }

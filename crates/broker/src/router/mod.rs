@@ -32,6 +32,7 @@ use std::sync::Arc;
 use subscriptions::{group_id, SubKey, SubscribeRefusal, Subscriptions};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 /// What the router needs from the configuration.
@@ -68,6 +69,8 @@ pub(crate) struct Router {
     settings: RouterSettings,
     metrics: Arc<Metrics>,
     registry: HashMap<Arc<str>, Registration>,
+    /// The broker is shutting down (every session was told).
+    stopping: bool,
     subs: Subscriptions,
     retained: RetainStore,
     delayed: DelayedQueue,
@@ -83,14 +86,21 @@ impl Router {
             settings,
             metrics,
             registry: HashMap::new(),
+            stopping: false,
             subs: Subscriptions::default(),
             targets: HashMap::new(),
             groups_hit: Vec::new(),
         }
     }
 
-    /// Runs until every sender of `inbox` is gone (all connections and listeners closed).
-    pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<RouterCmd>) {
+    /// Runs until every sender of `inbox` is gone (all connections and listeners closed). When
+    /// `shutdown` is cancelled, every session is told to stop, and so is any that registers
+    /// afterwards.
+    pub(crate) async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<RouterCmd>,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let due = self.delayed.next_due();
             let sleep = async move {
@@ -105,6 +115,12 @@ impl Router {
                     None => break,
                 },
                 () = sleep => self.fire_delayed(),
+                () = shutdown.cancelled(), if !self.stopping => {
+                    self.stopping = true;
+                    for reg in self.registry.values() {
+                        reg.mailbox.control(SessionControl::Shutdown);
+                    }
+                }
             }
             self.update_gauges();
         }
@@ -213,6 +229,9 @@ impl Router {
             mailbox,
             online: true,
         };
+        if self.stopping {
+            registration.mailbox.control(SessionControl::Shutdown);
+        }
         let previous = self.registry.insert(client_id.clone(), registration);
         self.client_event(&client_id, true);
         let Some(previous) = previous else {
