@@ -249,7 +249,7 @@ def test_mutual_tls(mosquitto):
 
 def test_bench_conn_over_tls(mosquitto):
     r = starling("bench", "conn", "-c", "20", "-d", "1s", "--json", "--url",
-                 f"mqtts://localhost:{mosquitto.port}", "--cafile", str(mosquitto.ca))
+                 f"mqtts://127.0.0.1:{mosquitto.port}", "--cafile", str(mosquitto.ca))
     summary = json.loads(ok(r, mosquitto))
     assert summary["connected"] == 20, summary
     assert summary["connect_failed"] == 0, summary

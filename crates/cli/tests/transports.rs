@@ -205,7 +205,7 @@ async fn bench_over_tls_and_websocket() {
     let runs: [Vec<&str>; 2] = [
         vec![
             "-h",
-            "localhost",
+            "127.0.0.1",
             "-p",
             &tls_port,
             "--ssl",
