@@ -50,9 +50,6 @@ pub(crate) async fn run_tcp(
         let slot = Slot(open.clone());
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        tasks.spawn(async move {
-            connection::serve(stream, peer, ctx).await;
-            drop(slot);
-        });
+        tasks.spawn(connection::serve(stream, peer, ctx, slot));
     }
 }

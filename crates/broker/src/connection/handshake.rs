@@ -26,10 +26,11 @@ pub(crate) struct Accepted<S> {
 }
 
 /// Runs the handshake; `None` when the connection was refused or went away.
-pub(crate) async fn accept<S>(stream: S, peer: SocketAddr, ctx: &Context) -> Option<Accepted<S>>
+pub(crate) async fn accept<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>) -> Option<Accepted<S>>
 where
     S: Stream,
 {
+    let ctx = &*ctx;
     let mut transport = Transport::new(stream, ctx.connect_max_packet_size, ctx.metrics.clone());
     let connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport)) => {

@@ -1,7 +1,8 @@
 //! One task per connection: the CONNECT handshake, then the online loop with a
 //! [`starling_core::Channel`], then (for a session that outlives the connection) the offline
 //! holder that queues deliveries until the client returns, the session expires or a new
-//! connection takes it over.
+//! connection takes it over. The task's future ([`Connection`]) is written by hand so that an
+//! idle connection holds only its online state (see ARCHITECTURE.md, "Memory per connection").
 //!
 //! - `transport`: framing and the batched write buffer.
 //! - `handshake`: reading CONNECT, negotiating, registering with the router, CONNACK.
@@ -16,11 +17,16 @@ mod transport;
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
+use handshake::Accepted;
+use online::Online;
 use starling_core::{Message, SessionState, WillSpec};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context as TaskContext, Poll};
 use tokio::sync::oneshot;
-use tracing::{debug_span, field, Instrument};
+use tracing::{debug_span, field, Instrument, Span};
 use transport::Stream;
 
 /// How the online part of a connection ended.
@@ -35,45 +41,105 @@ pub(crate) enum Ended {
     Shutdown,
 }
 
-/// Serves one accepted connection until it and its session are done.
-pub(crate) async fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>)
+/// Serves one accepted connection until it and its session are done; `guard` is dropped
+/// with it (the listener's connection slot).
+pub(crate) fn serve<S, G>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+    guard: G,
+) -> Connection<S, G>
 where
-    S: Stream,
+    S: Stream + 'static,
+    G: Send + Unpin + 'static,
 {
     // A debug span only: at the default level a span per connection would cost each idle
     // connection a few hundred bytes in the subscriber's registry. The info events name the
     // peer and client id themselves.
     let span = debug_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
-    async move {
-        // Boxed: the handshake's state (a whole CONNECT) must not stay in every task's frame.
-        // (Each boxed future is built in its own statement: built inside the `.await` expression,
-        // the unboxed future would still be given room in this task's frame.)
-        let handshake = Box::pin(handshake::accept(stream, peer, &ctx));
-        let Some(mut conn) = handshake.await else {
-            return;
-        };
-        Metrics::add(&ctx.metrics.connections, 1);
-        Metrics::add(&ctx.metrics.connections_total, 1);
-        // Not boxed: the online loop is what the task is for, and its future is kept small.
-        let ended = online::run(
-            &mut conn.transport,
-            &mut conn.channel,
-            &mut conn.inbox,
-            &ctx,
-        )
-        .await;
-        // Boxed: what follows the connection is rare and must not size every task.
-        let finish = Box::pin(finish(ended, conn, &ctx));
-        finish.await;
+    let span = (!span.is_disabled()).then(|| Box::new(span));
+    let handshake = handshake::accept(stream, peer, ctx.clone());
+    // Boxed: the handshake's state (a whole CONNECT) must not stay in every task.
+    let handshake: Pin<Box<dyn Future<Output = Option<Accepted<S>>> + Send>> = match &span {
+        Some(span) => Box::pin(handshake.instrument((**span).clone())),
+        None => Box::pin(handshake),
+    };
+    Connection {
+        ctx,
+        span,
+        phase: Phase::Handshake(handshake),
+        _guard: guard,
     }
-    .instrument(span)
-    .await;
+}
+
+/// The task of one connection. A hand-written future rather than an `async fn`: this is what
+/// every connection holds for its whole life, and an `async fn` would keep room for the
+/// handshake, the online loop and the end together. Here the rare phases are boxed and freed
+/// when done, and the online phase is exactly [`Online`].
+pub(crate) struct Connection<S, G> {
+    ctx: Arc<Context>,
+    span: Option<Box<Span>>,
+    phase: Phase<S>,
+    _guard: G,
+}
+
+// Not boxed: the online phase is the one a connection spends its life in, so it is the one the
+// task's allocation is sized for; the others are boxed.
+#[allow(clippy::large_enum_variant)]
+enum Phase<S> {
+    Handshake(Pin<Box<dyn Future<Output = Option<Accepted<S>>> + Send>>),
+    Online(Online<S>),
+    Finish(Pin<Box<dyn Future<Output = ()> + Send>>),
+    Done,
+}
+
+impl<S, G> Future for Connection<S, G>
+where
+    S: Stream + 'static,
+    G: Unpin,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let _entered = this.span.as_ref().map(|span| span.enter());
+        loop {
+            match &mut this.phase {
+                Phase::Handshake(handshake) => match ready!(handshake.as_mut().poll(cx)) {
+                    None => {
+                        this.phase = Phase::Done;
+                        return Poll::Ready(());
+                    }
+                    Some(conn) => {
+                        Metrics::add(&this.ctx.metrics.connections, 1);
+                        Metrics::add(&this.ctx.metrics.connections_total, 1);
+                        this.phase = Phase::Online(Online::new(conn, this.ctx.clone()));
+                    }
+                },
+                Phase::Online(online) => {
+                    let ended = ready!(online.poll_run(cx));
+                    if let Phase::Online(online) = std::mem::replace(&mut this.phase, Phase::Done) {
+                        // Boxed: what follows the connection is rare.
+                        let finish = finish(ended, online.conn, this.ctx.clone());
+                        this.phase = Phase::Finish(Box::pin(finish));
+                    }
+                }
+                Phase::Finish(finish) => {
+                    ready!(finish.as_mut().poll(cx));
+                    this.phase = Phase::Done;
+                    return Poll::Ready(());
+                }
+                Phase::Done => return Poll::Ready(()),
+            }
+        }
+    }
 }
 
 /// After the connection: close the socket, then hand the session over, end it, or hold it
 /// offline, publishing the will when it is due.
-async fn finish<S: Stream>(ended: Ended, conn: handshake::Accepted<S>, ctx: &Context) {
-    let handshake::Accepted {
+async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
+    let ctx = &*ctx;
+    let Accepted {
         mut transport,
         channel,
         mut inbox,

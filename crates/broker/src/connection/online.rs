@@ -3,6 +3,7 @@
 //! and orders — shutdown among them —, deliveries, bytes from the client, or the keep-alive
 //! deadline).
 
+use super::handshake::Accepted;
 use super::transport::{Stream, Transport};
 use super::Ended;
 use crate::clock;
@@ -12,103 +13,150 @@ use crate::metrics::Metrics;
 use crate::router::command::{RouterCmd, SessionControl, SubAckReply};
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, CloseReason, Effect};
-use std::future::{poll_fn, Future};
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context as TaskContext, Poll};
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Sleep;
 use tracing::debug;
 
 /// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
 const DELIVERY_BATCH: usize = 256;
 
-/// What woke the loop.
-enum Wake {
-    Inbox(Option<SessionMsg>),
-    Read(std::io::Result<usize>),
-    KeepAlive,
+/// The online part of a connection: the transport, the protocol channel and the inbox, plus
+/// the little state the loop needs between wake-ups.
+///
+/// Memory: this is what an idle connection holds, so the loop is written by hand as a `poll`
+/// over this struct rather than as an `async fn`, whose generated state would keep room for
+/// every future it awaits (and some locals twice). Waiting is one pass over the inbox, the
+/// socket and the keep-alive timer; shutdown arrives through the inbox. The timer is not
+/// re-armed on every packet: when it fires, the channel says whether the deadline really
+/// passed, and if packets moved it the timer is set to the new deadline. The two slow paths —
+/// the router's inbox being full, and a socket that does not take our writes — are a boxed
+/// future and a pending write, held only while they last.
+pub(crate) struct Online<S> {
+    pub(crate) conn: Accepted<S>,
+    ctx: Arc<Context>,
+    /// Boxed (and made only with a keep alive): most of an idle connection's timer state.
+    keepalive: Option<Pin<Box<Sleep>>>,
+    /// Commands waiting for room in the router's inbox, being sent in order.
+    sending: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
+    /// Set once the connection must end: flush what is written, then return it.
+    ending: Option<Ended>,
 }
 
-/// Runs the connection until it ends.
-///
-/// Memory: this future is what an idle connection holds, so its waiting point is a single
-/// `poll_fn` over state kept for the whole loop (the inbox, the socket and one keep-alive timer)
-/// rather than a `select!` over futures made anew each turn; shutdown arrives through the inbox. The timer is not re-armed on every
-/// packet: when it fires, the channel says whether the deadline really passed, and if packets
-/// moved it the timer is set to the new deadline.
-pub(crate) async fn run<S>(
-    transport: &mut Transport<S>,
-    channel: &mut Channel,
-    inbox: &mut Inbox,
-    ctx: &Context,
-) -> Ended
-where
-    S: Stream,
-{
-    // CONNACK and any resent messages of a resumed session.
-    if let Some(ended) = carry_out(channel, transport, ctx).await {
-        return ended;
+impl<S: Stream> Online<S> {
+    /// Starts the loop: CONNACK and any resent messages of a resumed session go first.
+    pub(crate) fn new(conn: Accepted<S>, ctx: Arc<Context>) -> Self {
+        let keepalive = conn
+            .channel
+            .keepalive_deadline()
+            .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
+        let mut online = Self {
+            conn,
+            ctx,
+            keepalive,
+            sending: None,
+            ending: None,
+        };
+        online.carry_out();
+        online
     }
-    let deadline = channel.keepalive_deadline();
-    let keepalive = tokio::time::sleep_until(deadline.unwrap_or_else(clock::now).into());
-    tokio::pin!(keepalive);
-    let mut armed = deadline.is_some();
-    loop {
+
+    /// Applies the channel's effects; a full router inbox starts the sending future.
+    fn carry_out(&mut self) {
+        let mut waiting = Vec::new();
+        let Accepted {
+            transport, channel, ..
+        } = &mut self.conn;
+        if let Some(ended) = apply_effects(channel, transport, &self.ctx, &mut waiting) {
+            self.ending.get_or_insert(ended);
+        }
+        if !waiting.is_empty() {
+            let ctx = self.ctx.clone();
+            self.sending = Some(Box::pin(send_all(ctx, waiting)));
+        }
+    }
+
+    /// Ends the connection with `reason` (sent to 5.0 clients when it allows it).
+    fn close(&mut self, reason: ReasonCode, ended: Ended) {
+        self.conn.channel.handle_server_close(reason);
+        self.carry_out();
+        self.ending = Some(ended);
+    }
+
+    /// Drives the connection; ready with how it ended.
+    pub(crate) fn poll_run(&mut self, cx: &mut TaskContext<'_>) -> Poll<Ended> {
         loop {
-            match feed_one(transport, channel, ctx) {
+            if let Some(sending) = &mut self.sending {
+                let sent = ready!(sending.as_mut().poll(cx));
+                self.sending = None;
+                if !sent {
+                    self.ending = Some(Ended::Shutdown);
+                }
+            }
+            if self.ending.is_some() {
+                // Whatever the flush gives, the connection is over.
+                let _ = ready!(self.conn.transport.poll_flush(cx));
+                return Poll::Ready(self.ending.take().unwrap_or(Ended::Lost));
+            }
+            // Everything already read, one packet at a time with its effects.
+            match feed_one(&mut self.conn.transport, &mut self.conn.channel, &self.ctx) {
                 Ok(true) => {
-                    if let Some(ended) = carry_out(channel, transport, ctx).await {
-                        return ended;
-                    }
+                    self.carry_out();
+                    continue;
                 }
-                Ok(false) => break,
+                Ok(false) => {}
                 Err(reason) => {
-                    channel.handle_server_close(reason);
-                    let _ = carry_out(channel, transport, ctx).await;
-                    return Ended::Lost;
+                    self.close(reason, Ended::Lost);
+                    continue;
                 }
             }
+            // One write for the whole turn. A client that does not read holds us here, which
+            // is the back-pressure on its deliveries (they wait in the mailbox, bounded).
+            if ready!(self.conn.transport.poll_flush(cx)).is_err() {
+                return Poll::Ready(Ended::Lost);
+            }
+            ready!(self.poll_event(cx));
         }
-        if transport.flush().await.is_err() {
-            return Ended::Lost;
-        }
-        let wake = poll_fn(|cx| {
-            if let Poll::Ready(msg) = inbox.poll_recv(cx) {
-                return Poll::Ready(Wake::Inbox(msg));
-            }
-            if let Poll::Ready(read) = transport.poll_read_more(cx) {
-                return Poll::Ready(Wake::Read(read));
-            }
-            if armed && keepalive.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Wake::KeepAlive);
-            }
-            Poll::Pending
-        })
-        .await;
-        match wake {
-            // The router only lets go of an online session's mailbox when it stops.
-            Wake::Inbox(None) => {
-                channel.handle_server_close(ReasonCode::ServerShuttingDown);
-                let _ = carry_out(channel, transport, ctx).await;
-                return Ended::Shutdown;
-            }
-            Wake::Inbox(Some(msg)) => {
-                if let Some(ended) = handle_batch(msg, inbox, channel) {
-                    let _ = carry_out(channel, transport, ctx).await;
-                    return ended;
+    }
+
+    /// Waits for the next event and handles it.
+    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if let Poll::Ready(msg) = self.conn.inbox.poll_recv(cx) {
+            match msg {
+                Some(msg) => {
+                    let Accepted { channel, inbox, .. } = &mut self.conn;
+                    if let Some(ended) = handle_batch(msg, inbox, channel) {
+                        self.ending = Some(ended);
+                    }
+                    self.carry_out();
                 }
+                // The router only lets go of an online session's mailbox when it stops.
+                None => self.close(ReasonCode::ServerShuttingDown, Ended::Shutdown),
             }
-            Wake::Read(Ok(n)) if n > 0 => {}
-            Wake::Read(_) => return Ended::Lost,
-            Wake::KeepAlive => {
+            return Poll::Ready(());
+        }
+        if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx) {
+            if !matches!(read, Ok(n) if n > 0) {
+                self.ending = Some(Ended::Lost);
+            }
+            return Poll::Ready(());
+        }
+        if let Some(timer) = &mut self.keepalive {
+            if timer.as_mut().poll(cx).is_ready() {
+                let channel = &mut self.conn.channel;
                 channel.handle_tick(clock::now());
                 match channel.keepalive_deadline() {
-                    Some(at) => keepalive.as_mut().reset(at.into()),
-                    None => armed = false,
+                    Some(at) => timer.as_mut().reset(at.into()),
+                    None => self.keepalive = None,
                 }
+                self.carry_out();
+                return Poll::Ready(());
             }
         }
-        if let Some(ended) = carry_out(channel, transport, ctx).await {
-            return ended;
-        }
+        Poll::Pending
     }
 }
 
@@ -197,40 +245,14 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
     }
 }
 
-/// Carries out the channel's effects in order; `Some` when one of them ends the connection.
-///
-/// Synchronous in the common case: packets go to the write buffer and commands to the router
-/// with `try_send`. Only when the router's inbox is full are the remaining commands sent by a
-/// boxed future that waits for room (back-pressure on this publisher), so the rare waiting
-/// state does not size every connection's future.
-pub(super) async fn carry_out<S>(
-    channel: &mut Channel,
-    transport: &mut Transport<S>,
-    ctx: &Context,
-) -> Option<Ended>
-where
-    S: Stream,
-{
-    let mut waiting = Vec::new();
-    let ended = apply_effects(channel, transport, ctx, &mut waiting);
-    if !waiting.is_empty() {
-        let send = Box::pin(send_all(ctx, waiting));
-        if send.await.is_err() {
-            return Some(Ended::Shutdown);
+/// Sends commands to the router in order, waiting for room; false when the router is gone.
+async fn send_all(ctx: Arc<Context>, commands: Vec<RouterCmd>) -> bool {
+    for cmd in commands {
+        if ctx.router.send(cmd).await.is_err() {
+            return false;
         }
     }
-    if ended.is_some() {
-        let _ = transport.flush().await;
-    }
-    ended
-}
-
-/// Sends commands to the router in order, waiting for room.
-async fn send_all(ctx: &Context, commands: Vec<RouterCmd>) -> Result<(), ()> {
-    for cmd in commands {
-        ctx.router.send(cmd).await.map_err(drop)?;
-    }
-    Ok(())
+    true
 }
 
 /// Applies the effects: packets into the write buffer, commands to the router while it has

@@ -7,7 +7,7 @@
 //! given back after each flush. With thousands of idle clients this is most of their footprint.
 
 use crate::metrics::Metrics;
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, ProtocolVersion};
 use std::io;
 use std::pin::Pin;
@@ -39,6 +39,8 @@ pub(crate) struct Transport<S> {
     stream: S,
     read: BytesMut,
     write: BytesMut,
+    /// Written to the stream but not yet flushed through it.
+    unflushed: bool,
     options: DecodeOptions,
     metrics: Arc<Metrics>,
 }
@@ -49,6 +51,7 @@ impl<S: Stream> Transport<S> {
             stream,
             read: BytesMut::new(),
             write: BytesMut::new(),
+            unflushed: false,
             options: DecodeOptions {
                 version: None,
                 max_packet_size,
@@ -117,13 +120,29 @@ impl<S: Stream> Transport<S> {
 
     /// Writes everything queued.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        if self.write.is_empty() {
-            return Ok(());
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Polls the write buffer out to the stream; the buffer is given back once empty.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.write.is_empty() {
+            while !self.write.is_empty() {
+                let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.write))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Metrics::add(&self.metrics.bytes_sent, n as u64);
+                self.write.advance(n);
+            }
+            self.write = BytesMut::new();
+            self.unflushed = true;
         }
-        self.stream.write_all(&self.write).await?;
-        Metrics::add(&self.metrics.bytes_sent, self.write.len() as u64);
-        self.write = BytesMut::new();
-        Ok(())
+        if self.unflushed {
+            // A no-op on TCP; TLS and WebSocket streams buffer.
+            ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Flushes and closes the write side.
