@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit, property and black-box tests (nextest), doc tests, then the
 # end-to-end tests that drive the release binary with paho-mqtt and mosquitto_pub/sub.
-# Installs what it needs (mosquitto-clients from Debian, Python packages from PyPI) when missing.
+# Installs what it needs when missing: mosquitto-clients, mosquitto and openssl from Debian (the
+# TLS end-to-end test runs Debian's mosquitto with certificates made by openssl), Python packages
+# from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,12 @@ if ! command -v mosquitto_sub >/dev/null 2>&1; then
   echo "== installing mosquitto-clients"
   $(need_root) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq mosquitto-clients >/dev/null
+fi
+if { ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; } \
+  || ! command -v openssl >/dev/null 2>&1; then
+  echo "== installing mosquitto and openssl"
+  $(need_root) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq mosquitto openssl >/dev/null
 fi
 if ! python3 -c 'import paho.mqtt, pytest' >/dev/null 2>&1; then
   echo "== installing Python test packages"

@@ -31,6 +31,12 @@ enum Command {
     Sub(cmd::subscribe::SubArgs),
 }
 
+/// mimalloc rather than the system allocator: a message's life is a handful of small
+/// allocations freed on another thread, where glibc's malloc spends much of its time in arena
+/// locks and consolidation. Measured with `starling bench pubsub` (1,000 pairs: about +35%).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -33,6 +33,8 @@ pub struct Config {
 pub struct NodeConfig {
     /// The node's name, a valid topic level (no `/`, `+`, `#`), used in `$SYS/brokers/<name>/...`.
     pub name: String,
+    /// Worker threads of the runtime; `None`: one per CPU core.
+    pub worker_threads: Option<usize>,
 }
 
 /// One `[[listener]]`.

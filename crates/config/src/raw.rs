@@ -57,12 +57,15 @@ impl Default for RawConfig {
 pub struct RawNode {
     /// The node's name, used in `$SYS/brokers/<name>/...` topics, so it must be a valid topic level.
     pub name: String,
+    /// Threads that run connections and the router; 0 means one per CPU core.
+    pub worker_threads: i64,
 }
 
 impl Default for RawNode {
     fn default() -> Self {
         Self {
             name: "starling@127.0.0.1".to_owned(),
+            worker_threads: 0,
         }
     }
 }

@@ -48,6 +48,7 @@ fn empty_file_is_the_defaults() {
 fn typed_defaults() {
     let c = Config::default();
     assert_eq!(c.node.name, "starling@127.0.0.1");
+    assert_eq!(c.node.worker_threads, None);
     assert_eq!(c.listeners.len(), 1);
     assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
     assert_eq!(c.listeners[0].bind, "0.0.0.0:1883".parse().unwrap());
@@ -67,6 +68,8 @@ fn typed_defaults() {
 fn values_are_typed() {
     let c = parse_str(
         r#"
+        [node]
+        worker_threads = 3
         [[listener]]
         name = "a"
         bind = "127.0.0.1:1883"
@@ -94,6 +97,7 @@ fn values_are_typed() {
         "t",
     )
     .unwrap();
+    assert_eq!(c.node.worker_threads, Some(3));
     assert_eq!(c.listeners.len(), 2);
     assert_eq!(c.listeners[1].name.as_deref(), Some("b"));
     assert_eq!(c.listeners[1].bind, "[::1]:1884".parse().unwrap());
@@ -122,6 +126,7 @@ fn each_invalid_value_names_its_key() {
     let cases: &[(&str, &str, &str)] = &[
         ("[node]\nname = \"\"", "node.name", "must not be empty"),
         ("[node]\nname = \"a/b\"", "node.name", "'/'"),
+        ("[node]\nworker_threads = -1", "node.worker_threads", "between 0 and 1024"),
         ("listener = []", "listener", "at least one"),
         ("[[listener]]\nname = \"\"", "listener[0].name", "must not be empty"),
         (

@@ -56,7 +56,11 @@ fn node(raw: RawNode) -> Result<NodeConfig, ConfigError> {
             ),
         ));
     }
-    Ok(NodeConfig { name: raw.name })
+    let worker_threads: usize = int("node.worker_threads", raw.worker_threads, 0, 1024)?;
+    Ok(NodeConfig {
+        name: raw.name,
+        worker_threads: (worker_threads > 0).then_some(worker_threads),
+    })
 }
 
 fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> {

@@ -27,7 +27,11 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(EnvFilter::try_new(&filter).context("log.level")?)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.node.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("starting the async runtime")?;
