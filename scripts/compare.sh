@@ -13,7 +13,11 @@
 #
 # Environment:
 #   ROUNDS=3  DURATION=10s  CONNS=19000  OUT=target/compare/results.md
-#   BROKERS="starling mosquitto rumqttd"
+#   BROKERS="starling mosquitto rumqttd starling-mt"
+#     starling: Starling with node.worker_threads = 1. The generator runs on the same 2 cores and
+#     needs about one of them; Mosquitto is single-threaded. starling-mt: Starling's default, one
+#     worker thread per core (on a machine shared with the generator, the cost of waking the
+#     second worker for every hand-off between tasks makes it slower; see docs/benchmarks.md).
 #   SCENARIOS="conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"
 #   RUMQTTD_VERSION=0.20.0  PEERS_ROOT=target/compare/peers  RUN_DIR=target/compare/run-<time>
 #   SKIP_INSTALL=1 (do not install or build anything)  BENCH_TIMEOUT=120 (s, per bench run)
@@ -31,7 +35,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-19000}
 OUT=${OUT:-target/compare/results.md}
-BROKERS=${BROKERS:-"starling mosquitto rumqttd"}
+BROKERS=${BROKERS:-"starling mosquitto rumqttd starling-mt"}
 SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"}
 RUMQTTD_VERSION=${RUMQTTD_VERSION:-0.20.0}
 PEERS_ROOT=${PEERS_ROOT:-$ROOT/target/compare/peers}
@@ -39,7 +43,7 @@ RUN_DIR=${RUN_DIR:-$ROOT/target/compare/run-$(date +%Y%m%d-%H%M%S)}
 BIN=$ROOT/target/release/starling
 RUMQTTD=${RUMQTTD:-$PEERS_ROOT/bin/rumqttd}
 
-declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832)
+declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832 [starling-mt]=18834)
 
 log() { echo "== $(date +%T) $*" >&2; }
 
@@ -90,7 +94,7 @@ MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 avail=()
 for b in $BROKERS; do
   case $b in
-    starling)  [[ -x $BIN ]] && avail+=(starling) ;;
+    starling|starling-mt) [[ -x $BIN ]] && avail+=("$b") ;;
     mosquitto) [[ -x $MOSQUITTO ]] && avail+=(mosquitto) || log "no mosquitto; skipped" ;;
     rumqttd)   [[ -x $RUMQTTD ]] && avail+=(rumqttd) || log "no rumqttd; skipped" ;;
   esac
@@ -128,6 +132,10 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
   case $b in
     starling)
       STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
+        STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
+      ;;
+    starling-mt)
+      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-mt]} STARLING_LOG=warn \
         "$BIN" start > "$logf" 2>&1 &
       ;;
     mosquitto) "$MOSQUITTO" -c "$RUN_DIR/mosquitto.conf" > "$logf" 2>&1 & ;;

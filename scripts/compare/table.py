@@ -15,7 +15,12 @@ import sys
 
 run_dir, brokers = sys.argv[1], sys.argv[2:]
 rounds = sorted(glob.glob(os.path.join(run_dir, "r[0-9]*")), key=lambda p: int(p.rsplit("r", 1)[1]))
-NAMES = {"starling": "Starling", "mosquitto": "Mosquitto", "rumqttd": "rumqttd"}
+NAMES = {
+    "starling": "Starling (1 worker)",
+    "mosquitto": "Mosquitto",
+    "rumqttd": "rumqttd",
+    "starling-mt": "Starling (worker per core)",
+}
 
 
 def load(scenario, broker):
