@@ -1,5 +1,6 @@
 //! What every connection task shares: limits, the router's inbox, metrics, the shutdown token.
 
+use crate::keepalive::KeepAliveTimer;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use starling_core::ServerLimits;
@@ -21,8 +22,8 @@ pub(crate) struct Context {
     pub(crate) connect_timeout: Duration,
     /// Largest packet accepted before CONNECT succeeds.
     pub(crate) connect_max_packet_size: u32,
-    /// Capacity of each session's delivery inbox.
-    pub(crate) inbox_capacity: usize,
+    /// Every connection's keep-alive deadline.
+    pub(crate) keepalive: KeepAliveTimer,
     next_conn_id: AtomicU64,
 }
 
@@ -34,7 +35,6 @@ impl Context {
         shutdown: CancellationToken,
         connect_timeout: Duration,
     ) -> Self {
-        let inbox_capacity = (limits.queue.max_len + usize::from(limits.max_inflight)).max(256);
         Self {
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits,
@@ -42,7 +42,7 @@ impl Context {
             metrics,
             shutdown,
             connect_timeout,
-            inbox_capacity,
+            keepalive: KeepAliveTimer::default(),
             next_conn_id: AtomicU64::new(1),
         }
     }

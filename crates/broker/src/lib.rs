@@ -11,12 +11,15 @@
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
+//! - `mailbox`: the one queue from the router into each session task.
+//! - `keepalive`: one timer task for every connection's keep-alive deadline.
 //! - [`metrics`]: atomic counters.
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
 mod clock;
 mod connection;
 mod context;
+mod keepalive;
 mod limits;
 mod listener;
 mod mailbox;
@@ -100,6 +103,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         retain_max_payload: config.retain.max_payload_size as usize,
         client_events: config.sys.client_events,
         topic_limits: limits.topic,
+        mailbox_capacity: mailbox::capacity(&limits),
     };
     let router =
         tokio::spawn(Router::new(settings, metrics.clone()).run(router_rx, shutdown.clone()));
@@ -110,6 +114,10 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         shutdown.clone(),
         config.mqtt.connect_timeout,
     ));
+    tasks.spawn({
+        let ctx = ctx.clone();
+        async move { ctx.keepalive.run(ctx.shutdown.clone()).await }
+    });
     if let Some(interval) = config.sys.interval {
         let sys = sys::run(
             config.node.name.clone(),

@@ -19,11 +19,11 @@
 
 use crate::router::command::SessionControl;
 use starling_codec::QoS;
-use starling_core::Delivery;
+use starling_core::{Delivery, ServerLimits};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
 /// A drained queue keeps at most this many slots; a larger one is given back.
@@ -85,11 +85,17 @@ impl Shared {
     }
 }
 
-/// The router's end.
+/// The router's end. (The bound is the router's: it is the same for every session, so it is
+/// not stored in each of the many registry entries.)
 #[derive(Debug)]
 pub(crate) struct SessionMailbox {
     shared: Arc<Shared>,
-    capacity: usize,
+}
+
+/// How many deliveries may wait in a session's mailbox: the session's queue and inflight
+/// window, at least 256.
+pub(crate) fn capacity(limits: &ServerLimits) -> usize {
+    (limits.queue.max_len + usize::from(limits.max_inflight)).max(256)
 }
 
 /// The session task's end.
@@ -98,8 +104,24 @@ pub(crate) struct Inbox {
     shared: Arc<Shared>,
 }
 
-/// A mailbox holding at most `capacity` undelivered deliveries.
-pub(crate) fn mailbox(capacity: usize) -> (SessionMailbox, Inbox) {
+/// A handle that does not keep the session alive: for the keep-alive timer, which must not
+/// hold on to sessions that ended (see `crate::keepalive`).
+#[derive(Debug)]
+pub(crate) struct WeakMailbox {
+    shared: Weak<Shared>,
+}
+
+impl WeakMailbox {
+    /// Sends an order if the session is still there.
+    pub(crate) fn control(&self, control: SessionControl) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.push(SessionMsg::Control(control), None);
+        }
+    }
+}
+
+/// A new mailbox.
+pub(crate) fn mailbox() -> (SessionMailbox, Inbox) {
     let shared = Arc::new(Shared {
         senders: AtomicUsize::new(1),
         ..Shared::default()
@@ -107,7 +129,6 @@ pub(crate) fn mailbox(capacity: usize) -> (SessionMailbox, Inbox) {
     (
         SessionMailbox {
             shared: shared.clone(),
-            capacity,
         },
         Inbox { shared },
     )
@@ -118,7 +139,6 @@ impl Clone for SessionMailbox {
         self.shared.senders.fetch_add(1, Ordering::Relaxed);
         Self {
             shared: self.shared.clone(),
-            capacity: self.capacity,
         }
     }
 }
@@ -136,12 +156,13 @@ impl Drop for SessionMailbox {
 }
 
 impl SessionMailbox {
-    /// Queues a delivery; false (and nothing queued) when the mailbox is full or closed.
-    pub(crate) fn deliver(&self, delivery: Delivery) -> bool {
+    /// Queues a delivery; false (and nothing queued) when `capacity` deliveries already wait
+    /// (twice that for QoS 1/2) or the mailbox is closed.
+    pub(crate) fn deliver(&self, delivery: Delivery, capacity: usize) -> bool {
         let limit = if delivery.qos == QoS::AtMostOnce {
-            self.capacity
+            capacity
         } else {
-            2 * self.capacity
+            2 * capacity
         };
         self.shared.push(SessionMsg::Deliver(delivery), Some(limit))
     }
@@ -172,6 +193,13 @@ impl Inbox {
             _ => state.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// A weak handle to this mailbox.
+    pub(crate) fn downgrade(&self) -> WeakMailbox {
+        WeakMailbox {
+            shared: Arc::downgrade(&self.shared),
+        }
     }
 
     /// The next message if one is already waiting.
@@ -229,22 +257,25 @@ mod tests {
 
     #[tokio::test]
     async fn fifo_bounded_and_ends_with_the_last_sender() {
-        let (tx, mut rx) = mailbox(2);
-        assert!(tx.deliver(delivery(QoS::AtMostOnce)));
-        assert!(tx.deliver(delivery(QoS::AtMostOnce)));
+        let (tx, mut rx) = mailbox();
+        assert!(tx.deliver(delivery(QoS::AtMostOnce), 2));
+        assert!(tx.deliver(delivery(QoS::AtMostOnce), 2));
         assert!(
-            !tx.deliver(delivery(QoS::AtMostOnce)),
+            !tx.deliver(delivery(QoS::AtMostOnce), 2),
             "QoS 0 over capacity"
         );
-        assert!(tx.deliver(delivery(QoS::AtLeastOnce)), "QoS 1 up to twice");
-        assert!(tx.deliver(delivery(QoS::AtLeastOnce)));
-        assert!(!tx.deliver(delivery(QoS::AtLeastOnce)));
+        assert!(
+            tx.deliver(delivery(QoS::AtLeastOnce), 2),
+            "QoS 1 up to twice"
+        );
+        assert!(tx.deliver(delivery(QoS::AtLeastOnce), 2));
+        assert!(!tx.deliver(delivery(QoS::AtLeastOnce), 2));
         for _ in 0..4 {
             assert!(matches!(rx.recv().await, Some(SessionMsg::Deliver(_))));
         }
         assert!(rx.try_recv().is_none());
         assert!(
-            tx.deliver(delivery(QoS::AtMostOnce)),
+            tx.deliver(delivery(QoS::AtMostOnce), 2),
             "room again once drained"
         );
         let tx2 = tx.clone();
@@ -258,8 +289,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_inbox_refuses() {
-        let (tx, rx) = mailbox(8);
+        let (tx, rx) = mailbox();
         drop(rx);
-        assert!(!tx.deliver(delivery(QoS::AtMostOnce)));
+        assert!(!tx.deliver(delivery(QoS::AtMostOnce), 2));
     }
 }

@@ -311,6 +311,22 @@ async fn mqtt_3_1_2_22_silent_client_is_closed_after_one_and_a_half_keep_alives(
 }
 
 #[tokio::test]
+async fn mqtt_3_1_2_22_a_client_that_pings_in_time_stays_past_its_first_deadline() {
+    let broker = TestBroker::start().await;
+    let mut connect = connect_packet(ProtocolVersion::V5, "pinger");
+    connect.keep_alive = 1;
+    let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+    // Pings every 0.6 s for 3 s: the first deadline (1.5 s) passes while the client is alive,
+    // and the broker must reschedule it rather than close the connection.
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        client.ping().await;
+    }
+    // Then silence: closed with Keep Alive timeout.
+    client.expect_disconnect(ReasonCode::KeepAliveTimeout).await;
+}
+
+#[tokio::test]
 async fn mqtt_3_14_v5_shutdown_sends_server_shutting_down() {
     let broker = TestBroker::start().await;
     let (mut v5, _) =

@@ -51,8 +51,9 @@ pub struct Negotiated {
     pub request_response_information: bool,
     /// The will, if any.
     pub will: Option<Box<WillSpec>>,
-    /// User name, for authentication and logs.
-    pub username: Option<Utf8String>,
+    /// User name, for authentication and logs (boxed: most connections keep it unused, and an
+    /// idle connection's size matters).
+    pub username: Option<Box<Utf8String>>,
     /// True when the session expiry was lowered to the server's cap (announced in CONNACK).
     pub session_expiry_capped: bool,
 }
@@ -101,7 +102,7 @@ pub fn negotiate(
         request_problem_information: props.request_problem_information != Some(0),
         request_response_information: props.request_response_information == Some(1),
         will: will(connect, limits)?.map(Box::new),
-        username: connect.username.clone(),
+        username: connect.username.clone().map(Box::new),
         session_expiry_capped: version.is_v5() && requested > cap,
     })
 }

@@ -61,7 +61,7 @@ where
     span.record("proto", version.to_string());
 
     let conn_id = ctx.conn_id();
-    let (mailbox, inbox) = crate::mailbox::mailbox(ctx.inbox_capacity);
+    let (mailbox, inbox) = crate::mailbox::mailbox();
     let (reply, previous) = oneshot::channel();
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;

@@ -113,11 +113,11 @@ where
                     Some(conn) => {
                         Metrics::add(&this.ctx.metrics.connections, 1);
                         Metrics::add(&this.ctx.metrics.connections_total, 1);
-                        this.phase = Phase::Online(Online::new(conn, this.ctx.clone()));
+                        this.phase = Phase::Online(Online::new(conn, &this.ctx));
                     }
                 },
                 Phase::Online(online) => {
-                    let ended = ready!(online.poll_run(cx));
+                    let ended = ready!(online.poll_run(cx, &this.ctx));
                     if let Phase::Online(online) = std::mem::replace(&mut this.phase, Phase::Done) {
                         // Boxed: what follows the connection is rare.
                         let finish = finish(ended, online.conn, this.ctx.clone());

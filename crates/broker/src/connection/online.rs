@@ -18,7 +18,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::time::Sleep;
 use tracing::debug;
 
 /// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
@@ -33,17 +32,20 @@ const DELIVERY_BATCH_BYTES: usize = 256 * 1024;
 ///
 /// Memory: this is what an idle connection holds, so the loop is written by hand as a `poll`
 /// over this struct rather than as an `async fn`, whose generated state would keep room for
-/// every future it awaits (and some locals twice). Waiting is one pass over the inbox, the
-/// socket and the keep-alive timer; shutdown arrives through the inbox. The timer is not
-/// re-armed on every packet: when it fires, the channel says whether the deadline really
-/// passed, and if packets moved it the timer is set to the new deadline. The two slow paths —
+/// every future it awaits (and some locals twice). Waiting is one pass over the inbox and the
+/// socket: shutdown and the keep-alive check arrive through the inbox (the deadline is an entry
+/// of the shared timer, `crate::keepalive`, not a timer of our own). The two slow paths —
 /// the router's inbox being full, and a socket that does not take our writes — are a boxed
 /// future and a pending write, held only while they last.
 pub(crate) struct Online<S> {
     pub(crate) conn: Accepted<S>,
-    ctx: Arc<Context>,
-    /// Boxed (and made only with a keep alive): most of an idle connection's timer state.
-    keepalive: Option<Pin<Box<Sleep>>>,
+    /// The rare states, boxed together: most of the time a connection is neither waiting for
+    /// the router nor ending.
+    slow: Option<Box<Slow>>,
+}
+
+#[derive(Default)]
+struct Slow {
     /// Commands waiting for room in the router's inbox, being sent in order.
     sending: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
     /// Set once the connection must end: flush what is written, then return it.
@@ -52,68 +54,80 @@ pub(crate) struct Online<S> {
 
 impl<S: Stream> Online<S> {
     /// Starts the loop: CONNACK and any resent messages of a resumed session go first.
-    pub(crate) fn new(conn: Accepted<S>, ctx: Arc<Context>) -> Self {
-        let keepalive = conn
-            .channel
-            .keepalive_deadline()
-            .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
-        let mut online = Self {
-            conn,
-            ctx,
-            keepalive,
-            sending: None,
-            ending: None,
-        };
-        online.carry_out();
+    pub(crate) fn new(conn: Accepted<S>, ctx: &Arc<Context>) -> Self {
+        let mut online = Self { conn, slow: None };
+        online.schedule_keepalive(ctx);
+        online.carry_out(ctx);
         online
     }
 
+    fn slow(&mut self) -> &mut Slow {
+        self.slow.get_or_insert_with(Box::default)
+    }
+
+    /// Marks the connection as ending (the first reason stays).
+    fn end(&mut self, ended: Ended) {
+        self.slow().ending.get_or_insert(ended);
+    }
+
+    /// Asks the shared timer for a [`SessionControl::KeepAlive`] at the current deadline.
+    fn schedule_keepalive(&self, ctx: &Context) {
+        if let Some(at) = self.conn.channel.keepalive_deadline() {
+            ctx.keepalive.schedule(at, self.conn.inbox.downgrade());
+        }
+    }
+
     /// Applies the channel's effects; a full router inbox starts the sending future.
-    fn carry_out(&mut self) {
+    fn carry_out(&mut self, ctx: &Arc<Context>) {
         let mut waiting = Vec::new();
         let Accepted {
             transport, channel, ..
         } = &mut self.conn;
-        if let Some(ended) = apply_effects(channel, transport, &self.ctx, &mut waiting) {
-            self.ending.get_or_insert(ended);
+        if let Some(ended) = apply_effects(channel, transport, ctx, &mut waiting) {
+            self.end(ended);
         }
         if !waiting.is_empty() {
-            let ctx = self.ctx.clone();
-            self.sending = Some(Box::pin(send_all(ctx, waiting)));
+            self.slow().sending = Some(Box::pin(send_all(ctx.clone(), waiting)));
         }
     }
 
     /// Ends the connection with `reason` (sent to 5.0 clients when it allows it).
-    fn close(&mut self, reason: ReasonCode, ended: Ended) {
+    fn close(&mut self, ctx: &Arc<Context>, reason: ReasonCode, ended: Ended) {
         self.conn.channel.handle_server_close(reason);
-        self.carry_out();
-        self.ending = Some(ended);
+        self.carry_out(ctx);
+        self.slow().ending = Some(ended);
     }
 
     /// Drives the connection; ready with how it ended.
-    pub(crate) fn poll_run(&mut self, cx: &mut TaskContext<'_>) -> Poll<Ended> {
+    pub(crate) fn poll_run(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
         loop {
-            if let Some(sending) = &mut self.sending {
-                let sent = ready!(sending.as_mut().poll(cx));
-                self.sending = None;
-                if !sent {
-                    self.ending = Some(Ended::Shutdown);
+            if let Some(slow) = &mut self.slow {
+                if let Some(sending) = &mut slow.sending {
+                    let sent = ready!(sending.as_mut().poll(cx));
+                    slow.sending = None;
+                    if !sent {
+                        slow.ending = Some(Ended::Shutdown);
+                    }
                 }
-            }
-            if self.ending.is_some() {
-                // Whatever the flush gives, the connection is over.
-                let _ = ready!(self.conn.transport.poll_flush(cx));
-                return Poll::Ready(self.ending.take().unwrap_or(Ended::Lost));
+                if let Some(ended) = slow.ending.take() {
+                    // Whatever the flush gives, the connection is over.
+                    if self.conn.transport.poll_flush(cx).is_pending() {
+                        slow.ending = Some(ended);
+                        return Poll::Pending;
+                    }
+                    return Poll::Ready(ended);
+                }
+                self.slow = None;
             }
             // Everything already read, one packet at a time with its effects.
-            match feed_one(&mut self.conn.transport, &mut self.conn.channel, &self.ctx) {
+            match feed_one(&mut self.conn.transport, &mut self.conn.channel, ctx) {
                 Ok(true) => {
-                    self.carry_out();
+                    self.carry_out(ctx);
                     continue;
                 }
                 Ok(false) => {}
                 Err(reason) => {
-                    self.close(reason, Ended::Lost);
+                    self.close(ctx, reason, Ended::Lost);
                     continue;
                 }
             }
@@ -122,43 +136,35 @@ impl<S: Stream> Online<S> {
             if ready!(self.conn.transport.poll_flush(cx)).is_err() {
                 return Poll::Ready(Ended::Lost);
             }
-            ready!(self.poll_event(cx));
+            ready!(self.poll_event(cx, ctx));
         }
     }
 
     /// Waits for the next event and handles it.
-    fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+    fn poll_event(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<()> {
         if let Poll::Ready(msg) = self.conn.inbox.poll_recv(cx) {
             match msg {
                 Some(msg) => {
                     let Accepted { channel, inbox, .. } = &mut self.conn;
-                    if let Some(ended) = handle_batch(msg, inbox, channel) {
-                        self.ending = Some(ended);
+                    let batch = handle_batch(msg, inbox, channel);
+                    if batch.keepalive_checked {
+                        self.schedule_keepalive(ctx);
                     }
-                    self.carry_out();
+                    if let Some(ended) = batch.ended {
+                        self.slow().ending = Some(ended);
+                    }
+                    self.carry_out(ctx);
                 }
                 // The router only lets go of an online session's mailbox when it stops.
-                None => self.close(ReasonCode::ServerShuttingDown, Ended::Shutdown),
+                None => self.close(ctx, ReasonCode::ServerShuttingDown, Ended::Shutdown),
             }
             return Poll::Ready(());
         }
         if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx) {
             if !matches!(read, Ok(n) if n > 0) {
-                self.ending = Some(Ended::Lost);
+                self.end(Ended::Lost);
             }
             return Poll::Ready(());
-        }
-        if let Some(timer) = &mut self.keepalive {
-            if timer.as_mut().poll(cx).is_ready() {
-                let channel = &mut self.conn.channel;
-                channel.handle_tick(clock::now());
-                match channel.keepalive_deadline() {
-                    Some(at) => timer.as_mut().reset(at.into()),
-                    None => self.keepalive = None,
-                }
-                self.carry_out();
-                return Poll::Ready(());
-            }
         }
         Poll::Pending
     }
@@ -194,20 +200,26 @@ where
 /// Handles `first` and then what is already waiting, up to `DELIVERY_BATCH` messages or
 /// `DELIVERY_BATCH_BYTES` of payload, so one write carries them all; `Some` when the
 /// connection must end.
-fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> Option<Ended> {
+fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> Batch {
     let now = clock::now();
     let mut next = Some(first);
     let mut handled = 0;
     let mut bytes = 0;
+    let mut batch = Batch::default();
     while let Some(msg) = next {
         match msg {
             SessionMsg::Deliver(delivery) => {
                 bytes += delivery.message.payload.len();
                 channel.handle_delivery(delivery, now);
             }
+            SessionMsg::Control(SessionControl::KeepAlive) => {
+                channel.handle_tick(now);
+                batch.keepalive_checked = true;
+            }
             SessionMsg::Control(control) => {
                 if let Some(ended) = handle_control(control, channel) {
-                    return Some(ended);
+                    batch.ended = Some(ended);
+                    return batch;
                 }
             }
         }
@@ -217,7 +229,16 @@ fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> 
         }
         next = inbox.try_recv();
     }
-    None
+    batch
+}
+
+/// What a batch of inbox messages did besides producing effects.
+#[derive(Default)]
+struct Batch {
+    /// The connection must end.
+    ended: Option<Ended>,
+    /// The keep-alive deadline was checked: schedule the next one.
+    keepalive_checked: bool,
 }
 
 /// Applies an order or answer from the router; `Some` when the connection must end.
@@ -250,6 +271,10 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
         SessionControl::Shutdown => {
             channel.handle_server_close(ReasonCode::ServerShuttingDown);
             Some(Ended::Shutdown)
+        }
+        SessionControl::KeepAlive => {
+            channel.handle_tick(clock::now());
+            None
         }
     }
 }

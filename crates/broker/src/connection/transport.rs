@@ -37,20 +37,27 @@ impl Stream for TcpStream {
 /// A framed MQTT connection.
 pub(crate) struct Transport<S> {
     stream: S,
-    read: BytesMut,
-    write: BytesMut,
+    /// Both buffers, boxed together and only while either holds bytes: an idle connection
+    /// keeps one null pointer here instead of two empty `BytesMut` (64 bytes).
+    buffers: Option<Box<Buffers>>,
     /// Written to the stream but not yet flushed through it.
     unflushed: bool,
     options: DecodeOptions,
     metrics: Arc<Metrics>,
 }
 
+/// The read and write buffers of a busy connection.
+#[derive(Default)]
+struct Buffers {
+    read: BytesMut,
+    write: BytesMut,
+}
+
 impl<S: Stream> Transport<S> {
     pub(crate) fn new(stream: S, max_packet_size: u32, metrics: Arc<Metrics>) -> Self {
         Self {
             stream,
-            read: BytesMut::new(),
-            write: BytesMut::new(),
+            buffers: None,
             unflushed: false,
             options: DecodeOptions {
                 version: None,
@@ -68,11 +75,25 @@ impl<S: Stream> Transport<S> {
         };
     }
 
+    /// Gives the buffers back once both are empty.
+    fn release_if_idle(&mut self) {
+        if let Some(b) = &mut self.buffers {
+            if b.read.is_empty() && b.write.is_empty() {
+                self.buffers = None;
+            } else if b.read.is_empty() && b.read.capacity() > 0 {
+                b.read = BytesMut::new();
+            }
+        }
+    }
+
     /// The next complete packet already buffered, if any.
     pub(crate) fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
-        let packet = decode(&mut self.read, &self.options)?;
-        if packet.is_none() && self.read.is_empty() && self.read.capacity() > 0 {
-            self.read = BytesMut::new(); // idle: hold no buffer
+        let Some(buffers) = &mut self.buffers else {
+            return Ok(None);
+        };
+        let packet = decode(&mut buffers.read, &self.options)?;
+        if packet.is_none() {
+            self.release_if_idle(); // idle: hold no buffer
         }
         Ok(packet)
     }
@@ -86,22 +107,21 @@ impl<S: Stream> Transport<S> {
     /// none. The buffer is allocated only once the socket is readable, and given back if that
     /// readiness was stale (nothing to read), so a waiting connection holds no buffer.
     pub(crate) fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read.is_empty() {
+        if self.buffers.as_ref().is_none_or(|b| b.read.is_empty()) {
             ready!(self.stream.poll_read_ready(cx))?;
         }
-        if self.read.capacity() - self.read.len() < 1024 {
-            self.read.reserve(READ_CHUNK);
+        let read = &mut self.buffers.get_or_insert_with(Box::default).read;
+        if read.capacity() - read.len() < 1024 {
+            read.reserve(READ_CHUNK);
         }
-        match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read) {
+        match poll_read_buf(Pin::new(&mut self.stream), cx, read) {
             Poll::Ready(Ok(n)) => {
                 Metrics::add(&self.metrics.bytes_received, n as u64);
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if self.read.is_empty() {
-                    self.read = BytesMut::new();
-                }
+                self.release_if_idle();
                 Poll::Pending
             }
         }
@@ -109,7 +129,8 @@ impl<S: Stream> Transport<S> {
 
     /// Adds a packet to the write buffer, encoded for `version`.
     pub(crate) fn queue(&mut self, packet: &Packet, version: ProtocolVersion) {
-        if let Err(e) = encode(packet, version, &mut self.write) {
+        let write = &mut self.buffers.get_or_insert_with(Box::default).write;
+        if let Err(e) = encode(packet, version, write) {
             warn!(error = %e, "dropping a packet that cannot be encoded");
             return;
         }
@@ -125,17 +146,21 @@ impl<S: Stream> Transport<S> {
 
     /// Polls the write buffer out to the stream; the buffer is given back once empty.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.write.is_empty() {
-            while !self.write.is_empty() {
-                let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.write))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        if let Some(buffers) = &mut self.buffers {
+            let write = &mut buffers.write;
+            if !write.is_empty() {
+                while !write.is_empty() {
+                    let n = ready!(Pin::new(&mut self.stream).poll_write(cx, write))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                    }
+                    Metrics::add(&self.metrics.bytes_sent, n as u64);
+                    write.advance(n);
                 }
-                Metrics::add(&self.metrics.bytes_sent, n as u64);
-                self.write.advance(n);
+                *write = BytesMut::new();
+                self.unflushed = true;
             }
-            self.write = BytesMut::new();
-            self.unflushed = true;
+            self.release_if_idle();
         }
         if self.unflushed {
             // A no-op on TCP; TLS and WebSocket streams buffer.

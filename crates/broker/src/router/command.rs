@@ -43,6 +43,9 @@ pub(crate) enum SessionControl {
         /// Where the session goes.
         reply: oneshot::Sender<SessionState>,
     },
+    /// The keep-alive deadline the session scheduled has come (from `crate::keepalive`): check
+    /// it, and schedule the next one.
+    KeepAlive,
     /// The broker is shutting down: close (0x8B) and stop. Sent by the router to every session
     /// it knows, so that connections need no shutdown future of their own.
     Shutdown,

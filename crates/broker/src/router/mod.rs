@@ -46,6 +46,8 @@ pub(crate) struct RouterSettings {
     pub(crate) retain_max_payload: usize,
     pub(crate) client_events: bool,
     pub(crate) topic_limits: TopicLimits,
+    /// Deliveries that may wait in one session's mailbox (`crate::mailbox::capacity`).
+    pub(crate) mailbox_capacity: usize,
 }
 
 #[derive(Debug)]

@@ -125,10 +125,10 @@ impl Router {
     }
 
     pub(super) fn deliver(&self, client_id: &str, delivery: Delivery) {
-        let sent = self
-            .registry
-            .get(client_id)
-            .is_some_and(|reg| reg.mailbox.deliver(delivery));
+        let sent = self.registry.get(client_id).is_some_and(|reg| {
+            reg.mailbox
+                .deliver(delivery, self.settings.mailbox_capacity)
+        });
         if !sent {
             Metrics::add(&self.metrics.messages_dropped, 1);
         }
