@@ -42,7 +42,7 @@ impl Context {
             metrics,
             shutdown,
             connect_timeout,
-            keepalive: KeepAliveTimer::default(),
+            keepalive: KeepAliveTimer::new(),
             next_conn_id: AtomicU64::new(1),
         }
     }

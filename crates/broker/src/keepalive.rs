@@ -17,13 +17,15 @@ use crate::router::command::SessionControl;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The shared keep-alive timer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct KeepAliveTimer {
+    /// Deadlines are kept as milliseconds since this instant (an entry is then 16 bytes).
+    epoch: Instant,
     heap: Mutex<BinaryHeap<Reverse<Entry>>>,
     /// Wakes the timer task when a new earliest deadline arrives.
     earlier: Notify,
@@ -31,7 +33,8 @@ pub(crate) struct KeepAliveTimer {
 
 #[derive(Debug)]
 struct Entry {
-    at: Instant,
+    /// Milliseconds after `epoch`, rounded up (so an entry never comes due early).
+    at: u64,
     mailbox: WeakMailbox,
 }
 
@@ -53,12 +56,31 @@ impl Ord for Entry {
 }
 
 impl KeepAliveTimer {
+    /// A timer counting from now.
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: crate::clock::now(),
+            heap: Mutex::default(),
+            earlier: Notify::new(),
+        }
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    }
+
+    fn instant(&self, millis: u64) -> Instant {
+        self.epoch + Duration::from_millis(millis)
+    }
+
     fn lock(&self) -> MutexGuard<'_, BinaryHeap<Reverse<Entry>>> {
         self.heap.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sends [`SessionControl::KeepAlive`] to `mailbox` at `at`.
     pub(crate) fn schedule(&self, at: Instant, mailbox: WeakMailbox) {
+        let at = self.millis(at);
         let earliest = {
             let mut heap = self.lock();
             let earliest = heap.peek().is_none_or(|Reverse(first)| at < first.at);
@@ -72,6 +94,9 @@ impl KeepAliveTimer {
 
     /// Entries due at `now`, taken off the heap, and the next deadline after them.
     fn take_due(&self, now: Instant) -> (Vec<Entry>, Option<Instant>) {
+        // Rounded down (deadlines are rounded up): nothing is taken before its time.
+        let now = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX);
         let mut heap = self.lock();
         let mut due = Vec::new();
         while heap.peek().is_some_and(|Reverse(first)| first.at <= now) {
@@ -79,7 +104,10 @@ impl KeepAliveTimer {
                 due.push(entry);
             }
         }
-        (due, heap.peek().map(|Reverse(first)| first.at))
+        (
+            due,
+            heap.peek().map(|Reverse(first)| self.instant(first.at)),
+        )
     }
 
     /// Runs the timer until `shutdown`.
@@ -109,11 +137,10 @@ mod tests {
     use super::*;
     use crate::mailbox::{mailbox, SessionMsg};
     use std::sync::Arc;
-    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn fires_in_deadline_order_and_skips_ended_sessions() {
-        let timer = Arc::new(KeepAliveTimer::default());
+        let timer = Arc::new(KeepAliveTimer::new());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let (timer, shutdown) = (timer.clone(), shutdown.clone());

@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 /// Counts a listener's open connections; the guard gives the slot back when dropped.
-struct Slot(Arc<AtomicUsize>);
+pub(crate) struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {
     fn drop(&mut self) {

@@ -22,7 +22,6 @@ use starling_codec::QoS;
 use starling_core::{Delivery, ServerLimits};
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -38,22 +37,23 @@ pub(crate) enum SessionMsg {
     Control(SessionControl),
 }
 
+// Sized to fit, with the mutex and the `Arc` counts, in 80 bytes: every session has one.
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<SessionMsg>,
-    /// How many entries of `queue` are deliveries (what the bound counts).
-    deliveries: usize,
     /// The session task, when it waits on an empty queue.
     waker: Option<Waker>,
+    /// How many entries of `queue` are deliveries (what the bound counts).
+    deliveries: u32,
     /// The session task dropped its end: nothing more is accepted.
     closed: bool,
+    /// The router dropped its end: the receiver sees the end of the stream once drained.
+    sender_gone: bool,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     state: Mutex<State>,
-    /// Live [`SessionMailbox`] handles; at zero the receiver sees the end of the stream.
-    senders: AtomicUsize,
 }
 
 impl Shared {
@@ -70,7 +70,7 @@ impl Shared {
                 return false;
             }
             if let Some(limit) = delivery_limit {
-                if state.deliveries >= limit {
+                if state.deliveries as usize >= limit {
                     return false;
                 }
                 state.deliveries += 1;
@@ -85,8 +85,9 @@ impl Shared {
     }
 }
 
-/// The router's end. (The bound is the router's: it is the same for every session, so it is
-/// not stored in each of the many registry entries.)
+/// The router's end; there is one per mailbox (it is not `Clone`: when it is dropped, the
+/// session sees the end of the stream). The bound is the router's: it is the same for every
+/// session, so it is not stored in each of the many registry entries.
 #[derive(Debug)]
 pub(crate) struct SessionMailbox {
     shared: Arc<Shared>,
@@ -122,10 +123,7 @@ impl WeakMailbox {
 
 /// A new mailbox.
 pub(crate) fn mailbox() -> (SessionMailbox, Inbox) {
-    let shared = Arc::new(Shared {
-        senders: AtomicUsize::new(1),
-        ..Shared::default()
-    });
+    let shared = Arc::new(Shared::default());
     (
         SessionMailbox {
             shared: shared.clone(),
@@ -134,23 +132,16 @@ pub(crate) fn mailbox() -> (SessionMailbox, Inbox) {
     )
 }
 
-impl Clone for SessionMailbox {
-    fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::Relaxed);
-        Self {
-            shared: self.shared.clone(),
-        }
-    }
-}
-
 impl Drop for SessionMailbox {
     fn drop(&mut self) {
-        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // The last sender: wake the receiver so it sees the end.
-            let waker = self.shared.lock().waker.take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        let waker = {
+            let mut state = self.shared.lock();
+            state.sender_gone = true;
+            state.waker.take()
+        };
+        // Wake the receiver so it sees the end.
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 }
@@ -174,7 +165,7 @@ impl SessionMailbox {
 }
 
 impl Inbox {
-    /// The next message; `None` once every router-side handle is gone.
+    /// The next message; `None` once the router's handle is gone and the queue is drained.
     pub(crate) async fn recv(&mut self) -> Option<SessionMsg> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -185,7 +176,7 @@ impl Inbox {
         if let Some(msg) = Self::pop(&mut state) {
             return Poll::Ready(Some(msg));
         }
-        if self.shared.senders.load(Ordering::Acquire) == 0 {
+        if state.sender_gone {
             return Poll::Ready(None);
         }
         match &state.waker {
@@ -256,7 +247,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fifo_bounded_and_ends_with_the_last_sender() {
+    async fn fifo_bounded_and_ends_with_the_sender() {
         let (tx, mut rx) = mailbox();
         assert!(tx.deliver(delivery(QoS::AtMostOnce), 2));
         assert!(tx.deliver(delivery(QoS::AtMostOnce), 2));
@@ -278,13 +269,24 @@ mod tests {
             tx.deliver(delivery(QoS::AtMostOnce), 2),
             "room again once drained"
         );
-        let tx2 = tx.clone();
-        drop(tx);
         assert!(rx.recv().await.is_some());
         let waiter = tokio::spawn(async move { rx.recv().await.is_none() });
         tokio::task::yield_now().await;
-        drop(tx2);
-        assert!(waiter.await.expect("join"), "the end after the last sender");
+        drop(tx);
+        assert!(
+            waiter.await.expect("join"),
+            "the end once the sender is gone"
+        );
+    }
+
+    #[test]
+    fn a_mailbox_stays_small() {
+        // Every session has one: with the `Arc` counts this is an 80-byte allocation.
+        assert!(
+            std::mem::size_of::<Shared>() <= 64,
+            "{}",
+            std::mem::size_of::<Shared>()
+        );
     }
 
     #[tokio::test]

@@ -197,3 +197,17 @@ pub(crate) async fn publish_will(ctx: &Context, will: WillSpec) {
     };
     let _ = ctx.router.send(RouterCmd::Publish(Arc::new(message))).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_connection_fits_a_512_byte_task() {
+        // tokio allocates a task as header + future + trailer (~110 bytes) rounded up to 128:
+        // at most 400 bytes of future keeps every connection's task at 512 bytes (see
+        // ARCHITECTURE.md, "Memory per connection").
+        let size = std::mem::size_of::<Connection<tokio::net::TcpStream, crate::listener::Slot>>();
+        assert!(size <= 400, "Connection is {size} bytes");
+    }
+}

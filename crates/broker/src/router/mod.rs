@@ -50,11 +50,34 @@ pub(crate) struct RouterSettings {
     pub(crate) mailbox_capacity: usize,
 }
 
+/// A session in the registry: how to reach it, and which connection holds it.
 #[derive(Debug)]
 struct Registration {
-    conn_id: ConnId,
     mailbox: SessionMailbox,
-    online: bool,
+    /// The connection id shifted left by one, with "online" in the low bit: 16 bytes per
+    /// entry rather than 24 (the registry has an entry per session).
+    conn: u64,
+}
+
+impl Registration {
+    fn new(conn_id: ConnId, mailbox: SessionMailbox) -> Self {
+        Self {
+            mailbox,
+            conn: (conn_id << 1) | 1,
+        }
+    }
+
+    fn conn_id(&self) -> ConnId {
+        self.conn >> 1
+    }
+
+    fn online(&self) -> bool {
+        self.conn & 1 == 1
+    }
+
+    fn set_offline(&mut self) {
+        self.conn &= !1;
+    }
 }
 
 /// Per-client accumulation while matching one message: one delivery per client, at the highest
@@ -174,7 +197,7 @@ impl Router {
             }
             RouterCmd::Offline { client_id, conn_id } => {
                 if let Some(reg) = self.current(&client_id, conn_id) {
-                    reg.online = false;
+                    reg.set_offline();
                     self.client_event(&client_id, false);
                 }
             }
@@ -184,7 +207,7 @@ impl Router {
                 redispatch,
             } => {
                 if let Some(reg) = self.current(&client_id, conn_id) {
-                    let was_online = reg.online;
+                    let was_online = reg.online();
                     self.registry.remove(&client_id);
                     self.subs.remove_client(&client_id);
                     Metrics::sub(&self.metrics.sessions, 1);
@@ -213,7 +236,7 @@ impl Router {
     fn current(&mut self, client_id: &str, conn_id: ConnId) -> Option<&mut Registration> {
         self.registry
             .get_mut(client_id)
-            .filter(|reg| reg.conn_id == conn_id)
+            .filter(|reg| reg.conn_id() == conn_id)
     }
 
     fn connect(
@@ -226,11 +249,7 @@ impl Router {
         if clean_start {
             self.subs.remove_client(&client_id);
         }
-        let registration = Registration {
-            conn_id,
-            mailbox,
-            online: true,
-        };
+        let registration = Registration::new(conn_id, mailbox);
         if self.stopping {
             registration.mailbox.control(SessionControl::Shutdown);
         }

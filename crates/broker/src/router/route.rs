@@ -88,7 +88,7 @@ impl Router {
         exclude: Option<&str>,
     ) {
         let registry = &self.registry;
-        let online = |id: &str| registry.get(id).is_some_and(|r| r.online);
+        let online = |id: &str| registry.get(id).is_some_and(|r| r.online());
         let Some(shared) = self.subs.groups.get_mut(group) else {
             return;
         };
