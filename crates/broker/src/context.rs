@@ -4,7 +4,7 @@ use crate::keepalive::KeepAliveTimer;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use starling_core::ServerLimits;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -24,6 +24,9 @@ pub(crate) struct Context {
     pub(crate) connect_max_packet_size: u32,
     /// Every connection's keep-alive deadline.
     pub(crate) keepalive: KeepAliveTimer,
+    /// Open connections per listener (by index), for `max_connections`. Kept here rather than
+    /// as a guard in every connection: a connection names its listener with a small index.
+    pub(crate) listener_open: Box<[AtomicUsize]>,
     next_conn_id: AtomicU64,
 }
 
@@ -34,8 +37,10 @@ impl Context {
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         connect_timeout: Duration,
+        listeners: usize,
     ) -> Self {
         Self {
+            listener_open: (0..listeners).map(|_| AtomicUsize::new(0)).collect(),
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits,
             router,

@@ -113,6 +113,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         metrics.clone(),
         shutdown.clone(),
         config.mqtt.connect_timeout,
+        bound.len(),
     ));
     tasks.spawn({
         let ctx = ctx.clone();
@@ -129,12 +130,13 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tasks.spawn(sys);
     }
     let mut local_addrs = Vec::new();
-    for (socket, addr, listener) in bound {
+    for (index, (socket, addr, listener)) in bound.into_iter().enumerate() {
         info!(kind = "tcp", %addr, "listening for MQTT 3.1, 3.1.1 and 5.0");
         local_addrs.push(addr);
         tasks.spawn(listener::run_tcp(
             socket,
             listener,
+            index,
             ctx.clone(),
             tasks.clone(),
         ));

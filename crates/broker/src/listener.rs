@@ -4,29 +4,22 @@
 use crate::connection;
 use crate::context::Context;
 use starling_config::ListenerConfig;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-/// Counts a listener's open connections; the guard gives the slot back when dropped.
-pub(crate) struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Runs one TCP listener until shutdown.
+/// Runs one TCP listener (number `index` of the configuration's) until shutdown. Its open
+/// connections are counted in `ctx.listener_open[index]`; a connection gives its slot back
+/// when its task ends.
 pub(crate) async fn run_tcp(
     listener: TcpListener,
     config: ListenerConfig,
+    index: usize,
     ctx: Arc<Context>,
     tasks: TaskTracker,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
     let max = config.max_connections as usize;
     loop {
         let accepted = tokio::select! {
@@ -42,14 +35,14 @@ pub(crate) async fn run_tcp(
                 continue;
             }
         };
+        let open = &ctx.listener_open[index];
         if open.load(Ordering::Relaxed) >= max {
             debug!(%peer, "listener at max_connections; closing new connection");
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);
-        let slot = Slot(open.clone());
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        tasks.spawn(connection::serve(stream, peer, ctx, slot));
+        tasks.spawn(connection::serve(stream, peer, ctx, index));
     }
 }

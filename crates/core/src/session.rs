@@ -53,21 +53,36 @@ pub enum Outgoing {
 }
 
 /// The session of one client id.
+///
+/// What a session holds between messages — the inflight window, the queue and the QoS 2 ids
+/// awaiting PUBREL — is boxed together and only while any of it holds something
+/// ([`SessionState::compact`] gives the box back): an idle connection carries its session
+/// inline, and three empty collections would be 88 of its bytes.
 #[derive(Debug, Clone)]
 pub struct SessionState {
     /// The client id it belongs to.
     pub client_id: Arc<str>,
     /// Session expiry interval in seconds (`u32::MAX`: never expires).
     pub expiry_interval: u32,
-    /// Outgoing QoS 1/2 messages in send order.
-    pub inflight: VecDeque<(PacketId, Outgoing)>,
-    /// Messages waiting for room in the inflight window (or for the client to come back).
-    pub queue: VecDeque<Delivery>,
-    /// Incoming QoS 2 packet ids received but not yet released (exactly-once, spec 4.3.3).
-    pub awaiting_rel: BTreeSet<PacketId>,
     /// Last packet id handed out.
     pub last_packet_id: u16,
+    held: Option<Box<Held>>,
 }
+
+/// The collections of a session that is holding messages.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    inflight: VecDeque<(PacketId, Outgoing)>,
+    queue: VecDeque<Delivery>,
+    awaiting_rel: BTreeSet<PacketId>,
+}
+
+/// What an idle session reads through.
+static EMPTY: Held = Held {
+    inflight: VecDeque::new(),
+    queue: VecDeque::new(),
+    awaiting_rel: BTreeSet::new(),
+};
 
 /// Outcome of offering a delivery to a full queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +103,56 @@ impl SessionState {
         Self {
             client_id,
             expiry_interval,
-            inflight: VecDeque::new(),
-            queue: VecDeque::new(),
-            awaiting_rel: BTreeSet::new(),
             last_packet_id: 0,
+            held: None,
+        }
+    }
+
+    fn held(&self) -> &Held {
+        self.held.as_deref().unwrap_or(&EMPTY)
+    }
+
+    fn held_mut(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
+
+    /// Outgoing QoS 1/2 messages in send order.
+    pub fn inflight(&self) -> &VecDeque<(PacketId, Outgoing)> {
+        &self.held().inflight
+    }
+
+    /// The inflight window, to change.
+    pub fn inflight_mut(&mut self) -> &mut VecDeque<(PacketId, Outgoing)> {
+        &mut self.held_mut().inflight
+    }
+
+    /// Messages waiting for room in the inflight window (or for the client to come back).
+    pub fn queue(&self) -> &VecDeque<Delivery> {
+        &self.held().queue
+    }
+
+    /// The queue, to change.
+    pub fn queue_mut(&mut self) -> &mut VecDeque<Delivery> {
+        &mut self.held_mut().queue
+    }
+
+    /// Incoming QoS 2 packet ids received but not yet released (exactly-once, spec 4.3.3).
+    pub fn awaiting_rel(&self) -> &BTreeSet<PacketId> {
+        &self.held().awaiting_rel
+    }
+
+    /// The QoS 2 ids awaiting PUBREL, to change.
+    pub fn awaiting_rel_mut(&mut self) -> &mut BTreeSet<PacketId> {
+        &mut self.held_mut().awaiting_rel
+    }
+
+    /// Gives the collections' memory back when they are all empty (call after a turn).
+    pub fn compact(&mut self) {
+        let idle = self.held.as_deref().is_some_and(|h| {
+            h.inflight.is_empty() && h.queue.is_empty() && h.awaiting_rel.is_empty()
+        });
+        if idle {
+            self.held = None;
         }
     }
 
@@ -104,7 +165,7 @@ impl SessionState {
             let Some(id) = PacketId::new(self.last_packet_id) else {
                 continue;
             };
-            if !self.inflight.iter().any(|(used, _)| *used == id) {
+            if !self.held().inflight.iter().any(|(used, _)| *used == id) {
                 return Some(id);
             }
         }
@@ -113,13 +174,14 @@ impl SessionState {
 
     /// Position of `id` in the inflight window (acks usually come in order, so this is short).
     pub fn inflight_position(&self, id: PacketId) -> Option<usize> {
-        self.inflight.iter().position(|(used, _)| *used == id)
+        self.inflight().iter().position(|(used, _)| *used == id)
     }
 
     /// Queues a delivery under `limits`.
     pub fn enqueue(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
-        if self.queue.len() < limits.max_len {
-            self.queue.push_back(delivery);
+        let queue = self.queue_mut();
+        if queue.len() < limits.max_len {
+            queue.push_back(delivery);
             return Enqueued::Queued;
         }
         // A full queue gives up QoS 0 first (DESIGN §2): a new QoS 0 message is dropped, and a
@@ -128,17 +190,17 @@ impl SessionState {
         if delivery.qos == QoS::AtMostOnce {
             return Enqueued::Dropped;
         }
-        if let Some(pos) = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
-            self.queue.remove(pos);
-            self.queue.push_back(delivery);
+        if let Some(pos) = queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
+            queue.remove(pos);
+            queue.push_back(delivery);
             return Enqueued::DroppedOldest;
         }
         match limits.overflow {
             QueueOverflow::DropNewest => Enqueued::Dropped,
             QueueOverflow::Disconnect => Enqueued::Overflow,
             QueueOverflow::DropOldest => {
-                if self.queue.pop_front().is_some() {
-                    self.queue.push_back(delivery);
+                if queue.pop_front().is_some() {
+                    queue.push_back(delivery);
                     Enqueued::DroppedOldest
                 } else {
                     Enqueued::Dropped
@@ -151,28 +213,32 @@ impl SessionState {
     /// subscription, so the router can give it to another member of the group.
     pub fn take_shared_unacked(&mut self) -> Vec<Delivery> {
         let mut out = Vec::new();
-        self.inflight.retain(|(_, state)| match state {
+        let Some(held) = self.held.as_deref_mut() else {
+            return out;
+        };
+        held.inflight.retain(|(_, state)| match state {
             Outgoing::Published(d) if d.shared.is_some() => {
                 out.push(d.clone());
                 false
             }
             _ => true,
         });
-        let mut kept = VecDeque::with_capacity(self.queue.len());
-        for d in self.queue.drain(..) {
+        let mut kept = VecDeque::with_capacity(held.queue.len());
+        for d in held.queue.drain(..) {
             if d.shared.is_some() {
                 out.push(d);
             } else {
                 kept.push_back(d);
             }
         }
-        self.queue = kept;
+        held.queue = kept;
+        self.compact();
         out
     }
 
     /// Messages held (inflight plus queued), for statistics.
     pub fn pending(&self) -> usize {
-        self.inflight.len() + self.queue.len()
+        self.inflight().len() + self.queue().len()
     }
 }
 
@@ -187,5 +253,26 @@ impl SessionState {
             Enqueued::Overflow => Enqueued::Dropped,
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_session_holds_no_collections() {
+        let mut s = SessionState::new(Arc::from("c"), 0);
+        assert!(s.inflight().is_empty() && s.queue().is_empty() && s.awaiting_rel().is_empty());
+        assert!(s.held.is_none());
+        let id = PacketId::new(7).expect("id");
+        s.awaiting_rel_mut().insert(id);
+        s.compact();
+        assert!(s.held.is_some(), "kept while something is held");
+        assert!(s.awaiting_rel().contains(&id));
+        s.awaiting_rel_mut().remove(&id);
+        s.compact();
+        assert!(s.held.is_none(), "given back once empty");
+        assert!(std::mem::size_of::<SessionState>() <= 40);
     }
 }

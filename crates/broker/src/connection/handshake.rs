@@ -5,6 +5,7 @@
 use super::transport::{Stream, Transport};
 use crate::context::Context;
 use crate::mailbox::Inbox;
+use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
 use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
@@ -31,9 +32,9 @@ where
     S: Stream,
 {
     let ctx = &*ctx;
-    let mut transport = Transport::new(stream, ctx.connect_max_packet_size, ctx.metrics.clone());
+    let mut transport = Transport::new(stream, ctx.connect_max_packet_size);
     let connect = tokio::select! {
-        connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport)) => {
+        connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport, &ctx.metrics)) => {
             match connect {
                 Ok(Some(connect)) => connect,
                 Ok(None) => return None,
@@ -51,8 +52,9 @@ where
         Ok(neg) => neg,
         Err(reason) => {
             debug!(%reason, "CONNECT refused");
-            transport.queue(&Packet::ConnAck(connack_refused(reason)), version);
-            transport.close().await;
+            let refusal = Packet::ConnAck(connack_refused(reason));
+            transport.queue(&refusal, version, &ctx.metrics);
+            transport.close(&ctx.metrics).await;
             return None;
         }
     };
@@ -118,6 +120,7 @@ where
     transport.queue(
         &Packet::ConnAck(connack(&neg, &ctx.limits, session_present)),
         version,
+        &ctx.metrics,
     );
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
@@ -131,7 +134,7 @@ where
 
 /// Reads until a CONNECT is decoded. Anything else first, or bad bytes, ends the connection;
 /// an unknown protocol level is answered with CONNACK 0x01 / 0x84 first ([MQTT-3.1.2-2]).
-async fn read_connect<S>(transport: &mut Transport<S>) -> Option<Connect>
+async fn read_connect<S>(transport: &mut Transport<S>, metrics: &Metrics) -> Option<Connect>
 where
     S: Stream,
 {
@@ -149,13 +152,13 @@ where
                 {
                     let refusal =
                         Packet::ConnAck(connack_refused(ReasonCode::UnsupportedProtocolVersion));
-                    transport.queue(&refusal, ProtocolVersion::V3_1_1);
-                    transport.close().await;
+                    transport.queue(&refusal, ProtocolVersion::V3_1_1, metrics);
+                    transport.close(metrics).await;
                 }
                 return None;
             }
         }
-        match transport.read_more().await {
+        match transport.read_more(metrics).await {
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }

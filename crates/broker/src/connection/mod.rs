@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 use tokio::sync::oneshot;
-use tracing::{debug_span, field, Instrument, Span};
+use tracing::{debug_span, field, Instrument};
 use transport::Stream;
 
 /// How the online part of a connection ended.
@@ -41,34 +41,29 @@ pub(crate) enum Ended {
     Shutdown,
 }
 
-/// Serves one accepted connection until it and its session are done; `guard` is dropped
-/// with it (the listener's connection slot).
-pub(crate) fn serve<S, G>(
+/// Serves one connection accepted by listener number `listener` until it and its session are
+/// done; the listener's slot (`ctx.listener_open`) is given back then.
+pub(crate) fn serve<S>(
     stream: S,
     peer: SocketAddr,
     ctx: Arc<Context>,
-    guard: G,
-) -> Connection<S, G>
+    listener: usize,
+) -> Connection<S>
 where
     S: Stream + 'static,
-    G: Send + Unpin + 'static,
 {
-    // A debug span only: at the default level a span per connection would cost each idle
-    // connection a few hundred bytes in the subscriber's registry. The info events name the
-    // peer and client id themselves.
+    // Debug spans only, around the handshake and the end: at the default level a span per
+    // connection would cost each idle connection a few hundred bytes in the subscriber's
+    // registry, and holding one would cost every connection's task 8 bytes that decide whether
+    // it fits 384 bytes. Events of the online loop name the client themselves, as do the info
+    // events.
     let span = debug_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
-    let span = (!span.is_disabled()).then(|| Box::new(span));
-    let handshake = handshake::accept(stream, peer, ctx.clone());
     // Boxed: the handshake's state (a whole CONNECT) must not stay in every task.
-    let handshake: Pin<Box<dyn Future<Output = Option<Accepted<S>>> + Send>> = match &span {
-        Some(span) => Box::pin(handshake.instrument((**span).clone())),
-        None => Box::pin(handshake),
-    };
+    let handshake = Box::pin(handshake::accept(stream, peer, ctx.clone()).instrument(span));
     Connection {
         ctx,
-        span,
         phase: Phase::Handshake(handshake),
-        _guard: guard,
+        listener,
     }
 }
 
@@ -76,11 +71,18 @@ where
 /// every connection holds for its whole life, and an `async fn` would keep room for the
 /// handshake, the online loop and the end together. Here the rare phases are boxed and freed
 /// when done, and the online phase is exactly [`Online`].
-pub(crate) struct Connection<S, G> {
+pub(crate) struct Connection<S> {
     ctx: Arc<Context>,
-    span: Option<Box<Span>>,
     phase: Phase<S>,
-    _guard: G,
+    listener: usize,
+}
+
+impl<S> Drop for Connection<S> {
+    fn drop(&mut self) {
+        if let Some(open) = self.ctx.listener_open.get(self.listener) {
+            open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 // Not boxed: the online phase is the one a connection spends its life in, so it is the one the
@@ -93,16 +95,14 @@ enum Phase<S> {
     Done,
 }
 
-impl<S, G> Future for Connection<S, G>
+impl<S> Future for Connection<S>
 where
     S: Stream + 'static,
-    G: Unpin,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let _entered = this.span.as_ref().map(|span| span.enter());
         loop {
             match &mut this.phase {
                 Phase::Handshake(handshake) => match ready!(handshake.as_mut().poll(cx)) {
@@ -120,7 +120,9 @@ where
                     let ended = ready!(online.poll_run(cx, &this.ctx));
                     if let Phase::Online(online) = std::mem::replace(&mut this.phase, Phase::Done) {
                         // Boxed: what follows the connection is rare.
-                        let finish = finish(ended, online.conn, this.ctx.clone());
+                        let client_id = &*online.conn.channel.session().client_id;
+                        let span = debug_span!("conn", client_id);
+                        let finish = finish(ended, online.conn, this.ctx.clone()).instrument(span);
                         this.phase = Phase::Finish(Box::pin(finish));
                     }
                 }
@@ -145,7 +147,7 @@ async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
         mut inbox,
         conn_id,
     } = conn;
-    transport.close().await;
+    transport.close(&ctx.metrics).await;
     Metrics::sub(&ctx.metrics.connections, 1);
     drop(transport);
     let (mut session, will, expiry) = channel.into_parts();
@@ -203,11 +205,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_idle_connection_fits_a_512_byte_task() {
-        // tokio allocates a task as header + future + trailer (~110 bytes) rounded up to 128:
-        // at most 400 bytes of future keeps every connection's task at 512 bytes (see
-        // ARCHITECTURE.md, "Memory per connection").
-        let size = std::mem::size_of::<Connection<tokio::net::TcpStream, crate::listener::Slot>>();
-        assert!(size <= 400, "Connection is {size} bytes");
+    fn an_idle_connection_fits_a_384_byte_task() {
+        // tokio allocates a task as header + future + trailer (~112 bytes with the task
+        // tracker's token), aligned to 128 bytes: at most 264 bytes of future keeps every
+        // connection's task at 384 bytes rather than 512 (see ARCHITECTURE.md, "Memory per
+        // connection").
+        let size = std::mem::size_of::<Connection<tokio::net::TcpStream>>();
+        assert!(size <= 264, "Connection is {size} bytes");
     }
 }

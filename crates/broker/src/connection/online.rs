@@ -111,7 +111,12 @@ impl<S: Stream> Online<S> {
                 }
                 if let Some(ended) = slow.ending.take() {
                     // Whatever the flush gives, the connection is over.
-                    if self.conn.transport.poll_flush(cx).is_pending() {
+                    if self
+                        .conn
+                        .transport
+                        .poll_flush(cx, &ctx.metrics)
+                        .is_pending()
+                    {
                         slow.ending = Some(ended);
                         return Poll::Pending;
                     }
@@ -133,7 +138,7 @@ impl<S: Stream> Online<S> {
             }
             // One write for the whole turn. A client that does not read holds us here, which
             // is the back-pressure on its deliveries (they wait in the mailbox, bounded).
-            if ready!(self.conn.transport.poll_flush(cx)).is_err() {
+            if ready!(self.conn.transport.poll_flush(cx, &ctx.metrics)).is_err() {
                 return Poll::Ready(Ended::Lost);
             }
             ready!(self.poll_event(cx, ctx));
@@ -160,7 +165,7 @@ impl<S: Stream> Online<S> {
             }
             return Poll::Ready(());
         }
-        if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx) {
+        if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx, &ctx.metrics) {
             if !matches!(read, Ok(n) if n > 0) {
                 self.end(Ended::Lost);
             }
@@ -191,7 +196,8 @@ where
         }
         Ok(None) => Ok(false),
         Err(error) => {
-            debug!(%error, "malformed packet; disconnecting");
+            let client_id = &*channel.session().client_id;
+            debug!(client_id, %error, "malformed packet; disconnecting");
             Err(error.reason_code())
         }
     }
@@ -304,7 +310,7 @@ where
     // reused Vec would keep that much memory in every connection that was ever busy.
     let effects = channel.take_effects();
     let stats = channel.take_stats();
-    let dropped = stats.dropped_queue_full + stats.dropped_expired + stats.dropped_too_large;
+    let dropped = stats.dropped();
     if dropped > 0 {
         Metrics::add(&ctx.metrics.messages_dropped, dropped);
     }
@@ -314,7 +320,7 @@ where
     for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
-                transport.queue(&packet, version);
+                transport.queue(&packet, version, &ctx.metrics);
                 continue;
             }
             Effect::Close(CloseReason::ClientDisconnect { .. }) => {
@@ -322,7 +328,7 @@ where
                 continue;
             }
             Effect::Close(CloseReason::Server(reason)) => {
-                debug!(%reason, "server closes the connection");
+                debug!(client_id = &**client_id, %reason, "server closes the connection");
                 ended = Some(Ended::Lost);
                 continue;
             }

@@ -11,7 +11,6 @@ use bytes::{Buf, BytesMut};
 use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, ProtocolVersion};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,7 +42,6 @@ pub(crate) struct Transport<S> {
     /// Written to the stream but not yet flushed through it.
     unflushed: bool,
     options: DecodeOptions,
-    metrics: Arc<Metrics>,
 }
 
 /// The read and write buffers of a busy connection.
@@ -54,7 +52,7 @@ struct Buffers {
 }
 
 impl<S: Stream> Transport<S> {
-    pub(crate) fn new(stream: S, max_packet_size: u32, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(stream: S, max_packet_size: u32) -> Self {
         Self {
             stream,
             buffers: None,
@@ -63,7 +61,6 @@ impl<S: Stream> Transport<S> {
                 version: None,
                 max_packet_size,
             },
-            metrics,
         }
     }
 
@@ -99,14 +96,18 @@ impl<S: Stream> Transport<S> {
     }
 
     /// Reads more bytes; `Ok(0)` means the peer closed. Cancel-safe.
-    pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_read_more(cx)).await
+    pub(crate) async fn read_more(&mut self, metrics: &Metrics) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read_more(cx, metrics)).await
     }
 
     /// Polls for more bytes: one read attempt, registering `cx` for readiness when there are
     /// none. The buffer is allocated only once the socket is readable, and given back if that
     /// readiness was stale (nothing to read), so a waiting connection holds no buffer.
-    pub(crate) fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read_more(
+        &mut self,
+        cx: &mut Context<'_>,
+        metrics: &Metrics,
+    ) -> Poll<io::Result<usize>> {
         if self.buffers.as_ref().is_none_or(|b| b.read.is_empty()) {
             ready!(self.stream.poll_read_ready(cx))?;
         }
@@ -116,7 +117,7 @@ impl<S: Stream> Transport<S> {
         }
         match poll_read_buf(Pin::new(&mut self.stream), cx, read) {
             Poll::Ready(Ok(n)) => {
-                Metrics::add(&self.metrics.bytes_received, n as u64);
+                Metrics::add(&metrics.bytes_received, n as u64);
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -128,24 +129,28 @@ impl<S: Stream> Transport<S> {
     }
 
     /// Adds a packet to the write buffer, encoded for `version`.
-    pub(crate) fn queue(&mut self, packet: &Packet, version: ProtocolVersion) {
+    pub(crate) fn queue(&mut self, packet: &Packet, version: ProtocolVersion, metrics: &Metrics) {
         let write = &mut self.buffers.get_or_insert_with(Box::default).write;
         if let Err(e) = encode(packet, version, write) {
             warn!(error = %e, "dropping a packet that cannot be encoded");
             return;
         }
         if matches!(packet, Packet::Publish(_)) {
-            Metrics::add(&self.metrics.messages_sent, 1);
+            Metrics::add(&metrics.messages_sent, 1);
         }
     }
 
     /// Writes everything queued.
-    pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    pub(crate) async fn flush(&mut self, metrics: &Metrics) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_flush(cx, metrics)).await
     }
 
     /// Polls the write buffer out to the stream; the buffer is given back once empty.
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(
+        &mut self,
+        cx: &mut Context<'_>,
+        metrics: &Metrics,
+    ) -> Poll<io::Result<()>> {
         if let Some(buffers) = &mut self.buffers {
             let write = &mut buffers.write;
             if !write.is_empty() {
@@ -154,7 +159,7 @@ impl<S: Stream> Transport<S> {
                     if n == 0 {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
-                    Metrics::add(&self.metrics.bytes_sent, n as u64);
+                    Metrics::add(&metrics.bytes_sent, n as u64);
                     write.advance(n);
                 }
                 *write = BytesMut::new();
@@ -171,8 +176,8 @@ impl<S: Stream> Transport<S> {
     }
 
     /// Flushes and closes the write side.
-    pub(crate) async fn close(&mut self) {
-        let _ = self.flush().await;
+    pub(crate) async fn close(&mut self, metrics: &Metrics) {
+        let _ = self.flush(metrics).await;
         let _ = self.stream.shutdown().await;
     }
 }

@@ -65,7 +65,7 @@ impl Channel {
                 self.send(Packet::PubAck(self.ack(id, reason)));
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                if self.session.awaiting_rel.contains(&id) {
+                if self.session.awaiting_rel().contains(&id) {
                     // A resend before PUBREL: acknowledge again, deliver once (spec 4.3.3).
                     return self.send(Packet::PubRec(self.ack(id, ReasonCode::Success)));
                 }
@@ -78,10 +78,10 @@ impl Channel {
                 } else {
                     self.limits.max_awaiting_rel
                 };
-                if self.session.awaiting_rel.len() >= usize::from(max) {
+                if self.session.awaiting_rel().len() >= usize::from(max) {
                     return self.close_with(ReasonCode::ReceiveMaximumExceeded);
                 }
-                self.session.awaiting_rel.insert(id);
+                self.session.awaiting_rel_mut().insert(id);
                 self.route(publish, topic, now);
                 self.send(Packet::PubRec(self.ack(id, ReasonCode::Success)));
             }
@@ -154,7 +154,7 @@ impl Channel {
     }
 
     fn handle_pubrel(&mut self, rel: PubResp) {
-        let reason = if self.session.awaiting_rel.remove(&rel.packet_id) {
+        let reason = if self.session.awaiting_rel_mut().remove(&rel.packet_id) {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound

@@ -76,15 +76,25 @@ pub enum Effect {
     Close(CloseReason),
 }
 
-/// Counters the broker adds to its metrics.
+/// Counters the broker adds to its metrics after each turn (so 32 bits are plenty, and keep
+/// every connection a little smaller).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChannelStats {
     /// Deliveries dropped because the session queue was full.
-    pub dropped_queue_full: u64,
+    pub dropped_queue_full: u32,
     /// Deliveries dropped because their message expired before it could be sent.
-    pub dropped_expired: u64,
+    pub dropped_expired: u32,
     /// Deliveries dropped because they exceed the client's Maximum Packet Size.
-    pub dropped_too_large: u64,
+    pub dropped_too_large: u32,
+}
+
+impl ChannelStats {
+    /// Every drop counted.
+    pub fn dropped(&self) -> u64 {
+        u64::from(self.dropped_queue_full)
+            + u64::from(self.dropped_expired)
+            + u64::from(self.dropped_too_large)
+    }
 }
 
 /// The topic alias maps of a 5.0 connection.
@@ -158,6 +168,8 @@ impl Channel {
 
     /// Takes the effects produced so far.
     pub fn take_effects(&mut self) -> Vec<Effect> {
+        // Once per turn: a session that holds nothing gives its collections' memory back.
+        self.session.compact();
         std::mem::take(&mut self.effects)
     }
 

@@ -26,7 +26,7 @@ impl Channel {
         }
         if delivery.qos == QoS::AtMostOnce {
             self.send_publish(delivery, None, now);
-        } else if self.session.queue.is_empty() && self.window_has_room() {
+        } else if self.session.queue().is_empty() && self.window_has_room() {
             self.start_inflight(delivery, now);
         } else {
             self.offer_to_queue(delivery, true);
@@ -60,9 +60,9 @@ impl Channel {
 
     pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
         if let Some(pos) = self.session.inflight_position(ack.packet_id) {
-            if matches!(&self.session.inflight[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
+            if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
             {
-                self.session.inflight.remove(pos);
+                self.session.inflight_mut().remove(pos);
                 self.fill_window(now);
             }
         }
@@ -76,17 +76,17 @@ impl Channel {
         };
         if !rec.reason_code.is_success() {
             // The receiver refused the message: the exchange ends here (spec 4.3.3).
-            self.session.inflight.remove(pos);
+            self.session.inflight_mut().remove(pos);
             return self.fill_window(now);
         }
-        self.session.inflight[pos].1 = Outgoing::Released;
+        self.session.inflight_mut()[pos].1 = Outgoing::Released;
         self.send(Packet::PubRel(self.ack(rec.packet_id, ReasonCode::Success)));
     }
 
     pub(super) fn handle_pubcomp(&mut self, comp: PubResp, now: Instant) {
         if let Some(pos) = self.session.inflight_position(comp.packet_id) {
-            if self.session.inflight[pos].1 == Outgoing::Released {
-                self.session.inflight.remove(pos);
+            if self.session.inflight()[pos].1 == Outgoing::Released {
+                self.session.inflight_mut().remove(pos);
                 self.fill_window(now);
             }
         }
@@ -94,7 +94,7 @@ impl Channel {
 
     /// Sends every inflight message again after a session resumes.
     pub(super) fn resend_inflight(&mut self, now: Instant) {
-        let inflight: Vec<_> = self.session.inflight.iter().cloned().collect();
+        let inflight: Vec<_> = self.session.inflight().iter().cloned().collect();
         for (id, state) in inflight {
             match state {
                 Outgoing::Published(delivery) => {
@@ -110,7 +110,7 @@ impl Channel {
     /// Moves queued messages into the inflight window while it has room.
     pub(super) fn fill_window(&mut self, now: Instant) {
         while self.window_has_room() {
-            let Some(delivery) = self.session.queue.pop_front() else {
+            let Some(delivery) = self.session.queue_mut().pop_front() else {
                 break;
             };
             if delivery.message.is_expired(now) {
@@ -133,7 +133,7 @@ impl Channel {
     }
 
     fn window_has_room(&self) -> bool {
-        self.session.inflight.len() < self.window()
+        self.session.inflight().len() < self.window()
     }
 
     fn offer_to_queue(&mut self, delivery: Delivery, online: bool) {
@@ -158,7 +158,7 @@ impl Channel {
         };
         if self.send_publish(delivery.clone(), Some((id, false)), now) {
             self.session
-                .inflight
+                .inflight_mut()
                 .push_back((id, Outgoing::Published(delivery)));
         }
     }

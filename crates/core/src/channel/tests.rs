@@ -207,11 +207,11 @@ fn client_receive_maximum_bounds_inflight_and_acks_release_the_queue() {
         .map(|p| p.packet_id)
         .collect();
     assert_eq!(first, vec![Some(id(1)), Some(id(2))]);
-    assert_eq!(ch.session().queue.len(), 3);
+    assert_eq!(ch.session().queue().len(), 3);
     ch.handle_packet(Packet::PubAck(PubResp::new(id(2))), now);
     let effects = ch.take_effects();
     assert_eq!(sent_publishes(&effects)[0].packet_id, Some(id(3)));
-    assert_eq!(ch.session().inflight.len(), 2);
+    assert_eq!(ch.session().inflight().len(), 2);
 }
 
 #[test]
@@ -219,9 +219,9 @@ fn packet_ids_skip_ids_still_in_flight() {
     let mut session = SessionState::new(Arc::from("c"), 0);
     session.last_packet_id = u16::MAX - 1;
     let a = session.next_packet_id().expect("id");
-    session.inflight.push_back((a, Outgoing::Released));
+    session.inflight_mut().push_back((a, Outgoing::Released));
     let b = session.next_packet_id().expect("id"); // wraps to 1
-    session.inflight.push_back((b, Outgoing::Released));
+    session.inflight_mut().push_back((b, Outgoing::Released));
     session.last_packet_id = u16::MAX - 1;
     let c = session.next_packet_id().expect("id");
     assert_eq!(
@@ -255,7 +255,7 @@ fn qos2_outgoing_handshake_and_resume_resends_pubrel_and_dup_publish() {
     );
     resumed.handle_packet(Packet::PubComp(PubResp::new(id(1))), now);
     resumed.handle_packet(Packet::PubAck(PubResp::new(id(2))), now);
-    assert!(resumed.session().inflight.is_empty());
+    assert!(resumed.session().inflight().is_empty());
 }
 
 #[test]
@@ -494,7 +494,7 @@ fn queue_overflow_policies() {
         crate::Enqueued::DroppedOldest
     );
     let topics: Vec<_> = s
-        .queue
+        .queue()
         .iter()
         .map(|d| d.message.topic.as_str().to_owned())
         .collect();
@@ -544,7 +544,7 @@ fn a_full_queue_gives_up_qos0_first() {
         crate::Enqueued::DroppedOldest
     );
     let topics: Vec<_> = s
-        .queue
+        .queue()
         .iter()
         .map(|d| d.message.topic.as_str().to_owned())
         .collect();
