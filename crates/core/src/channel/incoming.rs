@@ -93,14 +93,18 @@ impl Channel {
     /// The topic of a PUBLISH, through the client's topic aliases; closes on a bad one.
     fn resolve_topic(&mut self, publish: &Publish) -> Option<TopicName> {
         let alias = publish.properties.topic_alias;
-        let name: Arc<str> = match alias {
+        let aliased: Arc<str>;
+        let name: &str = match alias {
             Some(a) if a == 0 || a > self.limits.topic_alias_maximum => {
                 self.close_with(ReasonCode::TopicAliasInvalid); // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
                 return None;
             }
             Some(a) if publish.topic.is_empty() => {
                 match self.aliases.as_ref().and_then(|m| m.inbound.get(&a)) {
-                    Some(name) => name.clone(),
+                    Some(name) => {
+                        aliased = name.clone();
+                        &aliased
+                    }
                     None => {
                         self.close_with(ReasonCode::ProtocolError); // unknown alias
                         return None;
@@ -108,14 +112,14 @@ impl Channel {
                 }
             }
             Some(a) => {
-                let name: Arc<str> = publish.topic.as_str().into();
                 let aliases = self.aliases.get_or_insert_with(Box::default);
-                aliases.inbound.insert(a, name.clone());
-                name
+                aliases.inbound.insert(a, publish.topic.as_str().into());
+                publish.topic.as_str()
             }
-            None => publish.topic.as_str().into(),
+            // The common case: no alias, and no copy of the name before the one it keeps.
+            None => publish.topic.as_str(),
         };
-        match TopicName::parse(&name, &self.limits.topic) {
+        match TopicName::parse(name, &self.limits.topic) {
             Ok(topic) => Some(topic),
             Err(_) => {
                 self.close_with(ReasonCode::TopicNameInvalid); // [MQTT-3.3.2-1]
