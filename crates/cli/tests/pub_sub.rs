@@ -1,31 +1,21 @@
 //! `starling pub` and `starling sub`, the built binary, against an in-process broker.
 
 use starling_testkit::TestBroker;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_starling");
+mod common;
+
+use common::{finish, ok, stderr};
+
 const TIMEOUT_EXIT: i32 = 27;
 
 fn command(broker_port: u16, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = common::command(args);
+    command.args(["-p", &broker_port.to_string()]);
     command
-        .args(args)
-        .args(["-p", &broker_port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(child: Child) -> Output {
-    match tokio::time::timeout(Duration::from_secs(20), child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        other => panic!("the command did not finish: {other:?}"),
-    }
 }
 
 async fn run(broker: &TestBroker, args: &[&str]) -> Output {
@@ -49,20 +39,6 @@ async fn sub(broker: &TestBroker, args: &[&str], filters: u64) -> Child {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,43 +3,16 @@
 
 use starling_testkit::transports::{Front, Proxy, TestPki};
 use starling_testkit::TestBroker;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_starling");
+mod common;
 
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(child: Child) -> Output {
-    match tokio::time::timeout(Duration::from_secs(20), child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        other => panic!("the command did not finish: {other:?}"),
-    }
-}
+use common::{command, finish, ok};
 
 async fn run(args: &[&str]) -> Output {
     finish(command(args).spawn().expect("spawn")).await
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}, stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `sub` then `pub` with the same connection arguments; checks the message arrives.
