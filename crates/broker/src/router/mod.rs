@@ -50,6 +50,9 @@ pub(crate) struct RouterSettings {
     pub(crate) mailbox_capacity: usize,
 }
 
+/// Commands handled per wake-up of the router before it looks at its timer and shutdown.
+const INBOX_BATCH: usize = 32;
+
 /// A session in the registry: how to reach it, and which connection holds it.
 #[derive(Debug)]
 struct Registration {
@@ -126,6 +129,8 @@ impl Router {
         mut inbox: mpsc::Receiver<RouterCmd>,
         shutdown: CancellationToken,
     ) {
+        let stop = shutdown.cancelled();
+        tokio::pin!(stop);
         loop {
             let due = self.delayed.next_due();
             let sleep = async move {
@@ -134,18 +139,32 @@ impl Router {
                     None => std::future::pending().await,
                 }
             };
+            // Biased toward the inbox, and the inbox drained in batches: one pass through
+            // `select!` (which polls the timer and shutdown futures too) per batch rather than
+            // per command. The timer and shutdown are then also checked after each batch, so a
+            // busy inbox cannot hold them back.
             tokio::select! {
+                biased;
                 cmd = inbox.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        for _ in 1..INBOX_BATCH {
+                            match inbox.try_recv() {
+                                Ok(cmd) => self.handle(cmd),
+                                Err(_) => break,
+                            }
+                        }
+                        if due.is_some_and(|at| at <= crate::clock::now()) {
+                            self.fire_delayed();
+                        }
+                        if !self.stopping && shutdown.is_cancelled() {
+                            self.stop_sessions();
+                        }
+                    }
                     None => break,
                 },
                 () = sleep => self.fire_delayed(),
-                () = shutdown.cancelled(), if !self.stopping => {
-                    self.stopping = true;
-                    for reg in self.registry.values() {
-                        reg.mailbox.control(SessionControl::Shutdown);
-                    }
-                }
+                () = &mut stop, if !self.stopping => self.stop_sessions(),
             }
             self.update_gauges();
         }
@@ -328,6 +347,14 @@ impl Router {
                 retained,
             })),
         );
+    }
+
+    /// Tells every session, and from now on every new one, that the broker is stopping.
+    fn stop_sessions(&mut self) {
+        self.stopping = true;
+        for reg in self.registry.values() {
+            reg.mailbox.control(SessionControl::Shutdown);
+        }
     }
 
     fn update_gauges(&self) {
