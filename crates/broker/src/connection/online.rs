@@ -218,11 +218,10 @@ fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> 
                 bytes += delivery.message.payload.len();
                 channel.handle_delivery(delivery, now);
             }
-            SessionMsg::Control(SessionControl::KeepAlive) => {
-                channel.handle_tick(now);
-                batch.keepalive_checked = true;
-            }
             SessionMsg::Control(control) => {
+                // The check is made in `handle_control`; the next deadline is scheduled after
+                // the batch.
+                batch.keepalive_checked |= matches!(control, SessionControl::KeepAlive);
                 if let Some(ended) = handle_control(control, channel) {
                     batch.ended = Some(ended);
                     return batch;
