@@ -1,5 +1,6 @@
 //! What every connection task shares: limits, the router's inbox, metrics, the shutdown token.
 
+use crate::admission::Admission;
 use crate::keepalive::KeepAliveTimer;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
@@ -24,9 +25,12 @@ pub(crate) struct Context {
     pub(crate) connect_max_packet_size: u32,
     /// Every connection's keep-alive deadline.
     pub(crate) keepalive: KeepAliveTimer,
-    /// Open connections per listener (by index), for `max_connections`. Kept here rather than
-    /// as a guard in every connection: a connection names its listener with a small index.
-    pub(crate) listener_open: Box<[AtomicUsize]>,
+    /// Connection slots per listener and per address (`crate::admission`).
+    pub(crate) admission: Admission,
+    /// Sessions held offline now, and the most that may be (`session.max_offline`, 0: no
+    /// limit): each holds its queue until it expires, so their number is capped too.
+    offline: AtomicUsize,
+    max_offline: usize,
     next_conn_id: AtomicU64,
 }
 
@@ -38,9 +42,12 @@ impl Context {
         shutdown: CancellationToken,
         connect_timeout: Duration,
         listeners: usize,
+        max_offline: usize,
     ) -> Self {
         Self {
-            listener_open: (0..listeners).map(|_| AtomicUsize::new(0)).collect(),
+            offline: AtomicUsize::new(0),
+            max_offline,
+            admission: Admission::new(listeners),
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits,
             router,
@@ -50,6 +57,30 @@ impl Context {
             keepalive: KeepAliveTimer::new(),
             next_conn_id: AtomicU64::new(1),
         }
+    }
+
+    /// Takes one of the offline-session places; false (and counted) when all are taken.
+    pub(crate) fn reserve_offline(&self) -> bool {
+        let taken = self.offline.fetch_add(1, Ordering::Relaxed);
+        if self.max_offline != 0 && taken >= self.max_offline {
+            self.offline.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::Metrics::add(&self.metrics.sessions_refused, 1);
+            return false;
+        }
+        crate::metrics::Metrics::add(&self.metrics.sessions_offline, 1);
+        true
+    }
+
+    /// Gives an offline-session place back.
+    pub(crate) fn release_offline(&self) {
+        self.offline.fetch_sub(1, Ordering::Relaxed);
+        crate::metrics::Metrics::sub(&self.metrics.sessions_offline, 1);
+    }
+
+    /// How long closing a connection may wait for its last writes.
+    pub(crate) fn close_timeout(&self) -> Duration {
+        // MERGE: `self.limits.send_timeout`.
+        Duration::from_secs(30)
     }
 
     /// A fresh connection id.

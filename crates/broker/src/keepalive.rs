@@ -27,20 +27,41 @@ pub(crate) struct KeepAliveTimer {
     /// Deadlines are kept as milliseconds since this instant (an entry is then 16 bytes).
     epoch: Instant,
     heap: Mutex<BinaryHeap<Reverse<Entry>>>,
+    /// Connections that ended since the last purge of dead entries.
+    dead: std::sync::atomic::AtomicUsize,
     /// Wakes the timer task when a new earliest deadline arrives.
     earlier: Notify,
 }
 
 #[derive(Debug)]
 struct Entry {
-    /// Milliseconds after `epoch`, rounded up (so an entry never comes due early).
+    /// Milliseconds after `epoch`, rounded up (so an entry never comes due early), with
+    /// [`SEND_CHECK`] set for a send-timeout check rather than a keep-alive one.
     at: u64,
     mailbox: WeakMailbox,
 }
 
+/// The top bit of [`Entry::at`]: the entry is a send-timeout check. Milliseconds never reach it
+/// (2^63 ms is 292 million years); ordering masks it off.
+const SEND_CHECK: u64 = 1 << 63;
+
+impl Entry {
+    fn due(&self) -> u64 {
+        self.at & !SEND_CHECK
+    }
+
+    fn order(&self) -> SessionControl {
+        if self.at & SEND_CHECK != 0 {
+            SessionControl::SendCheck
+        } else {
+            SessionControl::KeepAlive
+        }
+    }
+}
+
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
+        self.due() == other.due()
     }
 }
 impl Eq for Entry {}
@@ -51,7 +72,7 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.at.cmp(&other.at)
+        self.due().cmp(&other.due())
     }
 }
 
@@ -61,6 +82,7 @@ impl KeepAliveTimer {
         Self {
             epoch: crate::clock::now(),
             heap: Mutex::default(),
+            dead: std::sync::atomic::AtomicUsize::new(0),
             earlier: Notify::new(),
         }
     }
@@ -80,11 +102,40 @@ impl KeepAliveTimer {
 
     /// Sends [`SessionControl::KeepAlive`] to `mailbox` at `at`.
     pub(crate) fn schedule(&self, at: Instant, mailbox: WeakMailbox) {
-        let at = self.millis(at);
+        self.push(self.millis(at).min(SEND_CHECK - 1), mailbox);
+    }
+
+    /// Sends [`SessionControl::SendCheck`] to `mailbox` at `at`.
+    pub(crate) fn schedule_send_check(&self, at: Instant, mailbox: WeakMailbox) {
+        self.push(self.millis(at).min(SEND_CHECK - 1) | SEND_CHECK, mailbox);
+    }
+
+    /// A connection ended: its entry (if any) is dead. Dead entries are dropped in one pass
+    /// once they are as many as the live ones, so a connect/disconnect loop cannot grow the
+    /// heap (each would otherwise stay until its deadline, 27 hours with keep alive 65535).
+    pub(crate) fn forget(&self) {
+        let mut heap = self.lock();
+        let dead = self.dead.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if dead * 2 > heap.len() {
+            heap.retain(|Reverse(entry)| entry.mailbox.is_alive());
+            self.dead.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn push(&self, at: u64, mailbox: WeakMailbox) {
+        let entry = Entry { at, mailbox };
         let earliest = {
             let mut heap = self.lock();
-            let earliest = heap.peek().is_none_or(|Reverse(first)| at < first.at);
-            heap.push(Reverse(Entry { at, mailbox }));
+            let earliest = heap
+                .peek()
+                .is_none_or(|Reverse(first)| entry.due() < first.due());
+            heap.push(Reverse(entry));
             earliest
         };
         if earliest {
@@ -99,14 +150,14 @@ impl KeepAliveTimer {
             .unwrap_or(u64::MAX);
         let mut heap = self.lock();
         let mut due = Vec::new();
-        while heap.peek().is_some_and(|Reverse(first)| first.at <= now) {
+        while heap.peek().is_some_and(|Reverse(first)| first.due() <= now) {
             if let Some(Reverse(entry)) = heap.pop() {
                 due.push(entry);
             }
         }
         (
             due,
-            heap.peek().map(|Reverse(first)| self.instant(first.at)),
+            heap.peek().map(|Reverse(first)| self.instant(first.due())),
         )
     }
 
@@ -115,7 +166,7 @@ impl KeepAliveTimer {
         loop {
             let (due, next) = self.take_due(crate::clock::now());
             for entry in due {
-                entry.mailbox.control(SessionControl::KeepAlive);
+                entry.mailbox.control(entry.order());
             }
             let sleep = async {
                 match next {
@@ -168,6 +219,51 @@ mod tests {
             late.try_recv(),
             Some(SessionMsg::Control(SessionControl::KeepAlive))
         ));
+        shutdown.cancel();
+        task.await.expect("timer task");
+    }
+
+    #[test]
+    fn entries_of_ended_connections_do_not_pile_up() {
+        // A connect/disconnect loop with keep alive 65535: each connection leaves its entry
+        // (due in 27 hours) when it ends. The heap must stay within twice the live ones.
+        let timer = KeepAliveTimer::new();
+        let far = crate::clock::now() + Duration::from_secs(65_535 * 3 / 2);
+        let (_live_tx, live) = mailbox();
+        timer.schedule(far, live.downgrade());
+        for _ in 0..10_000 {
+            let (_tx, rx) = mailbox();
+            timer.schedule(far, rx.downgrade());
+            drop(rx);
+            timer.forget();
+            assert!(timer.len() <= 3, "heap holds {} entries", timer.len());
+        }
+        assert!(timer.len() >= 1, "the live connection's entry stays");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_check_arrives_as_such() {
+        let timer = Arc::new(KeepAliveTimer::new());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn({
+            let (timer, shutdown) = (timer.clone(), shutdown.clone());
+            async move { timer.run(shutdown).await }
+        });
+        let (_tx, mut rx) = mailbox();
+        let now = crate::clock::now();
+        timer.schedule_send_check(now + Duration::from_secs(30), rx.downgrade());
+        timer.schedule(now + Duration::from_secs(10), rx.downgrade());
+        let first = rx.recv().await;
+        assert!(matches!(
+            first,
+            Some(SessionMsg::Control(SessionControl::KeepAlive))
+        ));
+        let second = rx.recv().await;
+        assert!(matches!(
+            second,
+            Some(SessionMsg::Control(SessionControl::SendCheck))
+        ));
+        assert!(crate::clock::now() >= now + Duration::from_secs(30));
         shutdown.cancel();
         task.await.expect("timer task");
     }

@@ -7,7 +7,7 @@
 //!
 //! Map:
 //! - [`start`] / [`RunningBroker`]: bind listeners, spawn everything, shut down gracefully.
-//! - `listener`: accept loops.
+//! - `listener`: accept loops; `admission`: connection slots, per-address limits, accept rate.
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
@@ -16,6 +16,7 @@
 //! - [`metrics`]: atomic counters.
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
+mod admission;
 mod clock;
 mod connection;
 mod context;
@@ -99,14 +100,25 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         strategy: config.shared.strategy,
         delayed_enabled: config.delayed.enabled,
         delayed_max: config.delayed.max_messages.map_or(0, |n| n as usize),
-        retain_max_messages: config.retain.max_messages.map_or(0, |n| n as usize),
-        retain_max_payload: config.retain.max_payload_size as usize,
+        retain: router::RetainLimits {
+            max_messages: config.retain.max_messages.map_or(0, |n| n as usize),
+            max_bytes: config
+                .retain
+                .max_bytes
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            max_payload: config.retain.max_payload_size as usize,
+        },
         client_events: config.sys.client_events,
         topic_limits: limits.topic,
         mailbox_capacity: mailbox::capacity(&limits),
+        // MERGE: `limits.max_subscriptions` once the config key lands.
+        max_subscriptions: 1000,
     };
-    let router =
-        tokio::spawn(Router::new(settings, metrics.clone()).run(router_rx, shutdown.clone()));
+    let router = tokio::spawn(router::run(
+        Router::new(settings, metrics.clone()),
+        router_rx,
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(Context::new(
         limits,
         router_tx.clone(),
@@ -114,6 +126,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         shutdown.clone(),
         config.mqtt.connect_timeout,
         bound.len(),
+        config.session.max_offline.map_or(0, |n| n as usize),
     ));
     tasks.spawn({
         let ctx = ctx.clone();

@@ -1,18 +1,20 @@
-//! Accept loops. Each listener accepts until shutdown and spawns one task per connection; a
-//! listener at its `max_connections` closes new sockets at once.
+//! Accept loops. Each listener accepts until shutdown, at most `max_connection_rate` a second,
+//! and spawns one task per connection; a listener at its `max_connections`, or an address at
+//! its `max_connections_per_address`, has new sockets closed at once (and counted).
 
+use crate::admission::AcceptRate;
 use crate::connection;
 use crate::context::Context;
+use crate::metrics::Metrics;
 use starling_config::ListenerConfig;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 /// Runs one TCP listener (number `index` of the configuration's) until shutdown. Its open
-/// connections are counted in `ctx.listener_open[index]`; a connection gives its slot back
-/// when its task ends.
+/// connections are counted in `ctx.admission`; a connection gives its slot back when its
+/// socket closes.
 pub(crate) async fn run_tcp(
     listener: TcpListener,
     config: ListenerConfig,
@@ -21,7 +23,19 @@ pub(crate) async fn run_tcp(
     tasks: TaskTracker,
 ) {
     let max = config.max_connections as usize;
+    let mut rate = config
+        .max_connection_rate
+        .map(|r| AcceptRate::new(r, crate::clock::now()));
     loop {
+        if let Some(rate) = &mut rate {
+            // Over the rate, wait (the kernel's backlog holds the callers) rather than refuse.
+            while let Err(wait) = rate.take(crate::clock::now()) {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
         let accepted = tokio::select! {
             () = ctx.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -35,14 +49,20 @@ pub(crate) async fn run_tcp(
                 continue;
             }
         };
-        let open = &ctx.listener_open[index];
-        if open.load(Ordering::Relaxed) >= max {
-            debug!(%peer, "listener at max_connections; closing new connection");
-            continue;
-        }
-        open.fetch_add(1, Ordering::Relaxed);
+        let slot =
+            match ctx
+                .admission
+                .admit(index, peer.ip(), max, config.max_connections_per_address)
+            {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    debug!(%peer, ?refusal, "connection refused before CONNECT");
+                    Metrics::add(&ctx.metrics.connections_refused, 1);
+                    continue;
+                }
+            };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
-        tasks.spawn(connection::serve(stream, peer, ctx, index));
+        tasks.spawn(connection::serve(stream, peer, ctx, slot));
     }
 }

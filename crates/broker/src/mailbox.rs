@@ -49,6 +49,23 @@ struct State {
     closed: bool,
     /// The router dropped its end: the receiver sees the end of the stream once drained.
     sender_gone: bool,
+    /// How many entries of `queue` are orders (takeover, shutdown, keep-alive check), which a
+    /// session whose socket does not take its writes must still see: it reads them out of
+    /// turn (`Inbox::poll_order`) while deliveries wait.
+    orders: u8,
+}
+
+/// True for the controls a session must see even while its writes are stuck.
+fn is_order(msg: &SessionMsg) -> bool {
+    matches!(
+        msg,
+        SessionMsg::Control(
+            SessionControl::Takeover { .. }
+                | SessionControl::Shutdown
+                | SessionControl::KeepAlive
+                | SessionControl::SendCheck
+        )
+    )
 }
 
 #[derive(Debug, Default)]
@@ -69,11 +86,11 @@ impl Shared {
             if state.closed {
                 return false;
             }
-            if let Some(limit) = delivery_limit {
-                if state.deliveries as usize >= limit {
-                    return false;
-                }
-                state.deliveries += 1;
+            match delivery_limit {
+                Some(limit) if state.deliveries as usize >= limit => return false,
+                Some(_) => state.deliveries += 1,
+                None if is_order(&msg) => state.orders = state.orders.saturating_add(1),
+                None => {}
             }
             state.queue.push_back(msg);
             state.waker.take()
@@ -113,6 +130,13 @@ pub(crate) struct WeakMailbox {
 }
 
 impl WeakMailbox {
+    /// True while the session's task still holds its inbox.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.shared
+            .upgrade()
+            .is_some_and(|shared| !shared.lock().closed)
+    }
+
     /// Sends an order if the session is still there.
     pub(crate) fn control(&self, control: SessionControl) {
         if let Some(shared) = self.shared.upgrade() {
@@ -158,6 +182,13 @@ impl SessionMailbox {
         self.shared.push(SessionMsg::Deliver(delivery), Some(limit))
     }
 
+    /// Queues a delivery the session asked for (retained messages against its credit): counted
+    /// with the others, but not refused at the bound, since the credit bounds it already.
+    pub(crate) fn deliver_granted(&self, delivery: Delivery) -> bool {
+        self.shared
+            .push(SessionMsg::Deliver(delivery), Some(usize::MAX))
+    }
+
     /// Sends an answer or order; false when the session task is gone.
     pub(crate) fn control(&self, control: SessionControl) -> bool {
         self.shared.push(SessionMsg::Control(control), None)
@@ -186,6 +217,30 @@ impl Inbox {
         Poll::Pending
     }
 
+    /// Takes the first order (takeover, shutdown, keep-alive check) out of turn, leaving the
+    /// deliveries and answers before it in place; or registers `cx` to be woken by the next
+    /// message. For a session whose writes are stuck: it must still hand its session over, stop,
+    /// or notice that its send timeout passed.
+    pub(crate) fn poll_order(&mut self, cx: &mut Context<'_>) -> Poll<Option<SessionControl>> {
+        let mut state = self.shared.lock();
+        if state.orders > 0 {
+            if let Some(pos) = state.queue.iter().position(is_order) {
+                state.orders -= 1;
+                if let Some(SessionMsg::Control(order)) = state.queue.remove(pos) {
+                    return Poll::Ready(Some(order));
+                }
+            }
+        }
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     /// A weak handle to this mailbox.
     pub(crate) fn downgrade(&self) -> WeakMailbox {
         WeakMailbox {
@@ -202,6 +257,7 @@ impl Inbox {
         let msg = state.queue.pop_front();
         match &msg {
             Some(SessionMsg::Deliver(_)) => state.deliveries -= 1,
+            Some(m) if is_order(m) => state.orders = state.orders.saturating_sub(1),
             Some(SessionMsg::Control(_)) => {}
             None if state.queue.capacity() > KEEP_SLOTS => state.queue = VecDeque::new(),
             None => {}
@@ -217,6 +273,7 @@ impl Drop for Inbox {
         // What is left is dropped with the session (the router counts nothing more).
         state.queue = VecDeque::new();
         state.deliveries = 0;
+        state.orders = 0;
     }
 }
 

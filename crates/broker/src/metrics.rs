@@ -28,6 +28,16 @@ pub struct Metrics {
     pub retained: AtomicU64,
     /// Delayed messages waiting.
     pub delayed: AtomicU64,
+    /// Bytes held by retained messages.
+    pub retained_bytes: AtomicU64,
+    /// Sessions held offline now.
+    pub sessions_offline: AtomicU64,
+    /// Sessions ended at disconnect because `session.max_offline` were held already.
+    pub sessions_refused: AtomicU64,
+    /// Connections closed because their writes made no progress for `mqtt.send_timeout`.
+    pub send_timeouts: AtomicU64,
+    /// Connections refused before CONNECT: listener full, too many from one address.
+    pub connections_refused: AtomicU64,
 }
 
 impl Metrics {

@@ -48,6 +48,10 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     /// Connections accepted at once on this listener; at least 1.
     pub max_connections: u32,
+    /// Connections accepted at once from one IP address; `None` is no limit.
+    pub max_connections_per_address: Option<u32>,
+    /// New connections accepted per second (burst of as many); `None` is no limit.
+    pub max_connection_rate: Option<u32>,
 }
 
 /// A listener's transport. Every transport accepts MQTT 3.1, 3.1.1 and 5.0.
@@ -135,6 +139,8 @@ pub struct SessionConfig {
     pub queue_overflow: QueueOverflow,
     /// Whether QoS 0 messages are queued for offline persistent sessions.
     pub queue_qos0: bool,
+    /// Sessions held offline at most; `None` is no limit.
+    pub max_offline: Option<u32>,
 }
 
 /// What a full session queue does with one more message.
@@ -157,6 +163,8 @@ pub struct RetainConfig {
     pub max_messages: Option<u32>,
     /// Larger retained payloads (bytes) are not stored; 1..=268435456.
     pub max_payload_size: u32,
+    /// Bytes all retained messages may hold together; `None` is no limit.
+    pub max_bytes: Option<u64>,
 }
 
 /// `[shared]`.

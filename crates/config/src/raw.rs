@@ -83,6 +83,11 @@ pub struct RawListener {
     pub bind: String,
     /// Connections accepted at once on this listener; more are refused, bounding memory.
     pub max_connections: i64,
+    /// Connections accepted at once from one IP address on this listener; 0 means no limit.
+    pub max_connections_per_address: i64,
+    /// New connections accepted per second on this listener (a burst of as many is allowed);
+    /// faster ones wait in the kernel's backlog. 0 means no limit.
+    pub max_connection_rate: i64,
 }
 
 impl Default for RawListener {
@@ -92,6 +97,8 @@ impl Default for RawListener {
             kind: ListenerKind::Tcp,
             bind: "0.0.0.0:1883".to_owned(),
             max_connections: 1_000_000,
+            max_connections_per_address: 0,
+            max_connection_rate: 0,
         }
     }
 }
@@ -174,6 +181,9 @@ pub struct RawSession {
     pub queue_overflow: QueueOverflow,
     /// Whether QoS 0 messages are queued for offline persistent sessions.
     pub queue_qos0: bool,
+    /// Sessions held offline (persistent sessions whose client is away) at most; a client
+    /// that leaves when this many are held has its session ended, as with expiry 0. 0 means no limit.
+    pub max_offline: i64,
 }
 
 impl Default for RawSession {
@@ -182,6 +192,7 @@ impl Default for RawSession {
             max_queue_len: 1000,
             queue_overflow: QueueOverflow::DropOldest,
             queue_qos0: true,
+            max_offline: 100_000,
         }
     }
 }
@@ -194,6 +205,9 @@ pub struct RawRetain {
     pub max_messages: i64,
     /// Larger retained payloads (bytes) are not stored, only counted.
     pub max_payload_size: i64,
+    /// Bytes all retained messages may hold together (topic, payload, properties and a fixed
+    /// cost each); a message that would pass it is not stored, only counted. 0 means no limit.
+    pub max_bytes: i64,
 }
 
 impl Default for RawRetain {
@@ -201,6 +215,7 @@ impl Default for RawRetain {
         Self {
             max_messages: 1_000_000,
             max_payload_size: 1_048_576,
+            max_bytes: 1_073_741_824,
         }
     }
 }

@@ -112,6 +112,11 @@ fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> 
             kind: l.kind,
             bind,
             max_connections: int(&key("max_connections"), l.max_connections, 1, u32::MAX)?,
+            max_connections_per_address: limit(
+                &key("max_connections_per_address"),
+                l.max_connections_per_address,
+            )?,
+            max_connection_rate: limit(&key("max_connection_rate"), l.max_connection_rate)?,
         });
     }
     Ok(out)
@@ -207,6 +212,7 @@ fn session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
         max_queue_len: int("session.max_queue_len", raw.max_queue_len, 0, u32::MAX)?,
         queue_overflow: raw.queue_overflow,
         queue_qos0: raw.queue_qos0,
+        max_offline: limit("session.max_offline", raw.max_offline)?,
     })
 }
 
@@ -220,7 +226,17 @@ fn retain(raw: RawRetain) -> Result<RetainConfig, ConfigError> {
             1,
             MAX_PACKET_SIZE,
         )?,
+        max_bytes: {
+            let max: u64 = int("retain.max_bytes", raw.max_bytes, 0, i64::MAX)?;
+            (max != 0).then_some(max)
+        },
     })
+}
+
+/// A count where 0 means "no limit": `None` for 0, else the value (at most `u32::MAX`).
+fn limit(key: &str, value: i64) -> Result<Option<u32>, ConfigError> {
+    let n: u32 = int(key, value, 0, u32::MAX)?;
+    Ok((n != 0).then_some(n))
 }
 
 fn delayed(raw: RawDelayed) -> Result<DelayedConfig, ConfigError> {

@@ -10,7 +10,8 @@
 //! - `filter`: [`TopicFilter`], the filter of a SUBSCRIBE, and the naive reference matcher;
 //! - `target`: [`SubscriptionTarget`], reading `$share/`, `$queue/` and `$exclusive/`;
 //! - `delayed`: [`DelayedPublish`], reading `$delayed/<seconds>/<topic>`;
-//! - `trie`: [`SubscriptionTrie`], filter -> (key -> value), with an iterative matcher.
+//! - `trie`: [`SubscriptionTrie`], filter -> (key -> value), with an iterative matcher;
+//! - `retained`: [`RetainedTree`], topic -> value, matched by filter with a resumable cursor.
 //!
 //! ```
 //! use starling_topic::{SubscriptionTarget, SubscriptionTrie, TopicFilter, TopicLimits, TopicName};
@@ -35,6 +36,7 @@ mod delayed;
 mod error;
 mod filter;
 mod name;
+mod retained;
 mod target;
 mod trie;
 
@@ -42,5 +44,6 @@ pub use delayed::{DelayedPublish, MAX_DELAY_SECS};
 pub use error::{TopicError, TopicLimits};
 pub use filter::TopicFilter;
 pub use name::TopicName;
+pub use retained::RetainedTree;
 pub use target::SubscriptionTarget;
 pub use trie::{MatchScratch, SubscriptionTrie};

@@ -18,6 +18,9 @@ use tracing::{debug, info};
 /// How long a new connection waits for the previous one to hand its session over.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a refusal before CONNECT may take to write: a few bytes.
+const CLOSE_BEFORE_CONNECT: Duration = Duration::from_secs(5);
+
 /// An accepted connection, ready for the online loop.
 pub(crate) struct Accepted<S> {
     pub(crate) transport: Transport<S>,
@@ -54,7 +57,7 @@ where
             debug!(%reason, "CONNECT refused");
             let refusal = Packet::ConnAck(connack_refused(reason));
             transport.queue(&refusal, version, &ctx.metrics);
-            transport.close(&ctx.metrics).await;
+            transport.close(&ctx.metrics, ctx.close_timeout()).await;
             return None;
         }
     };
@@ -153,7 +156,7 @@ where
                     let refusal =
                         Packet::ConnAck(connack_refused(ReasonCode::UnsupportedProtocolVersion));
                     transport.queue(&refusal, ProtocolVersion::V3_1_1, metrics);
-                    transport.close(metrics).await;
+                    transport.close(metrics, CLOSE_BEFORE_CONNECT).await;
                 }
                 return None;
             }

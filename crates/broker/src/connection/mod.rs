@@ -14,6 +14,7 @@ mod offline;
 mod online;
 mod transport;
 
+use crate::admission::Slot;
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
@@ -35,20 +36,15 @@ pub(crate) enum Ended {
     ClientDisconnect,
     /// The socket closed or failed, or the server closed it for a protocol error or timeout.
     Lost,
-    /// Another connection took the client id.
-    Takeover(oneshot::Sender<SessionState>),
+    /// Another connection took the client id (with Clean Start when the flag is set).
+    Takeover(oneshot::Sender<SessionState>, bool),
     /// The broker is shutting down.
     Shutdown,
 }
 
-/// Serves one connection accepted by listener number `listener` until it and its session are
-/// done; the listener's slot (`ctx.listener_open`) is given back then.
-pub(crate) fn serve<S>(
-    stream: S,
-    peer: SocketAddr,
-    ctx: Arc<Context>,
-    listener: usize,
-) -> Connection<S>
+/// Serves one connection admitted into `slot` until it and its session are done; the slot is
+/// given back when the connection closes (`crate::admission`).
+pub(crate) fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>, slot: Slot) -> Connection<S>
 where
     S: Stream + 'static,
 {
@@ -63,7 +59,7 @@ where
     Connection {
         ctx,
         phase: Phase::Handshake(handshake),
-        listener,
+        slot,
     }
 }
 
@@ -74,14 +70,21 @@ where
 pub(crate) struct Connection<S> {
     ctx: Arc<Context>,
     phase: Phase<S>,
-    listener: usize,
+    slot: Slot,
+}
+
+impl<S> Connection<S> {
+    /// Gives the listener slot back: a slot counts live connections only, so a session held
+    /// offline after its connection closed does not keep anyone out.
+    fn release_slot(&mut self) {
+        let slot = std::mem::replace(&mut self.slot, Slot::NONE);
+        self.ctx.admission.release(slot);
+    }
 }
 
 impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
-        if let Some(open) = self.ctx.listener_open.get(self.listener) {
-            open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.release_slot();
     }
 }
 
@@ -118,6 +121,8 @@ where
                 },
                 Phase::Online(online) => {
                     let ended = ready!(online.poll_run(cx, &this.ctx));
+                    this.ctx.keepalive.forget();
+                    this.release_slot();
                     if let Phase::Online(online) = std::mem::replace(&mut this.phase, Phase::Done) {
                         // Boxed: what follows the connection is rare.
                         let client_id = &*online.conn.channel.session().client_id;
@@ -137,8 +142,14 @@ where
     }
 }
 
-/// After the connection: close the socket, then hand the session over, end it, or hold it
+/// After the connection: hand the session over (first, before anything that could wait on
+/// the old socket), close the socket within the send timeout, then end the session or hold it
 /// offline, publishing the will when it is due.
+///
+/// Precedence: a takeover ends the connection whatever else was going on (the session is
+/// wanted elsewhere); a shutdown keeps nothing; otherwise session expiry 0 ends the session
+/// with its will, and anything else holds it offline (or ends it when the broker already
+/// holds `session.max_offline` offline sessions).
 async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
     let ctx = &*ctx;
     let Accepted {
@@ -147,22 +158,27 @@ async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
         mut inbox,
         conn_id,
     } = conn;
-    transport.close(&ctx.metrics).await;
-    Metrics::sub(&ctx.metrics.connections, 1);
-    drop(transport);
     let (mut session, will, expiry) = channel.into_parts();
     let client_id = session.client_id.clone();
-    match ended {
-        Ended::Takeover(reply) => {
-            // Deliveries already in the inbox belong to the session that moves on.
-            offline::drain_into(&mut session, &mut inbox, ctx);
-            if let Some(will) = will.filter(|w| w.delay_secs == 0) {
-                publish_will(ctx, will).await; // [MQTT-3.1.3-9] only a delayed will waits
-            }
-            let _ = reply.send(session);
+    if let Ended::Takeover(reply, clean_start) = ended {
+        // Deliveries already in the inbox belong to the session that moves on.
+        offline::drain_into(&mut session, &mut inbox, ctx);
+        let _ = reply.send(session);
+        transport.close(&ctx.metrics, ctx.close_timeout()).await;
+        Metrics::sub(&ctx.metrics.connections, 1);
+        // [MQTT-3.1.3-9]: a delayed will waits for the session, which lives on unless the new
+        // connection starts clean; then it ends here and the will goes now.
+        if let Some(will) = will.filter(|w| w.delay_secs == 0 || clean_start) {
+            publish_will(ctx, will).await;
         }
-        Ended::Shutdown => {}
-        Ended::ClientDisconnect | Ended::Lost if expiry == 0 => {
+        return;
+    }
+    transport.close(&ctx.metrics, ctx.close_timeout()).await;
+    Metrics::sub(&ctx.metrics.connections, 1);
+    drop(transport);
+    match ended {
+        Ended::Takeover(..) | Ended::Shutdown => {}
+        Ended::ClientDisconnect | Ended::Lost if expiry == 0 || !ctx.reserve_offline() => {
             if let Some(will) = will {
                 publish_will(ctx, will).await;
             }
@@ -172,6 +188,7 @@ async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
             let offline = RouterCmd::Offline { client_id, conn_id };
             let _ = ctx.router.send(offline).await;
             offline::hold(session, will, inbox, conn_id, ctx).await;
+            ctx.release_offline();
         }
     }
 }

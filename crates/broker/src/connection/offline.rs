@@ -53,9 +53,13 @@ pub(crate) async fn hold(
         tokio::select! {
             biased;
             msg = inbox.recv() => match msg {
-                Some(SessionMsg::Control(SessionControl::Takeover { reply })) => {
+                Some(SessionMsg::Control(SessionControl::Takeover { reply, clean_start })) => {
                     drain_into(&mut session, &mut inbox, ctx);
                     let _ = reply.send(session);
+                    // A clean start ends this session: its will, delayed or not, goes now.
+                    if let Some(will) = will.take().filter(|_| clean_start) {
+                        publish_will(ctx, will).await;
+                    }
                     return;
                 }
                 Some(SessionMsg::Control(SessionControl::Shutdown)) => return,

@@ -10,13 +10,14 @@ use crate::clock;
 use crate::context::Context;
 use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
-use crate::router::command::{RouterCmd, SessionControl, SubAckReply};
+use crate::router::command::{RouterCmd, SessionControl};
 use starling_codec::{Packet, ReasonCode};
-use starling_core::{Channel, CloseReason, Effect};
+use starling_core::{Channel, CloseReason, Effect, ServerLimits};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
+use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::debug;
 
@@ -50,6 +51,26 @@ struct Slow {
     sending: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
     /// Set once the connection must end: flush what is written, then return it.
     ending: Option<Ended>,
+    /// The socket stopped taking our writes: since when it last took some.
+    stalled_since: Option<Instant>,
+    /// A send-timeout check is in the shared timer (at most one at a time).
+    send_check_armed: bool,
+    /// A keep-alive check came while writes were stuck: we did not read the client meanwhile,
+    /// so its silence is ours; once writes move again its deadline starts afresh.
+    keepalive_deferred: bool,
+    /// The router owes this session retained messages and waits for it to ask.
+    retained_paused: bool,
+}
+
+impl Slow {
+    /// Nothing rare is going on: the box can go.
+    fn is_idle(&self) -> bool {
+        self.sending.is_none()
+            && self.ending.is_none()
+            && self.stalled_since.is_none()
+            && !self.send_check_armed
+            && !self.retained_paused
+    }
 }
 
 impl<S: Stream> Online<S> {
@@ -99,6 +120,12 @@ impl<S: Stream> Online<S> {
     }
 
     /// Drives the connection; ready with how it ended.
+    ///
+    /// One turn: decode and handle what was read; ask the router for owed retained messages if
+    /// there is room; write everything in one go; then wait for the socket and the inbox
+    /// together. While the socket does not take our writes, nothing more is read or delivered
+    /// (that is the back-pressure), but orders still are (`poll_stalled`): a takeover, a
+    /// shutdown or the send timeout never wait for a client that stopped reading.
     pub(crate) fn poll_run(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
         loop {
             if let Some(slow) = &mut self.slow {
@@ -109,44 +136,200 @@ impl<S: Stream> Online<S> {
                         slow.ending = Some(Ended::Shutdown);
                     }
                 }
-                if let Some(ended) = slow.ending.take() {
-                    // Whatever the flush gives, the connection is over.
-                    if self
-                        .conn
-                        .transport
-                        .poll_flush(cx, &ctx.metrics)
-                        .is_pending()
-                    {
-                        slow.ending = Some(ended);
-                        return Poll::Pending;
+                if slow.ending.is_some() {
+                    return self.poll_ending(cx, ctx);
+                }
+                if slow.is_idle() {
+                    self.slow = None;
+                }
+            }
+            // Everything already read, one packet at a time with its effects, while the
+            // router has answered enough of this client's requests.
+            if wants_input(&self.conn.channel) {
+                match feed_one(&mut self.conn.transport, &mut self.conn.channel, ctx) {
+                    Ok(true) => {
+                        self.carry_out(ctx);
+                        continue;
                     }
-                    return Poll::Ready(ended);
-                }
-                self.slow = None;
-            }
-            // Everything already read, one packet at a time with its effects.
-            match feed_one(&mut self.conn.transport, &mut self.conn.channel, ctx) {
-                Ok(true) => {
-                    self.carry_out(ctx);
-                    continue;
-                }
-                Ok(false) => {}
-                Err(reason) => {
-                    self.close(ctx, reason, Ended::Lost);
-                    continue;
+                    Ok(false) => {}
+                    Err(reason) => {
+                        self.close(ctx, reason, Ended::Lost);
+                        continue;
+                    }
                 }
             }
-            // One write for the whole turn. A client that does not read holds us here, which
-            // is the back-pressure on its deliveries (they wait in the mailbox, bounded).
-            if ready!(self.conn.transport.poll_flush(cx, &ctx.metrics)).is_err() {
-                return Poll::Ready(Ended::Lost);
+            self.request_retained(ctx);
+            // One write for the whole turn.
+            match self.conn.transport.poll_flush(cx, &ctx.metrics) {
+                Poll::Ready(Ok(())) => self.writes_moved(ctx),
+                Poll::Ready(Err(_)) => return Poll::Ready(Ended::Lost),
+                Poll::Pending => return self.poll_stalled(cx, ctx),
             }
             ready!(self.poll_event(cx, ctx));
         }
     }
 
-    /// Waits for the next event and handles it.
+    /// The connection must end: flush what is written, unless the socket stays stuck past the
+    /// send timeout or an order (takeover, shutdown) comes first.
+    fn poll_ending(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
+        let flushed = self.conn.transport.poll_flush(cx, &ctx.metrics);
+        if flushed.is_pending() {
+            self.note_stall(ctx);
+            match self.poll_order_stalled(cx, ctx) {
+                Poll::Ready(Some(Ended::Takeover(reply, clean_start))) => {
+                    // The session is wanted elsewhere: hand it over now, whatever ended us.
+                    return Poll::Ready(Ended::Takeover(reply, clean_start));
+                }
+                Poll::Ready(Some(_)) => {} // shutdown or timeout: end as planned
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+        let slow = self.slow.as_mut();
+        Poll::Ready(slow.and_then(|s| s.ending.take()).unwrap_or(Ended::Lost))
+    }
+
+    /// Writes are stuck: wait for the socket (registered by the flush) or an order.
+    fn poll_stalled(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
+        self.note_stall(ctx);
+        match self.poll_order_stalled(cx, ctx) {
+            Poll::Ready(Some(ended)) => Poll::Ready(ended),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Records that the socket did not take everything; arms the send-timeout check.
+    fn note_stall(&mut self, ctx: &Context) {
+        let progressed = self.conn.transport.take_progress();
+        let now = clock::now();
+        let inbox = self.conn.inbox.downgrade();
+        let slow = self.slow();
+        match slow.stalled_since {
+            Some(_) if !progressed => {}
+            _ => slow.stalled_since = Some(now),
+        }
+        if !slow.send_check_armed {
+            slow.send_check_armed = true;
+            ctx.keepalive
+                .schedule_send_check(now + send_timeout(ctx), inbox);
+        }
+    }
+
+    /// Everything written went out.
+    fn writes_moved(&mut self, ctx: &Arc<Context>) {
+        let Some(slow) = &mut self.slow else { return };
+        slow.stalled_since = None;
+        if std::mem::take(&mut slow.keepalive_deferred) {
+            self.conn.channel.handle_activity(clock::now());
+            self.schedule_keepalive(ctx);
+        }
+    }
+
+    /// An order while writes are stuck: `Some` when the connection ends.
+    fn poll_order_stalled(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        ctx: &Arc<Context>,
+    ) -> Poll<Option<Ended>> {
+        loop {
+            let order = ready!(self.conn.inbox.poll_order(cx));
+            let Some(order) = order else {
+                return Poll::Ready(Some(Ended::Shutdown));
+            };
+            match order {
+                SessionControl::Takeover { reply, clean_start } => {
+                    self.conn
+                        .channel
+                        .handle_server_close(ReasonCode::SessionTakenOver);
+                    return Poll::Ready(Some(Ended::Takeover(reply, clean_start)));
+                }
+                SessionControl::Shutdown => return Poll::Ready(Some(Ended::Shutdown)),
+                SessionControl::KeepAlive => self.slow().keepalive_deferred = true,
+                SessionControl::SendCheck if self.send_timed_out(ctx) => {
+                    let client_id = &*self.conn.channel.session().client_id;
+                    debug!(
+                        client_id,
+                        "send timeout: the client takes none of our writes"
+                    );
+                    Metrics::add(&ctx.metrics.send_timeouts, 1);
+                    return Poll::Ready(Some(Ended::Lost));
+                }
+                // Only orders come out of turn.
+                _ => {}
+            }
+        }
+    }
+
+    /// Handles a send-timeout check: true when writes made no progress for the whole timeout;
+    /// otherwise the next check is armed if writes are still stuck.
+    fn send_timed_out(&mut self, ctx: &Context) -> bool {
+        let progressed = self.conn.transport.take_progress();
+        let now = clock::now();
+        let timeout = send_timeout(ctx);
+        let inbox = self.conn.inbox.downgrade();
+        let slow = self.slow();
+        slow.send_check_armed = false;
+        let Some(since) = slow.stalled_since else {
+            return false;
+        };
+        let since = if progressed { now } else { since };
+        slow.stalled_since = Some(since);
+        if now.saturating_duration_since(since) >= timeout {
+            return true;
+        }
+        slow.send_check_armed = true;
+        ctx.keepalive.schedule_send_check(since + timeout, inbox);
+        false
+    }
+
+    /// Asks the router for more of the retained messages it owes, once there is room.
+    fn request_retained(&mut self, ctx: &Arc<Context>) {
+        if !self.slow.as_ref().is_some_and(|s| s.retained_paused) {
+            return;
+        }
+        let credit = retained_credit(&self.conn.channel, &ctx.limits);
+        if credit == 0 {
+            return;
+        }
+        self.slow().retained_paused = false;
+        let cmd = RouterCmd::ResumeRetained {
+            client_id: self.conn.channel.session().client_id.clone(),
+            conn_id: self.conn.conn_id,
+            credit,
+        };
+        self.send_command(ctx, cmd);
+    }
+
+    /// Sends one command to the router, behind any that wait for room.
+    fn send_command(&mut self, ctx: &Arc<Context>, cmd: RouterCmd) {
+        if self.slow.as_ref().is_some_and(|s| s.sending.is_some()) {
+            // Rare: the router is full and commands already wait; this one can wait for the
+            // next turn's request.
+            self.slow().retained_paused = true;
+            return;
+        }
+        match ctx.router.try_send(cmd) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => self.end(Ended::Shutdown),
+            Err(TrySendError::Full(cmd)) => {
+                self.slow().sending = Some(Box::pin(send_all(ctx.clone(), vec![cmd])));
+            }
+        }
+    }
+
+    /// Waits for the next event and handles it: bytes from the client and the inbox are both
+    /// polled every time, the socket first, so deliveries that keep coming never starve the
+    /// client's acks and pings (and its keep alive never expires for our want of reading).
     fn poll_event(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<()> {
+        let mut progressed = false;
+        if wants_input(&self.conn.channel) {
+            if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx, &ctx.metrics) {
+                if !matches!(read, Ok(n) if n > 0) {
+                    self.end(Ended::Lost);
+                    return Poll::Ready(());
+                }
+                progressed = true;
+            }
+        }
         if let Poll::Ready(msg) = self.conn.inbox.poll_recv(cx) {
             match msg {
                 Some(msg) => {
@@ -154,6 +337,13 @@ impl<S: Stream> Online<S> {
                     let batch = handle_batch(msg, inbox, channel);
                     if batch.keepalive_checked {
                         self.schedule_keepalive(ctx);
+                    }
+                    if batch.retained_paused {
+                        self.slow().retained_paused = true;
+                    }
+                    if batch.send_check {
+                        // Writes were stuck and moved since: nothing to check.
+                        self.slow().send_check_armed = false;
                     }
                     if let Some(ended) = batch.ended {
                         self.slow().ending = Some(ended);
@@ -163,16 +353,40 @@ impl<S: Stream> Online<S> {
                 // The router only lets go of an online session's mailbox when it stops.
                 None => self.close(ctx, ReasonCode::ServerShuttingDown, Ended::Shutdown),
             }
-            return Poll::Ready(());
+            progressed = true;
         }
-        if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx, &ctx.metrics) {
-            if !matches!(read, Ok(n) if n > 0) {
-                self.end(Ended::Lost);
-            }
-            return Poll::Ready(());
+        if progressed {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-        Poll::Pending
     }
+}
+
+/// Retained messages this session can take now: half the room left in its inflight window
+/// and queue (the other half stays for live messages), at most a batch.
+fn retained_credit(channel: &Channel, limits: &ServerLimits) -> usize {
+    let session = channel.session();
+    let window = usize::from(
+        channel
+            .negotiated()
+            .client_receive_maximum
+            .min(limits.max_inflight)
+            .max(1),
+    );
+    let room = window.saturating_sub(session.inflight().len())
+        + limits.queue.max_len.saturating_sub(session.queue().len());
+    room.div_ceil(2).min(crate::router::RETAINED_BATCH)
+}
+
+/// The send timeout in force. MERGE: `ctx.limits.send_timeout` once the config key lands.
+fn send_timeout(_ctx: &Context) -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+
+/// Whether the channel takes more packets now. MERGE: `channel.wants_input()`.
+fn wants_input(_channel: &Channel) -> bool {
+    true
 }
 
 /// Decodes the next buffered packet, if any, and hands it to the channel; the reason code to
@@ -222,6 +436,8 @@ fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> 
                 // The check is made in `handle_control`; the next deadline is scheduled after
                 // the batch.
                 batch.keepalive_checked |= matches!(control, SessionControl::KeepAlive);
+                batch.retained_paused |= matches!(control, SessionControl::RetainedPaused);
+                batch.send_check |= matches!(control, SessionControl::SendCheck);
                 if let Some(ended) = handle_control(control, channel) {
                     batch.ended = Some(ended);
                     return batch;
@@ -244,22 +460,20 @@ struct Batch {
     ended: Option<Ended>,
     /// The keep-alive deadline was checked: schedule the next one.
     keepalive_checked: bool,
+    /// The router owes retained messages: ask for them when there is room.
+    retained_paused: bool,
+    /// A send-timeout check came while writes were moving.
+    send_check: bool,
 }
 
 /// Applies an order or answer from the router; `Some` when the connection must end.
 fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ended> {
     match control {
-        SessionControl::SubAck(reply) => {
-            let SubAckReply {
-                packet_id,
-                reason_codes,
-                retained,
-            } = *reply;
+        SessionControl::SubAck {
+            packet_id,
+            reason_codes,
+        } => {
             channel.handle_suback(packet_id, reason_codes);
-            let now = clock::now();
-            for delivery in retained {
-                channel.handle_delivery(delivery, now);
-            }
             None
         }
         SessionControl::UnsubAck {
@@ -269,9 +483,9 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.handle_unsuback(packet_id, reason_codes);
             None
         }
-        SessionControl::Takeover { reply } => {
+        SessionControl::Takeover { reply, clean_start } => {
             channel.handle_server_close(ReasonCode::SessionTakenOver);
-            Some(Ended::Takeover(reply))
+            Some(Ended::Takeover(reply, clean_start))
         }
         SessionControl::Shutdown => {
             channel.handle_server_close(ReasonCode::ServerShuttingDown);
@@ -281,6 +495,8 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.handle_tick(clock::now());
             None
         }
+        // Noted by the batch: handled by the loop.
+        SessionControl::RetainedPaused | SessionControl::SendCheck => None,
     }
 }
 
@@ -339,6 +555,7 @@ where
                 client_id: client_id.clone(),
                 packet_id,
                 requests,
+                credit: retained_credit(channel, &ctx.limits),
             },
             Effect::Unsubscribe { packet_id, filters } => RouterCmd::Unsubscribe {
                 client_id: client_id.clone(),

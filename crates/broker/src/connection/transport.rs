@@ -41,6 +41,8 @@ pub(crate) struct Transport<S> {
     buffers: Option<Box<Buffers>>,
     /// Written to the stream but not yet flushed through it.
     unflushed: bool,
+    /// Some bytes were written since [`Transport::take_progress`] last looked.
+    progressed: bool,
     options: DecodeOptions,
 }
 
@@ -57,6 +59,7 @@ impl<S: Stream> Transport<S> {
             stream,
             buffers: None,
             unflushed: false,
+            progressed: false,
             options: DecodeOptions {
                 version: None,
                 max_packet_size,
@@ -161,6 +164,7 @@ impl<S: Stream> Transport<S> {
                     }
                     Metrics::add(&metrics.bytes_sent, n as u64);
                     write.advance(n);
+                    self.progressed = true;
                 }
                 *write = BytesMut::new();
                 self.unflushed = true;
@@ -175,9 +179,18 @@ impl<S: Stream> Transport<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Flushes and closes the write side.
-    pub(crate) async fn close(&mut self, metrics: &Metrics) {
-        let _ = self.flush(metrics).await;
-        let _ = self.stream.shutdown().await;
+    /// True when some bytes went out since the last call (for the send timeout).
+    pub(crate) fn take_progress(&mut self) -> bool {
+        std::mem::take(&mut self.progressed)
+    }
+
+    /// Flushes and closes the write side, giving up after `timeout` (a client that reads
+    /// nothing must not hold the end of its connection).
+    pub(crate) async fn close(&mut self, metrics: &Metrics, timeout: std::time::Duration) {
+        let close = async {
+            let _ = self.flush(metrics).await;
+            let _ = self.stream.shutdown().await;
+        };
+        let _ = tokio::time::timeout(timeout, close).await;
     }
 }

@@ -14,23 +14,17 @@ use tokio::sync::oneshot;
 /// recognised.
 pub(crate) type ConnId = u64;
 
-/// The router's answer to one SUBSCRIBE.
-#[derive(Debug)]
-pub(crate) struct SubAckReply {
-    /// The SUBSCRIBE's id.
-    pub(crate) packet_id: PacketId,
-    /// One per filter.
-    pub(crate) reason_codes: Vec<ReasonCode>,
-    /// Retained messages matching the new subscriptions.
-    pub(crate) retained: Vec<Delivery>,
-}
-
 /// Orders and answers for a session task.
 #[derive(Debug)]
 pub(crate) enum SessionControl {
-    /// Answer to a SUBSCRIBE, with the retained messages to send after the SUBACK. Boxed: it is
-    /// rare, and the largest variant sets the size of every mailbox slot.
-    SubAck(Box<SubAckReply>),
+    /// Answer to a SUBSCRIBE. Retained messages for the new subscriptions follow as ordinary
+    /// deliveries, streamed against the session's credit (`router::cursor`).
+    SubAck {
+        /// The SUBSCRIBE's id.
+        packet_id: PacketId,
+        /// One per filter.
+        reason_codes: Vec<ReasonCode>,
+    },
     /// Answer to an UNSUBSCRIBE.
     UnsubAck {
         /// The UNSUBSCRIBE's id.
@@ -42,10 +36,19 @@ pub(crate) enum SessionControl {
     Takeover {
         /// Where the session goes.
         reply: oneshot::Sender<SessionState>,
+        /// The new connection starts clean: this session ends here, so its will goes out now,
+        /// delayed or not (spec 3.1.2.5).
+        clean_start: bool,
     },
+    /// Retained messages are still owed to this session's new subscriptions, more than the
+    /// credit it offered: ask again ([`RouterCmd::ResumeRetained`]) once there is room.
+    RetainedPaused,
     /// The keep-alive deadline the session scheduled has come (from `crate::keepalive`): check
     /// it, and schedule the next one.
     KeepAlive,
+    /// The send-timeout check the session armed when its writes got stuck (from
+    /// `crate::keepalive`): end the connection if they still make no progress.
+    SendCheck,
     /// The broker is shutting down: close (0x8B) and stop. Sent by the router to every session
     /// it knows, so that connections need no shutdown future of their own.
     Shutdown,
@@ -77,6 +80,17 @@ pub(crate) enum RouterCmd {
         packet_id: PacketId,
         /// One per filter.
         requests: Vec<Result<SubscribeRequest, ReasonCode>>,
+        /// Retained messages the session can take now (room in its window and queue).
+        credit: usize,
+    },
+    /// The session has room for more of the retained messages it is owed.
+    ResumeRetained {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The connection asking (a stale one is ignored).
+        conn_id: ConnId,
+        /// How many it can take.
+        credit: usize,
     },
     /// UNSUBSCRIBE from a session.
     Unsubscribe {

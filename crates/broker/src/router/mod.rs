@@ -1,39 +1,54 @@
-//! The router task: owns the client registry (and takeover), the subscription table, share
-//! groups, retained messages and delayed messages. Connection tasks reach it through one bounded
-//! channel of [`RouterCmd`]; it never awaits anything but its own inbox and its next timer, so
-//! one slow client cannot stall it (a full session inbox drops and counts instead).
+//! The router: owns the client registry (and takeover), the subscription table, share groups,
+//! retained messages and their cursors, and delayed messages.
+//!
+//! It is a state machine without I/O: [`Router::handle`] takes one [`RouterCmd`] and the time,
+//! [`Router::handle_timers`] the passing of time, and what comes out goes into the sessions'
+//! mailboxes (`crate::mailbox`, plain in-memory queues), so tests drive it with injected time
+//! and read the mailboxes back, no socket and no runtime needed (`tests`). `task` is the thin
+//! async loop that feeds it from the connections' bounded channel and sleeps until its next
+//! deadline ([`Router::next_deadline`]). It never awaits anything else, so one slow client
+//! cannot stall it (a full session mailbox drops and counts instead).
 //!
 //! - `command`: the messages in and out.
-//! - `subscriptions`: trie plus per-client index; exclusive holders.
+//! - `subscriptions`: trie plus per-client index (typed keys); exclusive holders; the cap.
 //! - `shared`: share groups and dispatch strategies.
-//! - `retain`: the retained store.
+//! - `retain`: the retained store (a topic tree, bytes and count caps, expiry index).
+//! - `cursor`: retained messages streamed to new subscriptions against session credit.
 //! - `delayed`: the `$delayed/` queue.
 //! - `route`: routing one message to subscriptions and share groups.
 //! - `events`: `$SYS` client connected/disconnected messages.
+//! - `task`: the async loop around the state machine.
 
 pub(crate) mod command;
+mod cursor;
 mod delayed;
 mod events;
 mod retain;
 mod route;
 mod shared;
 mod subscriptions;
+mod task;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use cursor::RETAINED_BATCH;
+pub(crate) use task::run;
 
 use crate::metrics::Metrics;
-use command::{ConnId, RouterCmd, SessionControl, SessionMailbox, SubAckReply};
+use command::{ConnId, RouterCmd, SessionControl, SessionMailbox};
+use cursor::{ClientCursors, RetainCursor};
 use delayed::DelayedQueue;
+pub(crate) use retain::RetainLimits;
 use retain::RetainStore;
 use starling_codec::{PacketId, QoS, ReasonCode};
 use starling_config::SharedStrategy;
-use starling_core::{Delivery, SessionState, SubscribeRequest};
+use starling_core::{SessionState, SubscribeRequest};
 use starling_topic::{SubscriptionTarget, TopicLimits};
 use std::collections::HashMap;
 use std::sync::Arc;
-use subscriptions::{group_id, SubKey, SubscribeRefusal, Subscriptions};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use std::time::Instant;
+use subscriptions::{SubKey, SubscribeRefusal, Subscriptions};
+use tokio::sync::oneshot;
 
 /// What the router needs from the configuration.
 #[derive(Debug, Clone)]
@@ -42,16 +57,14 @@ pub(crate) struct RouterSettings {
     pub(crate) strategy: SharedStrategy,
     pub(crate) delayed_enabled: bool,
     pub(crate) delayed_max: usize,
-    pub(crate) retain_max_messages: usize,
-    pub(crate) retain_max_payload: usize,
+    pub(crate) retain: RetainLimits,
     pub(crate) client_events: bool,
     pub(crate) topic_limits: TopicLimits,
     /// Deliveries that may wait in one session's mailbox (`crate::mailbox::capacity`).
     pub(crate) mailbox_capacity: usize,
+    /// Subscriptions one client may hold; 0 is no limit.
+    pub(crate) max_subscriptions: usize,
 }
-
-/// Commands handled per wake-up of the router before it looks at its timer and shutdown.
-const INBOX_BATCH: usize = 32;
 
 /// A session in the registry: how to reach it, and which connection holds it.
 #[derive(Debug)]
@@ -101,77 +114,39 @@ pub(crate) struct Router {
     stopping: bool,
     subs: Subscriptions,
     retained: RetainStore,
+    /// Retained messages still to hand out to new subscriptions, by client.
+    cursors: HashMap<Arc<str>, ClientCursors>,
     delayed: DelayedQueue,
     targets: HashMap<Arc<str>, Target>,
-    groups_hit: Vec<Arc<str>>,
+    groups_hit: Vec<Arc<starling_core::SharedTag>>,
 }
 
 impl Router {
     pub(crate) fn new(settings: RouterSettings, metrics: Arc<Metrics>) -> Self {
         Self {
-            retained: RetainStore::new(settings.retain_max_messages, settings.retain_max_payload),
+            retained: RetainStore::new(settings.retain),
             delayed: DelayedQueue::new(settings.delayed_max),
+            subs: Subscriptions::new(settings.max_subscriptions),
             settings,
             metrics,
             registry: HashMap::new(),
             stopping: false,
-            subs: Subscriptions::default(),
+            cursors: HashMap::new(),
             targets: HashMap::new(),
             groups_hit: Vec::new(),
         }
     }
 
-    /// Runs until every sender of `inbox` is gone (all connections and listeners closed). When
-    /// `shutdown` is cancelled, every session is told to stop, and so is any that registers
-    /// afterwards.
-    pub(crate) async fn run(
-        mut self,
-        mut inbox: mpsc::Receiver<RouterCmd>,
-        shutdown: CancellationToken,
-    ) {
-        let stop = shutdown.cancelled();
-        tokio::pin!(stop);
-        loop {
-            let due = self.delayed.next_due();
-            let sleep = async move {
-                match due {
-                    Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
-                    None => std::future::pending().await,
-                }
-            };
-            // Biased toward the inbox, and the inbox drained in batches: one pass through
-            // `select!` (which polls the timer and shutdown futures too) per batch rather than
-            // per command. The timer and shutdown are then also checked after each batch, so a
-            // busy inbox cannot hold them back.
-            tokio::select! {
-                biased;
-                cmd = inbox.recv() => match cmd {
-                    Some(cmd) => {
-                        self.handle(cmd);
-                        for _ in 1..INBOX_BATCH {
-                            match inbox.try_recv() {
-                                Ok(cmd) => self.handle(cmd),
-                                Err(_) => break,
-                            }
-                        }
-                        if due.is_some_and(|at| at <= crate::clock::now()) {
-                            self.fire_delayed();
-                        }
-                        if !self.stopping && shutdown.is_cancelled() {
-                            self.stop_sessions();
-                        }
-                    }
-                    None => break,
-                },
-                () = sleep => self.fire_delayed(),
-                () = &mut stop, if !self.stopping => self.stop_sessions(),
-            }
-            self.update_gauges();
+    /// The next time [`Router::handle_timers`] has something to do.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match (self.delayed.next_due(), self.retained.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        debug!("router stopped");
     }
 
-    fn handle(&mut self, cmd: RouterCmd) {
+    /// Handles one command at `now`.
+    pub(crate) fn handle(&mut self, cmd: RouterCmd, now: Instant) {
         match cmd {
             RouterCmd::Connect {
                 client_id,
@@ -183,36 +158,26 @@ impl Router {
                 let previous = self.connect(client_id, conn_id, clean_start, mailbox);
                 let _ = reply.send(previous);
             }
-            RouterCmd::Publish(message) => self.publish(message),
+            RouterCmd::Publish(message) => self.publish(message, now),
             RouterCmd::Subscribe {
                 client_id,
                 packet_id,
                 requests,
-            } => {
-                self.subscribe(&client_id, packet_id, requests);
-            }
+                credit,
+            } => self.subscribe(&client_id, packet_id, requests, credit, now),
             RouterCmd::Unsubscribe {
                 client_id,
                 packet_id,
                 filters,
+            } => self.unsubscribe(&client_id, packet_id, filters),
+            RouterCmd::ResumeRetained {
+                client_id,
+                conn_id,
+                credit,
             } => {
-                let codes = filters
-                    .into_iter()
-                    .map(|f| match f {
-                        Err(code) => code,
-                        Ok(target) if self.subs.unsubscribe(&client_id, &raw_filter(&target)) => {
-                            ReasonCode::Success
-                        }
-                        Ok(_) => ReasonCode::NoSubscriptionExisted,
-                    })
-                    .collect();
-                self.control(
-                    &client_id,
-                    SessionControl::UnsubAck {
-                        packet_id,
-                        reason_codes: codes,
-                    },
-                );
+                if self.current(&client_id, conn_id).is_some() {
+                    self.pump_retained(&client_id, credit, now);
+                }
             }
             RouterCmd::Offline { client_id, conn_id } => {
                 if let Some(reg) = self.current(&client_id, conn_id) {
@@ -228,7 +193,7 @@ impl Router {
                 if let Some(reg) = self.current(&client_id, conn_id) {
                     let was_online = reg.online();
                     self.registry.remove(&client_id);
-                    self.subs.remove_client(&client_id);
+                    self.forget_subscriptions(&client_id);
                     Metrics::sub(&self.metrics.sessions, 1);
                     if was_online {
                         self.client_event(&client_id, false);
@@ -245,7 +210,7 @@ impl Router {
             }
             RouterCmd::ResetSubscriptions { client_id, conn_id } => {
                 if self.current(&client_id, conn_id).is_some() {
-                    self.subs.remove_client(&client_id);
+                    self.forget_subscriptions(&client_id);
                 }
             }
         }
@@ -258,6 +223,12 @@ impl Router {
             .filter(|reg| reg.conn_id() == conn_id)
     }
 
+    /// Drops a client's subscriptions and the retained messages still owed to them.
+    fn forget_subscriptions(&mut self, client_id: &Arc<str>) {
+        self.subs.remove_client(client_id);
+        self.cursors.remove(client_id);
+    }
+
     fn connect(
         &mut self,
         client_id: Arc<str>,
@@ -266,11 +237,15 @@ impl Router {
         mailbox: SessionMailbox,
     ) -> Option<oneshot::Receiver<SessionState>> {
         if clean_start {
-            self.subs.remove_client(&client_id);
+            self.forget_subscriptions(&client_id);
         }
         let registration = Registration::new(conn_id, mailbox);
         if self.stopping {
             registration.mailbox.control(SessionControl::Shutdown);
+        }
+        if self.cursors.contains_key(&client_id) {
+            // A resumed session still owed retained messages: it asks for them once it has room.
+            registration.mailbox.control(SessionControl::RetainedPaused);
         }
         let previous = self.registry.insert(client_id.clone(), registration);
         self.client_event(&client_id, true);
@@ -281,7 +256,7 @@ impl Router {
         let (reply, taken) = oneshot::channel();
         previous
             .mailbox
-            .control(SessionControl::Takeover { reply })
+            .control(SessionControl::Takeover { reply, clean_start })
             .then_some(taken)
     }
 
@@ -296,10 +271,10 @@ impl Router {
         client_id: &Arc<str>,
         packet_id: PacketId,
         requests: Vec<Result<SubscribeRequest, ReasonCode>>,
+        credit: usize,
+        now: Instant,
     ) {
         let mut reason_codes = Vec::with_capacity(requests.len());
-        let mut retained = Vec::new();
-        let now = crate::clock::now();
         for request in requests {
             let request = match request {
                 Ok(request) => request,
@@ -313,66 +288,89 @@ impl Router {
                 options,
                 subscription_id,
             } = request;
-            let raw = raw_filter(&target);
             match self
                 .subs
-                .subscribe(client_id, &raw, &target, options, subscription_id)
+                .subscribe(client_id, &target, options, subscription_id)
             {
-                Err(SubscribeRefusal::ExclusiveHeld) => {
+                Err(SubscribeRefusal::ExclusiveHeld | SubscribeRefusal::TooMany) => {
                     reason_codes.push(ReasonCode::QuotaExceeded);
-                    continue;
                 }
                 Ok(is_new) => {
                     reason_codes.push(granted(options.qos));
-                    let shared = matches!(target, SubscriptionTarget::Shared { .. });
-                    if !shared && retained_wanted(options.retain_handling, is_new) {
-                        for message in self.retained.matching(target.filter(), now) {
-                            retained.push(Delivery {
-                                qos: message.qos.min(options.qos),
-                                message,
-                                retain: true, // [MQTT-3.3.1-8]
-                                subscription_ids: subscription_id.into_iter().collect(),
-                                shared: None,
-                            });
+                    let wanted = retained_wanted(options.retain_handling, is_new);
+                    match target {
+                        // Shared subscriptions get no retained messages (spec 4.8.2).
+                        SubscriptionTarget::Shared { .. } => {}
+                        SubscriptionTarget::Plain(filter)
+                        | SubscriptionTarget::Exclusive(filter)
+                            if wanted =>
+                        {
+                            let cursor = RetainCursor::new(filter, options.qos, subscription_id);
+                            self.add_cursor(client_id, cursor);
                         }
+                        _ => {}
                     }
                 }
             }
         }
         self.control(
             client_id,
-            SessionControl::SubAck(Box::new(SubAckReply {
+            SessionControl::SubAck {
                 packet_id,
                 reason_codes,
-                retained,
-            })),
+            },
+        );
+        self.pump_retained(client_id, credit, now);
+    }
+
+    fn unsubscribe(
+        &mut self,
+        client_id: &Arc<str>,
+        packet_id: PacketId,
+        filters: Vec<Result<SubscriptionTarget, ReasonCode>>,
+    ) {
+        let mut reason_codes = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let code = match filter {
+                Err(code) => code,
+                Ok(target) if self.subs.unsubscribe(client_id, &target) => {
+                    if let SubscriptionTarget::Plain(f) | SubscriptionTarget::Exclusive(f) = &target
+                    {
+                        self.drop_cursor(client_id, f);
+                    }
+                    ReasonCode::Success
+                }
+                Ok(_) => ReasonCode::NoSubscriptionExisted,
+            };
+            reason_codes.push(code);
+        }
+        self.control(
+            client_id,
+            SessionControl::UnsubAck {
+                packet_id,
+                reason_codes,
+            },
         );
     }
 
     /// Tells every session, and from now on every new one, that the broker is stopping.
-    fn stop_sessions(&mut self) {
+    pub(crate) fn stop_sessions(&mut self) {
         self.stopping = true;
         for reg in self.registry.values() {
             reg.mailbox.control(SessionControl::Shutdown);
         }
     }
 
-    fn update_gauges(&self) {
+    /// True once [`Router::stop_sessions`] ran.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    pub(crate) fn update_gauges(&self) {
         Metrics::set(&self.metrics.subscriptions, self.subs.len() as u64);
         Metrics::set(&self.metrics.retained, self.retained.len() as u64);
+        Metrics::set(&self.metrics.retained_bytes, self.retained.bytes() as u64);
         Metrics::set(&self.metrics.delayed, self.delayed.len() as u64);
-    }
-}
-
-/// The filter string a target was subscribed with, prefixes included (`$queue/x` is
-/// `$share/$queue/x`), which is how UNSUBSCRIBE names it.
-fn raw_filter(target: &SubscriptionTarget) -> String {
-    match target {
-        SubscriptionTarget::Plain(filter) => filter.as_str().to_owned(),
-        SubscriptionTarget::Shared { group, filter } => {
-            format!("$share/{group}/{}", filter.as_str())
-        }
-        SubscriptionTarget::Exclusive(filter) => format!("$exclusive/{}", filter.as_str()),
     }
 }
 

@@ -1,11 +1,16 @@
 //! Retained messages (spec 3.3.1.3): at most one per topic, replaced by a newer one, removed by
-//! an empty payload, bounded in count and payload size. Exact filters are a map lookup; a
-//! wildcard filter scans the store (a retained-message trie is the next step if this shows up
-//! in a profile).
+//! an empty payload, bounded in count, in the size of one message and in bytes in total.
+//!
+//! Messages live in a [`RetainedTree`], so a new subscription is served by a resumable walk
+//! (`router::cursor`) that visits only the branches its filter can match; an exact filter is one
+//! lookup per level. Expiry is kept apart from matching: an index by expiry time is swept when
+//! its first entry comes due, and matching only skips a message whose time has passed but was
+//! not swept yet.
 
 use starling_core::Message;
-use starling_topic::TopicFilter;
-use std::collections::HashMap;
+use starling_topic::{RetainedTree, TopicFilter};
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,63 +21,135 @@ pub(crate) enum RetainOutcome {
     Stored,
     /// An empty payload removed the topic's retained message.
     Cleared,
-    /// Refused by a limit; counted.
+    /// Refused by a limit (count, bytes or payload size); counted.
     Refused,
 }
 
+/// Bounds on the store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetainLimits {
+    /// Messages held at most; 0 is no limit.
+    pub(crate) max_messages: usize,
+    /// Bytes held at most ([`footprint`] summed); 0 is no limit.
+    pub(crate) max_bytes: usize,
+    /// Largest payload stored.
+    pub(crate) max_payload: usize,
+}
+
 /// The retained message store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RetainStore {
-    messages: HashMap<Arc<str>, Arc<Message>>,
-    max_messages: usize,
-    max_payload_size: usize,
+    messages: RetainedTree<Arc<Message>>,
+    /// (expiry, topic) of every stored message that expires; kept exact (an entry leaves when
+    /// its message is replaced or removed), so it holds at most one entry per message.
+    expiring: BTreeSet<(Instant, Arc<str>)>,
+    bytes: usize,
+    limits: RetainLimits,
+}
+
+/// What a retained message costs the store, in bytes: topic (twice: the tree's levels and the
+/// message's own name), payload, forwarded properties, and the fixed part of a message.
+pub(crate) fn footprint(message: &Message) -> usize {
+    const FIXED: usize = std::mem::size_of::<Message>() + 64;
+    let p = &message.properties;
+    let props = p.content_type.as_ref().map_or(0, |s| s.as_str().len())
+        + p.response_topic.as_ref().map_or(0, |s| s.as_str().len())
+        + p.correlation_data.as_ref().map_or(0, |b| b.len())
+        + p.user_properties
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.as_str().len() + 16)
+            .sum::<usize>();
+    FIXED + 2 * message.topic.as_str().len() + message.payload.len() + props
 }
 
 impl RetainStore {
-    pub(crate) fn new(max_messages: usize, max_payload_size: usize) -> Self {
+    pub(crate) fn new(limits: RetainLimits) -> Self {
         Self {
-            messages: HashMap::new(),
-            max_messages,
-            max_payload_size,
+            messages: RetainedTree::new(),
+            expiring: BTreeSet::new(),
+            bytes: 0,
+            limits,
         }
     }
 
     /// Applies a PUBLISH with the RETAIN flag.
     pub(crate) fn apply(&mut self, message: &Arc<Message>) -> RetainOutcome {
-        let topic: Arc<str> = message.topic.as_str().into();
+        let topic = message.topic.as_str();
         if message.payload.is_empty() {
-            self.messages.remove(&topic);
+            if let Some(old) = self.messages.remove(topic) {
+                self.forget(&old);
+            }
             return RetainOutcome::Cleared;
         }
-        let full = self.max_messages != 0
-            && self.messages.len() >= self.max_messages
-            && !self.messages.contains_key(&topic);
-        if full || message.payload.len() > self.max_payload_size {
+        let size = footprint(message);
+        let old_size = self.messages.get(topic).map_or(0, |m| footprint(m));
+        let l = self.limits;
+        let count_full =
+            l.max_messages != 0 && old_size == 0 && self.messages.len() >= l.max_messages;
+        let bytes_full = l.max_bytes != 0 && self.bytes - old_size + size > l.max_bytes;
+        if count_full || bytes_full || message.payload.len() > l.max_payload {
             return RetainOutcome::Refused;
         }
-        self.messages.insert(topic, message.clone());
+        if let Some(old) = self.messages.insert(&message.topic, message.clone()) {
+            self.forget(&old);
+        }
+        self.bytes += size;
+        if let Some(at) = message.expires_at {
+            self.expiring.insert((at, topic.into()));
+        }
         RetainOutcome::Stored
     }
 
-    /// The retained messages whose topic matches `filter`, dropping expired ones on the way.
-    pub(crate) fn matching(&mut self, filter: &TopicFilter, now: Instant) -> Vec<Arc<Message>> {
-        self.messages.retain(|_, m| !m.is_expired(now));
-        if !filter.has_wildcards() {
-            return self
-                .messages
-                .get(filter.as_str())
-                .cloned()
-                .into_iter()
-                .collect();
+    /// Accounts for a message that left the store.
+    fn forget(&mut self, old: &Message) {
+        self.bytes -= footprint(old);
+        if let Some(at) = old.expires_at {
+            self.expiring.remove(&(at, Arc::from(old.topic.as_str())));
         }
-        self.messages
-            .values()
-            .filter(|m| filter.matches(&m.topic))
-            .cloned()
-            .collect()
+    }
+
+    /// When the next stored message expires.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.expiring.first().map(|(at, _)| *at)
+    }
+
+    /// Removes every message expired at `now`.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        while let Some((at, topic)) = self.expiring.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.expiring.pop_first();
+            if let Some(old) = self.messages.remove(&topic) {
+                self.bytes -= footprint(&old);
+            }
+        }
+    }
+
+    /// Visits the unexpired messages matching `filter` after the topic `after`, in topic order,
+    /// until `visit` breaks (see [`RetainedTree::for_each_match_after`]).
+    pub(crate) fn for_each_match_after(
+        &self,
+        filter: &TopicFilter,
+        after: Option<&str>,
+        now: Instant,
+        mut visit: impl FnMut(&Arc<Message>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        self.messages.for_each_match_after(filter, after, |m| {
+            if m.is_expired(now) {
+                ControlFlow::Continue(())
+            } else {
+                visit(m)
+            }
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// Bytes held, as [`footprint`] counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 }

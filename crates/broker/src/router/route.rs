@@ -3,24 +3,27 @@
 //! per share group, and the offer to each subscriber's mailbox.
 
 use super::retain::RetainOutcome;
-use super::{group_id, Router, SubKey};
+use super::{Router, SubKey};
 use crate::metrics::Metrics;
-use starling_core::{Delivery, Message};
+use starling_core::{Delivery, Message, SharedTag};
 use starling_topic::DelayedPublish;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Router {
-    pub(super) fn publish(&mut self, message: Arc<Message>) {
-        let message =
+    /// A message from a client (or a will, or `$SYS`): held back if it is `$delayed/` and
+    /// delayed publish is on, routed otherwise. The channel already refused invalid `$delayed`
+    /// topics and `$SYS` ones, so what is left to do here is the unwrapping.
+    pub(super) fn publish(&mut self, message: Arc<Message>, now: Instant) {
+        if self.settings.delayed_enabled {
             match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
-                Ok(Some(delayed)) if self.settings.delayed_enabled => {
+                Ok(Some(delayed)) => {
                     let inner = Message {
                         wire_topic: Message::wire_topic_of(&delayed.topic),
                         topic: delayed.topic,
                         ..(*message).clone()
                     };
-                    let at = crate::clock::now() + Duration::from_secs(delayed.delay_secs.into());
+                    let at = now + Duration::from_secs(delayed.delay_secs.into());
                     if !self.delayed.push(at, Arc::new(inner)) {
                         Metrics::add(&self.metrics.messages_dropped, 1);
                     }
@@ -30,15 +33,18 @@ impl Router {
                     Metrics::add(&self.metrics.messages_dropped, 1);
                     return;
                 }
-                Ok(_) => message,
-            };
+                Ok(None) => {}
+            }
+        }
         self.route(&message);
     }
 
-    pub(super) fn fire_delayed(&mut self) {
-        for message in self.delayed.pop_due(crate::clock::now()) {
+    /// Routes the delayed messages due at `now` and forgets retained ones that expired.
+    pub(super) fn handle_timers(&mut self, now: Instant) {
+        for message in self.delayed.pop_due(now) {
             self.route(&message);
         }
+        self.retained.sweep(now);
     }
 
     /// Stores a retained message and delivers it to every matching subscription.
@@ -51,7 +57,7 @@ impl Router {
         self.subs
             .trie
             .for_each_match(&message.topic, |key, sub| match key {
-                SubKey::Client(id) => {
+                SubKey::Client(id) | SubKey::Exclusive(id) => {
                     if sub.options.no_local && **id == *message.publisher {
                         return; // [MQTT-3.8.3-3]
                     }
@@ -83,7 +89,7 @@ impl Router {
     /// Gives a message to one member of a share group.
     pub(super) fn dispatch_shared(
         &mut self,
-        group: &Arc<str>,
+        group: &SharedTag,
         message: &Arc<Message>,
         exclude: Option<&str>,
     ) {
@@ -120,8 +126,7 @@ impl Router {
     /// A shared-subscription message whose member left: give it to another member.
     pub(super) fn redispatch(&mut self, delivery: Delivery, leaving: &str) {
         let Some(tag) = &delivery.shared else { return };
-        let group = group_id(&tag.group, &tag.filter);
-        self.dispatch_shared(&group, &delivery.message, Some(leaving));
+        self.dispatch_shared(tag, &delivery.message, Some(leaving));
     }
 
     pub(super) fn deliver(&self, client_id: &str, delivery: Delivery) {

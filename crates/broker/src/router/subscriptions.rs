@@ -1,22 +1,29 @@
-//! The subscription table: the trie (filter -> subscriber) plus, per client, the filters it
-//! holds, so a session that ends can be removed without scanning the trie. A shared subscription
-//! is one trie entry per (group, filter) whose members live in a [`SharedGroup`]; exclusive
-//! subscriptions record their holder.
+//! The subscription table: the trie (filter -> subscriber) plus, per client, the targets it
+//! holds, so a session that ends can be removed without scanning the trie. A shared
+//! subscription is one trie entry per (group, filter) whose members live in a [`SharedGroup`];
+//! exclusive subscriptions record their holder.
+//!
+//! Keys are typed: a client's plain and exclusive subscriptions on the same filter are two
+//! entries ([`SubKey::Client`], [`SubKey::Exclusive`]), so removing one never leaves the other
+//! half-removed, and a share group is named by its [`SharedTag`] (group and filter), not by a
+//! string built from both.
 
 use super::shared::{Member, SharedGroup};
 use starling_codec::SubscriptionOptions;
 use starling_core::SharedTag;
-use starling_topic::{SubscriptionTarget, SubscriptionTrie};
-use std::collections::HashMap;
+use starling_topic::{SubscriptionTarget, SubscriptionTrie, TopicFilter};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Who a trie entry delivers to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum SubKey {
-    /// A client's own subscription.
+    /// A client's own plain subscription.
     Client(Arc<str>),
+    /// A client's `$exclusive/` subscription.
+    Exclusive(Arc<str>),
     /// A share group on a filter.
-    Group(Arc<str>),
+    Group(Arc<SharedTag>),
 }
 
 /// A client's own subscription.
@@ -26,112 +33,125 @@ pub(crate) struct ClientSub {
     pub(crate) subscription_id: Option<u32>,
 }
 
-/// What a client holds, by the filter string it subscribed with (prefix included).
-#[derive(Debug, Default)]
-struct ClientIndex {
-    targets: HashMap<String, SubscriptionTarget>,
-}
-
 /// Why a subscribe was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SubscribeRefusal {
     /// Another client holds the exclusive subscription.
     ExclusiveHeld,
+    /// The client holds `max_subscriptions` already.
+    TooMany,
 }
 
 /// The whole subscription table.
 #[derive(Debug, Default)]
 pub(crate) struct Subscriptions {
     pub(crate) trie: SubscriptionTrie<SubKey, ClientSub>,
-    pub(crate) groups: HashMap<Arc<str>, SharedGroup>,
-    exclusive: HashMap<Arc<str>, Arc<str>>,
-    clients: HashMap<Arc<str>, ClientIndex>,
+    pub(crate) groups: HashMap<Arc<SharedTag>, SharedGroup>,
+    exclusive: HashMap<TopicFilter, Arc<str>>,
+    clients: HashMap<Arc<str>, HashSet<SubscriptionTarget>>,
     count: usize,
+    /// Subscriptions one client may hold; 0 is no limit.
+    max_per_client: usize,
 }
 
 impl Subscriptions {
+    pub(crate) fn new(max_per_client: usize) -> Self {
+        Self {
+            max_per_client,
+            ..Self::default()
+        }
+    }
+
     /// Adds or replaces a subscription. Ok(true) when it did not exist before.
     pub(crate) fn subscribe(
         &mut self,
         client_id: &Arc<str>,
-        raw: &str,
         target: &SubscriptionTarget,
         options: SubscriptionOptions,
         subscription_id: Option<u32>,
     ) -> Result<bool, SubscribeRefusal> {
+        let held = self.clients.get(client_id);
+        let exists = held.is_some_and(|h| h.contains(target));
+        let at_cap =
+            self.max_per_client != 0 && held.is_some_and(|h| h.len() >= self.max_per_client);
+        if !exists && at_cap {
+            return Err(SubscribeRefusal::TooMany);
+        }
         let sub = ClientSub {
             options,
             subscription_id,
         };
-        let is_new = match target {
+        match target {
             SubscriptionTarget::Plain(filter) => {
-                let key = SubKey::Client(client_id.clone());
-                self.trie.insert(filter, key, sub).is_none()
+                self.trie
+                    .insert(filter, SubKey::Client(client_id.clone()), sub);
             }
             SubscriptionTarget::Exclusive(filter) => {
-                let name: Arc<str> = filter.as_str().into();
-                match self.exclusive.get(&name) {
+                match self.exclusive.get(filter) {
                     Some(holder) if holder != client_id => {
                         return Err(SubscribeRefusal::ExclusiveHeld)
                     }
                     _ => {}
                 }
-                self.exclusive.insert(name, client_id.clone());
-                let key = SubKey::Client(client_id.clone());
-                self.trie.insert(filter, key, sub).is_none()
+                self.exclusive.insert(filter.clone(), client_id.clone());
+                self.trie
+                    .insert(filter, SubKey::Exclusive(client_id.clone()), sub);
             }
             SubscriptionTarget::Shared { group, filter } => {
-                let id = group_id(group, filter.as_str());
-                self.trie.insert(filter, SubKey::Group(id.clone()), sub);
+                let tag = Arc::new(SharedTag {
+                    group: group.as_str().into(),
+                    filter: filter.as_str().into(),
+                });
                 let member = Member {
                     client_id: client_id.clone(),
                     options,
                     subscription_id,
                 };
-                let tag = Arc::new(SharedTag {
-                    group: group.as_str().into(),
-                    filter: filter.as_str().into(),
-                });
-                self.groups
-                    .entry(id)
-                    .or_insert_with(|| SharedGroup::new(tag))
-                    .upsert(member)
+                let shared = self
+                    .groups
+                    .entry(tag.clone())
+                    .or_insert_with(|| SharedGroup::new(tag.clone()));
+                shared.upsert(member);
+                self.trie.insert(filter, SubKey::Group(tag), sub);
             }
-        };
-        let index = self.clients.entry(client_id.clone()).or_default();
-        if index
-            .targets
-            .insert(raw.to_owned(), target.clone())
-            .is_none()
-        {
+        }
+        if !exists {
+            self.clients
+                .entry(client_id.clone())
+                .or_default()
+                .insert(target.clone());
             self.count += 1;
         }
-        Ok(is_new)
+        Ok(!exists)
     }
 
     /// Removes one subscription; true when it existed.
-    pub(crate) fn unsubscribe(&mut self, client_id: &Arc<str>, raw: &str) -> bool {
-        let Some(index) = self.clients.get_mut(client_id) else {
+    pub(crate) fn unsubscribe(
+        &mut self,
+        client_id: &Arc<str>,
+        target: &SubscriptionTarget,
+    ) -> bool {
+        let Some(held) = self.clients.get_mut(client_id) else {
             return false;
         };
-        let Some(target) = index.targets.remove(raw) else {
+        if !held.remove(target) {
             return false;
-        };
-        if index.targets.is_empty() {
+        }
+        if held.is_empty() {
             self.clients.remove(client_id);
         }
         self.count -= 1;
-        self.remove_target(client_id, &target);
+        self.remove_target(client_id, target);
         true
     }
 
     /// Removes every subscription of a client.
     pub(crate) fn remove_client(&mut self, client_id: &Arc<str>) {
-        let Some(index) = self.clients.remove(client_id) else {
+        let Some(held) = self.clients.remove(client_id) else {
             return;
         };
-        self.count -= index.targets.len();
-        for target in index.targets.values() {
+        self.count -= held.len();
+        for target in &held {
             self.remove_target(client_id, target);
         }
     }
@@ -142,32 +162,44 @@ impl Subscriptions {
                 self.trie.remove(filter, &SubKey::Client(client_id.clone()));
             }
             SubscriptionTarget::Exclusive(filter) => {
-                self.trie.remove(filter, &SubKey::Client(client_id.clone()));
-                if self.exclusive.get(filter.as_str()) == Some(client_id) {
-                    self.exclusive.remove(filter.as_str());
+                self.trie
+                    .remove(filter, &SubKey::Exclusive(client_id.clone()));
+                if self.exclusive.get(filter) == Some(client_id) {
+                    self.exclusive.remove(filter);
                 }
             }
             SubscriptionTarget::Shared { group, filter } => {
-                let id = group_id(group, filter.as_str());
-                if let Some(members) = self.groups.get_mut(&id) {
+                let tag = SharedTag {
+                    group: group.as_str().into(),
+                    filter: filter.as_str().into(),
+                };
+                if let Some(members) = self.groups.get_mut(&tag) {
                     members.remove(client_id);
                     if members.members.is_empty() {
-                        self.groups.remove(&id);
-                        self.trie.remove(filter, &SubKey::Group(id));
+                        if let Some((key, _)) = self.groups.remove_entry(&tag) {
+                            self.trie.remove(filter, &SubKey::Group(key));
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Number of subscriptions (client, filter) held.
+    /// Number of subscriptions (client, target) held.
     pub(crate) fn len(&self) -> usize {
         self.count
     }
-}
 
-/// The key of a share group: the trie key is the group name joined to the filter, so two groups
-/// of the same name on different filters stay apart.
-pub(crate) fn group_id(group: &str, filter: &str) -> Arc<str> {
-    format!("{group}\u{0}{filter}").into()
+    /// Number of subscriptions `client_id` holds.
+    #[cfg(test)]
+    pub(crate) fn of_client(&self, client_id: &str) -> usize {
+        self.clients.get(client_id).map_or(0, HashSet::len)
+    }
+
+    /// The holder of the exclusive subscription on `filter`.
+    #[cfg(test)]
+    pub(crate) fn exclusive_holder(&self, filter: &str) -> Option<&Arc<str>> {
+        let filter = TopicFilter::new(filter).ok()?;
+        self.exclusive.get(&filter)
+    }
 }

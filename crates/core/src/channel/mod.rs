@@ -201,6 +201,12 @@ impl Channel {
         }
     }
 
+    /// The server, not the client, held things up until `now` (its writes to the client were
+    /// stuck, so it read nothing): the keep-alive silence counts from here.
+    pub fn handle_activity(&mut self, now: Instant) {
+        self.last_received = self.last_received.max(now);
+    }
+
     /// The server is shutting down or taking the connection away: closes it with `reason`
     /// (0x8B shutting down, 0x8E session taken over, 0x98 administrative action).
     pub fn handle_server_close(&mut self, reason: ReasonCode) {
