@@ -1,22 +1,19 @@
 //! The CONNECT handshake: wait (bounded by `connect_timeout`) for the first packet, which must be
 //! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
-//! connection of the same client id and resuming its session unless Clean Start; answer CONNACK.
+//! connection of the same client id and resuming its session unless Clean Start
+//! (`takeover`); answer CONNACK.
 
+use super::takeover;
 use super::transport::{Stream, Transport};
 use crate::context::Context;
 use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
-use crate::router::command::RouterCmd;
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
 use starling_core::{connack, connack_refused, negotiate, Channel, SessionState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tracing::{debug, info};
-
-/// How long a new connection waits for the previous one to hand its session over.
-const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a refusal before CONNECT may take to write: a few bytes.
 const CLOSE_BEFORE_CONNECT: Duration = Duration::from_secs(5);
@@ -67,50 +64,10 @@ where
 
     let conn_id = ctx.conn_id();
     let (mailbox, inbox) = crate::mailbox::mailbox();
-    let (reply, previous) = oneshot::channel();
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;
-    let cmd = RouterCmd::Connect {
-        client_id: client_id.clone(),
-        conn_id,
-        clean_start,
-        mailbox,
-        reply,
-    };
-    ctx.router.send(cmd).await.ok()?;
-    let previous = match previous.await.ok()? {
-        Some(taken) => tokio::time::timeout(TAKEOVER_TIMEOUT, taken)
-            .await
-            .ok()
-            .and_then(Result::ok),
-        None => None,
-    };
-    let session = match previous {
-        Some(session) if !clean_start => Some(session),
-        Some(mut discarded) => {
-            // Clean Start discards the old session; its shared-subscription messages go on.
-            let deliveries = discarded.take_shared_unacked();
-            if !deliveries.is_empty() {
-                let from = client_id.clone();
-                ctx.router
-                    .send(RouterCmd::Redispatch { from, deliveries })
-                    .await
-                    .ok()?;
-            }
-            None
-        }
-        None => {
-            if !clean_start {
-                // The router kept subscriptions for a session that could not be handed over.
-                let reset = RouterCmd::ResetSubscriptions {
-                    client_id: client_id.clone(),
-                    conn_id,
-                };
-                ctx.router.send(reset).await.ok()?;
-            }
-            None
-        }
-    };
+    let previous = takeover::register(ctx, &client_id, conn_id, clean_start, mailbox).await?;
+    let session = takeover::settle(ctx, previous, &client_id, conn_id, clean_start).await?;
     let session_present = session.is_some();
     let session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
     info!(

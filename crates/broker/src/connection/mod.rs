@@ -5,13 +5,15 @@
 //! idle connection holds only its online state (see ARCHITECTURE.md, "Memory per connection").
 //!
 //! - `transport`: framing and the batched write buffer.
-//! - `handshake`: reading CONNECT, negotiating, registering with the router, CONNACK.
+//! - `handshake`: reading CONNECT, negotiating, CONNACK.
+//! - `takeover`: registering with the router, and the previous session resumed or discarded.
 //! - `online`: the loop over socket, inbox (deliveries, answers, takeover, shutdown) and keep alive.
 //! - `offline`: the session without a connection, and the will delay.
 
 mod handshake;
 mod offline;
 mod online;
+mod takeover;
 mod transport;
 
 use crate::admission::Slot;
@@ -150,7 +152,7 @@ where
 /// wanted elsewhere); a shutdown keeps nothing; otherwise session expiry 0 ends the session
 /// with its will, and anything else holds it offline (or ends it when the broker already
 /// holds `session.max_offline` offline sessions).
-async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
+async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
     let ctx = &*ctx;
     let Accepted {
         mut transport,
@@ -173,24 +175,34 @@ async fn finish<S: Stream>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
         }
         return;
     }
-    transport.close(&ctx.metrics, ctx.close_timeout()).await;
     Metrics::sub(&ctx.metrics.connections, 1);
-    drop(transport);
     match ended {
-        Ended::Takeover(..) | Ended::Shutdown => {}
+        Ended::Takeover(..) | Ended::Shutdown => {
+            transport.close(&ctx.metrics, ctx.close_timeout()).await
+        }
         Ended::ClientDisconnect | Ended::Lost if expiry == 0 || !ctx.reserve_offline() => {
+            transport.close(&ctx.metrics, ctx.close_timeout()).await;
             if let Some(will) = will {
                 publish_will(ctx, will).await;
             }
             end_session(ctx, &mut session, conn_id).await;
         }
         Ended::ClientDisconnect | Ended::Lost => {
+            close_apart(transport, ctx);
             let offline = RouterCmd::Offline { client_id, conn_id };
             let _ = ctx.router.send(offline).await;
             offline::hold(session, will, inbox, conn_id, ctx).await;
             ctx.release_offline();
         }
     }
+}
+
+/// Closes the socket off the session's path: what is left to write may take up to the close
+/// timeout, and nothing the session does (answering a takeover first of all) waits for it.
+fn close_apart<S: Stream + 'static>(mut transport: transport::Transport<S>, ctx: &Context) {
+    let metrics = ctx.metrics.clone();
+    let timeout = ctx.close_timeout();
+    tokio::spawn(async move { transport.close(&metrics, timeout).await });
 }
 
 /// Tells the router the session is gone, handing back its unacknowledged shared messages.

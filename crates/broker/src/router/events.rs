@@ -20,12 +20,12 @@ impl Router {
             "disconnected"
         };
         let name = format!(
-            "$SYS/brokers/{}/clients/{client_id}/{what}",
-            self.settings.node
+            "$SYS/brokers/{}/clients/{}/{what}",
+            self.settings.node,
+            topic_level(client_id)
         );
-        // A client id with wildcard characters cannot appear in a topic name; skip its event.
         let Ok(topic) = TopicName::parse(&name, &self.settings.topic_limits) else {
-            return;
+            return; // too long for the topic limits: no event rather than a cut one
         };
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -48,6 +48,26 @@ impl Router {
     }
 }
 
+/// `client_id` as one topic level: `/`, `+`, `#` and `%` are percent-encoded (`a/b` becomes
+/// `a%2Fb`), so a client id can neither add levels to an event topic nor make it invalid. The
+/// payload carries the client id as it is.
+pub(crate) fn topic_level(client_id: &str) -> std::borrow::Cow<'_, str> {
+    if !client_id.contains(['/', '+', '#', '%']) {
+        return client_id.into();
+    }
+    let mut out = String::with_capacity(client_id.len() + 8);
+    for c in client_id.chars() {
+        match c {
+            '/' => out.push_str("%2F"),
+            '+' => out.push_str("%2B"),
+            '#' => out.push_str("%23"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
 pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -62,4 +82,15 @@ pub(crate) fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topic_level;
+
+    #[test]
+    fn a_client_id_is_one_topic_level() {
+        assert_eq!(topic_level("plain-id"), "plain-id");
+        assert_eq!(topic_level("a/b/+/#/%"), "a%2Fb%2F%2B%2F%23%2F%25");
+    }
 }
