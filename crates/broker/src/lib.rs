@@ -100,6 +100,10 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         strategy: config.shared.strategy,
         delayed_enabled: config.delayed.enabled,
         delayed_max: config.delayed.max_messages.map_or(0, |n| n as usize),
+        delayed_max_bytes: config
+            .delayed
+            .max_bytes
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
         retain: router::RetainLimits {
             max_messages: config.retain.max_messages.map_or(0, |n| n as usize),
             max_bytes: config

@@ -198,6 +198,8 @@ pub struct DelayedConfig {
     pub enabled: bool,
     /// Delayed messages held at most; `None` is unlimited.
     pub max_messages: Option<u32>,
+    /// Bytes all delayed messages may hold together; `None` is unlimited.
+    pub max_bytes: Option<u64>,
 }
 
 /// `[sys]`.

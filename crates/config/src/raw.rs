@@ -236,6 +236,8 @@ pub struct RawDelayed {
     pub enabled: bool,
     /// Delayed messages held at most; 0 means unlimited.
     pub max_messages: i64,
+    /// Bytes all delayed messages may hold together (as `retain.max_bytes` counts them); 0 means unlimited.
+    pub max_bytes: i64,
 }
 
 impl Default for RawDelayed {
@@ -243,6 +245,7 @@ impl Default for RawDelayed {
         Self {
             enabled: true,
             max_messages: 100_000,
+            max_bytes: 268_435_456,
         }
     }
 }

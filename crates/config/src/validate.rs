@@ -241,9 +241,11 @@ fn limit(key: &str, value: i64) -> Result<Option<u32>, ConfigError> {
 
 fn delayed(raw: RawDelayed) -> Result<DelayedConfig, ConfigError> {
     let max: u32 = int("delayed.max_messages", raw.max_messages, 0, u32::MAX)?;
+    let max_bytes: u64 = int("delayed.max_bytes", raw.max_bytes, 0, i64::MAX)?;
     Ok(DelayedConfig {
         enabled: raw.enabled,
         max_messages: (max != 0).then_some(max),
+        max_bytes: (max_bytes != 0).then_some(max_bytes),
     })
 }
 

@@ -1,6 +1,8 @@
 //! Delayed publish (`$delayed/<seconds>/<topic>`): messages held until their time, then routed
 //! to `<topic>`. Ordered by due time, then by arrival, so equal delays keep publish order.
+//! Bounded in count and in bytes (the same footprint as retained messages).
 
+use super::retain::footprint;
 use starling_core::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,22 +14,31 @@ pub(crate) struct DelayedQueue {
     due: BTreeMap<(Instant, u64), Arc<Message>>,
     seq: u64,
     max_messages: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 impl DelayedQueue {
-    pub(crate) fn new(max_messages: usize) -> Self {
+    /// A queue of at most `max_messages` messages and `max_bytes` bytes (0: no limit).
+    pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Self {
         Self {
             due: BTreeMap::new(),
             seq: 0,
             max_messages,
+            max_bytes,
+            bytes: 0,
         }
     }
 
     /// Holds `message` until `at`; false when the queue is full.
     pub(crate) fn push(&mut self, at: Instant, message: Arc<Message>) -> bool {
-        if self.max_messages != 0 && self.due.len() >= self.max_messages {
+        let size = footprint(&message);
+        let count_full = self.max_messages != 0 && self.due.len() >= self.max_messages;
+        let bytes_full = self.max_bytes != 0 && self.bytes + size > self.max_bytes;
+        if count_full || bytes_full {
             return false;
         }
+        self.bytes += size;
         self.seq += 1;
         self.due.insert((at, self.seq), message);
         true
@@ -45,7 +56,9 @@ impl DelayedQueue {
             if entry.key().0 > now {
                 break;
             }
-            out.push(entry.remove());
+            let message = entry.remove();
+            self.bytes -= footprint(&message);
+            out.push(message);
         }
         out
     }

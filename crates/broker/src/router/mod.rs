@@ -57,6 +57,7 @@ pub(crate) struct RouterSettings {
     pub(crate) strategy: SharedStrategy,
     pub(crate) delayed_enabled: bool,
     pub(crate) delayed_max: usize,
+    pub(crate) delayed_max_bytes: usize,
     pub(crate) retain: RetainLimits,
     pub(crate) client_events: bool,
     pub(crate) topic_limits: TopicLimits,
@@ -125,7 +126,7 @@ impl Router {
     pub(crate) fn new(settings: RouterSettings, metrics: Arc<Metrics>) -> Self {
         Self {
             retained: RetainStore::new(settings.retain),
-            delayed: DelayedQueue::new(settings.delayed_max),
+            delayed: DelayedQueue::new(settings.delayed_max, settings.delayed_max_bytes),
             subs: Subscriptions::new(settings.max_subscriptions),
             settings,
             metrics,

@@ -20,6 +20,7 @@ fn settings() -> RouterSettings {
         strategy: SharedStrategy::RoundRobin,
         delayed_enabled: true,
         delayed_max: 100,
+        delayed_max_bytes: 0,
         retain: RetainLimits {
             max_messages: 0,
             max_bytes: 0,
