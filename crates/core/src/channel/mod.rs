@@ -184,8 +184,19 @@ impl Channel {
         if self.neg.keep_alive == 0 {
             return None;
         }
+        // Saturating and panic-free whatever the multiplier (config bounds it, but `ServerLimits`
+        // is public): a NaN or negative product is no grace at all, a huge one the far future.
         let secs = f64::from(self.neg.keep_alive) * self.limits.keepalive_multiplier;
-        Some(self.last_received + Duration::from_secs_f64(secs))
+        let grace = Duration::try_from_secs_f64(secs).unwrap_or(if secs > 0.0 {
+            Duration::MAX
+        } else {
+            Duration::ZERO
+        });
+        Some(
+            self.last_received
+                .checked_add(grace)
+                .unwrap_or_else(|| far_future(self.last_received)),
+        )
     }
 
     /// Time passes: closes the connection with Keep Alive timeout (0x8D) once the deadline passed.
@@ -239,6 +250,12 @@ impl Channel {
         self.effects
             .push(Effect::Close(CloseReason::Server(reason)));
     }
+}
+
+/// The latest instant after `from` that `Instant` can hold, near enough: about a century on.
+fn far_future(from: Instant) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    from.checked_add(CENTURY).unwrap_or(from)
 }
 
 #[cfg(test)]

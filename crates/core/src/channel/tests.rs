@@ -554,3 +554,20 @@ fn a_full_queue_gives_up_qos0_first() {
         crate::Enqueued::Overflow
     );
 }
+
+#[test]
+fn keepalive_deadline_never_panics_whatever_the_multiplier() {
+    let t0 = Instant::now();
+    for multiplier in [1e300, f64::INFINITY, f64::NAN, -1.0, 100.0] {
+        let limits = ServerLimits {
+            keepalive_multiplier: multiplier,
+            ..ServerLimits::default()
+        };
+        let mut conn = connect(ProtocolVersion::V5, None);
+        conn.keep_alive = u16::MAX;
+        let mut ch = channel_with(&conn, limits, t0);
+        let deadline = ch.keepalive_deadline().expect("keep alive is on");
+        assert!(deadline >= t0, "{multiplier}");
+        ch.handle_tick(t0 + Duration::from_secs(1));
+    }
+}
