@@ -606,3 +606,27 @@ async fn mqtt_4_3_3_v311_qos2_pipelining_is_bounded_by_max_awaiting_rel_not_rece
     }
     assert_eq!(publisher.expect_closed().await, None);
 }
+
+#[tokio::test]
+async fn mqtt_4_3_an_ack_for_the_wrong_qos_closes_with_protocol_error() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let topic = format!("wrong-ack/{v}/{}", qos.as_u8());
+            let mut sub = subscriber(broker.addr(), v, "sub", &topic, qos).await;
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            publisher.publish(&topic, b"x", qos, false).await;
+            let msg = sub.recv_publish().await;
+            let id = msg.packet_id.expect("QoS 1/2 has a packet id");
+            let ack = PubResp::new(id);
+            // PUBREC for QoS 1, PUBACK for QoS 2.
+            let packet = match qos {
+                QoS::AtLeastOnce => Packet::PubRec(ack),
+                _ => Packet::PubAck(ack),
+            };
+            sub.send(&packet).await;
+            // [MQTT-4.3.2], [MQTT-4.3.3]: the ack does not belong to the exchange.
+            sub.expect_disconnect(ReasonCode::ProtocolError).await;
+        }
+    }
+}

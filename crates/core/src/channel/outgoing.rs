@@ -59,14 +59,17 @@ impl Channel {
     }
 
     pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
-        if let Some(pos) = self.session.inflight_position(ack.packet_id) {
-            if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
-            {
-                self.session.inflight_mut().remove(pos);
-                self.fill_window(now);
-            }
-        }
         // An unknown id is ignored: it may be a late duplicate.
+        let Some(pos) = self.session.inflight_position(ack.packet_id) else {
+            return;
+        };
+        if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
+        {
+            self.session.inflight_mut().remove(pos);
+            return self.fill_window(now);
+        }
+        // PUBACK answers QoS 1 only (spec 4.3.2); for a QoS 2 exchange it is a Protocol Error.
+        self.close_with(ReasonCode::ProtocolError);
     }
 
     pub(super) fn handle_pubrec(&mut self, rec: PubResp, now: Instant) {
@@ -74,6 +77,11 @@ impl Channel {
             let reason = ReasonCode::PacketIdentifierNotFound;
             return self.send(Packet::PubRel(self.ack(rec.packet_id, reason)));
         };
+        if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos != QoS::ExactlyOnce)
+        {
+            // PUBREC answers QoS 2 only (spec 4.3.3); for a QoS 1 exchange it is a Protocol Error.
+            return self.close_with(ReasonCode::ProtocolError);
+        }
         if !rec.reason_code.is_success() {
             // The receiver refused the message: the exchange ends here (spec 4.3.3).
             self.session.inflight_mut().remove(pos);

@@ -571,3 +571,47 @@ fn keepalive_deadline_never_panics_whatever_the_multiplier() {
         ch.handle_tick(t0 + Duration::from_secs(1));
     }
 }
+
+#[test]
+fn an_ack_for_the_wrong_qos_is_a_protocol_error() {
+    let now = Instant::now();
+    type WrongAck = fn(PacketId) -> Packet;
+    let cases: [(QoS, WrongAck); 2] = [
+        (QoS::AtLeastOnce, |id| Packet::PubRec(PubResp::new(id))),
+        (QoS::ExactlyOnce, |id| Packet::PubAck(PubResp::new(id))),
+    ];
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        for (qos, wrong_ack) in cases {
+            let mut ch = channel(version, now);
+            ch.handle_delivery(delivery("t", qos), now);
+            ch.take_effects();
+            ch.handle_packet(wrong_ack(id(1)), now);
+            let effects = ch.take_effects();
+            assert!(
+                matches!(
+                    effects.last(),
+                    Some(Effect::Close(CloseReason::Server(
+                        ReasonCode::ProtocolError
+                    )))
+                ),
+                "{version} {qos:?}: {effects:?}"
+            );
+            let disconnects = effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Send(Packet::Disconnect(d)) if d.reason_code == ReasonCode::ProtocolError))
+                .count();
+            assert_eq!(
+                disconnects,
+                usize::from(version.is_v5()),
+                "{version} {qos:?}"
+            );
+        }
+    }
+    // A PUBACK for a QoS 2 message already released is just as wrong.
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_delivery(delivery("t", QoS::ExactlyOnce), now);
+    ch.handle_packet(Packet::PubRec(PubResp::new(id(1))), now);
+    ch.take_effects();
+    ch.handle_packet(Packet::PubAck(PubResp::new(id(1))), now);
+    assert!(ch.is_closed());
+}
