@@ -183,3 +183,26 @@ async fn v311_subscriber_gets_the_message_without_properties() {
     assert_eq!(&msg.payload[..], b"plain");
     assert_eq!(msg.properties, Properties::default());
 }
+
+#[tokio::test]
+async fn mqtt_3_3_4_6_v5_publish_with_a_subscription_identifier_is_a_protocol_error() {
+    let broker = TestBroker::start().await;
+    let mut sub = subscriber(broker.addr(), V, "sub", "subid/#").await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    let properties = Properties {
+        subscription_identifiers: vec![1],
+        ..Properties::default()
+    };
+    let publish = with_properties("subid/bad", b"bad", 1, properties);
+    publisher
+        .send(&starling_codec::Packet::Publish(publish))
+        .await;
+    publisher.expect_disconnect(ReasonCode::ProtocolError).await;
+    // Sentinel: published after the refused one; it must be the first to arrive.
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    publisher
+        .publish("subid/good", b"good", QoS::AtLeastOnce, false)
+        .await;
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(msg.topic.as_str(), "subid/good");
+}

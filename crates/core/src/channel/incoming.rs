@@ -40,6 +40,10 @@ impl Channel {
     }
 
     fn handle_publish(&mut self, publish: Publish, now: Instant) {
+        if !publish.properties.subscription_identifiers.is_empty() {
+            // [MQTT-3.3.4-6]: a PUBLISH from a client must not carry a Subscription Identifier.
+            return self.close_with(ReasonCode::ProtocolError);
+        }
         let Some(topic) = self.resolve_topic(&publish) else {
             return;
         };

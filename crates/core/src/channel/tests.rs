@@ -615,3 +615,26 @@ fn an_ack_for_the_wrong_qos_is_a_protocol_error() {
     ch.handle_packet(Packet::PubAck(PubResp::new(id(1))), now);
     assert!(ch.is_closed());
 }
+
+#[test]
+fn mqtt_3_3_4_6_a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    let Packet::Publish(mut p) = publish_in("a/b", QoS::AtLeastOnce, 1) else {
+        unreachable!()
+    };
+    p.properties.subscription_identifiers = vec![7];
+    ch.handle_packet(Packet::Publish(p), now);
+    let effects = ch.take_effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Publish(_))),
+        "not routed: {effects:?}"
+    );
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Send(Packet::Disconnect(d)),
+            Effect::Close(CloseReason::Server(ReasonCode::ProtocolError))
+        ] if d.reason_code == ReasonCode::ProtocolError
+    ));
+}
