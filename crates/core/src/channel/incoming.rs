@@ -3,6 +3,7 @@
 //! DISCONNECT, and every packet a client may not send.
 
 use super::{Channel, CloseReason, Effect, SubscribeRequest};
+use crate::admission;
 use crate::message::{Message, MessageProperties};
 use starling_codec::{
     Disconnect, Packet, PubResp, Publish, QoS, ReasonCode, Subscribe, Unsubscribe,
@@ -104,7 +105,7 @@ impl Channel {
                 return None;
             }
             Some(a) if publish.topic.is_empty() => {
-                match self.aliases.as_ref().and_then(|m| m.inbound.get(&a)) {
+                match self.rare.as_ref().and_then(|m| m.inbound.get(&a)) {
                     Some(name) => {
                         aliased = name.clone();
                         &aliased
@@ -116,8 +117,7 @@ impl Channel {
                 }
             }
             Some(a) => {
-                let aliases = self.aliases.get_or_insert_with(Box::default);
-                aliases.inbound.insert(a, publish.topic.as_str().into());
+                self.rare().inbound.insert(a, publish.topic.as_str().into());
                 publish.topic.as_str()
             }
             // The common case: no alias, and no copy of the name before the one it keeps.
@@ -132,10 +132,22 @@ impl Channel {
         }
     }
 
-    /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not.
-    fn publish_refusal(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
-        if topic.as_str().starts_with("$SYS") {
-            return Some(ReasonCode::NotAuthorized);
+    /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not; counted.
+    fn publish_refusal(&mut self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
+        let refusal = self.refusal_of(publish, topic);
+        if let Some(reason) = refusal {
+            self.count_refusal(reason);
+        }
+        refusal
+    }
+
+    fn refusal_of(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
+        if let Some(reason) = admission::topic_refusal(topic, &self.limits) {
+            return Some(reason);
+        }
+        let user_properties = &publish.properties.user_properties;
+        if let Some(reason) = admission::user_properties_refusal(user_properties, &self.limits) {
+            return Some(reason);
         }
         let utf8_declared = publish.properties.payload_format_indicator == Some(1);
         if utf8_declared && std::str::from_utf8(&publish.payload).is_err() {

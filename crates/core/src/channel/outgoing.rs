@@ -21,7 +21,7 @@ impl Channel {
             return;
         }
         if delivery.message.is_expired(now) {
-            self.stats.dropped_expired += 1;
+            self.stats.expired += 1;
             return;
         }
         if delivery.qos == QoS::AtMostOnce {
@@ -122,7 +122,7 @@ impl Channel {
                 break;
             };
             if delivery.message.is_expired(now) {
-                self.stats.dropped_expired += 1;
+                self.stats.expired += 1;
             } else if delivery.qos == QoS::AtMostOnce {
                 self.send_publish(delivery, None, now);
             } else {
@@ -150,9 +150,9 @@ impl Channel {
         }
         match self.session.enqueue(delivery, &self.limits.queue) {
             Enqueued::Queued => {}
-            Enqueued::DroppedOldest | Enqueued::Dropped => self.stats.dropped_queue_full += 1,
+            Enqueued::DroppedOldest | Enqueued::Dropped => self.stats.queue_full += 1,
             Enqueued::Overflow => {
-                self.stats.dropped_queue_full += 1;
+                self.stats.queue_full += 1;
                 if !self.closed {
                     self.close_with(ReasonCode::QuotaExceeded);
                 }
@@ -217,7 +217,7 @@ impl Channel {
                 p.properties.user_properties.clear();
             }
             if !fits(&packet) {
-                self.stats.dropped_too_large += 1;
+                self.stats.too_large += 1;
                 return false;
             }
         }
@@ -232,7 +232,7 @@ impl Channel {
         if max == 0 {
             return;
         }
-        let aliases = &mut self.aliases.get_or_insert_with(Box::default).outbound;
+        let aliases = &mut self.rare().outbound;
         if let Some(alias) = aliases.get(publish.topic.as_str()) {
             publish.properties.topic_alias = Some(*alias);
             publish.topic = Utf8String::default();

@@ -460,16 +460,164 @@ fn subscribe_checks_filters_and_shared_no_local() {
     ));
 }
 
-#[test]
-fn publish_to_sys_topics_is_refused_and_not_routed() {
-    let now = Instant::now();
-    let mut ch = channel(ProtocolVersion::V5, now);
-    ch.handle_packet(publish_in("$SYS/x", QoS::AtLeastOnce, 1), now);
+/// What a PUBLISH of `packet` produced: whether it was routed, and the reason code of its
+/// PUBACK/PUBREC if one was sent.
+fn publish_outcome(ch: &mut Channel, packet: Packet, now: Instant) -> (bool, Option<ReasonCode>) {
+    ch.handle_packet(packet, now);
     let effects = ch.take_effects();
-    assert!(matches!(
-        &effects[..],
-        [Effect::Send(Packet::PubAck(a))] if a.reason_code == ReasonCode::NotAuthorized
-    ));
+    let routed = effects.iter().any(|e| matches!(e, Effect::Publish(_)));
+    let ack = effects.iter().find_map(|e| match e {
+        Effect::Send(Packet::PubAck(a) | Packet::PubRec(a)) => Some(a.reason_code),
+        _ => None,
+    });
+    (routed, ack)
+}
+
+#[test]
+fn publish_to_sys_topics_direct_or_delayed_is_refused_not_routed_and_counted() {
+    let now = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut ch = channel(version, now);
+        for (n, topic) in ["$SYS", "$SYS/x", "$delayed/5/$SYS/x"]
+            .into_iter()
+            .enumerate()
+        {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let pid = 10 * u16::try_from(n).expect("small") + u16::from(qos.as_u8()) + 1;
+                let (routed, ack) = publish_outcome(&mut ch, publish_in(topic, qos, pid), now);
+                assert!(!routed, "{version} {topic} {qos:?}");
+                // 3.x acks too (its ack has no reason code on the wire); QoS 0 has no ack.
+                let want = (qos != QoS::AtMostOnce).then_some(ReasonCode::NotAuthorized);
+                assert_eq!(ack, want, "{version} {topic} {qos:?}");
+            }
+        }
+        let stats = ch.take_stats();
+        assert_eq!(stats.refused_not_authorized, 9, "{version}");
+        assert_eq!(stats.dropped(), 9, "{version}");
+        assert!(!ch.is_closed());
+        for topic in ["$SYSTEM/x", "$delayed/5/$SYSTEM/x", "a/$SYS"] {
+            let (routed, ack) =
+                publish_outcome(&mut ch, publish_in(topic, QoS::AtLeastOnce, 99), now);
+            assert_eq!(
+                (routed, ack),
+                (true, Some(ReasonCode::Success)),
+                "{version} {topic}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_invalid_delayed_topic_is_refused_while_delayed_publish_is_on_and_ordinary_when_off() {
+    let now = Instant::now();
+    let bad = [
+        "$delayed/x/a",
+        "$delayed/4294968/a",
+        "$delayed/10",
+        "$delayed/10/",
+    ];
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut ch = channel(version, now);
+        for topic in bad {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let (routed, ack) = publish_outcome(&mut ch, publish_in(topic, qos, 1), now);
+                assert!(!routed, "{version} {topic} {qos:?}");
+                let want = (qos != QoS::AtMostOnce).then_some(ReasonCode::TopicNameInvalid);
+                assert_eq!(ack, want, "{version} {topic} {qos:?}");
+            }
+        }
+        assert_eq!(ch.take_stats().refused_invalid, 12, "{version}");
+        let limits = ServerLimits {
+            delayed_enabled: false,
+            ..ServerLimits::default()
+        };
+        let mut ch = channel_with(&connect(version, Some(2)), limits, now);
+        for topic in bad.into_iter().chain(["$delayed/5/$SYS/x"]) {
+            let (routed, ack) =
+                publish_outcome(&mut ch, publish_in(topic, QoS::AtLeastOnce, 1), now);
+            assert_eq!(
+                (routed, ack),
+                (true, Some(ReasonCode::Success)),
+                "{version} {topic}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_publish_over_the_user_property_caps_gets_quota_exceeded_and_is_not_routed() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_user_properties: 2,
+        max_user_property_bytes: 8,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, Some(2)), limits, now);
+    let with_props = |n: usize, len: usize, qos: QoS| {
+        let Packet::Publish(mut p) = publish_in("t", qos, 1) else {
+            unreachable!()
+        };
+        let key = Utf8String::try_from("k".repeat(len).as_str()).expect("key");
+        p.properties.user_properties = vec![(key, Utf8String::default()); n];
+        Packet::Publish(p)
+    };
+    let quota = Some(ReasonCode::QuotaExceeded);
+    for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        assert_eq!(
+            publish_outcome(&mut ch, with_props(3, 0, qos), now),
+            (false, quota)
+        );
+        assert_eq!(
+            publish_outcome(&mut ch, with_props(1, 9, qos), now),
+            (false, quota)
+        );
+    }
+    assert_eq!(
+        publish_outcome(&mut ch, with_props(3, 0, QoS::AtMostOnce), now),
+        (false, None)
+    );
+    let stats = ch.take_stats();
+    assert_eq!((stats.refused_quota, stats.dropped()), (5, 5));
+    let ok = publish_outcome(&mut ch, with_props(2, 4, QoS::AtLeastOnce), now);
+    assert_eq!(ok, (true, Some(ReasonCode::Success)));
+}
+
+#[test]
+fn a_will_to_sys_or_over_the_user_property_caps_refuses_the_connect() {
+    let limits = ServerLimits {
+        max_user_properties: 1,
+        ..ServerLimits::default()
+    };
+    let with_will = |topic: &'static str, user_properties: usize| {
+        let mut conn = connect(ProtocolVersion::V5, None);
+        let properties = Properties {
+            user_properties: vec![
+                (Utf8String::from_static("k"), Utf8String::default());
+                user_properties
+            ],
+            ..Properties::default()
+        };
+        conn.will = Some(starling_codec::Will {
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: Utf8String::from_static(topic),
+            payload: Bytes::from_static(b"bye"),
+            properties,
+        });
+        negotiate(&conn, &limits, || "x".into()).map(|_| ())
+    };
+    assert_eq!(with_will("$SYS/x", 0), Err(ReasonCode::NotAuthorized));
+    assert_eq!(
+        with_will("$delayed/1/$SYS/x", 0),
+        Err(ReasonCode::NotAuthorized)
+    );
+    assert_eq!(
+        with_will("$delayed/x/a", 0),
+        Err(ReasonCode::TopicNameInvalid)
+    );
+    assert_eq!(with_will("will/t", 2), Err(ReasonCode::QuotaExceeded));
+    assert_eq!(with_will("$SYSTEM/x", 1), Ok(()));
+    assert_eq!(with_will("$delayed/1/a", 0), Ok(()));
 }
 
 #[test]
