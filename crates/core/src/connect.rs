@@ -89,9 +89,11 @@ pub fn negotiate(
         (connect.keep_alive, false)
     };
     let props = &connect.properties;
+    let client_id: Arc<str> = client_id.into();
     Ok(Negotiated {
         version,
-        client_id: client_id.into(),
+        will: will(connect, limits, &client_id)?.map(Box::new),
+        client_id,
         assigned_id,
         clean_start: connect.clean_start,
         session_expiry,
@@ -102,7 +104,6 @@ pub fn negotiate(
         client_topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         request_problem_information: props.request_problem_information != Some(0),
         request_response_information: props.request_response_information == Some(1),
-        will: will(connect, limits)?.map(Box::new),
         username: connect.username.clone().map(Box::new),
         session_expiry_capped: version.is_v5() && requested > cap,
     })
@@ -130,7 +131,13 @@ fn client_id(
     Ok((id.to_owned(), false))
 }
 
-fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, ReasonCode> {
+/// The will of `connect`, published as `client_id`: the id in force, the assigned one when the
+/// client sent none (No Local compares it with the subscriber's id).
+fn will(
+    connect: &Connect,
+    limits: &ServerLimits,
+    client_id: &Arc<str>,
+) -> Result<Option<WillSpec>, ReasonCode> {
     let Some(will) = &connect.will else {
         return Ok(None);
     };
@@ -165,7 +172,7 @@ fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, Re
             retain: will.retain,
             properties: MessageProperties::from_publish(props),
             expires_at: None,
-            publisher: connect.client_id.as_str().into(),
+            publisher: client_id.clone(),
         },
         expiry_interval: props.message_expiry_interval,
         delay_secs: props.will_delay_interval.unwrap_or(0),

@@ -786,3 +786,20 @@ fn mqtt_3_3_4_6_a_client_publish_with_a_subscription_identifier_is_a_protocol_er
         ] if d.reason_code == ReasonCode::ProtocolError
     ));
 }
+
+#[test]
+fn the_will_of_a_client_with_an_assigned_id_is_published_under_that_id() {
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.client_id = Utf8String::default();
+    conn.will = Some(starling_codec::Will {
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: Utf8String::from_static("will/t"),
+        payload: Bytes::from_static(b"bye"),
+        properties: Properties::default(),
+    });
+    let neg = negotiate(&conn, &ServerLimits::default(), || "assigned".into()).expect("ok");
+    assert_eq!(&*neg.client_id, "assigned");
+    let will = neg.will.expect("a will");
+    assert_eq!(&*will.message.publisher, "assigned");
+}
