@@ -98,9 +98,15 @@ impl Channel {
     /// The topic of a PUBLISH, through the client's topic aliases; closes on a bad one.
     fn resolve_topic(&mut self, publish: &Publish) -> Option<TopicName> {
         let alias = publish.properties.topic_alias;
+        // 3.x has no properties, so no alias is valid there (the decoder makes none anyway).
+        let max = if self.neg.version.is_v5() {
+            self.limits.topic_alias_maximum
+        } else {
+            0
+        };
         let aliased: Arc<str>;
         let name: &str = match alias {
-            Some(a) if a == 0 || a > self.limits.topic_alias_maximum => {
+            Some(a) if a == 0 || a > max => {
                 self.close_with(ReasonCode::TopicAliasInvalid); // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
                 return None;
             }
@@ -117,7 +123,10 @@ impl Channel {
                 }
             }
             Some(a) => {
-                self.rare().inbound.insert(a, publish.topic.as_str().into());
+                if !self.set_inbound_alias(a, publish.topic.as_str()) {
+                    self.close_with(ReasonCode::QuotaExceeded); // mqtt.max_topic_alias_bytes
+                    return None;
+                }
                 publish.topic.as_str()
             }
             // The common case: no alias, and no copy of the name before the one it keeps.
@@ -130,6 +139,21 @@ impl Channel {
                 None
             }
         }
+    }
+
+    /// Maps `alias` to `topic`; false when the map's topic names would then hold more than
+    /// `max_topic_alias_bytes` (65535 aliases of 64 KiB names would be 4 GiB per connection).
+    fn set_inbound_alias(&mut self, alias: u16, topic: &str) -> bool {
+        let max = self.limits.max_topic_alias_bytes;
+        let rare = self.rare();
+        let replaced = rare.inbound.get(&alias).map_or(0, |old| old.len());
+        let bytes = rare.inbound_bytes - replaced + topic.len();
+        if bytes > max {
+            return false;
+        }
+        rare.inbound.insert(alias, topic.into());
+        rare.inbound_bytes = bytes;
+        true
     }
 
     /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not; counted.

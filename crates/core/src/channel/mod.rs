@@ -121,8 +121,12 @@ struct Drops {
 struct Rare {
     /// Aliases the client set up (alias -> topic).
     inbound: HashMap<u16, Arc<str>>,
+    /// Bytes of the topic names in `inbound`, at most `max_topic_alias_bytes`.
+    inbound_bytes: usize,
     /// Aliases we set up towards the client (topic -> alias).
     outbound: HashMap<Arc<str>, u16>,
+    /// Bytes of the topic names in `outbound`; no new alias is assigned past the cap.
+    outbound_bytes: usize,
     /// Refused PUBLISHes since the last `take_stats` (the `refused_*` fields).
     refused: ChannelStats,
 }

@@ -226,22 +226,27 @@ impl Channel {
     }
 
     /// Uses or sets up a topic alias towards the client (5.0): a topic seen before goes out as
-    /// an empty name with its alias; a new one takes the next free alias while any are left.
+    /// an empty name with its alias; a new one takes the next free alias while any are left and
+    /// the map's names stay within `max_topic_alias_bytes`.
     fn apply_alias_out(&mut self, publish: &mut Publish) {
         let max = self.neg.client_topic_alias_maximum;
         if max == 0 {
             return;
         }
-        let aliases = &mut self.rare().outbound;
-        if let Some(alias) = aliases.get(publish.topic.as_str()) {
+        let max_bytes = self.limits.max_topic_alias_bytes;
+        let rare = self.rare();
+        if let Some(alias) = rare.outbound.get(publish.topic.as_str()) {
             publish.properties.topic_alias = Some(*alias);
             publish.topic = Utf8String::default();
             return;
         }
-        let used = aliases.len();
-        if used < usize::from(max) {
+        let used = rare.outbound.len();
+        // Our map's names are bounded in bytes too: past the cap, new topics go without alias.
+        let bytes = rare.outbound_bytes + publish.topic.len();
+        if used < usize::from(max) && bytes <= max_bytes {
             let alias = u16::try_from(used + 1).unwrap_or(max);
-            aliases.insert(publish.topic.as_str().into(), alias);
+            rare.outbound.insert(publish.topic.as_str().into(), alias);
+            rare.outbound_bytes = bytes;
             publish.properties.topic_alias = Some(alias);
         }
     }

@@ -803,3 +803,107 @@ fn the_will_of_a_client_with_an_assigned_id_is_published_under_that_id() {
     let will = neg.will.expect("a will");
     assert_eq!(&*will.message.publisher, "assigned");
 }
+
+fn aliased_in(topic: &str, alias: u16) -> Packet {
+    let Packet::Publish(mut p) = publish_in(topic, QoS::AtMostOnce, 0) else {
+        unreachable!()
+    };
+    p.properties.topic_alias = Some(alias);
+    Packet::Publish(p)
+}
+
+#[test]
+fn inbound_topic_aliases_are_capped_in_bytes_with_quota_exceeded() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_topic_alias_bytes: 10,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, None), limits, now);
+    // 5 + 5 bytes; then alias 1 is remapped to 2 bytes (7 in all), so 3 more still fit.
+    for (topic, alias) in [("aaaaa", 1), ("bbbbb", 2), ("cc", 1), ("ddd", 3)] {
+        ch.handle_packet(aliased_in(topic, alias), now);
+        assert!(!ch.is_closed(), "{topic}");
+    }
+    ch.take_effects();
+    ch.handle_packet(aliased_in("e", 4), now);
+    let effects = ch.take_effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Publish(_))),
+        "{effects:?}"
+    );
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Send(Packet::Disconnect(d)),
+            Effect::Close(CloseReason::Server(ReasonCode::QuotaExceeded))
+        ] if d.reason_code == ReasonCode::QuotaExceeded
+    ));
+}
+
+#[test]
+fn outbound_topic_aliases_stop_at_the_byte_cap() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_topic_alias_bytes: 10,
+        ..ServerLimits::default()
+    };
+    // The client allows 4 aliases; 6 bytes fit, 6 more do not, 4 more do.
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, None), limits, now);
+    for topic in ["aaaaaa", "bbbbbb", "cccc", "bbbbbb"] {
+        ch.handle_delivery(delivery(topic, QoS::AtMostOnce), now);
+    }
+    let effects = ch.take_effects();
+    let sent: Vec<_> = sent_publishes(&effects)
+        .iter()
+        .map(|p| (p.topic.as_str().to_owned(), p.properties.topic_alias))
+        .collect();
+    let want = [
+        ("aaaaaa", Some(1)),
+        ("bbbbbb", None),
+        ("cccc", Some(2)),
+        ("bbbbbb", None),
+    ];
+    let want: Vec<_> = want.iter().map(|(t, a)| ((*t).to_owned(), *a)).collect();
+    assert_eq!(sent, want);
+}
+
+#[test]
+fn mqtt_3_3_2_9_an_alias_above_the_maximum_is_topic_alias_invalid_on_every_version() {
+    let now = Instant::now();
+    let zero = ServerLimits {
+        topic_alias_maximum: 0,
+        ..ServerLimits::default()
+    };
+    // (version, limits, an alias accepted first if any, the refused alias)
+    let cases = [
+        (ProtocolVersion::V5, zero, None, 1),
+        (
+            ProtocolVersion::V5,
+            ServerLimits::default(),
+            Some(u16::MAX),
+            0,
+        ),
+        // 3.x announces nothing: every alias is above its maximum of 0.
+        (ProtocolVersion::V3_1_1, ServerLimits::default(), None, 1),
+    ];
+    for (version, limits, accepted, alias) in cases {
+        let mut ch = channel_with(&connect(version, None), limits, now);
+        if let Some(ok) = accepted {
+            ch.handle_packet(aliased_in("a", ok), now);
+            assert!(!ch.is_closed(), "{version} {ok}");
+        }
+        let publish = aliased_in("a", alias);
+        ch.handle_packet(publish, now);
+        let effects = ch.take_effects();
+        assert!(
+            matches!(
+                effects.last(),
+                Some(Effect::Close(CloseReason::Server(
+                    ReasonCode::TopicAliasInvalid
+                )))
+            ),
+            "{version} {alias}: {effects:?}"
+        );
+    }
+}
