@@ -216,7 +216,13 @@ impl Channel {
             return self.close_with(ReasonCode::SubscriptionIdentifiersNotSupported);
         }
         let mut requests = Vec::with_capacity(subscribe.subscriptions.len());
-        for sub in subscribe.subscriptions {
+        for (i, sub) in subscribe.subscriptions.into_iter().enumerate() {
+            if i >= self.limits.max_subscriptions {
+                // More filters than a client may hold at all: refused here, in place, so one
+                // large SUBSCRIBE costs the router at most `max_subscriptions` entries.
+                requests.push(Err(ReasonCode::QuotaExceeded));
+                continue;
+            }
             let target = match SubscriptionTarget::parse(&sub.filter, &self.limits.topic) {
                 Ok(target) => target,
                 Err(_) => {
@@ -244,6 +250,7 @@ impl Channel {
                 subscription_id: sub_id,
             }));
         }
+        self.answers_pending = self.answers_pending.saturating_add(1);
         self.effects.push(Effect::Subscribe {
             packet_id: subscribe.packet_id,
             requests,
@@ -259,6 +266,7 @@ impl Channel {
                     .map_err(|_| ReasonCode::TopicFilterInvalid)
             })
             .collect();
+        self.answers_pending = self.answers_pending.saturating_add(1);
         self.effects.push(Effect::Unsubscribe {
             packet_id: unsubscribe.packet_id,
             filters,

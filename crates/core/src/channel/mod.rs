@@ -141,6 +141,9 @@ pub struct Channel {
     rare: Option<Box<Rare>>,
     last_received: Instant,
     closed: bool,
+    /// SUBSCRIBE/UNSUBSCRIBE requests sent to the router and not answered yet (u16 keeps the
+    /// channel within its size: it never goes far past `max_pending_answers`).
+    answers_pending: u16,
     effects: Vec<Effect>,
     stats: Drops,
 }
@@ -162,6 +165,7 @@ impl Channel {
             rare: None,
             last_received: now,
             closed: false,
+            answers_pending: 0,
             effects: Vec::new(),
             stats: Drops::default(),
         };
@@ -188,6 +192,20 @@ impl Channel {
     /// True once the channel has produced a `Close` effect.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// SUBSCRIBE/UNSUBSCRIBE requests given to the router ([`Effect::Subscribe`],
+    /// [`Effect::Unsubscribe`]) whose answer ([`Channel::handle_suback`],
+    /// [`Channel::handle_unsuback`]) has not come yet.
+    pub fn answers_pending(&self) -> usize {
+        usize::from(self.answers_pending)
+    }
+
+    /// False while `max_pending_answers` requests wait for the router: the connection should
+    /// decode nothing more until an answer comes, so a client pipelining SUBSCRIBEs cannot make
+    /// the router (and the answers in its mailbox) hold more than that for it.
+    pub fn wants_input(&self) -> bool {
+        self.answers_pending() < self.limits.max_pending_answers
     }
 
     /// Takes the effects produced so far.

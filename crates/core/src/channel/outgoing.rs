@@ -35,6 +35,7 @@ impl Channel {
 
     /// The router's answer to a SUBSCRIBE: one reason code per filter, in order.
     pub fn handle_suback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        self.answers_pending = self.answers_pending.saturating_sub(1);
         let properties = Properties::default();
         self.send(Packet::SubAck(SubAck {
             packet_id,
@@ -45,6 +46,7 @@ impl Channel {
 
     /// The router's answer to an UNSUBSCRIBE: one reason code per filter (dropped for 3.x).
     pub fn handle_unsuback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        self.answers_pending = self.answers_pending.saturating_sub(1);
         let reason_codes = if self.neg.version.is_v5() {
             reason_codes
         } else {

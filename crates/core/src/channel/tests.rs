@@ -907,3 +907,80 @@ fn mqtt_3_3_2_9_an_alias_above_the_maximum_is_topic_alias_invalid_on_every_versi
         );
     }
 }
+
+fn subscribe_to(n: usize, packet_id: u16) -> Packet {
+    Packet::Subscribe(Subscribe {
+        packet_id: id(packet_id),
+        subscriptions: (0..n)
+            .map(|i| Subscription {
+                filter: Utf8String::try_from(format!("f/{i}").as_str()).expect("filter"),
+                options: SubscriptionOptions::default(),
+            })
+            .collect(),
+        properties: Properties::default(),
+    })
+}
+
+#[test]
+fn filters_past_max_subscriptions_are_refused_in_place_with_quota_exceeded() {
+    let now = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let limits = ServerLimits {
+            max_subscriptions: 2,
+            ..ServerLimits::default()
+        };
+        let mut ch = channel_with(&connect(version, Some(2)), limits, now);
+        ch.handle_packet(subscribe_to(4, 1), now);
+        let effects = ch.take_effects();
+        let [Effect::Subscribe { requests, .. }] = &effects[..] else {
+            panic!("{effects:?}")
+        };
+        let refused: Vec<_> = requests.iter().map(|r| r.as_ref().err().copied()).collect();
+        let quota = Some(ReasonCode::QuotaExceeded);
+        assert_eq!(refused, [None, None, quota, quota], "{version}");
+    }
+}
+
+#[test]
+fn answers_pending_counts_router_requests_and_stops_input_at_the_cap() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_pending_answers: 3,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, Some(2)), limits, now);
+    assert!(ch.wants_input());
+    ch.handle_packet(subscribe_to(1, 1), now);
+    ch.handle_packet(subscribe_to(1, 2), now);
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (2, true));
+    ch.handle_packet(
+        Packet::Unsubscribe(starling_codec::Unsubscribe {
+            packet_id: id(3),
+            filters: vec![Utf8String::from_static("f/0")],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (3, false));
+    ch.handle_suback(id(1), vec![ReasonCode::Success]);
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (2, true));
+    ch.handle_unsuback(id(3), vec![ReasonCode::Success]);
+    ch.handle_suback(id(2), vec![ReasonCode::Success]);
+    assert_eq!(ch.answers_pending(), 0);
+    // A SUBSCRIBE that closes the connection asks the router nothing.
+    ch.handle_packet(
+        Packet::Subscribe(Subscribe {
+            packet_id: id(4),
+            subscriptions: vec![Subscription {
+                filter: Utf8String::from_static("$share/g/x"),
+                options: SubscriptionOptions {
+                    no_local: true,
+                    ..Default::default()
+                },
+            }],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    assert_eq!(ch.answers_pending(), 0);
+}
