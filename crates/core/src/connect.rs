@@ -80,14 +80,7 @@ pub fn negotiate(
     };
     let cap = limits.max_session_expiry_secs();
     let session_expiry = requested.min(cap);
-    let (keep_alive, keep_alive_imposed) = if version.is_v5() && limits.server_keep_alive > 0 {
-        (
-            limits.server_keep_alive,
-            limits.server_keep_alive != connect.keep_alive,
-        )
-    } else {
-        (connect.keep_alive, false)
-    };
+    let (keep_alive, keep_alive_imposed) = keep_alive(connect, limits)?;
     let props = &connect.properties;
     let client_id: Arc<str> = client_id.into();
     Ok(Negotiated {
@@ -107,6 +100,32 @@ pub fn negotiate(
         username: connect.username.clone().map(Box::new),
         session_expiry_capped: version.is_v5() && requested > cap,
     })
+}
+
+/// The keep alive in force and whether the server imposed it (announced as Server Keep Alive).
+///
+/// 5.0: `server_keep_alive` if set, else the client's; then, past `max_keepalive` or 0 (none),
+/// the cap. 3.x cannot be told another keep alive, so a client asking for none or more than
+/// the cap is refused with return code 2, identifier rejected, as Mosquitto does: a connection
+/// without keep alive is never found dead, and its session would be held forever.
+fn keep_alive(connect: &Connect, limits: &ServerLimits) -> Result<(u16, bool), ReasonCode> {
+    let cap = limits.max_keepalive;
+    let beyond_cap = |secs: u16| cap > 0 && (secs == 0 || secs > cap);
+    if !connect.protocol.is_v5() {
+        if beyond_cap(connect.keep_alive) {
+            return Err(ReasonCode::ClientIdentifierNotValid);
+        }
+        return Ok((connect.keep_alive, false));
+    }
+    let mut secs = if limits.server_keep_alive > 0 {
+        limits.server_keep_alive
+    } else {
+        connect.keep_alive
+    };
+    if beyond_cap(secs) {
+        secs = cap;
+    }
+    Ok((secs, secs != connect.keep_alive))
 }
 
 fn client_id(

@@ -984,3 +984,52 @@ fn answers_pending_counts_router_requests_and_stops_input_at_the_cap() {
     );
     assert_eq!(ch.answers_pending(), 0);
 }
+
+#[test]
+fn max_keepalive_is_imposed_on_5_0_and_refuses_3_x_beyond_it() {
+    let negotiated = |version, keep_alive: u16, server_keep_alive: u16, max_keepalive: u16| {
+        let limits = ServerLimits {
+            server_keep_alive,
+            max_keepalive,
+            ..ServerLimits::default()
+        };
+        let conn = Connect {
+            keep_alive,
+            ..connect(version, None)
+        };
+        negotiate(&conn, &limits, || "x".into()).map(|n| (n.keep_alive, n.keep_alive_imposed))
+    };
+    let v5 = ProtocolVersion::V5;
+    // (client, server_keep_alive, max_keepalive) -> (in force, announced)
+    for (client, server, cap, want) in [
+        (30, 0, 60, (30, false)),
+        (60, 0, 60, (60, false)),
+        (61, 0, 60, (60, true)),
+        (0, 0, 60, (60, true)),
+        (0, 0, 0, (0, false)),
+        (u16::MAX, 0, 0, (u16::MAX, false)),
+        (30, 120, 60, (60, true)),
+        (30, 45, 60, (45, true)),
+        (45, 45, 60, (45, false)),
+        (0, 45, 60, (45, true)),
+    ] {
+        assert_eq!(
+            negotiated(v5, client, server, cap),
+            Ok(want),
+            "{client} {server} {cap}"
+        );
+    }
+    for v in [ProtocolVersion::V3_1, ProtocolVersion::V3_1_1] {
+        assert_eq!(negotiated(v, 60, 0, 60), Ok((60, false)));
+        assert_eq!(negotiated(v, 0, 0, 0), Ok((0, false)), "no cap");
+        // server_keep_alive is 5.0 only.
+        assert_eq!(negotiated(v, 30, 45, 60), Ok((30, false)));
+        for refused in [0, 61] {
+            assert_eq!(
+                negotiated(v, refused, 0, 60),
+                Err(ReasonCode::ClientIdentifierNotValid),
+                "{v} {refused}"
+            );
+        }
+    }
+}
