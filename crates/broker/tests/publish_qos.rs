@@ -630,3 +630,31 @@ async fn mqtt_4_3_an_ack_for_the_wrong_qos_closes_with_protocol_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_1_2_25_v5_resumed_inflight_too_large_for_the_new_maximum_packet_size_is_dropped() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut connect = persistent(v, "resize");
+    connect.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), connect.clone()).await;
+    sub.subscribe("resize", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+    publisher
+        .publish("resize", vec![0u8; 500], QoS::AtLeastOnce, false)
+        .await;
+    publisher
+        .publish("resize", b"small", QoS::AtLeastOnce, false)
+        .await;
+    // The big one is in flight (not acknowledged), the small one queued behind it.
+    let big = sub.recv_publish().await;
+    assert_eq!(big.payload.len(), 500);
+    sub.drop_connection();
+    // Back with a Maximum Packet Size the big one does not fit: it is dropped, and the window
+    // it held goes to the small one.
+    connect.properties.maximum_packet_size = Some(128);
+    let (mut sub, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert!(connack.session_present);
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(&msg.payload[..], b"small");
+}

@@ -102,18 +102,29 @@ impl Channel {
         }
     }
 
-    /// Sends every inflight message again after a session resumes.
+    /// Sends every inflight message again after a session resumes. A message now larger than
+    /// the client's Maximum Packet Size (the new connection may announce a smaller one) is
+    /// dropped and counted, and leaves the window: kept, it would wait for an ack that cannot
+    /// come and hold a slot for good.
     pub(super) fn resend_inflight(&mut self, now: Instant) {
         let inflight: Vec<_> = self.session.inflight().iter().cloned().collect();
+        let mut dropped = Vec::new();
         for (id, state) in inflight {
             match state {
                 Outgoing::Published(delivery) => {
-                    self.send_publish(delivery, Some((id, true)), now);
+                    if !self.send_publish(delivery, Some((id, true)), now) {
+                        dropped.push(id);
+                    }
                 }
                 Outgoing::Released => {
                     self.send(Packet::PubRel(self.ack(id, ReasonCode::Success)));
                 }
             }
+        }
+        if !dropped.is_empty() {
+            self.session
+                .inflight_mut()
+                .retain(|(id, _)| !dropped.contains(id));
         }
     }
 

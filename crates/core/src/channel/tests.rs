@@ -1033,3 +1033,48 @@ fn max_keepalive_is_imposed_on_5_0_and_refuses_3_x_beyond_it() {
         }
     }
 }
+
+#[test]
+fn resumed_inflight_too_large_for_the_new_maximum_packet_size_leaves_the_window() {
+    let now = Instant::now();
+    let conn = connect(ProtocolVersion::V5, Some(2));
+    let mut ch = channel_with(&conn, ServerLimits::default(), now);
+    let big = |topic: &str| Delivery {
+        message: Arc::new(Message {
+            payload: Bytes::from(vec![0u8; 200]),
+            ..(*message(topic, QoS::AtLeastOnce, None)).clone()
+        }),
+        ..delivery(topic, QoS::AtLeastOnce)
+    };
+    ch.handle_delivery(big("big/1"), now);
+    ch.handle_delivery(big("big/2"), now);
+    ch.handle_delivery(delivery("small/3", QoS::AtLeastOnce), now);
+    ch.handle_delivery(delivery("small/4", QoS::AtLeastOnce), now);
+    ch.take_effects();
+    assert_eq!(ch.session().inflight().len(), 2);
+    let (session, _, _) = ch.into_parts();
+    // The client comes back announcing a Maximum Packet Size the big ones no longer fit.
+    let mut conn = conn;
+    conn.properties.maximum_packet_size = Some(100);
+    let limits = Arc::new(ServerLimits::default());
+    let neg = negotiate(&conn, &limits, || "x".into()).expect("accepted");
+    let mut resumed = Channel::new(neg, limits, session, now);
+    let effects = resumed.take_effects();
+    let sent: Vec<_> = sent_publishes(&effects)
+        .iter()
+        .map(|p| p.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        sent,
+        ["small/3", "small/4"],
+        "the window filled from the queue"
+    );
+    let inflight: Vec<_> = resumed
+        .session()
+        .inflight()
+        .iter()
+        .map(|(id, _)| id.get())
+        .collect();
+    assert_eq!(inflight, [3, 4]);
+    assert_eq!(resumed.take_stats().dropped_too_large, 2);
+}
