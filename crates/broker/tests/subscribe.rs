@@ -363,3 +363,21 @@ async fn filters_past_max_subscriptions_are_refused_with_quota_exceeded() {
         sub.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_3_1_2_24_v5_suback_larger_than_the_client_maximum_packet_size_closes_with_0x95() {
+    let broker = TestBroker::start().await;
+    let mut connect = starling_testkit::connect_packet(ProtocolVersion::V5, "small");
+    // Room for CONNACK and DISCONNECT, not for a SUBACK of 60 reason codes (65 bytes).
+    connect.properties.maximum_packet_size = Some(40);
+    let (mut sub, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    let filters: Vec<String> = (0..60).map(|i| format!("big/{i}")).collect();
+    let filters: Vec<_> = filters
+        .iter()
+        .map(|f| (f.as_str(), QoS::AtMostOnce))
+        .collect();
+    sub.send(&Packet::Subscribe(subscribe_packet(1, &filters)))
+        .await;
+    sub.expect_disconnect(ReasonCode::PacketTooLarge).await;
+}

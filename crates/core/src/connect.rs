@@ -8,7 +8,9 @@
 use crate::admission;
 use crate::limits::ServerLimits;
 use crate::message::{Message, MessageProperties};
-use starling_codec::{ConnAck, Connect, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String};
+use starling_codec::{
+    encoded_len, ConnAck, Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String,
+};
 use starling_topic::TopicName;
 use std::sync::Arc;
 
@@ -235,6 +237,67 @@ pub fn connack(neg: &Negotiated, limits: &ServerLimits, session_present: bool) -
         session_present,
         reason_code: ReasonCode::Success,
         properties,
+    }
+}
+
+/// The CONNACK for an accepted connection as it may be sent to this client, or `None` when even
+/// the smallest form is larger than the client's Maximum Packet Size: then no CONNACK may be
+/// sent ([MQTT-3.1.2-24]) and the connection is closed.
+///
+/// What the spec lets us leave out goes first: the reason string and user properties
+/// ([MQTT-3.2.2-19], [MQTT-3.2.2-20]); then the properties whose value is what their absence
+/// means (Retain, Wildcard Subscription, Subscription Identifier and Shared Subscription
+/// Available 1, Receive Maximum 65535, Topic Alias Maximum 0); then Response Information, which
+/// a server may always withhold. What the client must be told (an assigned client id, the
+/// Server Keep Alive, a capped session expiry, the server's limits below their defaults) stays.
+pub fn connack_fitting(
+    neg: &Negotiated,
+    limits: &ServerLimits,
+    session_present: bool,
+) -> Option<ConnAck> {
+    let mut packet = Packet::ConnAck(connack(neg, limits, session_present));
+    let fits = |packet: &Packet| {
+        encoded_len(packet, neg.version)
+            .is_ok_and(|len| len as u64 <= u64::from(neg.client_max_packet_size))
+    };
+    let steps: [fn(&mut Properties); 3] = [
+        |p| {
+            p.reason_string = None;
+            p.user_properties.clear();
+        },
+        |p| {
+            let drop_if = |value: &mut Option<u8>, default: u8| {
+                if *value == Some(default) {
+                    *value = None;
+                }
+            };
+            drop_if(&mut p.retain_available, 1);
+            drop_if(&mut p.wildcard_subscription_available, 1);
+            drop_if(&mut p.subscription_identifier_available, 1);
+            drop_if(&mut p.shared_subscription_available, 1);
+            if p.receive_maximum == Some(u16::MAX) {
+                p.receive_maximum = None;
+            }
+            if p.topic_alias_maximum == Some(0) {
+                p.topic_alias_maximum = None;
+            }
+        },
+        |p| p.response_information = None,
+    ];
+    for step in steps {
+        if fits(&packet) {
+            break;
+        }
+        if let Packet::ConnAck(ack) = &mut packet {
+            step(&mut ack.properties);
+        }
+    }
+    if !fits(&packet) {
+        return None;
+    }
+    match packet {
+        Packet::ConnAck(ack) => Some(ack),
+        _ => None,
     }
 }
 

@@ -26,7 +26,7 @@ pub mod message;
 pub mod session;
 
 pub use channel::{Channel, ChannelStats, CloseReason, Effect, SubscribeRequest};
-pub use connect::{connack, connack_refused, negotiate, Negotiated, WillSpec};
+pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};
 pub use session::{Enqueued, Outgoing, QueueLimits, QueueOverflow, SessionState};

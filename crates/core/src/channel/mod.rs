@@ -16,8 +16,8 @@ use crate::limits::ServerLimits;
 use crate::message::Message;
 use crate::session::SessionState;
 use starling_codec::{
-    Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode, SubscriptionOptions,
-    Utf8String,
+    encoded_len, Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode,
+    SubscriptionOptions, Utf8String,
 };
 use starling_topic::SubscriptionTarget;
 use std::collections::HashMap;
@@ -300,7 +300,15 @@ impl Channel {
         self.effects.push(Effect::Send(packet));
     }
 
-    /// Closes with a server reason: 5.0 clients get DISCONNECT with it first.
+    /// Whether `packet` is within the client's Maximum Packet Size: nothing larger may be sent
+    /// ([MQTT-3.1.2-24]).
+    fn fits(&self, packet: &Packet) -> bool {
+        encoded_len(packet, self.neg.version)
+            .is_ok_and(|len| len as u64 <= u64::from(self.neg.client_max_packet_size))
+    }
+
+    /// Closes with a server reason: 5.0 clients get DISCONNECT with it first, without its
+    /// reason string if that would not fit, and none at all if even that would not.
     fn close_with(&mut self, reason: ReasonCode) {
         if self.neg.version.is_v5() {
             let mut properties = Properties::default();
@@ -309,10 +317,18 @@ impl Channel {
                 // we add it only when the client asked for problem information.
                 properties.reason_string = Utf8String::try_from(reason.description()).ok();
             }
-            self.send(Packet::Disconnect(Disconnect {
+            let mut packet = Packet::Disconnect(Disconnect {
                 reason_code: reason,
                 properties,
-            }));
+            });
+            if !self.fits(&packet) {
+                if let Packet::Disconnect(d) = &mut packet {
+                    d.properties.reason_string = None; // [MQTT-3.14.2-3]
+                }
+            }
+            if self.fits(&packet) {
+                self.send(packet);
+            }
         }
         self.closed = true;
         self.effects

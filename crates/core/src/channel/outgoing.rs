@@ -7,8 +7,7 @@ use super::Channel;
 use crate::message::Delivery;
 use crate::session::{Enqueued, Outgoing};
 use starling_codec::{
-    encoded_len, Packet, PacketId, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, UnsubAck,
-    Utf8String,
+    Packet, PacketId, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, UnsubAck, Utf8String,
 };
 use std::time::Instant;
 
@@ -37,7 +36,7 @@ impl Channel {
     pub fn handle_suback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
         self.answers_pending = self.answers_pending.saturating_sub(1);
         let properties = Properties::default();
-        self.send(Packet::SubAck(SubAck {
+        self.send_answer(Packet::SubAck(SubAck {
             packet_id,
             reason_codes,
             properties,
@@ -53,11 +52,25 @@ impl Channel {
             Vec::new()
         };
         let properties = Properties::default();
-        self.send(Packet::UnsubAck(UnsubAck {
+        self.send_answer(Packet::UnsubAck(UnsubAck {
             packet_id,
             reason_codes,
             properties,
         }));
+    }
+
+    /// Sends a SUBACK or UNSUBACK (which carry no optional properties to drop) if it fits the
+    /// client's Maximum Packet Size; else closes with Packet too large (0x95): the client cannot
+    /// be told the outcome of its request, and must not be sent a larger packet [MQTT-3.1.2-24].
+    fn send_answer(&mut self, packet: Packet) {
+        if self.closed {
+            return;
+        }
+        if self.fits(&packet) {
+            self.send(packet);
+        } else {
+            self.close_with(ReasonCode::PacketTooLarge);
+        }
     }
 
     pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
@@ -219,17 +232,13 @@ impl Channel {
             self.apply_alias_out(&mut publish);
         }
         let mut packet = Packet::Publish(publish);
-        let fits = |p: &Packet| {
-            encoded_len(p, self.neg.version)
-                .is_ok_and(|len| len as u64 <= u64::from(self.neg.client_max_packet_size))
-        };
-        if !fits(&packet) {
+        if !self.fits(&packet) {
             // [MQTT-3.3.4-7]: drop a message that is too large for the client; first try
             // without the user properties and reason strings the spec allows us to drop.
             if let Packet::Publish(p) = &mut packet {
                 p.properties.user_properties.clear();
             }
-            if !fits(&packet) {
+            if !self.fits(&packet) {
                 self.stats.too_large += 1;
                 return false;
             }

@@ -1078,3 +1078,105 @@ fn resumed_inflight_too_large_for_the_new_maximum_packet_size_leaves_the_window(
     assert_eq!(inflight, [3, 4]);
     assert_eq!(resumed.take_stats().dropped_too_large, 2);
 }
+
+#[test]
+fn mqtt_3_1_2_24_a_suback_too_large_for_the_client_closes_with_packet_too_large() {
+    let now = Instant::now();
+    for (max, disconnect) in [(20, true), (2, false)] {
+        let mut conn = connect(ProtocolVersion::V5, None);
+        conn.properties.maximum_packet_size = Some(max);
+        let mut ch = channel_with(&conn, ServerLimits::default(), now);
+        ch.handle_packet(subscribe_to(30, 1), now);
+        ch.take_effects();
+        ch.handle_suback(id(1), vec![ReasonCode::GrantedQoS1; 30]);
+        let effects = ch.take_effects();
+        assert!(
+            !effects
+                .iter()
+                .any(|e| matches!(e, Effect::Send(Packet::SubAck(_)))),
+            "{effects:?}"
+        );
+        let sent_disconnect = effects.iter().any(|e| {
+            matches!(e, Effect::Send(Packet::Disconnect(d))
+                if d.reason_code == ReasonCode::PacketTooLarge && d.properties.reason_string.is_none())
+        });
+        assert_eq!(sent_disconnect, disconnect, "max {max}: {effects:?}");
+        assert!(matches!(
+            effects.last(),
+            Some(Effect::Close(CloseReason::Server(
+                ReasonCode::PacketTooLarge
+            )))
+        ));
+        // An UNSUBACK is bounded the same way.
+        let mut ch = channel_with(&conn, ServerLimits::default(), now);
+        ch.handle_unsuback(id(2), vec![ReasonCode::Success; 30]);
+        assert!(ch.is_closed());
+    }
+    // Small enough: sent as is.
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_suback(id(1), vec![ReasonCode::GrantedQoS1; 30]);
+    assert!(matches!(
+        &ch.take_effects()[..],
+        [Effect::Send(Packet::SubAck(_))]
+    ));
+}
+
+#[test]
+fn mqtt_3_1_2_24_connack_drops_what_it_may_to_fit_the_client_and_else_is_not_sent() {
+    use crate::connect::{connack, connack_fitting};
+    let limits = ServerLimits {
+        response_information: Some("reply/to/me".into()),
+        ..ServerLimits::default()
+    };
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.client_id = Utf8String::default();
+    conn.properties.request_response_information = Some(1);
+    let len = |ack: &starling_codec::ConnAck| {
+        starling_codec::encoded_len(&Packet::ConnAck(ack.clone()), ProtocolVersion::V5)
+            .expect("encodable")
+    };
+    let neg_with = |max: usize| {
+        let mut conn = conn.clone();
+        conn.properties.maximum_packet_size = Some(u32::try_from(max).expect("small"));
+        negotiate(&conn, &limits, || "assigned-id".into()).expect("accepted")
+    };
+    let full = connack(&neg_with(1000), &limits, false);
+    let full_len = len(&full);
+    // It fits: unchanged.
+    let ack = connack_fitting(&neg_with(full_len), &limits, false).expect("fits");
+    assert_eq!(ack, full);
+    // One byte less: the properties that say what their absence says go.
+    let ack = connack_fitting(&neg_with(full_len - 1), &limits, false).expect("fits");
+    let p = &ack.properties;
+    assert_eq!(
+        (
+            p.retain_available,
+            p.wildcard_subscription_available,
+            p.subscription_identifier_available,
+            p.shared_subscription_available
+        ),
+        (None, None, None, None)
+    );
+    assert_eq!(p.response_information, full.properties.response_information);
+    assert_eq!(p.receive_maximum, Some(32), "not the default: kept");
+    assert_eq!(
+        p.assigned_client_identifier
+            .as_ref()
+            .map(Utf8String::as_str),
+        Some("assigned-id")
+    );
+    // Then the Response Information.
+    let without_defaults = len(&ack);
+    let ack = connack_fitting(&neg_with(without_defaults - 1), &limits, false).expect("fits");
+    assert_eq!(ack.properties.response_information, None);
+    assert!(ack.properties.assigned_client_identifier.is_some());
+    // Smaller than what must be said: no CONNACK.
+    assert!(connack_fitting(&neg_with(len(&ack) - 1), &limits, false).is_none());
+    // 3.x: the 4-byte CONNACK always fits.
+    let v3 = connect(ProtocolVersion::V3_1_1, None);
+    let neg = negotiate(&v3, &limits, || "x".into()).expect("accepted");
+    assert_eq!(
+        connack_fitting(&neg, &limits, true),
+        Some(connack(&neg, &limits, true))
+    );
+}
