@@ -24,6 +24,14 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_client_id_len: usize::from(mqtt.max_client_id_len),
         strict_3_1_client_id: mqtt.strict_3_1_client_id,
         response_information: mqtt.response_information.clone(),
+        max_keepalive: mqtt.max_keepalive.unwrap_or(0),
+        delayed_enabled: config.delayed.enabled,
+        max_user_properties: mqtt.max_user_properties as usize,
+        max_user_property_bytes: mqtt.max_user_property_bytes as usize,
+        max_topic_alias_bytes: mqtt.max_topic_alias_bytes as usize,
+        max_subscriptions: mqtt.max_subscriptions.map_or(usize::MAX, |n| n as usize),
+        max_pending_answers: ServerLimits::default().max_pending_answers,
+        send_timeout: mqtt.send_timeout,
         topic: TopicLimits {
             max_levels: usize::from(mqtt.max_topic_levels),
             ..TopicLimits::default()

@@ -405,3 +405,40 @@ async fn mqtt_3_2_2_3_15_v5_response_information_only_when_requested_and_configu
     let (_client, connack) = RawClient::connect_with(plain.addr(), connect).await;
     assert_eq!(connack.properties.response_information, None);
 }
+
+#[tokio::test]
+async fn max_keepalive_is_server_keep_alive_for_5_0_and_refuses_3_x_beyond_it() {
+    // The default cap (65535), which TestBroker turns off for other tests, and a small one.
+    for cap in [u16::MAX, 100] {
+        let broker = TestBroker::start_with(|cfg| cfg.mqtt.max_keepalive = Some(cap)).await;
+        for keep_alive in [0, 30, cap, 101] {
+            for v in starling_testkit::all_versions() {
+                let connect = starling_codec::Connect {
+                    keep_alive,
+                    ..connect_packet(v, "ka")
+                };
+                let (client, connack) = RawClient::connect_with(broker.addr(), connect).await;
+                let beyond = keep_alive == 0 || keep_alive > cap;
+                if v.is_v5() {
+                    assert_eq!(connack.reason_code, ReasonCode::Success, "{v} {keep_alive}");
+                    let announced = beyond.then_some(cap);
+                    assert_eq!(
+                        connack.properties.server_keep_alive, announced,
+                        "{v} {keep_alive} (cap {cap})"
+                    );
+                    client.disconnect().await;
+                } else if beyond {
+                    // Return code 2, identifier rejected, as Mosquitto answers.
+                    assert_eq!(
+                        connack.reason_code,
+                        ReasonCode::ClientIdentifierNotValid,
+                        "{v} {keep_alive} (cap {cap})"
+                    );
+                } else {
+                    assert_eq!(connack.reason_code, ReasonCode::Success, "{v} {keep_alive}");
+                    client.disconnect().await;
+                }
+            }
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! Delayed publish (EMQX's `$delayed/<seconds>/<topic>`, `delayed.enabled`): the message reaches
 //! subscribers of `<topic>` after the delay, never subscribers of the `$delayed/` name; an invalid
-//! delay is dropped; equal delays keep their order; disabled, `$delayed/...` is an ordinary topic.
+//! delay is refused (5.0: Topic Name invalid in the ack); equal delays keep their order; disabled, `$delayed/...` is an ordinary topic.
 
-use starling_codec::{ProtocolVersion, QoS};
+use starling_codec::{ProtocolVersion, QoS, ReasonCode};
 use starling_testkit::{versions, RawClient, TestBroker};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -78,9 +78,24 @@ async fn delayed_with_an_invalid_delay_is_delivered_nowhere() {
         )
         .await;
         let mut p = publisher(broker.addr(), v).await;
-        // Not a number; over the maximum of 4294967 s.
-        for topic in ["$delayed/abc/t", "$delayed/4294968/t", "$delayed/-1/t"] {
-            p.publish(topic, b"bad", QoS::AtLeastOnce, false).await;
+        // Not a number; over the maximum of 4294967 s; no topic after the delay. 5.0 is told
+        // Topic Name invalid (0x90) in the ack; 3.x acks have no reason code.
+        let want = if v.is_v5() {
+            ReasonCode::TopicNameInvalid
+        } else {
+            ReasonCode::Success
+        };
+        let bad = [
+            "$delayed/abc/t",
+            "$delayed/4294968/t",
+            "$delayed/-1/t",
+            "$delayed/5",
+        ];
+        for topic in bad {
+            for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let rc = p.publish(topic, b"bad", qos, false).await;
+                assert_eq!(rc, want, "{v} {topic} {qos:?}");
+            }
         }
         p.ping().await;
         sub.expect_no_packet(Duration::from_millis(500)).await;

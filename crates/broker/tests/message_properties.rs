@@ -183,3 +183,71 @@ async fn v311_subscriber_gets_the_message_without_properties() {
     assert_eq!(&msg.payload[..], b"plain");
     assert_eq!(msg.properties, Properties::default());
 }
+
+#[tokio::test]
+async fn mqtt_3_3_4_6_v5_publish_with_a_subscription_identifier_is_a_protocol_error() {
+    let broker = TestBroker::start().await;
+    let mut sub = subscriber(broker.addr(), V, "sub", "subid/#").await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    let properties = Properties {
+        subscription_identifiers: vec![1],
+        ..Properties::default()
+    };
+    let publish = with_properties("subid/bad", b"bad", 1, properties);
+    publisher
+        .send(&starling_codec::Packet::Publish(publish))
+        .await;
+    publisher.expect_disconnect(ReasonCode::ProtocolError).await;
+    // Sentinel: published after the refused one; it must be the first to arrive.
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    publisher
+        .publish("subid/good", b"good", QoS::AtLeastOnce, false)
+        .await;
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(msg.topic.as_str(), "subid/good");
+}
+
+#[tokio::test]
+async fn v5_publish_or_will_over_the_user_property_caps_gets_quota_exceeded() {
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.mqtt.max_user_properties = 3;
+        cfg.mqtt.max_user_property_bytes = 16;
+    })
+    .await;
+    let mut sub = subscriber(broker.addr(), V, "sub", "quota/#").await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), V, "pub", true).await;
+    let pairs = |n: usize, value: &str| Properties {
+        user_properties: vec![(string("k"), string(value)); n],
+        ..Properties::default()
+    };
+    for (what, properties) in [
+        ("count", pairs(4, "")),
+        ("bytes", pairs(1, &"v".repeat(16))),
+    ] {
+        for (id, qos) in [(1, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)] {
+            let publish = Publish {
+                qos,
+                ..with_properties("quota/bad", b"bad", id, properties.clone())
+            };
+            let rc = publisher.publish_with(publish).await;
+            assert_eq!(rc, ReasonCode::QuotaExceeded, "{what} {qos:?}");
+        }
+    }
+    // At the caps exactly: routed. It must be the first message the subscriber gets.
+    let publish = with_properties("quota/good", b"good", 3, pairs(3, "abcd"));
+    assert_eq!(publisher.publish_with(publish).await, ReasonCode::Success);
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(msg.topic.as_str(), "quota/good");
+    assert_eq!(msg.properties.user_properties.len(), 3);
+
+    let mut connect = connect_packet(V, "willer");
+    connect.will = Some(starling_codec::Will {
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: string("quota/will"),
+        payload: Bytes::from_static(b"will"),
+        properties: pairs(4, ""),
+    });
+    let (_, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::QuotaExceeded);
+}

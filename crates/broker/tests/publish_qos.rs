@@ -606,3 +606,55 @@ async fn mqtt_4_3_3_v311_qos2_pipelining_is_bounded_by_max_awaiting_rel_not_rece
     }
     assert_eq!(publisher.expect_closed().await, None);
 }
+
+#[tokio::test]
+async fn mqtt_4_3_an_ack_for_the_wrong_qos_closes_with_protocol_error() {
+    let broker = TestBroker::start().await;
+    for v in versions() {
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let topic = format!("wrong-ack/{v}/{}", qos.as_u8());
+            let mut sub = subscriber(broker.addr(), v, "sub", &topic, qos).await;
+            let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+            publisher.publish(&topic, b"x", qos, false).await;
+            let msg = sub.recv_publish().await;
+            let id = msg.packet_id.expect("QoS 1/2 has a packet id");
+            let ack = PubResp::new(id);
+            // PUBREC for QoS 1, PUBACK for QoS 2.
+            let packet = match qos {
+                QoS::AtLeastOnce => Packet::PubRec(ack),
+                _ => Packet::PubAck(ack),
+            };
+            sub.send(&packet).await;
+            // [MQTT-4.3.2], [MQTT-4.3.3]: the ack does not belong to the exchange.
+            sub.expect_disconnect(ReasonCode::ProtocolError).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_25_v5_resumed_inflight_too_large_for_the_new_maximum_packet_size_is_dropped() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut connect = persistent(v, "resize");
+    connect.properties.receive_maximum = Some(1);
+    let (mut sub, _) = RawClient::connect_with(broker.addr(), connect.clone()).await;
+    sub.subscribe("resize", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+    publisher
+        .publish("resize", vec![0u8; 500], QoS::AtLeastOnce, false)
+        .await;
+    publisher
+        .publish("resize", b"small", QoS::AtLeastOnce, false)
+        .await;
+    // The big one is in flight (not acknowledged), the small one queued behind it.
+    let big = sub.recv_publish().await;
+    assert_eq!(big.payload.len(), 500);
+    sub.drop_connection();
+    // Back with a Maximum Packet Size the big one does not fit: it is dropped, and the window
+    // it held goes to the small one.
+    connect.properties.maximum_packet_size = Some(128);
+    let (mut sub, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert!(connack.session_present);
+    let msg = sub.recv_and_ack().await;
+    assert_eq!(&msg.payload[..], b"small");
+}

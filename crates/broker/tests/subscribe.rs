@@ -334,3 +334,50 @@ async fn mqtt_3_8_4_resubscribing_replaces_the_subscription() {
         sub.expect_no_packet(QUIET).await;
     }
 }
+
+#[tokio::test]
+async fn filters_past_max_subscriptions_are_refused_with_quota_exceeded() {
+    let broker = TestBroker::start_with(|cfg| cfg.mqtt.max_subscriptions = Some(2)).await;
+    for v in versions() {
+        let mut sub = client(broker.addr(), v, "many").await;
+        let filters = [
+            ("cap/a", QoS::AtLeastOnce),
+            ("cap/b", QoS::AtLeastOnce),
+            ("cap/c", QoS::AtLeastOnce),
+        ];
+        let ack = sub.subscribe_with(subscribe_packet(1, &filters)).await;
+        assert!(ack.reason_codes[0].is_success(), "{v}: {ack:?}");
+        assert!(ack.reason_codes[1].is_success(), "{v}: {ack:?}");
+        // 5.0: Quota exceeded; 3.x: Failure (0x80).
+        let want = if v.is_v5() {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::UnspecifiedError
+        };
+        assert_eq!(ack.reason_codes[2], want, "{v}");
+        // The refused filter gets nothing: the message published after it arrives first.
+        let mut publisher = client(broker.addr(), v, "pub").await;
+        publish_all(&mut publisher, &["cap/c", "cap/a"]).await;
+        let msg = sub.recv_and_ack().await;
+        assert_eq!(msg.topic.as_str(), "cap/a", "{v}");
+        sub.disconnect().await;
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_2_24_v5_suback_larger_than_the_client_maximum_packet_size_closes_with_0x95() {
+    let broker = TestBroker::start().await;
+    let mut connect = starling_testkit::connect_packet(ProtocolVersion::V5, "small");
+    // Room for CONNACK and DISCONNECT, not for a SUBACK of 60 reason codes (65 bytes).
+    connect.properties.maximum_packet_size = Some(40);
+    let (mut sub, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    let filters: Vec<String> = (0..60).map(|i| format!("big/{i}")).collect();
+    let filters: Vec<_> = filters
+        .iter()
+        .map(|f| (f.as_str(), QoS::AtMostOnce))
+        .collect();
+    sub.send(&Packet::Subscribe(subscribe_packet(1, &filters)))
+        .await;
+    sub.expect_disconnect(ReasonCode::PacketTooLarge).await;
+}

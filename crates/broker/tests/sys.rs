@@ -148,3 +148,82 @@ async fn mqtt_4_7_2_1_wildcards_at_the_first_level_do_not_match_sys() {
         client.disconnect().await;
     }
 }
+
+/// A will to `topic` on `connect`.
+fn with_will(mut connect: starling_codec::Connect, topic: &str) -> starling_codec::Connect {
+    connect.will = Some(starling_codec::Will {
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: starling_testkit::string(topic),
+        payload: bytes::Bytes::from_static(b"will"),
+        properties: starling_codec::Properties::default(),
+    });
+    connect
+}
+
+#[tokio::test]
+async fn clients_cannot_publish_to_sys_directly_delayed_or_by_will() {
+    use starling_codec::ReasonCode;
+    // No client events: the `$SYS/#` subscriber then sees only what clients get through.
+    let broker = TestBroker::start_with(|cfg| cfg.sys.client_events = false).await;
+    for v in versions() {
+        let (mut watcher, _) = RawClient::mqtt_connect(broker.addr(), v, "watcher", true).await;
+        for filter in ["$SYS/#", "$SYSTEM/#", "sentinel/#"] {
+            watcher.subscribe(filter, QoS::AtLeastOnce).await;
+        }
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
+        // 5.0: Not authorized in the ack; 3.x: an ack without a reason code, nothing routed.
+        let refused = if v.is_v5() {
+            ReasonCode::NotAuthorized
+        } else {
+            ReasonCode::Success
+        };
+        for topic in ["$SYS/direct", "$delayed/0/$SYS/delayed"] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let rc = publisher.publish(topic, b"x", qos, false).await;
+                let want = if qos == QoS::AtMostOnce {
+                    ReasonCode::Success
+                } else {
+                    refused
+                };
+                assert_eq!(rc, want, "{v} {topic} {qos:?}");
+            }
+        }
+        for topic in ["$SYS/will", "$delayed/0/$SYS/will"] {
+            let connect = with_will(starling_testkit::connect_packet(v, "willer"), topic);
+            let (_, connack) = RawClient::connect_with(broker.addr(), connect).await;
+            // 3.x: return code 5, Not authorized.
+            assert_eq!(
+                connack.reason_code,
+                ReasonCode::NotAuthorized,
+                "{v} {topic}"
+            );
+        }
+        // `$SYSTEM` is an ordinary topic; then the sentinels, one through the delayed queue.
+        for topic in [
+            "$SYSTEM/ok",
+            "$delayed/0/sentinel/delayed",
+            "sentinel/direct",
+        ] {
+            let rc = publisher
+                .publish(topic, b"ok", QoS::AtLeastOnce, false)
+                .await;
+            assert_eq!(rc, ReasonCode::Success, "{v} {topic}");
+        }
+        let mut seen = Vec::new();
+        while !(seen.contains(&"sentinel/delayed".to_owned())
+            && seen.contains(&"sentinel/direct".to_owned()))
+        {
+            let msg = watcher.recv_and_ack().await;
+            seen.push(msg.topic.as_str().to_owned());
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["$SYSTEM/ok", "sentinel/delayed", "sentinel/direct"],
+            "{v}"
+        );
+        publisher.disconnect().await;
+        watcher.disconnect().await;
+    }
+}

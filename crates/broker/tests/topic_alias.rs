@@ -270,3 +270,43 @@ async fn mqtt_3_3_2_10_server_aliases_do_not_survive_a_reconnect() {
         assert_eq!(&msg.payload[..], [i]);
     }
 }
+
+#[tokio::test]
+async fn v5_aliases_over_max_topic_alias_bytes_are_quota_exceeded() {
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.mqtt.topic_alias_maximum = SERVER_MAX;
+        cfg.mqtt.max_topic_alias_bytes = 16;
+    })
+    .await;
+    let (mut client, _) = RawClient::mqtt_connect(broker.addr(), V, "big", true).await;
+    // 8 + 8 bytes fit exactly (acknowledged); one more byte does not.
+    for (topic, alias) in [("alias/aa", 1), ("alias/bb", 2)] {
+        let publish = aliased(&mut client, topic, Some(alias), b"x");
+        assert_eq!(client.publish_with(publish).await, ReasonCode::Success);
+    }
+    let publish = aliased(&mut client, "c", Some(3), b"x");
+    client.send(&starling_codec::Packet::Publish(publish)).await;
+    client.expect_disconnect(ReasonCode::QuotaExceeded).await;
+}
+
+#[tokio::test]
+async fn v5_any_alias_is_topic_alias_invalid_when_topic_alias_maximum_is_0() {
+    let broker = TestBroker::start_with(|cfg| cfg.mqtt.topic_alias_maximum = 0).await;
+    for alias in [1, SERVER_MAX, u16::MAX] {
+        let (mut client, connack) = RawClient::mqtt_connect(broker.addr(), V, "none", true).await;
+        assert_eq!(connack.properties.topic_alias_maximum, Some(0));
+        let publish = aliased(&mut client, "alias/x", Some(alias), b"x");
+        client.send(&starling_codec::Packet::Publish(publish)).await;
+        // [MQTT-3.3.2-9]: above the Topic Alias Maximum the server sent (0).
+        client
+            .expect_disconnect(ReasonCode::TopicAliasInvalid)
+            .await;
+    }
+    // An empty topic with an alias is just as invalid.
+    let (mut client, _) = RawClient::mqtt_connect(broker.addr(), V, "none", true).await;
+    let publish = aliased(&mut client, "", Some(1), b"x");
+    client.send(&starling_codec::Packet::Publish(publish)).await;
+    client
+        .expect_disconnect(ReasonCode::TopicAliasInvalid)
+        .await;
+}

@@ -299,3 +299,44 @@ async fn mqtt_3_1_2_10_v5_will_is_not_published_after_a_normal_disconnect_with_d
     // Neither at the will delay nor at session expiry.
     w.expect_no_packet(Duration::from_millis(3000)).await;
 }
+
+#[tokio::test]
+async fn v5_will_of_an_assigned_client_id_honours_its_own_no_local_subscription() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let mut w = watcher(broker.addr(), v, "will/#").await;
+    let mut connect = with_will(v, "", "will/own", b"mine");
+    connect.clean_start = false;
+    connect.properties.session_expiry_interval = Some(300);
+    let (mut client, connack) = RawClient::connect_with(broker.addr(), connect).await;
+    let id = connack
+        .properties
+        .assigned_client_identifier
+        .expect("an assigned id")
+        .as_str()
+        .to_owned();
+    let mut no_local = starling_testkit::subscription("will/#", QoS::AtLeastOnce);
+    no_local.options.no_local = true;
+    let subscribe = starling_codec::Subscribe {
+        packet_id: client.next_packet_id(),
+        subscriptions: vec![no_local],
+        properties: Default::default(),
+    };
+    client.subscribe_with(subscribe).await;
+    client.drop_connection();
+    // The will is out (the watcher has it); the session is offline, then a sentinel.
+    expect_will(&mut w, "will/own", b"mine").await;
+    let (mut other, _) = RawClient::mqtt_connect(broker.addr(), v, "other", true).await;
+    other
+        .publish("will/sentinel", b"s", QoS::AtLeastOnce, false)
+        .await;
+    expect_will(&mut w, "will/sentinel", b"s").await;
+    // Back on the session: its own will was not queued for it (No Local), the sentinel was.
+    let mut resume = connect_packet(v, &id);
+    resume.clean_start = false;
+    resume.properties.session_expiry_interval = Some(300);
+    let (mut client, connack) = RawClient::connect_with(broker.addr(), resume).await;
+    assert!(connack.session_present);
+    let msg = client.recv_and_ack().await;
+    assert_eq!(msg.topic.as_str(), "will/sentinel");
+}

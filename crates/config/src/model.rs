@@ -114,7 +114,7 @@ pub struct MqttConfig {
     pub receive_maximum: u16,
     /// Cap on the outgoing inflight window per client, at least 1.
     pub max_inflight: u16,
-    /// Silence of this many times the keep alive closes a connection; finite and at least 1.0.
+    /// Silence of this many times the keep alive closes a connection; 1.0 to 100.0.
     pub keepalive_multiplier: f64,
     /// Server Keep Alive in seconds imposed on 5.0 clients; `None` accepts the client's.
     pub server_keep_alive: Option<u16>,
@@ -128,6 +128,19 @@ pub struct MqttConfig {
     pub strict_3_1_client_id: bool,
     /// Response Information for 5.0 clients that request it; `None` sends none.
     pub response_information: Option<String>,
+    /// Longest keep alive accepted, seconds; `None`: no cap. Imposed on 5.0 clients asking for
+    /// more or none; 3.x clients asking for more or none are refused.
+    pub max_keepalive: Option<u16>,
+    /// User properties one PUBLISH or will may carry.
+    pub max_user_properties: u32,
+    /// Bytes (keys plus values) of the user properties of one PUBLISH or will.
+    pub max_user_property_bytes: u32,
+    /// Bytes of topic names held by one connection's topic alias map (each direction).
+    pub max_topic_alias_bytes: u32,
+    /// Subscriptions one client may hold; `None` is unlimited.
+    pub max_subscriptions: Option<u32>,
+    /// A write to a client that makes no progress for this long closes it; at least 1s.
+    pub send_timeout: Duration,
 }
 
 /// `[session]`.

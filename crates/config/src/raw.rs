@@ -130,6 +130,7 @@ pub struct RawMqtt {
     /// Cap on the broker's own outgoing inflight window per client (the smaller of this and the client's Receive Maximum).
     pub max_inflight: i64,
     /// A connection silent for this many times its keep alive is closed; the spec says 1.5.
+    /// Bounded (1.0 to 100.0) so the deadline is always a representable time.
     pub keepalive_multiplier: f64,
     /// Seconds; 0 accepts the client's keep alive, otherwise imposed on 5.0 clients as Server Keep Alive.
     pub server_keep_alive: i64,
@@ -144,6 +145,24 @@ pub struct RawMqtt {
     /// Response Information returned in CONNACK to 5.0 clients that request it ("" = none): the
     /// basis the broker suggests for response topics in request/response.
     pub response_information: String,
+    /// Seconds; the longest keep alive accepted (0: no cap). A 5.0 client asking for more, or for
+    /// none (0), is given this as Server Keep Alive; a 3.x client is refused (return code 2), as
+    /// Mosquitto does: a connection without keep alive is never detected as dead.
+    pub max_keepalive: i64,
+    /// User properties one PUBLISH or will may carry: each is copied into the stored message and
+    /// into every delivery, so a 1 MiB packet of empty pairs would cost 200k copies per subscriber.
+    pub max_user_properties: i64,
+    /// Bytes (keys plus values) of the user properties of one PUBLISH or will, for the same reason.
+    pub max_user_property_bytes: i64,
+    /// Bytes of topic names one connection's topic alias map may hold (inbound; outbound aliases
+    /// stop being assigned past it): 65535 aliases of 64 KiB topics would be 4 GiB.
+    pub max_topic_alias_bytes: i64,
+    /// Subscriptions one client may hold (0: unlimited); filters of a SUBSCRIBE past it are refused
+    /// with Quota exceeded, bounding what one client makes the router hold.
+    pub max_subscriptions: i64,
+    /// A write to a client that makes no progress for this long closes the connection (humantime,
+    /// at least 1s), so a client that stops reading cannot hold its buffers forever.
+    pub send_timeout: String,
 }
 
 impl Default for RawMqtt {
@@ -167,6 +186,12 @@ impl Default for RawMqtt {
             max_awaiting_rel: 100,
             strict_3_1_client_id: true,
             response_information: String::new(),
+            max_keepalive: 65_535,
+            max_user_properties: 32,
+            max_user_property_bytes: 8192,
+            max_topic_alias_bytes: 65_536,
+            max_subscriptions: 1000,
+            send_timeout: "30s".to_owned(),
         }
     }
 }

@@ -57,6 +57,12 @@ fn typed_defaults() {
     assert_eq!(c.mqtt.server_keep_alive, None);
     assert_eq!(c.mqtt.connect_timeout, Duration::from_secs(10));
     assert_eq!(c.mqtt.max_session_expiry, Duration::from_secs(7200));
+    assert_eq!(c.mqtt.max_keepalive, Some(65_535));
+    assert_eq!(c.mqtt.max_user_properties, 32);
+    assert_eq!(c.mqtt.max_user_property_bytes, 8192);
+    assert_eq!(c.mqtt.max_topic_alias_bytes, 65_536);
+    assert_eq!(c.mqtt.max_subscriptions, Some(1000));
+    assert_eq!(c.mqtt.send_timeout, Duration::from_secs(30));
     assert_eq!(c.session.queue_overflow, QueueOverflow::DropOldest);
     assert_eq!(c.retain.max_messages, Some(1_000_000));
     assert_eq!(c.shared.strategy, SharedStrategy::RoundRobin);
@@ -81,6 +87,9 @@ fn values_are_typed() {
         server_keep_alive = 60
         keepalive_multiplier = 2
         max_session_expiry = "1h 30m"
+        max_keepalive = 0
+        max_subscriptions = 0
+        send_timeout = "1m"
         [session]
         queue_overflow = "disconnect"
         [retain]
@@ -105,6 +114,9 @@ fn values_are_typed() {
     assert_eq!(c.mqtt.server_keep_alive, Some(60));
     assert!((c.mqtt.keepalive_multiplier - 2.0).abs() < f64::EPSILON);
     assert_eq!(c.mqtt.max_session_expiry, Duration::from_secs(5400));
+    assert_eq!(c.mqtt.max_keepalive, None);
+    assert_eq!(c.mqtt.max_subscriptions, None);
+    assert_eq!(c.mqtt.send_timeout, Duration::from_secs(60));
     assert_eq!(c.session.queue_overflow, QueueOverflow::Disconnect);
     assert_eq!(c.retain.max_messages, None);
     assert_eq!(c.shared.strategy, SharedStrategy::HashClientid);
@@ -150,8 +162,18 @@ fn each_invalid_value_names_its_key() {
         ("[mqtt]\ntopic_alias_maximum = 65536", "mqtt.topic_alias_maximum", "got 65536"),
         ("[mqtt]\nreceive_maximum = 0", "mqtt.receive_maximum", "between 1 and 65535"),
         ("[mqtt]\nmax_inflight = 0", "mqtt.max_inflight", "between 1 and 65535"),
-        ("[mqtt]\nkeepalive_multiplier = 0.5", "mqtt.keepalive_multiplier", "at least 1.0"),
+        ("[mqtt]\nkeepalive_multiplier = 0.5", "mqtt.keepalive_multiplier", "between 1.0 and 100.0, got 0.5"),
         ("[mqtt]\nkeepalive_multiplier = nan", "mqtt.keepalive_multiplier", "NaN"),
+        ("[mqtt]\nkeepalive_multiplier = 1e300", "mqtt.keepalive_multiplier", "between 1.0 and 100.0"),
+        ("[mqtt]\nkeepalive_multiplier = inf", "mqtt.keepalive_multiplier", "between 1.0 and 100.0"),
+        ("[mqtt]\nmax_keepalive = 65536", "mqtt.max_keepalive", "between 0 and 65535"),
+        ("[mqtt]\nmax_keepalive = -1", "mqtt.max_keepalive", "got -1"),
+        ("[mqtt]\nmax_user_properties = -1", "mqtt.max_user_properties", "between 0 and 65535"),
+        ("[mqtt]\nmax_user_property_bytes = 268435457", "mqtt.max_user_property_bytes", "got 268435457"),
+        ("[mqtt]\nmax_topic_alias_bytes = -1", "mqtt.max_topic_alias_bytes", "got -1"),
+        ("[mqtt]\nmax_subscriptions = -1", "mqtt.max_subscriptions", "got -1"),
+        ("[mqtt]\nsend_timeout = \"500ms\"", "mqtt.send_timeout", "at least 1s"),
+        ("[mqtt]\nsend_timeout = \"soon\"", "mqtt.send_timeout", "\"soon\""),
         ("[mqtt]\nserver_keep_alive = 65536", "mqtt.server_keep_alive", "got 65536"),
         ("[mqtt]\nconnect_timeout = \"10\"", "mqtt.connect_timeout", "\"10\""),
         ("[mqtt]\nconnect_timeout = \"0s\"", "mqtt.connect_timeout", "more than 0s"),

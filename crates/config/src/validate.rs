@@ -135,10 +135,11 @@ fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
         ));
     }
     let m = raw.keepalive_multiplier;
-    if !m.is_finite() || m < 1.0 {
+    // Bounded above too: the deadline (keep alive x multiplier) must stay a representable time.
+    if !(1.0..=100.0).contains(&m) {
         return Err(ConfigError::invalid(
             k("keepalive_multiplier"),
-            format!("must be a number at least 1.0, got {m}"),
+            format!("must be a number between 1.0 and 100.0, got {m}"),
         ));
     }
     let connect_timeout = duration(&k("connect_timeout"), &raw.connect_timeout)?;
@@ -160,6 +161,15 @@ fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
         ));
     }
     let server_keep_alive: u16 = int(&k("server_keep_alive"), raw.server_keep_alive, 0, u16::MAX)?;
+    let max_keepalive: u16 = int(&k("max_keepalive"), raw.max_keepalive, 0, u16::MAX)?;
+    let max_subscriptions: u32 = int(&k("max_subscriptions"), raw.max_subscriptions, 0, u32::MAX)?;
+    let send_timeout = duration(&k("send_timeout"), &raw.send_timeout)?;
+    if send_timeout < Duration::from_secs(1) {
+        return Err(ConfigError::invalid(
+            k("send_timeout"),
+            format!("must be at least 1s, got {:?}", raw.send_timeout),
+        ));
+    }
     Ok(MqttConfig {
         max_packet_size: int(
             &k("max_packet_size"),
@@ -192,6 +202,27 @@ fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
             &k("response_information"),
             raw.response_information,
         )?,
+        max_keepalive: (max_keepalive != 0).then_some(max_keepalive),
+        max_user_properties: int(
+            &k("max_user_properties"),
+            raw.max_user_properties,
+            0,
+            u16::MAX,
+        )?,
+        max_user_property_bytes: int(
+            &k("max_user_property_bytes"),
+            raw.max_user_property_bytes,
+            0,
+            MAX_PACKET_SIZE,
+        )?,
+        max_topic_alias_bytes: int(
+            &k("max_topic_alias_bytes"),
+            raw.max_topic_alias_bytes,
+            0,
+            u32::MAX,
+        )?,
+        max_subscriptions: (max_subscriptions != 0).then_some(max_subscriptions),
+        send_timeout,
     })
 }
 

@@ -5,9 +5,12 @@
 //! 3.1.1 with an empty id is accepted only with Clean Session ([MQTT-3.1.3-7], [MQTT-3.1.3-8]);
 //! 3.1 requires 1 to 23 bytes (when `strict_3_1_client_id`).
 
+use crate::admission;
 use crate::limits::ServerLimits;
 use crate::message::{Message, MessageProperties};
-use starling_codec::{ConnAck, Connect, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String};
+use starling_codec::{
+    encoded_len, ConnAck, Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String,
+};
 use starling_topic::TopicName;
 use std::sync::Arc;
 
@@ -79,18 +82,13 @@ pub fn negotiate(
     };
     let cap = limits.max_session_expiry_secs();
     let session_expiry = requested.min(cap);
-    let (keep_alive, keep_alive_imposed) = if version.is_v5() && limits.server_keep_alive > 0 {
-        (
-            limits.server_keep_alive,
-            limits.server_keep_alive != connect.keep_alive,
-        )
-    } else {
-        (connect.keep_alive, false)
-    };
+    let (keep_alive, keep_alive_imposed) = keep_alive(connect, limits)?;
     let props = &connect.properties;
+    let client_id: Arc<str> = client_id.into();
     Ok(Negotiated {
         version,
-        client_id: client_id.into(),
+        will: will(connect, limits, &client_id)?.map(Box::new),
+        client_id,
         assigned_id,
         clean_start: connect.clean_start,
         session_expiry,
@@ -101,10 +99,35 @@ pub fn negotiate(
         client_topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         request_problem_information: props.request_problem_information != Some(0),
         request_response_information: props.request_response_information == Some(1),
-        will: will(connect, limits)?.map(Box::new),
         username: connect.username.clone().map(Box::new),
         session_expiry_capped: version.is_v5() && requested > cap,
     })
+}
+
+/// The keep alive in force and whether the server imposed it (announced as Server Keep Alive).
+///
+/// 5.0: `server_keep_alive` if set, else the client's; then, past `max_keepalive` or 0 (none),
+/// the cap. 3.x cannot be told another keep alive, so a client asking for none or more than
+/// the cap is refused with return code 2, identifier rejected, as Mosquitto does: a connection
+/// without keep alive is never found dead, and its session would be held forever.
+fn keep_alive(connect: &Connect, limits: &ServerLimits) -> Result<(u16, bool), ReasonCode> {
+    let cap = limits.max_keepalive;
+    let beyond_cap = |secs: u16| cap > 0 && (secs == 0 || secs > cap);
+    if !connect.protocol.is_v5() {
+        if beyond_cap(connect.keep_alive) {
+            return Err(ReasonCode::ClientIdentifierNotValid);
+        }
+        return Ok((connect.keep_alive, false));
+    }
+    let mut secs = if limits.server_keep_alive > 0 {
+        limits.server_keep_alive
+    } else {
+        connect.keep_alive
+    };
+    if beyond_cap(secs) {
+        secs = cap;
+    }
+    Ok((secs, secs != connect.keep_alive))
 }
 
 fn client_id(
@@ -129,12 +152,28 @@ fn client_id(
     Ok((id.to_owned(), false))
 }
 
-fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, ReasonCode> {
+/// The will of `connect`, published as `client_id`: the id in force, the assigned one when the
+/// client sent none (No Local compares it with the subscriber's id).
+fn will(
+    connect: &Connect,
+    limits: &ServerLimits,
+    client_id: &Arc<str>,
+) -> Result<Option<WillSpec>, ReasonCode> {
     let Some(will) = &connect.will else {
         return Ok(None);
     };
     let topic =
         TopicName::parse(&will.topic, &limits.topic).map_err(|_| ReasonCode::TopicNameInvalid)?;
+    // The same rules as a PUBLISH: no will to `$SYS` (3.x: return code 5), no malformed
+    // `$delayed` topic, user properties within their cap.
+    if let Some(reason) = admission::topic_refusal(&topic, limits) {
+        return Err(reason);
+    }
+    if let Some(reason) =
+        admission::user_properties_refusal(&will.properties.user_properties, limits)
+    {
+        return Err(reason);
+    }
     if will.qos > limits.max_qos {
         return Err(ReasonCode::QoSNotSupported); // [MQTT-3.2.2-12]
     }
@@ -154,7 +193,7 @@ fn will(connect: &Connect, limits: &ServerLimits) -> Result<Option<WillSpec>, Re
             retain: will.retain,
             properties: MessageProperties::from_publish(props),
             expires_at: None,
-            publisher: connect.client_id.as_str().into(),
+            publisher: client_id.clone(),
         },
         expiry_interval: props.message_expiry_interval,
         delay_secs: props.will_delay_interval.unwrap_or(0),
@@ -198,6 +237,67 @@ pub fn connack(neg: &Negotiated, limits: &ServerLimits, session_present: bool) -
         session_present,
         reason_code: ReasonCode::Success,
         properties,
+    }
+}
+
+/// The CONNACK for an accepted connection as it may be sent to this client, or `None` when even
+/// the smallest form is larger than the client's Maximum Packet Size: then no CONNACK may be
+/// sent ([MQTT-3.1.2-24]) and the connection is closed.
+///
+/// What the spec lets us leave out goes first: the reason string and user properties
+/// ([MQTT-3.2.2-19], [MQTT-3.2.2-20]); then the properties whose value is what their absence
+/// means (Retain, Wildcard Subscription, Subscription Identifier and Shared Subscription
+/// Available 1, Receive Maximum 65535, Topic Alias Maximum 0); then Response Information, which
+/// a server may always withhold. What the client must be told (an assigned client id, the
+/// Server Keep Alive, a capped session expiry, the server's limits below their defaults) stays.
+pub fn connack_fitting(
+    neg: &Negotiated,
+    limits: &ServerLimits,
+    session_present: bool,
+) -> Option<ConnAck> {
+    let mut packet = Packet::ConnAck(connack(neg, limits, session_present));
+    let fits = |packet: &Packet| {
+        encoded_len(packet, neg.version)
+            .is_ok_and(|len| len as u64 <= u64::from(neg.client_max_packet_size))
+    };
+    let steps: [fn(&mut Properties); 3] = [
+        |p| {
+            p.reason_string = None;
+            p.user_properties.clear();
+        },
+        |p| {
+            let drop_if = |value: &mut Option<u8>, default: u8| {
+                if *value == Some(default) {
+                    *value = None;
+                }
+            };
+            drop_if(&mut p.retain_available, 1);
+            drop_if(&mut p.wildcard_subscription_available, 1);
+            drop_if(&mut p.subscription_identifier_available, 1);
+            drop_if(&mut p.shared_subscription_available, 1);
+            if p.receive_maximum == Some(u16::MAX) {
+                p.receive_maximum = None;
+            }
+            if p.topic_alias_maximum == Some(0) {
+                p.topic_alias_maximum = None;
+            }
+        },
+        |p| p.response_information = None,
+    ];
+    for step in steps {
+        if fits(&packet) {
+            break;
+        }
+        if let Packet::ConnAck(ack) = &mut packet {
+            step(&mut ack.properties);
+        }
+    }
+    if !fits(&packet) {
+        return None;
+    }
+    match packet {
+        Packet::ConnAck(ack) => Some(ack),
+        _ => None,
     }
 }
 

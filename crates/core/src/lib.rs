@@ -13,9 +13,12 @@
 //! - [`message`]: `Message` (shared by all subscribers) and `Delivery` (one message to one session).
 //! - [`session`]: `SessionState`, the queue and its overflow policy.
 //! - [`limits`]: `ServerLimits`, what the server allows and announces.
+//! - [`admission`]: what a client may publish (`$SYS`, `$delayed`, user properties), shared
+//!   by PUBLISH and the will.
 //! - [`connect`]: CONNECT negotiation, client id rules, will, CONNACK.
 //! - [`channel`]: `Channel`, the per-connection state machine, and its `Effect`s.
 
+pub mod admission;
 pub mod channel;
 pub mod connect;
 pub mod limits;
@@ -23,7 +26,7 @@ pub mod message;
 pub mod session;
 
 pub use channel::{Channel, ChannelStats, CloseReason, Effect, SubscribeRequest};
-pub use connect::{connack, connack_refused, negotiate, Negotiated, WillSpec};
+pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};
 pub use session::{Enqueued, Outgoing, QueueLimits, QueueOverflow, SessionState};

@@ -46,6 +46,29 @@ pub struct ServerLimits {
     pub queue: QueueLimits,
     /// Response Information for 5.0 clients that request it (spec 3.2.2.3.15).
     pub response_information: Option<String>,
+    /// Longest keep alive accepted, seconds (0: no cap): imposed on 5.0 clients that ask for more
+    /// or none; 3.x clients that do are refused. A connection without keep alive is never found
+    /// dead, so its session and buffers would stay forever.
+    pub max_keepalive: u16,
+    /// Whether `$delayed/<seconds>/<topic>` is delayed publish. When it is, a malformed
+    /// `$delayed/...` topic is refused; when not, it is an ordinary topic.
+    pub delayed_enabled: bool,
+    /// User properties one PUBLISH or will may carry: every one is copied into the stored
+    /// message and cloned into each outgoing PUBLISH.
+    pub max_user_properties: usize,
+    /// Bytes (keys plus values) of the user properties of one PUBLISH or will.
+    pub max_user_property_bytes: usize,
+    /// Bytes of topic names one connection's inbound topic alias map may hold (exceeding it
+    /// closes with Quota exceeded); also where we stop assigning outbound aliases.
+    pub max_topic_alias_bytes: usize,
+    /// Subscriptions one client may hold (`usize::MAX`: unlimited). The channel refuses filters
+    /// of one SUBSCRIBE past it; the router caps the client's total.
+    pub max_subscriptions: usize,
+    /// SUBSCRIBE/UNSUBSCRIBE requests of one connection the router may owe an answer at once;
+    /// while that many are pending the connection reads no more ([`crate::Channel::wants_input`]).
+    pub max_pending_answers: usize,
+    /// A write to a client that makes no progress for this long closes the connection.
+    pub send_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -69,6 +92,14 @@ impl Default for ServerLimits {
             topic: TopicLimits::default(),
             queue: QueueLimits::default(),
             response_information: None,
+            max_keepalive: 65535,
+            delayed_enabled: true,
+            max_user_properties: 32,
+            max_user_property_bytes: 8192,
+            max_topic_alias_bytes: 65536,
+            max_subscriptions: 1000,
+            max_pending_answers: 16,
+            send_timeout: Duration::from_secs(30),
         }
     }
 }

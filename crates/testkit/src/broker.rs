@@ -22,14 +22,17 @@ pub struct TestBroker {
 }
 
 impl TestBroker {
-    /// Starts a broker with the default configuration (on `127.0.0.1:0`, `$SYS` publishing off).
+    /// Starts a broker with the default configuration (on `127.0.0.1:0`, `$SYS` publishing and
+    /// the keep-alive cap off).
     pub async fn start() -> TestBroker {
         Self::start_with(|_| {}).await
     }
 
     /// Starts a broker with the default configuration changed by `tweak`. Before `tweak` runs,
-    /// the single listener is set to bind `127.0.0.1:0` and periodic `$SYS` publishing is
-    /// disabled (`cfg.sys.interval = None`); `tweak` may turn it back on.
+    /// the single listener is set to bind `127.0.0.1:0`, periodic `$SYS` publishing is
+    /// disabled (`cfg.sys.interval = None`) and so is the keep-alive cap
+    /// (`cfg.mqtt.max_keepalive = None`, so 3.x clients may connect with keep alive 0);
+    /// `tweak` may turn them back on.
     ///
     /// Panics if the broker cannot start.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
@@ -40,6 +43,9 @@ impl TestBroker {
             listener.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         }
         config.sys.interval = None;
+        // Tests connect with keep alive 0 (no timer in the way, `connect_packet`), which the
+        // default keep-alive cap refuses from 3.x clients; tests of the cap set it back.
+        config.mqtt.max_keepalive = None;
         tweak(&mut config);
         let running = match starling_broker::start(&config).await {
             Ok(running) => running,

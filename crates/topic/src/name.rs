@@ -37,6 +37,14 @@ impl TopicName {
         self.0.starts_with('$')
     }
 
+    /// True for `$SYS` and `$SYS/...`, the broker's own topics, which clients may not publish
+    /// to; `$SYSTEM/x` or `$SYS2` are not (a plain prefix test would refuse them too).
+    pub fn is_sys(&self) -> bool {
+        self.0
+            .strip_prefix("$SYS")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// The levels of the name, in order; empty levels are real levels (`"a//b"` has three).
     pub fn levels(&self) -> impl Iterator<Item = &str> {
         self.0.split('/')
@@ -142,6 +150,23 @@ mod tests {
     fn system_topics_start_with_dollar() {
         assert!(TopicName::new("$SYS/broker").unwrap().is_system());
         assert!(!TopicName::new("a/$SYS").unwrap().is_system());
+    }
+
+    #[test]
+    fn sys_is_the_sys_level_only() {
+        for s in ["$SYS", "$SYS/", "$SYS/broker/x"] {
+            assert!(TopicName::new(s).unwrap().is_sys(), "{s}");
+        }
+        for s in [
+            "$SYSTEM/x",
+            "$SYS2",
+            "$sys/x",
+            "a/$SYS",
+            "SYS/x",
+            "$delayed/1/$SYS/x",
+        ] {
+            assert!(!TopicName::new(s).unwrap().is_sys(), "{s}");
+        }
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub(crate) struct ConnectOpts {
     /// Password.
     #[arg(short = 'P', long)]
     pub(crate) password: Option<String>,
-    /// Keep alive in seconds (0: off).
+    /// Keep alive in seconds (0: off; a broker with a keep-alive cap, as Starling and Mosquitto
+    /// have by default, refuses 0 from 3.x clients).
     #[arg(short = 'k', long, default_value_t = 60)]
     pub(crate) keepalive: u16,
     /// Protocol version: 3.1, 3.1.1 or 5 (also mqttv31, mqttv311, mqttv5).

@@ -3,6 +3,7 @@
 //! DISCONNECT, and every packet a client may not send.
 
 use super::{Channel, CloseReason, Effect, SubscribeRequest};
+use crate::admission;
 use crate::message::{Message, MessageProperties};
 use starling_codec::{
     Disconnect, Packet, PubResp, Publish, QoS, ReasonCode, Subscribe, Unsubscribe,
@@ -40,6 +41,10 @@ impl Channel {
     }
 
     fn handle_publish(&mut self, publish: Publish, now: Instant) {
+        if !publish.properties.subscription_identifiers.is_empty() {
+            // [MQTT-3.3.4-6]: a PUBLISH from a client must not carry a Subscription Identifier.
+            return self.close_with(ReasonCode::ProtocolError);
+        }
         let Some(topic) = self.resolve_topic(&publish) else {
             return;
         };
@@ -93,14 +98,20 @@ impl Channel {
     /// The topic of a PUBLISH, through the client's topic aliases; closes on a bad one.
     fn resolve_topic(&mut self, publish: &Publish) -> Option<TopicName> {
         let alias = publish.properties.topic_alias;
+        // 3.x has no properties, so no alias is valid there (the decoder makes none anyway).
+        let max = if self.neg.version.is_v5() {
+            self.limits.topic_alias_maximum
+        } else {
+            0
+        };
         let aliased: Arc<str>;
         let name: &str = match alias {
-            Some(a) if a == 0 || a > self.limits.topic_alias_maximum => {
+            Some(a) if a == 0 || a > max => {
                 self.close_with(ReasonCode::TopicAliasInvalid); // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
                 return None;
             }
             Some(a) if publish.topic.is_empty() => {
-                match self.aliases.as_ref().and_then(|m| m.inbound.get(&a)) {
+                match self.rare.as_ref().and_then(|m| m.inbound.get(&a)) {
                     Some(name) => {
                         aliased = name.clone();
                         &aliased
@@ -112,8 +123,10 @@ impl Channel {
                 }
             }
             Some(a) => {
-                let aliases = self.aliases.get_or_insert_with(Box::default);
-                aliases.inbound.insert(a, publish.topic.as_str().into());
+                if !self.set_inbound_alias(a, publish.topic.as_str()) {
+                    self.close_with(ReasonCode::QuotaExceeded); // mqtt.max_topic_alias_bytes
+                    return None;
+                }
                 publish.topic.as_str()
             }
             // The common case: no alias, and no copy of the name before the one it keeps.
@@ -128,10 +141,37 @@ impl Channel {
         }
     }
 
-    /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not.
-    fn publish_refusal(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
-        if topic.as_str().starts_with("$SYS") {
-            return Some(ReasonCode::NotAuthorized);
+    /// Maps `alias` to `topic`; false when the map's topic names would then hold more than
+    /// `max_topic_alias_bytes` (65535 aliases of 64 KiB names would be 4 GiB per connection).
+    fn set_inbound_alias(&mut self, alias: u16, topic: &str) -> bool {
+        let max = self.limits.max_topic_alias_bytes;
+        let rare = self.rare();
+        let replaced = rare.inbound.get(&alias).map_or(0, |old| old.len());
+        let bytes = rare.inbound_bytes - replaced + topic.len();
+        if bytes > max {
+            return false;
+        }
+        rare.inbound.insert(alias, topic.into());
+        rare.inbound_bytes = bytes;
+        true
+    }
+
+    /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not; counted.
+    fn publish_refusal(&mut self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
+        let refusal = self.refusal_of(publish, topic);
+        if let Some(reason) = refusal {
+            self.count_refusal(reason);
+        }
+        refusal
+    }
+
+    fn refusal_of(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
+        if let Some(reason) = admission::topic_refusal(topic, &self.limits) {
+            return Some(reason);
+        }
+        let user_properties = &publish.properties.user_properties;
+        if let Some(reason) = admission::user_properties_refusal(user_properties, &self.limits) {
+            return Some(reason);
         }
         let utf8_declared = publish.properties.payload_format_indicator == Some(1);
         if utf8_declared && std::str::from_utf8(&publish.payload).is_err() {
@@ -176,7 +216,13 @@ impl Channel {
             return self.close_with(ReasonCode::SubscriptionIdentifiersNotSupported);
         }
         let mut requests = Vec::with_capacity(subscribe.subscriptions.len());
-        for sub in subscribe.subscriptions {
+        for (i, sub) in subscribe.subscriptions.into_iter().enumerate() {
+            if i >= self.limits.max_subscriptions {
+                // More filters than a client may hold at all: refused here, in place, so one
+                // large SUBSCRIBE costs the router at most `max_subscriptions` entries.
+                requests.push(Err(ReasonCode::QuotaExceeded));
+                continue;
+            }
             let target = match SubscriptionTarget::parse(&sub.filter, &self.limits.topic) {
                 Ok(target) => target,
                 Err(_) => {
@@ -204,6 +250,7 @@ impl Channel {
                 subscription_id: sub_id,
             }));
         }
+        self.answers_pending = self.answers_pending.saturating_add(1);
         self.effects.push(Effect::Subscribe {
             packet_id: subscribe.packet_id,
             requests,
@@ -219,6 +266,7 @@ impl Channel {
                     .map_err(|_| ReasonCode::TopicFilterInvalid)
             })
             .collect();
+        self.answers_pending = self.answers_pending.saturating_add(1);
         self.effects.push(Effect::Unsubscribe {
             packet_id: unsubscribe.packet_id,
             filters,

@@ -16,8 +16,8 @@ use crate::limits::ServerLimits;
 use crate::message::Message;
 use crate::session::SessionState;
 use starling_codec::{
-    Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode, SubscriptionOptions,
-    Utf8String,
+    encoded_len, Disconnect, Packet, PacketId, Properties, ProtocolVersion, ReasonCode,
+    SubscriptionOptions, Utf8String,
 };
 use starling_topic::SubscriptionTarget;
 use std::collections::HashMap;
@@ -86,24 +86,49 @@ pub struct ChannelStats {
     pub dropped_expired: u32,
     /// Deliveries dropped because they exceed the client's Maximum Packet Size.
     pub dropped_too_large: u32,
+    /// PUBLISHes from the client refused as Not authorized (`$SYS`, direct or delayed).
+    pub refused_not_authorized: u32,
+    /// PUBLISHes from the client refused as invalid (a malformed `$delayed` topic, a payload
+    /// that is not the UTF-8 it declares).
+    pub refused_invalid: u32,
+    /// PUBLISHes from the client refused as Quota exceeded (too many user properties).
+    pub refused_quota: u32,
 }
 
 impl ChannelStats {
-    /// Every drop counted.
+    /// Every drop counted, refused PUBLISHes included (their message was not routed).
     pub fn dropped(&self) -> u64 {
         u64::from(self.dropped_queue_full)
             + u64::from(self.dropped_expired)
             + u64::from(self.dropped_too_large)
+            + u64::from(self.refused_not_authorized)
+            + u64::from(self.refused_invalid)
+            + u64::from(self.refused_quota)
     }
 }
 
-/// The topic alias maps of a 5.0 connection.
+/// The drops every connection may count, kept inline (the refusals live in [`Rare`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Drops {
+    queue_full: u32,
+    expired: u32,
+    too_large: u32,
+}
+
+/// What most connections never need: the topic alias maps of a 5.0 connection and the counts of
+/// refused PUBLISHes, made on first use (inline they would be ~120 bytes in every idle connection).
 #[derive(Debug, Default)]
-struct Aliases {
+struct Rare {
     /// Aliases the client set up (alias -> topic).
     inbound: HashMap<u16, Arc<str>>,
+    /// Bytes of the topic names in `inbound`, at most `max_topic_alias_bytes`.
+    inbound_bytes: usize,
     /// Aliases we set up towards the client (topic -> alias).
     outbound: HashMap<Arc<str>, u16>,
+    /// Bytes of the topic names in `outbound`; no new alias is assigned past the cap.
+    outbound_bytes: usize,
+    /// Refused PUBLISHes since the last `take_stats` (the `refused_*` fields).
+    refused: ChannelStats,
 }
 
 /// The protocol state of one connected client.
@@ -112,13 +137,15 @@ pub struct Channel {
     neg: Negotiated,
     limits: Arc<ServerLimits>,
     session: SessionState,
-    /// Topic aliases both ways (5.0), made on first use: most connections never use them, and
-    /// two empty maps inline would be ~100 bytes in every idle connection.
-    aliases: Option<Box<Aliases>>,
+    /// Topic aliases both ways (5.0) and refusal counts, made on first use.
+    rare: Option<Box<Rare>>,
     last_received: Instant,
     closed: bool,
+    /// SUBSCRIBE/UNSUBSCRIBE requests sent to the router and not answered yet (u16 keeps the
+    /// channel within its size: it never goes far past `max_pending_answers`).
+    answers_pending: u16,
     effects: Vec<Effect>,
-    stats: ChannelStats,
+    stats: Drops,
 }
 
 impl Channel {
@@ -135,11 +162,12 @@ impl Channel {
             neg,
             limits,
             session,
-            aliases: None,
+            rare: None,
             last_received: now,
             closed: false,
+            answers_pending: 0,
             effects: Vec::new(),
-            stats: ChannelStats::default(),
+            stats: Drops::default(),
         };
         channel.resend_inflight(now);
         channel.fill_window(now);
@@ -166,6 +194,20 @@ impl Channel {
         self.closed
     }
 
+    /// SUBSCRIBE/UNSUBSCRIBE requests given to the router ([`Effect::Subscribe`],
+    /// [`Effect::Unsubscribe`]) whose answer ([`Channel::handle_suback`],
+    /// [`Channel::handle_unsuback`]) has not come yet.
+    pub fn answers_pending(&self) -> usize {
+        usize::from(self.answers_pending)
+    }
+
+    /// False while `max_pending_answers` requests wait for the router: the connection should
+    /// decode nothing more until an answer comes, so a client pipelining SUBSCRIBEs cannot make
+    /// the router (and the answers in its mailbox) hold more than that for it.
+    pub fn wants_input(&self) -> bool {
+        self.answers_pending() < self.limits.max_pending_answers
+    }
+
     /// Takes the effects produced so far.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         // Once per turn: a session that holds nothing gives its collections' memory back.
@@ -175,7 +217,33 @@ impl Channel {
 
     /// Takes and resets the counters.
     pub fn take_stats(&mut self) -> ChannelStats {
-        std::mem::take(&mut self.stats)
+        let drops = std::mem::take(&mut self.stats);
+        let refused = self
+            .rare
+            .as_mut()
+            .map(|rare| std::mem::take(&mut rare.refused))
+            .unwrap_or_default();
+        ChannelStats {
+            dropped_queue_full: drops.queue_full,
+            dropped_expired: drops.expired,
+            dropped_too_large: drops.too_large,
+            ..refused
+        }
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Counts a PUBLISH refused with `reason` (not routed).
+    fn count_refusal(&mut self, reason: ReasonCode) {
+        let refused = &mut self.rare().refused;
+        let counter = match reason {
+            ReasonCode::NotAuthorized => &mut refused.refused_not_authorized,
+            ReasonCode::QuotaExceeded => &mut refused.refused_quota,
+            _ => &mut refused.refused_invalid,
+        };
+        *counter = counter.saturating_add(1);
     }
 
     /// When keepalive runs out if nothing arrives: 1.5 x keep alive (configurable) after the
@@ -184,8 +252,19 @@ impl Channel {
         if self.neg.keep_alive == 0 {
             return None;
         }
+        // Saturating and panic-free whatever the multiplier (config bounds it, but `ServerLimits`
+        // is public): a NaN or negative product is no grace at all, a huge one the far future.
         let secs = f64::from(self.neg.keep_alive) * self.limits.keepalive_multiplier;
-        Some(self.last_received + Duration::from_secs_f64(secs))
+        let grace = Duration::try_from_secs_f64(secs).unwrap_or(if secs > 0.0 {
+            Duration::MAX
+        } else {
+            Duration::ZERO
+        });
+        Some(
+            self.last_received
+                .checked_add(grace)
+                .unwrap_or_else(|| far_future(self.last_received)),
+        )
     }
 
     /// Time passes: closes the connection with Keep Alive timeout (0x8D) once the deadline passed.
@@ -227,7 +306,15 @@ impl Channel {
         self.effects.push(Effect::Send(packet));
     }
 
-    /// Closes with a server reason: 5.0 clients get DISCONNECT with it first.
+    /// Whether `packet` is within the client's Maximum Packet Size: nothing larger may be sent
+    /// ([MQTT-3.1.2-24]).
+    fn fits(&self, packet: &Packet) -> bool {
+        encoded_len(packet, self.neg.version)
+            .is_ok_and(|len| len as u64 <= u64::from(self.neg.client_max_packet_size))
+    }
+
+    /// Closes with a server reason: 5.0 clients get DISCONNECT with it first, without its
+    /// reason string if that would not fit, and none at all if even that would not.
     fn close_with(&mut self, reason: ReasonCode) {
         if self.neg.version.is_v5() {
             let mut properties = Properties::default();
@@ -236,15 +323,29 @@ impl Channel {
                 // we add it only when the client asked for problem information.
                 properties.reason_string = Utf8String::try_from(reason.description()).ok();
             }
-            self.send(Packet::Disconnect(Disconnect {
+            let mut packet = Packet::Disconnect(Disconnect {
                 reason_code: reason,
                 properties,
-            }));
+            });
+            if !self.fits(&packet) {
+                if let Packet::Disconnect(d) = &mut packet {
+                    d.properties.reason_string = None; // [MQTT-3.14.2-3]
+                }
+            }
+            if self.fits(&packet) {
+                self.send(packet);
+            }
         }
         self.closed = true;
         self.effects
             .push(Effect::Close(CloseReason::Server(reason)));
     }
+}
+
+/// The latest instant after `from` that `Instant` can hold, near enough: about a century on.
+fn far_future(from: Instant) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    from.checked_add(CENTURY).unwrap_or(from)
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use super::Channel;
 use crate::message::Delivery;
 use crate::session::{Enqueued, Outgoing};
 use starling_codec::{
-    encoded_len, Packet, PacketId, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, UnsubAck,
-    Utf8String,
+    Packet, PacketId, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, UnsubAck, Utf8String,
 };
 use std::time::Instant;
 
@@ -21,7 +20,7 @@ impl Channel {
             return;
         }
         if delivery.message.is_expired(now) {
-            self.stats.dropped_expired += 1;
+            self.stats.expired += 1;
             return;
         }
         if delivery.qos == QoS::AtMostOnce {
@@ -35,8 +34,9 @@ impl Channel {
 
     /// The router's answer to a SUBSCRIBE: one reason code per filter, in order.
     pub fn handle_suback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        self.answers_pending = self.answers_pending.saturating_sub(1);
         let properties = Properties::default();
-        self.send(Packet::SubAck(SubAck {
+        self.send_answer(Packet::SubAck(SubAck {
             packet_id,
             reason_codes,
             properties,
@@ -45,28 +45,46 @@ impl Channel {
 
     /// The router's answer to an UNSUBSCRIBE: one reason code per filter (dropped for 3.x).
     pub fn handle_unsuback(&mut self, packet_id: PacketId, reason_codes: Vec<ReasonCode>) {
+        self.answers_pending = self.answers_pending.saturating_sub(1);
         let reason_codes = if self.neg.version.is_v5() {
             reason_codes
         } else {
             Vec::new()
         };
         let properties = Properties::default();
-        self.send(Packet::UnsubAck(UnsubAck {
+        self.send_answer(Packet::UnsubAck(UnsubAck {
             packet_id,
             reason_codes,
             properties,
         }));
     }
 
-    pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
-        if let Some(pos) = self.session.inflight_position(ack.packet_id) {
-            if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
-            {
-                self.session.inflight_mut().remove(pos);
-                self.fill_window(now);
-            }
+    /// Sends a SUBACK or UNSUBACK (which carry no optional properties to drop) if it fits the
+    /// client's Maximum Packet Size; else closes with Packet too large (0x95): the client cannot
+    /// be told the outcome of its request, and must not be sent a larger packet [MQTT-3.1.2-24].
+    fn send_answer(&mut self, packet: Packet) {
+        if self.closed {
+            return;
         }
+        if self.fits(&packet) {
+            self.send(packet);
+        } else {
+            self.close_with(ReasonCode::PacketTooLarge);
+        }
+    }
+
+    pub(super) fn handle_puback(&mut self, ack: PubResp, now: Instant) {
         // An unknown id is ignored: it may be a late duplicate.
+        let Some(pos) = self.session.inflight_position(ack.packet_id) else {
+            return;
+        };
+        if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
+        {
+            self.session.inflight_mut().remove(pos);
+            return self.fill_window(now);
+        }
+        // PUBACK answers QoS 1 only (spec 4.3.2); for a QoS 2 exchange it is a Protocol Error.
+        self.close_with(ReasonCode::ProtocolError);
     }
 
     pub(super) fn handle_pubrec(&mut self, rec: PubResp, now: Instant) {
@@ -74,6 +92,11 @@ impl Channel {
             let reason = ReasonCode::PacketIdentifierNotFound;
             return self.send(Packet::PubRel(self.ack(rec.packet_id, reason)));
         };
+        if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos != QoS::ExactlyOnce)
+        {
+            // PUBREC answers QoS 2 only (spec 4.3.3); for a QoS 1 exchange it is a Protocol Error.
+            return self.close_with(ReasonCode::ProtocolError);
+        }
         if !rec.reason_code.is_success() {
             // The receiver refused the message: the exchange ends here (spec 4.3.3).
             self.session.inflight_mut().remove(pos);
@@ -92,18 +115,29 @@ impl Channel {
         }
     }
 
-    /// Sends every inflight message again after a session resumes.
+    /// Sends every inflight message again after a session resumes. A message now larger than
+    /// the client's Maximum Packet Size (the new connection may announce a smaller one) is
+    /// dropped and counted, and leaves the window: kept, it would wait for an ack that cannot
+    /// come and hold a slot for good.
     pub(super) fn resend_inflight(&mut self, now: Instant) {
         let inflight: Vec<_> = self.session.inflight().iter().cloned().collect();
+        let mut dropped = Vec::new();
         for (id, state) in inflight {
             match state {
                 Outgoing::Published(delivery) => {
-                    self.send_publish(delivery, Some((id, true)), now);
+                    if !self.send_publish(delivery, Some((id, true)), now) {
+                        dropped.push(id);
+                    }
                 }
                 Outgoing::Released => {
                     self.send(Packet::PubRel(self.ack(id, ReasonCode::Success)));
                 }
             }
+        }
+        if !dropped.is_empty() {
+            self.session
+                .inflight_mut()
+                .retain(|(id, _)| !dropped.contains(id));
         }
     }
 
@@ -114,7 +148,7 @@ impl Channel {
                 break;
             };
             if delivery.message.is_expired(now) {
-                self.stats.dropped_expired += 1;
+                self.stats.expired += 1;
             } else if delivery.qos == QoS::AtMostOnce {
                 self.send_publish(delivery, None, now);
             } else {
@@ -142,9 +176,9 @@ impl Channel {
         }
         match self.session.enqueue(delivery, &self.limits.queue) {
             Enqueued::Queued => {}
-            Enqueued::DroppedOldest | Enqueued::Dropped => self.stats.dropped_queue_full += 1,
+            Enqueued::DroppedOldest | Enqueued::Dropped => self.stats.queue_full += 1,
             Enqueued::Overflow => {
-                self.stats.dropped_queue_full += 1;
+                self.stats.queue_full += 1;
                 if !self.closed {
                     self.close_with(ReasonCode::QuotaExceeded);
                 }
@@ -198,18 +232,14 @@ impl Channel {
             self.apply_alias_out(&mut publish);
         }
         let mut packet = Packet::Publish(publish);
-        let fits = |p: &Packet| {
-            encoded_len(p, self.neg.version)
-                .is_ok_and(|len| len as u64 <= u64::from(self.neg.client_max_packet_size))
-        };
-        if !fits(&packet) {
+        if !self.fits(&packet) {
             // [MQTT-3.3.4-7]: drop a message that is too large for the client; first try
             // without the user properties and reason strings the spec allows us to drop.
             if let Packet::Publish(p) = &mut packet {
                 p.properties.user_properties.clear();
             }
-            if !fits(&packet) {
-                self.stats.dropped_too_large += 1;
+            if !self.fits(&packet) {
+                self.stats.too_large += 1;
                 return false;
             }
         }
@@ -218,22 +248,27 @@ impl Channel {
     }
 
     /// Uses or sets up a topic alias towards the client (5.0): a topic seen before goes out as
-    /// an empty name with its alias; a new one takes the next free alias while any are left.
+    /// an empty name with its alias; a new one takes the next free alias while any are left and
+    /// the map's names stay within `max_topic_alias_bytes`.
     fn apply_alias_out(&mut self, publish: &mut Publish) {
         let max = self.neg.client_topic_alias_maximum;
         if max == 0 {
             return;
         }
-        let aliases = &mut self.aliases.get_or_insert_with(Box::default).outbound;
-        if let Some(alias) = aliases.get(publish.topic.as_str()) {
+        let max_bytes = self.limits.max_topic_alias_bytes;
+        let rare = self.rare();
+        if let Some(alias) = rare.outbound.get(publish.topic.as_str()) {
             publish.properties.topic_alias = Some(*alias);
             publish.topic = Utf8String::default();
             return;
         }
-        let used = aliases.len();
-        if used < usize::from(max) {
+        let used = rare.outbound.len();
+        // Our map's names are bounded in bytes too: past the cap, new topics go without alias.
+        let bytes = rare.outbound_bytes + publish.topic.len();
+        if used < usize::from(max) && bytes <= max_bytes {
             let alias = u16::try_from(used + 1).unwrap_or(max);
-            aliases.insert(publish.topic.as_str().into(), alias);
+            rare.outbound.insert(publish.topic.as_str().into(), alias);
+            rare.outbound_bytes = bytes;
             publish.properties.topic_alias = Some(alias);
         }
     }

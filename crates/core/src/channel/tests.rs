@@ -460,16 +460,164 @@ fn subscribe_checks_filters_and_shared_no_local() {
     ));
 }
 
-#[test]
-fn publish_to_sys_topics_is_refused_and_not_routed() {
-    let now = Instant::now();
-    let mut ch = channel(ProtocolVersion::V5, now);
-    ch.handle_packet(publish_in("$SYS/x", QoS::AtLeastOnce, 1), now);
+/// What a PUBLISH of `packet` produced: whether it was routed, and the reason code of its
+/// PUBACK/PUBREC if one was sent.
+fn publish_outcome(ch: &mut Channel, packet: Packet, now: Instant) -> (bool, Option<ReasonCode>) {
+    ch.handle_packet(packet, now);
     let effects = ch.take_effects();
-    assert!(matches!(
-        &effects[..],
-        [Effect::Send(Packet::PubAck(a))] if a.reason_code == ReasonCode::NotAuthorized
-    ));
+    let routed = effects.iter().any(|e| matches!(e, Effect::Publish(_)));
+    let ack = effects.iter().find_map(|e| match e {
+        Effect::Send(Packet::PubAck(a) | Packet::PubRec(a)) => Some(a.reason_code),
+        _ => None,
+    });
+    (routed, ack)
+}
+
+#[test]
+fn publish_to_sys_topics_direct_or_delayed_is_refused_not_routed_and_counted() {
+    let now = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut ch = channel(version, now);
+        for (n, topic) in ["$SYS", "$SYS/x", "$delayed/5/$SYS/x"]
+            .into_iter()
+            .enumerate()
+        {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let pid = 10 * u16::try_from(n).expect("small") + u16::from(qos.as_u8()) + 1;
+                let (routed, ack) = publish_outcome(&mut ch, publish_in(topic, qos, pid), now);
+                assert!(!routed, "{version} {topic} {qos:?}");
+                // 3.x acks too (its ack has no reason code on the wire); QoS 0 has no ack.
+                let want = (qos != QoS::AtMostOnce).then_some(ReasonCode::NotAuthorized);
+                assert_eq!(ack, want, "{version} {topic} {qos:?}");
+            }
+        }
+        let stats = ch.take_stats();
+        assert_eq!(stats.refused_not_authorized, 9, "{version}");
+        assert_eq!(stats.dropped(), 9, "{version}");
+        assert!(!ch.is_closed());
+        for topic in ["$SYSTEM/x", "$delayed/5/$SYSTEM/x", "a/$SYS"] {
+            let (routed, ack) =
+                publish_outcome(&mut ch, publish_in(topic, QoS::AtLeastOnce, 99), now);
+            assert_eq!(
+                (routed, ack),
+                (true, Some(ReasonCode::Success)),
+                "{version} {topic}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_invalid_delayed_topic_is_refused_while_delayed_publish_is_on_and_ordinary_when_off() {
+    let now = Instant::now();
+    let bad = [
+        "$delayed/x/a",
+        "$delayed/4294968/a",
+        "$delayed/10",
+        "$delayed/10/",
+    ];
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut ch = channel(version, now);
+        for topic in bad {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let (routed, ack) = publish_outcome(&mut ch, publish_in(topic, qos, 1), now);
+                assert!(!routed, "{version} {topic} {qos:?}");
+                let want = (qos != QoS::AtMostOnce).then_some(ReasonCode::TopicNameInvalid);
+                assert_eq!(ack, want, "{version} {topic} {qos:?}");
+            }
+        }
+        assert_eq!(ch.take_stats().refused_invalid, 12, "{version}");
+        let limits = ServerLimits {
+            delayed_enabled: false,
+            ..ServerLimits::default()
+        };
+        let mut ch = channel_with(&connect(version, Some(2)), limits, now);
+        for topic in bad.into_iter().chain(["$delayed/5/$SYS/x"]) {
+            let (routed, ack) =
+                publish_outcome(&mut ch, publish_in(topic, QoS::AtLeastOnce, 1), now);
+            assert_eq!(
+                (routed, ack),
+                (true, Some(ReasonCode::Success)),
+                "{version} {topic}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_publish_over_the_user_property_caps_gets_quota_exceeded_and_is_not_routed() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_user_properties: 2,
+        max_user_property_bytes: 8,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, Some(2)), limits, now);
+    let with_props = |n: usize, len: usize, qos: QoS| {
+        let Packet::Publish(mut p) = publish_in("t", qos, 1) else {
+            unreachable!()
+        };
+        let key = Utf8String::try_from("k".repeat(len).as_str()).expect("key");
+        p.properties.user_properties = vec![(key, Utf8String::default()); n];
+        Packet::Publish(p)
+    };
+    let quota = Some(ReasonCode::QuotaExceeded);
+    for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        assert_eq!(
+            publish_outcome(&mut ch, with_props(3, 0, qos), now),
+            (false, quota)
+        );
+        assert_eq!(
+            publish_outcome(&mut ch, with_props(1, 9, qos), now),
+            (false, quota)
+        );
+    }
+    assert_eq!(
+        publish_outcome(&mut ch, with_props(3, 0, QoS::AtMostOnce), now),
+        (false, None)
+    );
+    let stats = ch.take_stats();
+    assert_eq!((stats.refused_quota, stats.dropped()), (5, 5));
+    let ok = publish_outcome(&mut ch, with_props(2, 4, QoS::AtLeastOnce), now);
+    assert_eq!(ok, (true, Some(ReasonCode::Success)));
+}
+
+#[test]
+fn a_will_to_sys_or_over_the_user_property_caps_refuses_the_connect() {
+    let limits = ServerLimits {
+        max_user_properties: 1,
+        ..ServerLimits::default()
+    };
+    let with_will = |topic: &'static str, user_properties: usize| {
+        let mut conn = connect(ProtocolVersion::V5, None);
+        let properties = Properties {
+            user_properties: vec![
+                (Utf8String::from_static("k"), Utf8String::default());
+                user_properties
+            ],
+            ..Properties::default()
+        };
+        conn.will = Some(starling_codec::Will {
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: Utf8String::from_static(topic),
+            payload: Bytes::from_static(b"bye"),
+            properties,
+        });
+        negotiate(&conn, &limits, || "x".into()).map(|_| ())
+    };
+    assert_eq!(with_will("$SYS/x", 0), Err(ReasonCode::NotAuthorized));
+    assert_eq!(
+        with_will("$delayed/1/$SYS/x", 0),
+        Err(ReasonCode::NotAuthorized)
+    );
+    assert_eq!(
+        with_will("$delayed/x/a", 0),
+        Err(ReasonCode::TopicNameInvalid)
+    );
+    assert_eq!(with_will("will/t", 2), Err(ReasonCode::QuotaExceeded));
+    assert_eq!(with_will("$SYSTEM/x", 1), Ok(()));
+    assert_eq!(with_will("$delayed/1/a", 0), Ok(()));
 }
 
 #[test]
@@ -552,5 +700,483 @@ fn a_full_queue_gives_up_qos0_first() {
     assert_eq!(
         s.enqueue(delivery("q1c", QoS::AtLeastOnce), &limits),
         crate::Enqueued::Overflow
+    );
+}
+
+#[test]
+fn keepalive_deadline_never_panics_whatever_the_multiplier() {
+    let t0 = Instant::now();
+    for multiplier in [1e300, f64::INFINITY, f64::NAN, -1.0, 100.0] {
+        let limits = ServerLimits {
+            keepalive_multiplier: multiplier,
+            ..ServerLimits::default()
+        };
+        let mut conn = connect(ProtocolVersion::V5, None);
+        conn.keep_alive = u16::MAX;
+        let mut ch = channel_with(&conn, limits, t0);
+        let deadline = ch.keepalive_deadline().expect("keep alive is on");
+        assert!(deadline >= t0, "{multiplier}");
+        ch.handle_tick(t0 + Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn an_ack_for_the_wrong_qos_is_a_protocol_error() {
+    let now = Instant::now();
+    type WrongAck = fn(PacketId) -> Packet;
+    let cases: [(QoS, WrongAck); 2] = [
+        (QoS::AtLeastOnce, |id| Packet::PubRec(PubResp::new(id))),
+        (QoS::ExactlyOnce, |id| Packet::PubAck(PubResp::new(id))),
+    ];
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        for (qos, wrong_ack) in cases {
+            let mut ch = channel(version, now);
+            ch.handle_delivery(delivery("t", qos), now);
+            ch.take_effects();
+            ch.handle_packet(wrong_ack(id(1)), now);
+            let effects = ch.take_effects();
+            assert!(
+                matches!(
+                    effects.last(),
+                    Some(Effect::Close(CloseReason::Server(
+                        ReasonCode::ProtocolError
+                    )))
+                ),
+                "{version} {qos:?}: {effects:?}"
+            );
+            let disconnects = effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Send(Packet::Disconnect(d)) if d.reason_code == ReasonCode::ProtocolError))
+                .count();
+            assert_eq!(
+                disconnects,
+                usize::from(version.is_v5()),
+                "{version} {qos:?}"
+            );
+        }
+    }
+    // A PUBACK for a QoS 2 message already released is just as wrong.
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_delivery(delivery("t", QoS::ExactlyOnce), now);
+    ch.handle_packet(Packet::PubRec(PubResp::new(id(1))), now);
+    ch.take_effects();
+    ch.handle_packet(Packet::PubAck(PubResp::new(id(1))), now);
+    assert!(ch.is_closed());
+}
+
+#[test]
+fn mqtt_3_3_4_6_a_client_publish_with_a_subscription_identifier_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut ch = channel(ProtocolVersion::V5, now);
+    let Packet::Publish(mut p) = publish_in("a/b", QoS::AtLeastOnce, 1) else {
+        unreachable!()
+    };
+    p.properties.subscription_identifiers = vec![7];
+    ch.handle_packet(Packet::Publish(p), now);
+    let effects = ch.take_effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Publish(_))),
+        "not routed: {effects:?}"
+    );
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Send(Packet::Disconnect(d)),
+            Effect::Close(CloseReason::Server(ReasonCode::ProtocolError))
+        ] if d.reason_code == ReasonCode::ProtocolError
+    ));
+}
+
+#[test]
+fn the_will_of_a_client_with_an_assigned_id_is_published_under_that_id() {
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.client_id = Utf8String::default();
+    conn.will = Some(starling_codec::Will {
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: Utf8String::from_static("will/t"),
+        payload: Bytes::from_static(b"bye"),
+        properties: Properties::default(),
+    });
+    let neg = negotiate(&conn, &ServerLimits::default(), || "assigned".into()).expect("ok");
+    assert_eq!(&*neg.client_id, "assigned");
+    let will = neg.will.expect("a will");
+    assert_eq!(&*will.message.publisher, "assigned");
+}
+
+fn aliased_in(topic: &str, alias: u16) -> Packet {
+    let Packet::Publish(mut p) = publish_in(topic, QoS::AtMostOnce, 0) else {
+        unreachable!()
+    };
+    p.properties.topic_alias = Some(alias);
+    Packet::Publish(p)
+}
+
+#[test]
+fn inbound_topic_aliases_are_capped_in_bytes_with_quota_exceeded() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_topic_alias_bytes: 10,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, None), limits, now);
+    // 5 + 5 bytes; then alias 1 is remapped to 2 bytes (7 in all), so 3 more still fit.
+    for (topic, alias) in [("aaaaa", 1), ("bbbbb", 2), ("cc", 1), ("ddd", 3)] {
+        ch.handle_packet(aliased_in(topic, alias), now);
+        assert!(!ch.is_closed(), "{topic}");
+    }
+    ch.take_effects();
+    ch.handle_packet(aliased_in("e", 4), now);
+    let effects = ch.take_effects();
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Publish(_))),
+        "{effects:?}"
+    );
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Send(Packet::Disconnect(d)),
+            Effect::Close(CloseReason::Server(ReasonCode::QuotaExceeded))
+        ] if d.reason_code == ReasonCode::QuotaExceeded
+    ));
+}
+
+#[test]
+fn outbound_topic_aliases_stop_at_the_byte_cap() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_topic_alias_bytes: 10,
+        ..ServerLimits::default()
+    };
+    // The client allows 4 aliases; 6 bytes fit, 6 more do not, 4 more do.
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, None), limits, now);
+    for topic in ["aaaaaa", "bbbbbb", "cccc", "bbbbbb"] {
+        ch.handle_delivery(delivery(topic, QoS::AtMostOnce), now);
+    }
+    let effects = ch.take_effects();
+    let sent: Vec<_> = sent_publishes(&effects)
+        .iter()
+        .map(|p| (p.topic.as_str().to_owned(), p.properties.topic_alias))
+        .collect();
+    let want = [
+        ("aaaaaa", Some(1)),
+        ("bbbbbb", None),
+        ("cccc", Some(2)),
+        ("bbbbbb", None),
+    ];
+    let want: Vec<_> = want.iter().map(|(t, a)| ((*t).to_owned(), *a)).collect();
+    assert_eq!(sent, want);
+}
+
+#[test]
+fn mqtt_3_3_2_9_an_alias_above_the_maximum_is_topic_alias_invalid_on_every_version() {
+    let now = Instant::now();
+    let zero = ServerLimits {
+        topic_alias_maximum: 0,
+        ..ServerLimits::default()
+    };
+    // (version, limits, an alias accepted first if any, the refused alias)
+    let cases = [
+        (ProtocolVersion::V5, zero, None, 1),
+        (
+            ProtocolVersion::V5,
+            ServerLimits::default(),
+            Some(u16::MAX),
+            0,
+        ),
+        // 3.x announces nothing: every alias is above its maximum of 0.
+        (ProtocolVersion::V3_1_1, ServerLimits::default(), None, 1),
+    ];
+    for (version, limits, accepted, alias) in cases {
+        let mut ch = channel_with(&connect(version, None), limits, now);
+        if let Some(ok) = accepted {
+            ch.handle_packet(aliased_in("a", ok), now);
+            assert!(!ch.is_closed(), "{version} {ok}");
+        }
+        let publish = aliased_in("a", alias);
+        ch.handle_packet(publish, now);
+        let effects = ch.take_effects();
+        assert!(
+            matches!(
+                effects.last(),
+                Some(Effect::Close(CloseReason::Server(
+                    ReasonCode::TopicAliasInvalid
+                )))
+            ),
+            "{version} {alias}: {effects:?}"
+        );
+    }
+}
+
+fn subscribe_to(n: usize, packet_id: u16) -> Packet {
+    Packet::Subscribe(Subscribe {
+        packet_id: id(packet_id),
+        subscriptions: (0..n)
+            .map(|i| Subscription {
+                filter: Utf8String::try_from(format!("f/{i}").as_str()).expect("filter"),
+                options: SubscriptionOptions::default(),
+            })
+            .collect(),
+        properties: Properties::default(),
+    })
+}
+
+#[test]
+fn filters_past_max_subscriptions_are_refused_in_place_with_quota_exceeded() {
+    let now = Instant::now();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let limits = ServerLimits {
+            max_subscriptions: 2,
+            ..ServerLimits::default()
+        };
+        let mut ch = channel_with(&connect(version, Some(2)), limits, now);
+        ch.handle_packet(subscribe_to(4, 1), now);
+        let effects = ch.take_effects();
+        let [Effect::Subscribe { requests, .. }] = &effects[..] else {
+            panic!("{effects:?}")
+        };
+        let refused: Vec<_> = requests.iter().map(|r| r.as_ref().err().copied()).collect();
+        let quota = Some(ReasonCode::QuotaExceeded);
+        assert_eq!(refused, [None, None, quota, quota], "{version}");
+    }
+}
+
+#[test]
+fn answers_pending_counts_router_requests_and_stops_input_at_the_cap() {
+    let now = Instant::now();
+    let limits = ServerLimits {
+        max_pending_answers: 3,
+        ..ServerLimits::default()
+    };
+    let mut ch = channel_with(&connect(ProtocolVersion::V5, Some(2)), limits, now);
+    assert!(ch.wants_input());
+    ch.handle_packet(subscribe_to(1, 1), now);
+    ch.handle_packet(subscribe_to(1, 2), now);
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (2, true));
+    ch.handle_packet(
+        Packet::Unsubscribe(starling_codec::Unsubscribe {
+            packet_id: id(3),
+            filters: vec![Utf8String::from_static("f/0")],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (3, false));
+    ch.handle_suback(id(1), vec![ReasonCode::Success]);
+    assert_eq!((ch.answers_pending(), ch.wants_input()), (2, true));
+    ch.handle_unsuback(id(3), vec![ReasonCode::Success]);
+    ch.handle_suback(id(2), vec![ReasonCode::Success]);
+    assert_eq!(ch.answers_pending(), 0);
+    // A SUBSCRIBE that closes the connection asks the router nothing.
+    ch.handle_packet(
+        Packet::Subscribe(Subscribe {
+            packet_id: id(4),
+            subscriptions: vec![Subscription {
+                filter: Utf8String::from_static("$share/g/x"),
+                options: SubscriptionOptions {
+                    no_local: true,
+                    ..Default::default()
+                },
+            }],
+            properties: Properties::default(),
+        }),
+        now,
+    );
+    assert_eq!(ch.answers_pending(), 0);
+}
+
+#[test]
+fn max_keepalive_is_imposed_on_5_0_and_refuses_3_x_beyond_it() {
+    let negotiated = |version, keep_alive: u16, server_keep_alive: u16, max_keepalive: u16| {
+        let limits = ServerLimits {
+            server_keep_alive,
+            max_keepalive,
+            ..ServerLimits::default()
+        };
+        let conn = Connect {
+            keep_alive,
+            ..connect(version, None)
+        };
+        negotiate(&conn, &limits, || "x".into()).map(|n| (n.keep_alive, n.keep_alive_imposed))
+    };
+    let v5 = ProtocolVersion::V5;
+    // (client, server_keep_alive, max_keepalive) -> (in force, announced)
+    for (client, server, cap, want) in [
+        (30, 0, 60, (30, false)),
+        (60, 0, 60, (60, false)),
+        (61, 0, 60, (60, true)),
+        (0, 0, 60, (60, true)),
+        (0, 0, 0, (0, false)),
+        (u16::MAX, 0, 0, (u16::MAX, false)),
+        (30, 120, 60, (60, true)),
+        (30, 45, 60, (45, true)),
+        (45, 45, 60, (45, false)),
+        (0, 45, 60, (45, true)),
+    ] {
+        assert_eq!(
+            negotiated(v5, client, server, cap),
+            Ok(want),
+            "{client} {server} {cap}"
+        );
+    }
+    for v in [ProtocolVersion::V3_1, ProtocolVersion::V3_1_1] {
+        assert_eq!(negotiated(v, 60, 0, 60), Ok((60, false)));
+        assert_eq!(negotiated(v, 0, 0, 0), Ok((0, false)), "no cap");
+        // server_keep_alive is 5.0 only.
+        assert_eq!(negotiated(v, 30, 45, 60), Ok((30, false)));
+        for refused in [0, 61] {
+            assert_eq!(
+                negotiated(v, refused, 0, 60),
+                Err(ReasonCode::ClientIdentifierNotValid),
+                "{v} {refused}"
+            );
+        }
+    }
+}
+
+#[test]
+fn resumed_inflight_too_large_for_the_new_maximum_packet_size_leaves_the_window() {
+    let now = Instant::now();
+    let conn = connect(ProtocolVersion::V5, Some(2));
+    let mut ch = channel_with(&conn, ServerLimits::default(), now);
+    let big = |topic: &str| Delivery {
+        message: Arc::new(Message {
+            payload: Bytes::from(vec![0u8; 200]),
+            ..(*message(topic, QoS::AtLeastOnce, None)).clone()
+        }),
+        ..delivery(topic, QoS::AtLeastOnce)
+    };
+    ch.handle_delivery(big("big/1"), now);
+    ch.handle_delivery(big("big/2"), now);
+    ch.handle_delivery(delivery("small/3", QoS::AtLeastOnce), now);
+    ch.handle_delivery(delivery("small/4", QoS::AtLeastOnce), now);
+    ch.take_effects();
+    assert_eq!(ch.session().inflight().len(), 2);
+    let (session, _, _) = ch.into_parts();
+    // The client comes back announcing a Maximum Packet Size the big ones no longer fit.
+    let mut conn = conn;
+    conn.properties.maximum_packet_size = Some(100);
+    let limits = Arc::new(ServerLimits::default());
+    let neg = negotiate(&conn, &limits, || "x".into()).expect("accepted");
+    let mut resumed = Channel::new(neg, limits, session, now);
+    let effects = resumed.take_effects();
+    let sent: Vec<_> = sent_publishes(&effects)
+        .iter()
+        .map(|p| p.topic.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        sent,
+        ["small/3", "small/4"],
+        "the window filled from the queue"
+    );
+    let inflight: Vec<_> = resumed
+        .session()
+        .inflight()
+        .iter()
+        .map(|(id, _)| id.get())
+        .collect();
+    assert_eq!(inflight, [3, 4]);
+    assert_eq!(resumed.take_stats().dropped_too_large, 2);
+}
+
+#[test]
+fn mqtt_3_1_2_24_a_suback_too_large_for_the_client_closes_with_packet_too_large() {
+    let now = Instant::now();
+    for (max, disconnect) in [(20, true), (2, false)] {
+        let mut conn = connect(ProtocolVersion::V5, None);
+        conn.properties.maximum_packet_size = Some(max);
+        let mut ch = channel_with(&conn, ServerLimits::default(), now);
+        ch.handle_packet(subscribe_to(30, 1), now);
+        ch.take_effects();
+        ch.handle_suback(id(1), vec![ReasonCode::GrantedQoS1; 30]);
+        let effects = ch.take_effects();
+        assert!(
+            !effects
+                .iter()
+                .any(|e| matches!(e, Effect::Send(Packet::SubAck(_)))),
+            "{effects:?}"
+        );
+        let sent_disconnect = effects.iter().any(|e| {
+            matches!(e, Effect::Send(Packet::Disconnect(d))
+                if d.reason_code == ReasonCode::PacketTooLarge && d.properties.reason_string.is_none())
+        });
+        assert_eq!(sent_disconnect, disconnect, "max {max}: {effects:?}");
+        assert!(matches!(
+            effects.last(),
+            Some(Effect::Close(CloseReason::Server(
+                ReasonCode::PacketTooLarge
+            )))
+        ));
+        // An UNSUBACK is bounded the same way.
+        let mut ch = channel_with(&conn, ServerLimits::default(), now);
+        ch.handle_unsuback(id(2), vec![ReasonCode::Success; 30]);
+        assert!(ch.is_closed());
+    }
+    // Small enough: sent as is.
+    let mut ch = channel(ProtocolVersion::V5, now);
+    ch.handle_suback(id(1), vec![ReasonCode::GrantedQoS1; 30]);
+    assert!(matches!(
+        &ch.take_effects()[..],
+        [Effect::Send(Packet::SubAck(_))]
+    ));
+}
+
+#[test]
+fn mqtt_3_1_2_24_connack_drops_what_it_may_to_fit_the_client_and_else_is_not_sent() {
+    use crate::connect::{connack, connack_fitting};
+    let limits = ServerLimits {
+        response_information: Some("reply/to/me".into()),
+        ..ServerLimits::default()
+    };
+    let mut conn = connect(ProtocolVersion::V5, None);
+    conn.client_id = Utf8String::default();
+    conn.properties.request_response_information = Some(1);
+    let len = |ack: &starling_codec::ConnAck| {
+        starling_codec::encoded_len(&Packet::ConnAck(ack.clone()), ProtocolVersion::V5)
+            .expect("encodable")
+    };
+    let neg_with = |max: usize| {
+        let mut conn = conn.clone();
+        conn.properties.maximum_packet_size = Some(u32::try_from(max).expect("small"));
+        negotiate(&conn, &limits, || "assigned-id".into()).expect("accepted")
+    };
+    let full = connack(&neg_with(1000), &limits, false);
+    let full_len = len(&full);
+    // It fits: unchanged.
+    let ack = connack_fitting(&neg_with(full_len), &limits, false).expect("fits");
+    assert_eq!(ack, full);
+    // One byte less: the properties that say what their absence says go.
+    let ack = connack_fitting(&neg_with(full_len - 1), &limits, false).expect("fits");
+    let p = &ack.properties;
+    assert_eq!(
+        (
+            p.retain_available,
+            p.wildcard_subscription_available,
+            p.subscription_identifier_available,
+            p.shared_subscription_available
+        ),
+        (None, None, None, None)
+    );
+    assert_eq!(p.response_information, full.properties.response_information);
+    assert_eq!(p.receive_maximum, Some(32), "not the default: kept");
+    assert_eq!(
+        p.assigned_client_identifier
+            .as_ref()
+            .map(Utf8String::as_str),
+        Some("assigned-id")
+    );
+    // Then the Response Information.
+    let without_defaults = len(&ack);
+    let ack = connack_fitting(&neg_with(without_defaults - 1), &limits, false).expect("fits");
+    assert_eq!(ack.properties.response_information, None);
+    assert!(ack.properties.assigned_client_identifier.is_some());
+    // Smaller than what must be said: no CONNACK.
+    assert!(connack_fitting(&neg_with(len(&ack) - 1), &limits, false).is_none());
+    // 3.x: the 4-byte CONNACK always fits.
+    let v3 = connect(ProtocolVersion::V3_1_1, None);
+    let neg = negotiate(&v3, &limits, || "x".into()).expect("accepted");
+    assert_eq!(
+        connack_fitting(&neg, &limits, true),
+        Some(connack(&neg, &limits, true))
     );
 }
