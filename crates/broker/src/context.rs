@@ -79,8 +79,7 @@ impl Context {
 
     /// How long closing a connection may wait for its last writes.
     pub(crate) fn close_timeout(&self) -> Duration {
-        // MERGE: `self.limits.send_timeout`.
-        Duration::from_secs(30)
+        self.limits.send_timeout
     }
 
     /// A fresh connection id.

@@ -115,8 +115,12 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         client_events: config.sys.client_events,
         topic_limits: limits.topic,
         mailbox_capacity: mailbox::capacity(&limits),
-        // MERGE: `limits.max_subscriptions` once the config key lands.
-        max_subscriptions: 1000,
+        // `usize::MAX` is "no limit" in the core's terms, 0 in the router's.
+        max_subscriptions: if limits.max_subscriptions == usize::MAX {
+            0
+        } else {
+            limits.max_subscriptions
+        },
     };
     let router = tokio::spawn(router::run(
         Router::new(settings, metrics.clone()),

@@ -352,3 +352,60 @@ async fn a_client_id_is_one_level_of_its_event_topic() {
     }
     broker.shutdown().await;
 }
+
+/// Item 5: a client that takes none of our writes is closed after `mqtt.send_timeout`; its
+/// session then ends as any other (here with expiry 0: the disconnected event says so).
+#[tokio::test]
+async fn writes_that_make_no_progress_end_the_connection() {
+    let broker = TestBroker::start_with(|c| c.mqtt.send_timeout = Duration::from_secs(1)).await;
+    let version = ProtocolVersion::V5;
+    let (mut watcher, _) = RawClient::mqtt_connect(broker.addr(), version, "watch", true).await;
+    watcher
+        .subscribe("$SYS/brokers/+/clients/stuck/disconnected", QoS::AtMostOnce)
+        .await;
+    let (mut stuck, _) = RawClient::mqtt_connect(broker.addr(), version, "stuck", true).await;
+    stuck.subscribe("fill", QoS::AtMostOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), version, "filler", true).await;
+    let big = vec![b'f'; 512 * 1024];
+    for _ in 0..48 {
+        publisher
+            .publish("fill", &big, QoS::AtMostOnce, false)
+            .await;
+    }
+    publisher.ping().await;
+    // `stuck` reads nothing: once its socket is full, a second passes without progress.
+    let event = watcher.recv_publish().await;
+    assert!(event
+        .topic
+        .as_str()
+        .ends_with("/clients/stuck/disconnected"));
+    drop(stuck);
+    broker.shutdown().await;
+}
+
+/// Item 9: a CONNACK larger than the client's Maximum Packet Size is not sent as is: optional
+/// properties go first, and if even the smallest does not fit, the connection is closed
+/// without one ([MQTT-3.1.2-24]).
+#[tokio::test]
+async fn a_connack_fits_the_clients_maximum_packet_size() {
+    let broker = TestBroker::start().await;
+    let version = ProtocolVersion::V5;
+    let mut connect = connect_packet(version, "small");
+    connect.properties.maximum_packet_size = Some(24);
+    let (client, ack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    let mut buf = BytesMut::new();
+    encode(&Packet::ConnAck(ack.clone()), version, &mut buf).expect("encode");
+    assert!(buf.len() <= 24, "CONNACK of {} bytes: {ack:?}", buf.len());
+    client.disconnect().await;
+
+    let mut tiny = connect_packet(version, "tiny");
+    tiny.properties.maximum_packet_size = Some(6);
+    let mut client = RawClient::connect(broker.addr(), version).await;
+    client.send(&Packet::Connect(Box::new(tiny))).await;
+    assert!(
+        client.expect_closed().await.is_none(),
+        "closed without a CONNACK"
+    );
+    broker.shutdown().await;
+}

@@ -145,7 +145,7 @@ impl<S: Stream> Online<S> {
             }
             // Everything already read, one packet at a time with its effects, while the
             // router has answered enough of this client's requests.
-            if wants_input(&self.conn.channel) {
+            if self.conn.channel.wants_input() {
                 match feed_one(&mut self.conn.transport, &mut self.conn.channel, ctx) {
                     Ok(true) => {
                         self.carry_out(ctx);
@@ -321,7 +321,7 @@ impl<S: Stream> Online<S> {
     /// client's acks and pings (and its keep alive never expires for our want of reading).
     fn poll_event(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<()> {
         let mut progressed = false;
-        if wants_input(&self.conn.channel) {
+        if self.conn.channel.wants_input() {
             if let Poll::Ready(read) = self.conn.transport.poll_read_more(cx, &ctx.metrics) {
                 if !matches!(read, Ok(n) if n > 0) {
                     self.end(Ended::Lost);
@@ -379,14 +379,9 @@ fn retained_credit(channel: &Channel, limits: &ServerLimits) -> usize {
     room.div_ceil(2).min(crate::router::RETAINED_BATCH)
 }
 
-/// The send timeout in force. MERGE: `ctx.limits.send_timeout` once the config key lands.
-fn send_timeout(_ctx: &Context) -> std::time::Duration {
-    std::time::Duration::from_secs(30)
-}
-
-/// Whether the channel takes more packets now. MERGE: `channel.wants_input()`.
-fn wants_input(_channel: &Channel) -> bool {
-    true
+/// The send timeout in force.
+fn send_timeout(ctx: &Context) -> std::time::Duration {
+    ctx.limits.send_timeout
 }
 
 /// Decodes the next buffered packet, if any, and hands it to the channel; the reason code to
