@@ -5,3 +5,10 @@
 pub(crate) fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
+
+/// The current wall time as the broker counts it: `limits.clock` applied to [`now`], so that
+/// wall-clock deadlines move with paused tokio time in tests, and never read the system clock
+/// twice in different ways.
+pub(crate) fn wall(limits: &starling_core::ServerLimits) -> std::time::SystemTime {
+    limits.clock.at(now())
+}

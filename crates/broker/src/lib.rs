@@ -126,6 +126,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         Router::new(settings, metrics.clone()),
         router_rx,
         shutdown.clone(),
+        limits.clock,
     ));
     let ctx = Arc::new(Context::new(
         limits,

@@ -6,6 +6,8 @@ use starling_core::{QueueLimits, QueueOverflow, ServerLimits};
 use starling_topic::TopicLimits;
 
 pub(crate) fn from_config(config: &Config) -> ServerLimits {
+    // Wall-clock deadlines are counted from this moment on tokio's clock (`crate::clock`).
+    let clock = starling_core::WallClock::new(crate::clock::now(), std::time::SystemTime::now());
     let mqtt = &config.mqtt;
     ServerLimits {
         max_packet_size: mqtt.max_packet_size,
@@ -32,6 +34,7 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_subscriptions: mqtt.max_subscriptions.map_or(usize::MAX, |n| n as usize),
         max_pending_answers: ServerLimits::default().max_pending_answers,
         send_timeout: mqtt.send_timeout,
+        clock,
         topic: TopicLimits {
             max_levels: usize::from(mqtt.max_topic_levels),
             ..TopicLimits::default()

@@ -17,6 +17,7 @@
 //!   by PUBLISH and the will.
 //! - [`connect`]: CONNECT negotiation, client id rules, will, CONNACK.
 //! - [`channel`]: `Channel`, the per-connection state machine, and its `Effect`s.
+//! - [`wall`]: `WallClock`, monotonic `now` to wall-clock deadlines (what must outlive a restart).
 
 pub mod admission;
 pub mod channel;
@@ -24,9 +25,11 @@ pub mod connect;
 pub mod limits;
 pub mod message;
 pub mod session;
+pub mod wall;
 
 pub use channel::{Channel, ChannelStats, CloseReason, Effect, SubscribeRequest};
 pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};
 pub use session::{Enqueued, Outgoing, QueueLimits, QueueOverflow, SessionState};
+pub use wall::WallClock;

@@ -2,9 +2,10 @@
 //! every channel reads it. The 5.0 CONNACK announces most of these.
 
 use crate::session::QueueLimits;
+use crate::wall::WallClock;
 use starling_codec::QoS;
 use starling_topic::TopicLimits;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Server-side limits and capabilities that shape every channel.
 #[derive(Debug, Clone)]
@@ -69,6 +70,9 @@ pub struct ServerLimits {
     pub max_pending_answers: usize,
     /// A write to a client that makes no progress for this long closes the connection.
     pub send_timeout: Duration,
+    /// The mapping from the `now: Instant` every channel is given to wall-clock deadlines
+    /// (message expiry). The broker fixes it at start.
+    pub clock: WallClock,
 }
 
 impl Default for ServerLimits {
@@ -100,8 +104,16 @@ impl Default for ServerLimits {
             max_subscriptions: 1000,
             max_pending_answers: 16,
             send_timeout: Duration::from_secs(30),
+            clock: default_clock(),
         }
     }
+}
+
+/// The mapping every default `ServerLimits` shares, taken once per process: the one place the
+/// core reads clocks (a default needs some mapping; the broker sets its own at start).
+fn default_clock() -> WallClock {
+    static CLOCK: std::sync::OnceLock<WallClock> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| WallClock::new(Instant::now(), SystemTime::now()))
 }
 
 impl ServerLimits {

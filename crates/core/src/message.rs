@@ -9,7 +9,7 @@ use bytes::Bytes;
 use starling_codec::{Properties, QoS, Utf8String};
 use starling_topic::TopicName;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 /// The properties of an application message that travel with it to subscribers (spec 3.3.2.3).
 /// Topic alias and subscription identifiers are per-hop and are not kept here.
@@ -81,8 +81,9 @@ pub struct Message {
     pub retain: bool,
     /// Properties forwarded to subscribers.
     pub properties: MessageProperties,
-    /// When it expires, from the message expiry interval; `None` never expires.
-    pub expires_at: Option<Instant>,
+    /// When it expires (wall time, so that it means the same after a restart), from the
+    /// message expiry interval; `None` never expires.
+    pub expires_at: Option<SystemTime>,
     /// Client id of the publisher (for No Local); empty for broker-originated messages.
     pub publisher: Arc<str>,
 }
@@ -94,22 +95,22 @@ impl Message {
     }
 
     /// True when the message expiry interval has run out at `now`.
-    pub fn is_expired(&self, now: Instant) -> bool {
+    pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
     }
 
     /// The expiry interval left at `now`, in whole seconds rounded up (spec 3.3.2.3.3: the
     /// forwarded value is the received value minus the time spent waiting), or `None`.
-    pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
+    pub fn remaining_expiry(&self, now: SystemTime) -> Option<u32> {
         self.expires_at.map(|at| {
-            let left = at.saturating_duration_since(now);
+            let left = at.duration_since(now).unwrap_or(Duration::ZERO);
             let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
             u32::try_from(secs).unwrap_or(u32::MAX).max(1)
         })
     }
 
     /// The absolute expiry for an interval received at `now`.
-    pub fn expiry_from_interval(interval: Option<u32>, now: Instant) -> Option<Instant> {
+    pub fn expiry_from_interval(interval: Option<u32>, now: SystemTime) -> Option<SystemTime> {
         interval.map(|secs| now + Duration::from_secs(u64::from(secs)))
     }
 }

@@ -221,7 +221,7 @@ pub(crate) async fn end_session(ctx: &Context, session: &mut SessionState, conn_
 
 /// Publishes a will message, its expiry counted from now.
 pub(crate) async fn publish_will(ctx: &Context, will: WillSpec) {
-    let now = crate::clock::now();
+    let now = crate::clock::wall(&ctx.limits);
     let message = Message {
         expires_at: Message::expiry_from_interval(will.expiry_interval, now),
         ..will.message

@@ -8,8 +8,7 @@ use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
 use crate::router::command::SessionControl;
 use starling_core::{Enqueued, SessionState, WillSpec};
-use std::time::Duration;
-use tokio::time::Instant;
+use std::time::{Duration, SystemTime};
 
 /// Moves whatever is in the delivery inbox into the session's queue.
 pub(crate) fn drain_into(session: &mut SessionState, inbox: &mut Inbox, ctx: &Context) {
@@ -36,7 +35,9 @@ pub(crate) async fn hold(
     conn_id: u64,
     ctx: &Context,
 ) {
-    let start = Instant::now();
+    // Deadlines in wall time, the form the store will keep them in (a session that expired
+    // while the broker was down is gone after a restart); slept on through the broker's clock.
+    let start = crate::clock::wall(&ctx.limits);
     let expires_at = (session.expiry_interval != u32::MAX)
         .then(|| start + Duration::from_secs(session.expiry_interval.into()));
     loop {
@@ -48,8 +49,8 @@ pub(crate) async fn hold(
             (Some(w), Some(e)) => Some(w.min(e)),
             (w, _) => w,
         };
-        let will_timer = sleep_until(will_at);
-        let expiry_timer = sleep_until(expires_at);
+        let will_timer = sleep_until(ctx, will_at);
+        let expiry_timer = sleep_until(ctx, expires_at);
         tokio::select! {
             biased;
             msg = inbox.recv() => match msg {
@@ -82,9 +83,9 @@ pub(crate) async fn hold(
     end_session(ctx, &mut session, conn_id).await;
 }
 
-async fn sleep_until(at: Option<Instant>) {
+async fn sleep_until(ctx: &Context, at: Option<SystemTime>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => tokio::time::sleep_until(ctx.limits.clock.instant(at).into()).await,
         None => std::future::pending().await,
     }
 }

@@ -23,7 +23,7 @@ use starling_topic::{TopicFilter, TopicName};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 /// Most retained messages handed out per request, whatever credit the session offers.
 pub(crate) const RETAINED_BATCH: usize = 128;
@@ -72,7 +72,7 @@ impl Router {
 
     /// Hands out up to `credit` (at most [`RETAINED_BATCH`]) retained messages from the
     /// client's cursors; tells the session to ask again if some remain.
-    pub(super) fn pump_retained(&mut self, client_id: &str, credit: usize, now: Instant) {
+    pub(super) fn pump_retained(&mut self, client_id: &str, credit: usize, now: SystemTime) {
         let Some(list) = self.cursors.get_mut(client_id) else {
             return;
         };

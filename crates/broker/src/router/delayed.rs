@@ -6,12 +6,12 @@ use super::retain::footprint;
 use starling_core::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 /// Messages waiting for their time.
 #[derive(Debug, Default)]
 pub(crate) struct DelayedQueue {
-    due: BTreeMap<(Instant, u64), Arc<Message>>,
+    due: BTreeMap<(SystemTime, u64), Arc<Message>>,
     seq: u64,
     max_messages: usize,
     max_bytes: usize,
@@ -31,7 +31,7 @@ impl DelayedQueue {
     }
 
     /// Holds `message` until `at`; false when the queue is full.
-    pub(crate) fn push(&mut self, at: Instant, message: Arc<Message>) -> bool {
+    pub(crate) fn push(&mut self, at: SystemTime, message: Arc<Message>) -> bool {
         let size = footprint(&message);
         let count_full = self.max_messages != 0 && self.due.len() >= self.max_messages;
         let bytes_full = self.max_bytes != 0 && self.bytes + size > self.max_bytes;
@@ -45,12 +45,12 @@ impl DelayedQueue {
     }
 
     /// When the next message is due.
-    pub(crate) fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<SystemTime> {
         self.due.keys().next().map(|(at, _)| *at)
     }
 
     /// Takes every message due at `now`, in order.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Vec<Arc<Message>> {
+    pub(crate) fn pop_due(&mut self, now: SystemTime) -> Vec<Arc<Message>> {
         let mut out = Vec::new();
         while let Some(entry) = self.due.first_entry() {
             if entry.key().0 > now {

@@ -46,7 +46,7 @@ use starling_core::{SessionState, SubscribeRequest};
 use starling_topic::{SubscriptionTarget, TopicLimits};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 use subscriptions::{SubKey, SubscribeRefusal, Subscriptions};
 use tokio::sync::oneshot;
 
@@ -138,16 +138,17 @@ impl Router {
         }
     }
 
-    /// The next time [`Router::handle_timers`] has something to do.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    /// The next time [`Router::handle_timers`] has something to do (wall time: every deadline
+    /// the router keeps must mean the same after a restart).
+    pub(crate) fn next_deadline(&self) -> Option<SystemTime> {
         match (self.delayed.next_due(), self.retained.next_expiry()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Handles one command at `now`.
-    pub(crate) fn handle(&mut self, cmd: RouterCmd, now: Instant) {
+    /// Handles one command at `now` (wall time, from the broker's `WallClock`).
+    pub(crate) fn handle(&mut self, cmd: RouterCmd, now: SystemTime) {
         match cmd {
             RouterCmd::Connect {
                 client_id,
@@ -273,7 +274,7 @@ impl Router {
         packet_id: PacketId,
         requests: Vec<Result<SubscribeRequest, ReasonCode>>,
         credit: usize,
-        now: Instant,
+        now: SystemTime,
     ) {
         let mut reason_codes = Vec::with_capacity(requests.len());
         for request in requests {

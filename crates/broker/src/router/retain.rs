@@ -12,7 +12,7 @@ use starling_topic::{RetainedTree, TopicFilter};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 /// What happened to a retained publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub(crate) struct RetainStore {
     messages: RetainedTree<Arc<Message>>,
     /// (expiry, topic) of every stored message that expires; kept exact (an entry leaves when
     /// its message is replaced or removed), so it holds at most one entry per message.
-    expiring: BTreeSet<(Instant, Arc<str>)>,
+    expiring: BTreeSet<(SystemTime, Arc<str>)>,
     bytes: usize,
     limits: RetainLimits,
 }
@@ -109,12 +109,12 @@ impl RetainStore {
     }
 
     /// When the next stored message expires.
-    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+    pub(crate) fn next_expiry(&self) -> Option<SystemTime> {
         self.expiring.first().map(|(at, _)| *at)
     }
 
     /// Removes every message expired at `now`.
-    pub(crate) fn sweep(&mut self, now: Instant) {
+    pub(crate) fn sweep(&mut self, now: SystemTime) {
         while let Some((at, topic)) = self.expiring.first().cloned() {
             if at > now {
                 break;
@@ -132,7 +132,7 @@ impl RetainStore {
         &self,
         filter: &TopicFilter,
         after: Option<&str>,
-        now: Instant,
+        now: SystemTime,
         mut visit: impl FnMut(&Arc<Message>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         self.messages.for_each_match_after(filter, after, |m| {

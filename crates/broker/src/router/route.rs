@@ -8,13 +8,13 @@ use crate::metrics::Metrics;
 use starling_core::{Delivery, Message, SharedTag};
 use starling_topic::DelayedPublish;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 impl Router {
     /// A message from a client (or a will, or `$SYS`): held back if it is `$delayed/` and
     /// delayed publish is on, routed otherwise. The channel already refused invalid `$delayed`
     /// topics and `$SYS` ones, so what is left to do here is the unwrapping.
-    pub(super) fn publish(&mut self, message: Arc<Message>, now: Instant) {
+    pub(super) fn publish(&mut self, message: Arc<Message>, now: SystemTime) {
         if self.settings.delayed_enabled {
             match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
                 Ok(Some(delayed)) => {
@@ -40,7 +40,7 @@ impl Router {
     }
 
     /// Routes the delayed messages due at `now` and forgets retained ones that expired.
-    pub(super) fn handle_timers(&mut self, now: Instant) {
+    pub(super) fn handle_timers(&mut self, now: SystemTime) {
         for message in self.delayed.pop_due(now) {
             self.route(&message);
         }

@@ -3,6 +3,7 @@
 
 use super::command::RouterCmd;
 use super::Router;
+use starling_core::WallClock;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -18,14 +19,16 @@ pub(crate) async fn run(
     mut router: Router,
     mut inbox: mpsc::Receiver<RouterCmd>,
     shutdown: CancellationToken,
+    clock: WallClock,
 ) {
+    let wall_now = || clock.at(crate::clock::now());
     let stop = shutdown.cancelled();
     tokio::pin!(stop);
     loop {
         let due = router.next_deadline();
         let sleep = async move {
             match due {
-                Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
+                Some(at) => tokio::time::sleep_until(Instant::from_std(clock.instant(at))).await,
                 None => std::future::pending().await,
             }
         };
@@ -37,7 +40,7 @@ pub(crate) async fn run(
             biased;
             cmd = inbox.recv() => match cmd {
                 Some(cmd) => {
-                    let now = crate::clock::now();
+                    let now = wall_now();
                     router.handle(cmd, now);
                     for _ in 1..INBOX_BATCH {
                         match inbox.try_recv() {
@@ -54,7 +57,7 @@ pub(crate) async fn run(
                 }
                 None => break,
             },
-            () = sleep => router.handle_timers(crate::clock::now()),
+            () = sleep => router.handle_timers(wall_now()),
             () = &mut stop, if !router.stopping() => router.stop_sessions(),
         }
         router.update_gauges();

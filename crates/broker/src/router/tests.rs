@@ -11,7 +11,7 @@ use starling_config::SharedStrategy;
 use starling_core::{Delivery, Message, MessageProperties, SubscribeRequest};
 use starling_topic::{SubscriptionTarget, TopicLimits, TopicName};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
 fn settings() -> RouterSettings {
@@ -52,7 +52,7 @@ fn message(topic: &str, payload: &str, qos: QoS, retain: bool) -> Arc<Message> {
 }
 
 /// Registers `id` and returns its inbox (and the previous session's takeover, if any).
-fn connect(r: &mut Router, id: &str, conn_id: u64, clean: bool, now: Instant) -> Inbox {
+fn connect(r: &mut Router, id: &str, conn_id: u64, clean: bool, now: SystemTime) -> Inbox {
     let (tx, rx) = mailbox();
     let (reply, _previous) = oneshot::channel();
     r.handle(
@@ -81,7 +81,7 @@ fn request(filter: &str, qos: QoS) -> Result<SubscribeRequest, ReasonCode> {
     })
 }
 
-fn subscribe(r: &mut Router, id: &str, filters: &[&str], credit: usize, now: Instant) {
+fn subscribe(r: &mut Router, id: &str, filters: &[&str], credit: usize, now: SystemTime) {
     r.handle(
         RouterCmd::Subscribe {
             client_id: id.into(),
@@ -128,7 +128,7 @@ fn paused(msgs: &[SessionMsg]) -> bool {
 
 #[test]
 fn retained_messages_stream_against_credit_until_every_one_is_delivered() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     for i in 0..1000 {
         r.handle(
@@ -175,7 +175,7 @@ fn retained_messages_stream_against_credit_until_every_one_is_delivered() {
 
 #[test]
 fn a_stale_connection_cannot_resume_and_unsubscribe_drops_the_cursor() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     for i in 0..10 {
         r.handle(
@@ -217,7 +217,7 @@ fn a_stale_connection_cannot_resume_and_unsubscribe_drops_the_cursor() {
 
 #[test]
 fn an_exact_filter_is_one_lookup_and_expired_messages_are_swept() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     let mut expiring = (*message("a/b", "old", QoS::AtMostOnce, true)).clone();
     expiring.expires_at = Some(now + Duration::from_secs(5));
@@ -240,7 +240,7 @@ fn an_exact_filter_is_one_lookup_and_expired_messages_are_swept() {
 
 #[test]
 fn retained_bytes_and_count_are_capped() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut s = settings();
     let one = super::retain::footprint(&message("k/0", "0123456789", QoS::AtMostOnce, true));
     s.retain.max_bytes = 3 * one;
@@ -277,7 +277,7 @@ fn retained_bytes_and_count_are_capped() {
 
 #[test]
 fn subscriptions_per_client_are_capped() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut s = settings();
     s.max_subscriptions = 2;
     let mut r = router(s);
@@ -294,7 +294,7 @@ fn subscriptions_per_client_are_capped() {
 
 #[test]
 fn plain_and_exclusive_on_one_filter_are_two_subscriptions() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     let mut c1 = connect(&mut r, "c1", 1, true, now);
     let mut c2 = connect(&mut r, "c2", 2, true, now);
@@ -338,7 +338,7 @@ fn plain_and_exclusive_on_one_filter_are_two_subscriptions() {
 
 #[test]
 fn shared_groups_take_turns_and_skip_offline_members() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     let mut inboxes: Vec<Inbox> = (0..3)
         .map(|i| connect(&mut r, &format!("m{i}"), i, true, now))
@@ -368,7 +368,7 @@ fn shared_groups_take_turns_and_skip_offline_members() {
 
 #[test]
 fn delayed_messages_fire_at_their_time() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     let mut inbox = connect(&mut r, "c", 1, true, now);
     subscribe(&mut r, "c", &["later"], 0, now);
@@ -387,7 +387,7 @@ fn delayed_messages_fire_at_their_time() {
 
 #[test]
 fn a_takeover_tells_the_old_session_whether_the_new_one_starts_clean() {
-    let now = Instant::now();
+    let now = SystemTime::now();
     let mut r = router(settings());
     for (clean, conn) in [(false, 2), (true, 3)] {
         let mut old = connect(&mut r, "c", conn - 1, false, now);

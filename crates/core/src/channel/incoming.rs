@@ -186,7 +186,7 @@ impl Channel {
             topic,
             expires_at: Message::expiry_from_interval(
                 publish.properties.message_expiry_interval,
-                now,
+                self.limits.clock.at(now),
             ),
             properties: MessageProperties::from_publish(&publish.properties),
             payload: crate::message::detach(&publish.payload),

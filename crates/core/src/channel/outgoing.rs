@@ -19,7 +19,7 @@ impl Channel {
             self.offer_to_queue(delivery, false);
             return;
         }
-        if delivery.message.is_expired(now) {
+        if delivery.message.is_expired(self.limits.clock.at(now)) {
             self.stats.expired += 1;
             return;
         }
@@ -147,7 +147,7 @@ impl Channel {
             let Some(delivery) = self.session.queue_mut().pop_front() else {
                 break;
             };
-            if delivery.message.is_expired(now) {
+            if delivery.message.is_expired(self.limits.clock.at(now)) {
                 self.stats.expired += 1;
             } else if delivery.qos == QoS::AtMostOnce {
                 self.send_publish(delivery, None, now);
@@ -211,7 +211,7 @@ impl Channel {
             let p = &mut properties;
             let mp = &msg.properties;
             p.payload_format_indicator = mp.payload_format_indicator;
-            p.message_expiry_interval = msg.remaining_expiry(now);
+            p.message_expiry_interval = msg.remaining_expiry(self.limits.clock.at(now));
             p.content_type = mp.content_type.clone();
             p.response_topic = mp.response_topic.clone();
             p.correlation_data = mp.correlation_data.clone();

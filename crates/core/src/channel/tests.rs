@@ -48,7 +48,7 @@ fn message(topic: &str, qos: QoS, expires_at: Option<Instant>) -> Arc<Message> {
         qos,
         retain: false,
         properties: MessageProperties::default(),
-        expires_at,
+        expires_at: expires_at.map(|at| ServerLimits::default().clock.at(at)),
         publisher: Arc::from("other"),
     })
 }
