@@ -2,8 +2,8 @@
 //! others are refused (5.0 0x97 Quota exceeded, 3.1.1 0x80 Failure) until the holder
 //! unsubscribes or its session ends. The holder receives what is published to `<filter>`.
 
-use starling_codec::{ProtocolVersion, QoS, ReasonCode};
-use starling_testkit::{versions, RawClient, TestBroker};
+use starling_codec::{ProtocolVersion, QoS, ReasonCode, Will};
+use starling_testkit::{connect_packet, string, versions, RawClient, TestBroker};
 use std::net::SocketAddr;
 
 /// The SUBACK code a refused exclusive subscription gets in `v`.
@@ -57,8 +57,20 @@ async fn exclusive_subscription_is_released_when_the_session_ends() {
     let broker = TestBroker::start().await;
     for v in versions() {
         let filter = format!("$exclusive/ex/{v}");
-        let mut first = client(broker.addr(), v, "first").await;
+        // The holder's will is the signal that the broker saw its connection go: the session
+        // of a lost connection publishes its will, then ends, in that order, from one task.
+        let will_topic = format!("will/first/{v}");
+        let mut connect = connect_packet(v, "first");
+        connect.will = Some(Will {
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: string(&will_topic),
+            payload: RawClient::bytes(b"gone"),
+            properties: Default::default(),
+        });
+        let (mut first, _) = RawClient::connect_with(broker.addr(), connect).await;
         let mut second = client(broker.addr(), v, "second").await;
+        second.subscribe(&will_topic, QoS::AtMostOnce).await;
         assert_eq!(
             try_subscribe(&mut first, &filter).await,
             ReasonCode::GrantedQoS1
@@ -66,16 +78,12 @@ async fn exclusive_subscription_is_released_when_the_session_ends() {
         assert_eq!(try_subscribe(&mut second, &filter).await, refused(v), "{v}");
         // A clean session ends with its connection, even an abnormal close.
         first.drop_connection();
-        second.ping().await;
-        let mut granted = false;
-        for _ in 0..50 {
-            if try_subscribe(&mut second, &filter).await == ReasonCode::GrantedQoS1 {
-                granted = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert!(granted, "{v}: granted once the holder's session ended");
+        second.expect_next_publish_on(&will_topic).await;
+        assert_eq!(
+            try_subscribe(&mut second, &filter).await,
+            ReasonCode::GrantedQoS1,
+            "{v}: granted once the holder's session ended"
+        );
         second.disconnect().await;
     }
 }
@@ -121,10 +129,12 @@ async fn exclusive_holder_may_subscribe_again() {
             .await;
         let msg = holder.recv_and_ack().await;
         assert_eq!(&msg.payload[..], b"once");
-        holder.ping().await;
-        holder
-            .expect_no_packet(std::time::Duration::from_millis(200))
+        // Once, not twice: the next message is a sentinel from the same publisher.
+        let sentinel = format!("again/{v}/sentinel");
+        holder.subscribe(&sentinel, QoS::AtLeastOnce).await;
+        p.publish(&sentinel, b"sentinel", QoS::AtLeastOnce, false)
             .await;
+        holder.expect_next_publish_on(&sentinel).await;
         p.disconnect().await;
         holder.disconnect().await;
     }

@@ -9,6 +9,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// A topic clients subscribe to for the sentinel that shows nothing more is coming (see
+/// [`RawClient::expect_next_publish_on`]).
+const SENTINEL: &str = "sentinel/session";
+
 /// A CONNECT resuming (or starting) a session: 3.x clean session 0, 5.0 Clean Start 0 with
 /// Session Expiry Interval `expiry` seconds (3.x ignores it; the server caps it).
 fn persistent(v: ProtocolVersion, id: &str, expiry: u32) -> Connect {
@@ -46,7 +50,9 @@ async fn publish_n(addr: SocketAddr, v: ProtocolVersion, topic: &str, count: usi
     publisher.disconnect().await;
 }
 
-/// Receives (and acknowledges) exactly the payloads `want`, then nothing more.
+/// Receives (and acknowledges) exactly the payloads `want`, then nothing more: the next message
+/// is the client's own sentinel, published once those came (whatever the broker had for the
+/// client by then is delivered before it).
 async fn expect_payloads(client: &mut RawClient, want: &[&str]) {
     for w in want {
         let msg = client.recv_and_ack().await;
@@ -57,8 +63,8 @@ async fn expect_payloads(client: &mut RawClient, want: &[&str]) {
             client.version()
         );
     }
-    client.ping().await;
-    client.expect_no_packet(Duration::from_millis(200)).await;
+    client.subscribe(SENTINEL, QoS::AtLeastOnce).await;
+    client.expect_nothing_before_own_sentinel(SENTINEL).await;
 }
 
 #[tokio::test]
@@ -88,12 +94,22 @@ async fn mqtt_3_1_2_23_session_is_gone_after_its_expiry() {
     for v in versions() {
         let topic = format!("gone/{v}");
         park(broker.addr(), v, "brief", &topic, 1).await;
+        // The scenario, not synchronisation: wall time must pass for the session to expire.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let (mut back, present) = connect_ok(broker.addr(), persistent(v, "brief", 1)).await;
         assert!(!present, "{v}: the session expired");
-        publish_n(broker.addr(), v, &topic, 1, QoS::AtLeastOnce).await;
-        back.ping().await;
-        back.expect_no_packet(Duration::from_millis(300)).await;
+        // Its subscription went with it: a message to `topic` does not come, the sentinel
+        // published after it by the same publisher does.
+        back.subscribe(SENTINEL, QoS::AtLeastOnce).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "publisher", true).await;
+        publisher
+            .publish(&topic, "m0", QoS::AtLeastOnce, false)
+            .await;
+        publisher
+            .publish(SENTINEL, "sentinel", QoS::AtLeastOnce, false)
+            .await;
+        back.expect_next_publish_on(SENTINEL).await;
+        publisher.disconnect().await;
         back.disconnect().await;
     }
 }
@@ -129,6 +145,7 @@ async fn mqtt_3_14_2_2_2_v5_disconnect_changes_the_session_expiry() {
     disconnect.properties.session_expiry_interval = Some(1);
     client.send(&Packet::Disconnect(disconnect)).await;
     assert_eq!(client.expect_closed().await, None);
+    // The scenario, not synchronisation: wall time must pass the new 1 s expiry.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (client, present) = connect_ok(broker.addr(), persistent(v, "shorter", 60)).await;
     assert!(!present, "expired after the new 1 s");
@@ -141,6 +158,7 @@ async fn mqtt_3_14_2_2_2_v5_disconnect_changes_the_session_expiry() {
     disconnect.properties.session_expiry_interval = Some(60);
     client.send(&Packet::Disconnect(disconnect)).await;
     assert_eq!(client.expect_closed().await, None);
+    // The scenario, not synchronisation: wall time passes the old 1 s expiry.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     publish_n(broker.addr(), v, "longer", 1, QoS::AtLeastOnce).await;
     let (mut client, present) = connect_ok(broker.addr(), persistent(v, "longer", 60)).await;
@@ -150,7 +168,8 @@ async fn mqtt_3_14_2_2_2_v5_disconnect_changes_the_session_expiry() {
 }
 
 /// An offline session with queue length 2 receives 5 messages; returns what the client gets
-/// on resume and how many the broker counted as dropped.
+/// on resume (everything before its own sentinel) and how many the broker counted as dropped
+/// (counted while the session was offline, before the CONNACK of the resume).
 async fn offline_overflow(policy: QueueOverflow, v: ProtocolVersion) -> (Vec<String>, u64) {
     let broker = TestBroker::start_with(|cfg| {
         cfg.session.max_queue_len = 2;
@@ -161,12 +180,16 @@ async fn offline_overflow(policy: QueueOverflow, v: ProtocolVersion) -> (Vec<Str
     publish_n(broker.addr(), v, "flood", 5, QoS::AtLeastOnce).await;
     let (mut back, present) = connect_ok(broker.addr(), persistent(v, "slow", 60)).await;
     assert!(present);
+    back.subscribe(SENTINEL, QoS::AtLeastOnce).await;
+    back.publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
     let mut got = Vec::new();
-    while let Some(packet) = back.recv_timeout(Duration::from_millis(500)).await {
-        let Packet::Publish(msg) = packet else {
-            panic!("{v}: expected PUBLISH, got {packet:?}");
-        };
+    loop {
+        let msg = back.recv_publish().await;
         back.ack(&msg).await;
+        if msg.topic.as_str() == SENTINEL {
+            break;
+        }
         got.push(String::from_utf8_lossy(&msg.payload).into_owned());
     }
     let dropped = broker.metrics().messages_dropped.load(Ordering::Relaxed);
@@ -261,17 +284,26 @@ async fn session_queue_overflow_applies_to_an_online_client_with_a_full_window()
             .await;
             let (mut sub, _) = RawClient::mqtt_connect(broker.addr(), v, "busy", true).await;
             sub.subscribe("flood", QoS::AtLeastOnce).await;
+            // Granted QoS 0: the sentinel is sent at once, past the full window and queue (a
+            // QoS 1 one would wait in the queue, or overflow it).
+            sub.subscribe(SENTINEL, QoS::AtMostOnce).await;
             // m0 in flight (not yet acknowledged), m1 and m2 queued, m3 and m4 overflow.
-            publish_n(broker.addr(), v, "flood", 5, QoS::AtLeastOnce).await;
-            let first = sub.recv_publish().await;
-            let dropped = || broker.metrics().messages_dropped.load(Ordering::Relaxed);
-            for _ in 0..100 {
-                if dropped() >= 2 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            let (mut publisher, _) =
+                RawClient::mqtt_connect(broker.addr(), v, "publisher", true).await;
+            for i in 0..5 {
+                publisher
+                    .publish("flood", format!("m{i}"), QoS::AtLeastOnce, false)
+                    .await;
             }
-            assert_eq!(dropped(), 2, "{v} {policy:?}: both overflows counted");
+            publisher
+                .publish(SENTINEL, "sentinel", QoS::AtMostOnce, false)
+                .await;
+            let first = sub.recv_publish().await;
+            // The sentinel came after m4 from the same publisher: m3 and m4 were handled (and
+            // the overflows counted) before it was sent.
+            sub.expect_next_publish_on(SENTINEL).await;
+            let dropped = broker.metrics().messages_dropped.load(Ordering::Relaxed);
+            assert_eq!(dropped, 2, "{v} {policy:?}: both overflows counted");
             sub.ack(&first).await;
             let mut got = vec![String::from_utf8_lossy(&first.payload).into_owned()];
             for _ in 0..2 {
@@ -279,8 +311,12 @@ async fn session_queue_overflow_applies_to_an_online_client_with_a_full_window()
                 got.push(String::from_utf8_lossy(&msg.payload).into_owned());
             }
             assert_eq!(got, want, "{v} {policy:?}");
-            sub.ping().await;
-            sub.expect_no_packet(Duration::from_millis(200)).await;
+            // Nothing more: the next message is a sentinel from the same publisher.
+            publisher
+                .publish(SENTINEL, "sentinel", QoS::AtMostOnce, false)
+                .await;
+            sub.expect_next_publish_on(SENTINEL).await;
+            publisher.disconnect().await;
         }
     }
 }

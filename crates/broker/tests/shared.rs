@@ -8,9 +8,14 @@ use starling_config::SharedStrategy;
 use starling_testkit::{subscribe_packet, subscription, versions, RawClient, TestBroker};
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Duration;
 
-/// `n` clients `<prefix>0`, `<prefix>1`, ... each subscribed to `filter` at QoS 1.
+/// A plain topic every member also subscribes to: each publisher sends a message there after
+/// its others, and [`drain`] reads until it comes (one publisher's messages reach one
+/// subscriber in order, so nothing of that publisher's can come after it).
+const SENTINEL: &str = "sentinel/shared";
+
+/// `n` clients `<prefix>0`, `<prefix>1`, ... each subscribed to `filter` at QoS 1 (and to
+/// [`SENTINEL`]).
 async fn members(
     addr: SocketAddr,
     v: ProtocolVersion,
@@ -23,22 +28,25 @@ async fn members(
         let (mut client, _) = RawClient::mqtt_connect(addr, v, &format!("{prefix}{i}"), true).await;
         let ack = client.subscribe(filter, QoS::AtLeastOnce).await;
         assert!(ack.reason_codes[0].is_success(), "{v} {filter}: {ack:?}");
+        client.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         out.push(client);
     }
     out
 }
 
-/// Everything each client receives until it is quiet for a while (acknowledged), as
-/// `topic payload` strings.
-async fn drain(clients: &mut [RawClient]) -> Vec<Vec<String>> {
+/// Everything each client receives (acknowledged) until the sentinels of `publishers`
+/// publishers came, as `topic payload` strings.
+async fn drain(clients: &mut [RawClient], publishers: usize) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for client in clients.iter_mut() {
         let mut got = Vec::new();
-        while let Some(packet) = client.recv_timeout(Duration::from_millis(400)).await {
-            let Packet::Publish(msg) = packet else {
-                panic!("expected PUBLISH, got {packet:?}");
-            };
-            client.ack(&msg).await;
+        let mut sentinels = 0;
+        while sentinels < publishers {
+            let msg = client.recv_and_ack().await;
+            if msg.topic.as_str() == SENTINEL {
+                sentinels += 1;
+                continue;
+            }
             got.push(format!(
                 "{} {}",
                 msg.topic.as_str(),
@@ -51,7 +59,7 @@ async fn drain(clients: &mut [RawClient]) -> Vec<Vec<String>> {
 }
 
 /// Publishes `count` QoS 1 messages from `publisher_id`, to `topic(i)` with payload
-/// `<publisher_id>-<i>`.
+/// `<publisher_id>-<i>`, then one to [`SENTINEL`].
 async fn publish_n(
     addr: SocketAddr,
     v: ProtocolVersion,
@@ -69,8 +77,16 @@ async fn publish_n(
         assert!(rc.is_success(), "{v}: {rc:?}");
         sent.push(format!("{t} {payload}"));
     }
+    publish_sentinel(&mut publisher).await;
     publisher.disconnect().await;
     sent
+}
+
+async fn publish_sentinel(publisher: &mut RawClient) {
+    let rc = publisher
+        .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
+    assert!(rc.is_success(), "{rc:?}");
 }
 
 /// Every message sent was received exactly once across `got`.
@@ -92,7 +108,7 @@ async fn mqtt_4_8_2_random_delivers_each_message_to_exactly_one_member() {
     for v in versions() {
         let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
         let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
     }
 }
@@ -103,7 +119,7 @@ async fn mqtt_4_8_2_round_robin_spreads_messages_evenly() {
     for v in versions() {
         let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
         let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
         for (i, g) in got.iter().enumerate() {
             assert_eq!(g.len(), 20, "{v}: member {i} got {}", g.len());
@@ -117,7 +133,7 @@ async fn mqtt_4_8_2_sticky_keeps_to_one_member_while_it_stays() {
     for v in versions() {
         let mut group = members(broker.addr(), v, "m", "$share/g/t", 3).await;
         let sent = publish_n(broker.addr(), v, "p", 60, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
         let busy: Vec<usize> = got.iter().map(Vec::len).filter(|&n| n > 0).collect();
         assert_eq!(busy, [60], "{v}: one member gets everything");
@@ -130,7 +146,7 @@ async fn mqtt_4_8_2_hash_topic_sends_a_topic_always_to_the_same_member() {
     for v in versions() {
         let mut group = members(broker.addr(), v, "m", "$share/g/t/+", 3).await;
         let sent = publish_n(broker.addr(), v, "p", 60, |i| format!("t/{}", i % 6)).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
         let mut owner: BTreeMap<String, usize> = BTreeMap::new();
         for (member, msgs) in got.iter().enumerate() {
@@ -153,7 +169,7 @@ async fn mqtt_4_8_2_hash_clientid_sends_a_publisher_always_to_the_same_member() 
         for publisher in ["pa", "pb", "pc", "pd"] {
             sent.extend(publish_n(broker.addr(), v, publisher, 15, |_| "t".into()).await);
         }
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 4).await;
         exactly_once(v, &sent, &got);
         let mut owner: BTreeMap<String, usize> = BTreeMap::new();
         for (member, msgs) in got.iter().enumerate() {
@@ -174,7 +190,7 @@ async fn queue_prefix_is_the_share_group_named_queue() {
         // The same group spelled the long way.
         group.extend(members(broker.addr(), v, "s", "$share/$queue/t", 1).await);
         let sent = publish_n(broker.addr(), v, "p", 30, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
         for (i, g) in got.iter().enumerate() {
             assert_eq!(g.len(), 10, "{v}: member {i}");
@@ -190,9 +206,9 @@ async fn mqtt_4_8_2_each_group_and_each_plain_subscriber_gets_every_message() {
         let mut b = members(broker.addr(), v, "b", "$share/b/t", 2).await;
         let mut plain = members(broker.addr(), v, "plain", "t", 1).await;
         let sent = publish_n(broker.addr(), v, "p", 20, |_| "t".into()).await;
-        exactly_once(v, &sent, &drain(&mut a).await);
-        exactly_once(v, &sent, &drain(&mut b).await);
-        exactly_once(v, &sent, &drain(&mut plain).await);
+        exactly_once(v, &sent, &drain(&mut a, 1).await);
+        exactly_once(v, &sent, &drain(&mut b, 1).await);
+        exactly_once(v, &sent, &drain(&mut plain, 1).await);
     }
 }
 
@@ -209,8 +225,22 @@ async fn mqtt_4_8_2_unacknowledged_messages_of_a_member_that_leaves_go_to_anothe
         }
         let mut stayer = members(broker.addr(), v, "stayer", "$share/g/t", 1).await;
         drop(leaver);
-        let got = drain(&mut stayer).await;
-        exactly_once(v, &sent, &got);
+        // The three come to the stayer once the broker has seen the leaver go; then nothing
+        // more (no copy twice): the sentinel published after they came is next.
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let msg = stayer[0].recv_and_ack().await;
+            got.push(format!(
+                "{} {}",
+                msg.topic.as_str(),
+                String::from_utf8_lossy(&msg.payload)
+            ));
+        }
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "p", true).await;
+        publish_sentinel(&mut publisher).await;
+        stayer[0].expect_next_publish_on(SENTINEL).await;
+        publisher.disconnect().await;
+        exactly_once(v, &sent, &[got]);
     }
 }
 
@@ -224,7 +254,7 @@ async fn mqtt_3_10_4_unsubscribe_from_a_shared_subscription() {
             assert_eq!(ack.reason_codes, [ReasonCode::Success], "{v}");
         }
         publish_n(broker.addr(), v, "p", 2, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         assert_eq!(got, [Vec::<String>::new()], "{v}: nothing after UNSUBACK");
     }
 }
@@ -258,10 +288,13 @@ async fn mqtt_4_8_2_retained_messages_are_not_sent_to_a_new_shared_subscription(
         let mut queue = members(broker.addr(), v, "q", &format!("$queue/{topic}"), 1).await;
         // A plain subscription does get it (the message really is retained).
         let mut plain = members(broker.addr(), v, "plain", &topic, 1).await;
-        assert_eq!(drain(&mut group).await, [Vec::<String>::new()], "{v}");
-        assert_eq!(drain(&mut queue).await, [Vec::<String>::new()], "{v}");
+        // Retained messages are handed out while the router handles the SUBSCRIBE: whatever
+        // they got comes before this.
+        publish_sentinel(&mut publisher).await;
+        assert_eq!(drain(&mut group, 1).await, [Vec::<String>::new()], "{v}");
+        assert_eq!(drain(&mut queue, 1).await, [Vec::<String>::new()], "{v}");
         assert_eq!(
-            drain(&mut plain).await,
+            drain(&mut plain, 1).await,
             [vec![format!("{topic} old")]],
             "{v}"
         );
@@ -282,13 +315,15 @@ async fn mqtt_4_8_2_an_offline_member_is_skipped_while_another_is_online() {
         sleeper.disconnect().await;
         let mut awake = members(broker.addr(), v, "awake", "$share/g/t", 1).await;
         let sent = publish_n(broker.addr(), v, "p", 10, |_| "t".into()).await;
-        exactly_once(v, &sent, &drain(&mut awake).await);
+        exactly_once(v, &sent, &drain(&mut awake, 1).await);
         // The offline member's session got none of them.
         let (mut sleeper, connack) = RawClient::connect_with(broker.addr(), connect).await;
         assert!(connack.session_present, "{v}");
-        sleeper.ping().await;
-        sleeper.expect_no_packet(Duration::from_millis(200)).await;
-        sleeper.unsubscribe(&["$share/g/t"]).await;
+        // Whatever its session had queued comes before its own sentinel.
+        let own = "sentinel/sleeper";
+        sleeper.subscribe(own, QoS::AtLeastOnce).await;
+        sleeper.expect_nothing_before_own_sentinel(own).await;
+        sleeper.unsubscribe(&["$share/g/t", own]).await;
         sleeper.disconnect().await;
     }
 }
@@ -301,7 +336,7 @@ async fn mqtt_3_8_4_3_subscribing_twice_to_a_share_keeps_one_membership() {
         let ack = group[0].subscribe("$share/g/t", QoS::AtLeastOnce).await;
         assert!(ack.reason_codes[0].is_success());
         let sent = publish_n(broker.addr(), v, "p", 20, |_| "t".into()).await;
-        let got = drain(&mut group).await;
+        let got = drain(&mut group, 1).await;
         exactly_once(v, &sent, &got);
         assert_eq!(got[0].len(), 10, "{v}: still one member, not two");
     }

@@ -2,13 +2,12 @@
 
 use starling_testkit::TestBroker;
 use std::process::Output;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 mod common;
 
-use common::{finish, ok, stderr};
+use common::{finish, ok, spawn_subscribed, stderr};
 
 const TIMEOUT_EXIT: i32 = 27;
 
@@ -22,23 +21,13 @@ async fn run(broker: &TestBroker, args: &[&str]) -> Output {
     finish(command(broker.addr().port(), args).spawn().expect("spawn")).await
 }
 
-/// Starts `starling sub` and returns once the broker counts its subscriptions.
-async fn sub(broker: &TestBroker, args: &[&str], filters: u64) -> Child {
-    let before = broker.metrics().subscriptions.load(Ordering::Relaxed);
+/// Starts `starling sub -d` and returns once it reports (on stderr) the SUBACK for its
+/// `filters` filters.
+async fn sub(broker: &TestBroker, args: &[&str], filters: usize) -> Child {
     let args: Vec<&str> = ["sub"].iter().chain(args).copied().collect();
-    let child = command(broker.addr().port(), &args)
-        .args(["-W", "15"])
-        .spawn()
-        .expect("spawn sub");
-    let start = Instant::now();
-    while broker.metrics().subscriptions.load(Ordering::Relaxed) < before + filters {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "sub did not subscribe"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    child
+    let mut command = command(broker.addr().port(), &args);
+    command.args(["-W", "15", "-d"]);
+    spawn_subscribed(command, filters).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,13 +152,14 @@ async fn count_and_timeout_bound_the_subscriber() {
     ok(&published);
     assert_eq!(ok(&finish(child).await), "m\nm\n");
     // -W expiring before -C is reached: what came is printed, exit 27.
-    let child = command(
-        broker.addr().port(),
-        &["sub", "-t", "d", "-C", "5", "-W", "2"],
+    let child = spawn_subscribed(
+        command(
+            broker.addr().port(),
+            &["sub", "-t", "d", "-C", "5", "-W", "2", "-d"],
+        ),
+        1,
     )
-    .spawn()
-    .expect("spawn");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    .await;
     ok(&run(&broker, &["pub", "-t", "d", "-m", "one"]).await);
     let short = finish(child).await;
     assert_eq!(

@@ -4,35 +4,21 @@
 use starling_testkit::transports::{Front, Proxy, TestPki};
 use starling_testkit::TestBroker;
 use std::process::Output;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{command, finish, ok};
+use common::{command, finish, ok, spawn_subscribed};
 
 async fn run(args: &[&str]) -> Output {
     finish(command(args).spawn().expect("spawn")).await
 }
 
-/// `sub` then `pub` with the same connection arguments; checks the message arrives.
-async fn round_trip(broker: &TestBroker, connection: &[&str]) {
-    let before = broker.metrics().subscriptions.load(Ordering::Relaxed);
-    let mut args = vec!["sub", "-t", "tr/#", "-C", "1", "-W", "15"];
+/// `sub` then `pub` with the same connection arguments; checks the message arrives. `pub` starts
+/// once `sub -d` has reported its SUBACK.
+async fn round_trip(connection: &[&str]) {
+    let mut args = vec!["sub", "-t", "tr/#", "-C", "1", "-W", "15", "-d"];
     args.extend_from_slice(connection);
-    let mut child = command(&args).spawn().expect("spawn sub");
-    let start = Instant::now();
-    while broker.metrics().subscriptions.load(Ordering::Relaxed) <= before {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.start_kill();
-            let out = finish(child).await;
-            panic!(
-                "sub did not subscribe ({connection:?}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let child = spawn_subscribed(command(&args), 1).await;
     let mut args = vec!["pub", "-t", "tr/x", "-m", "over the wire", "-q", "1"];
     args.extend_from_slice(connection);
     ok(&run(&args).await);
@@ -41,15 +27,6 @@ async fn round_trip(broker: &TestBroker, connection: &[&str]) {
         "over the wire\n",
         "{connection:?}"
     );
-    // The next round counts subscriptions from here: wait for this one's to be gone.
-    let start = Instant::now();
-    while broker.metrics().subscriptions.load(Ordering::Relaxed) > before {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "sub still subscribed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn path(p: &std::path::Path) -> &str {
@@ -62,31 +39,24 @@ async fn mqtts_with_cafile_insecure_and_client_certificate() {
     let pki = TestPki::generate();
     let tls = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
     let url = format!("mqtts://localhost:{}", tls.addr().port());
-    round_trip(&broker, &["--url", &url, "--cafile", path(&pki.ca)]).await;
-    round_trip(&broker, &["--url", &url, "--insecure"]).await;
+    round_trip(&["--url", &url, "--cafile", path(&pki.ca)]).await;
+    round_trip(&["--url", &url, "--insecure"]).await;
     // -h/-p with --cafile means TLS, as with mosquitto_pub.
     let port = tls.addr().port().to_string();
-    round_trip(
-        &broker,
-        &["-h", "127.0.0.1", "-p", &port, "--cafile", path(&pki.ca)],
-    )
-    .await;
+    round_trip(&["-h", "127.0.0.1", "-p", &port, "--cafile", path(&pki.ca)]).await;
 
     let mutual = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
     let url = format!("mqtts://localhost:{}", mutual.addr().port());
-    round_trip(
-        &broker,
-        &[
-            "--url",
-            &url,
-            "--cafile",
-            path(&pki.ca),
-            "--cert",
-            path(&pki.client_cert),
-            "--key",
-            path(&pki.client_key),
-        ],
-    )
+    round_trip(&[
+        "--url",
+        &url,
+        "--cafile",
+        path(&pki.ca),
+        "--cert",
+        path(&pki.client_cert),
+        "--key",
+        path(&pki.client_key),
+    ])
     .await;
 }
 
@@ -148,9 +118,9 @@ async fn websocket_and_websocket_over_tls() {
     let pki = TestPki::generate();
     let ws = Proxy::start(Front::Ws, broker.addr()).await;
     let url = format!("ws://127.0.0.1:{}/mqtt", ws.addr().port());
-    round_trip(&broker, &["--url", &url]).await;
+    round_trip(&["--url", &url]).await;
     let port = ws.addr().port().to_string();
-    round_trip(&broker, &["-p", &port, "--ws"]).await;
+    round_trip(&["-p", &port, "--ws"]).await;
     assert!(ws
         .upgrades()
         .iter()
@@ -158,7 +128,7 @@ async fn websocket_and_websocket_over_tls() {
 
     let wss = Proxy::start(Front::Wss(pki.server_config(false)), broker.addr()).await;
     let url = format!("wss://localhost:{}", wss.addr().port());
-    round_trip(&broker, &["--url", &url, "--cafile", path(&pki.ca)]).await;
+    round_trip(&["--url", &url, "--cafile", path(&pki.ca)]).await;
 
     let url = format!("ws://127.0.0.1:{}/other", ws.addr().port());
     let out = run(&["pub", "-t", "x", "-m", "y", "--url", &url]).await;

@@ -181,6 +181,46 @@ impl RawClient {
         }
     }
 
+    /// The sentinel pattern in one call: the next packet must be a PUBLISH on `topic` (the
+    /// sentinel); it is acknowledged as its QoS requires and returned. Panics if anything else
+    /// (a PUBLISH on another topic, any other packet, the close) comes first, or nothing comes
+    /// within [`DEFAULT_TIMEOUT`].
+    ///
+    /// To prove that a message was *not* delivered to this client, publish the sentinel after
+    /// the action, from the same connection as the message that must not arrive, on a topic this
+    /// client subscribes to: deliveries from one publisher to one subscriber keep their order,
+    /// so if the message had been routed here it would have come first. Use the QoS of the
+    /// messages in question (a QoS 0 delivery skips the session queue that QoS 1 and 2 wait in).
+    pub async fn expect_next_publish_on(&mut self, topic: &str) -> Publish {
+        let publish = match self.recv().await {
+            Packet::Publish(publish) => publish,
+            other => panic!(
+                "expected the PUBLISH on {topic:?} (the sentinel) next, got {other:?} ({})",
+                self.version
+            ),
+        };
+        assert_eq!(
+            publish.topic.as_str(),
+            topic,
+            "expected the PUBLISH on {topic:?} (the sentinel) next, got one on another topic \
+             first ({}): {publish:?}",
+            self.version
+        );
+        self.ack(&publish).await;
+        publish
+    }
+
+    /// [`RawClient::expect_next_publish_on`] with a sentinel this client publishes itself: a
+    /// QoS 1 `sentinel` on `topic` (which this client must subscribe to at QoS 1 or more), that
+    /// must be the next PUBLISH it receives. Proves that nothing the broker had routed to this
+    /// client before it handled that PUBLISH (say retained messages for a SUBSCRIBE sent
+    /// earlier, or messages whose PUBACK a publisher already got) is still to come.
+    pub async fn expect_nothing_before_own_sentinel(&mut self, topic: &str) {
+        self.publish(topic, b"sentinel", QoS::AtLeastOnce, false)
+            .await;
+        self.expect_next_publish_on(topic).await;
+    }
+
     /// Panics if a packet arrives (or the connection closes) within `timeout`.
     pub async fn expect_no_packet(&mut self, timeout: Duration) {
         match self.next_event(timeout).await {

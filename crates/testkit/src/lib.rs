@@ -11,7 +11,9 @@
 //!   metrics, shutdown.
 //! - [`client`]: [`RawClient`], send/receive with timeouts, close detection, and handshake
 //!   helpers (connect, subscribe, publish with the QoS 1/2 acknowledgments, acknowledging
-//!   received messages).
+//!   received messages), and the signals tests wait on instead of time: [`RawClient::ping`] (a
+//!   round trip) and the sentinel ([`RawClient::expect_next_publish_on`],
+//!   [`RawClient::expect_nothing_before_own_sentinel`]) that proves a message did not come.
 //! - [`packets`]: builders for the packets tests send most (`connect_packet`,
 //!   `publish_packet`, `subscribe_packet`, ...).
 //! - `transports` (feature `transports`): certificates made at test time and a TLS/WebSocket

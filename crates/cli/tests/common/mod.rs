@@ -45,3 +45,53 @@ pub fn ok(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Spawns `starling sub` (`command` must include `-d`) and returns once it has printed
+/// `subscribed to <filter> (granted QoS n)` on stderr for `filters` filters: the SUBACK came, so
+/// the broker delivers whatever is published from then on. Panics (killing the child) if the
+/// lines do not come within 10 s or the child's stderr ends first.
+///
+/// The rest of the child's stderr is copied to the test's stderr as it comes, so that it shows
+/// when the test fails (and the pipe never fills).
+pub async fn spawn_subscribed(mut command: Command, filters: usize) -> Child {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut child = command.spawn().expect("spawn sub");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut seen = String::new();
+    let mut subscribed = 0;
+    let ready = tokio::time::timeout(Duration::from_secs(10), async {
+        while subscribed < filters {
+            let mut line = String::new();
+            match lines.read_line(&mut line).await {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            }
+            if line.starts_with("subscribed to ") {
+                subscribed += 1;
+            }
+            seen.push_str(&line);
+        }
+        true
+    })
+    .await;
+    if ready != Ok(true) {
+        let _ = child.start_kill();
+        let mut rest = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), lines.read_to_string(&mut rest)).await;
+        panic!(
+            "sub did not report {filters} subscription(s) ({}): stderr: {seen}{rest}",
+            match ready {
+                Ok(_) => "its stderr ended",
+                Err(_) => "not within 10 s",
+            }
+        );
+    }
+    tokio::spawn(async move {
+        let mut line = String::new();
+        while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
+            eprint!("starling sub: {line}");
+            line.clear();
+        }
+    });
+    child
+}

@@ -53,6 +53,10 @@ pub(crate) struct SubArgs {
     /// Retained messages: 0 send at subscribe, 1 only if the subscription is new, 2 never (5.0).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub(crate) retain_handling: u8,
+    /// Print on stderr, once the SUBACK came, one line per filter: `subscribed to <filter>
+    /// (granted QoS <n>)` (a refused filter is reported whether or not -d is given).
+    #[arg(short = 'd', long)]
+    pub(crate) debug: bool,
 }
 
 /// Runs `starling sub`.
@@ -164,6 +168,9 @@ async fn subscribe_all(client: &Client, args: &SubArgs) -> anyhow::Result<()> {
                 code.description(),
                 code.as_u8()
             );
+        } else if args.debug {
+            // A success reason code is the granted QoS (0x00, 0x01 or 0x02).
+            eprintln!("subscribed to {filter} (granted QoS {})", code.as_u8());
         }
     }
     if refused == args.filters.len() {
