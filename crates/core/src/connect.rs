@@ -5,9 +5,9 @@
 //! 3.1.1 with an empty id is accepted only with Clean Session ([MQTT-3.1.3-7], [MQTT-3.1.3-8]);
 //! 3.1 requires 1 to 23 bytes (when `strict_3_1_client_id`).
 
-use crate::admission;
 use crate::limits::ServerLimits;
 use crate::message::{Message, MessageProperties};
+use crate::publish_rules;
 use starling_codec::{
     encoded_len, ConnAck, Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String,
 };
@@ -166,11 +166,11 @@ fn will(
         TopicName::parse(&will.topic, &limits.topic).map_err(|_| ReasonCode::TopicNameInvalid)?;
     // The same rules as a PUBLISH: no will to `$SYS` (3.x: return code 5), no malformed
     // `$delayed` topic, user properties within their cap.
-    if let Some(reason) = admission::topic_refusal(&topic, limits) {
+    if let Some(reason) = publish_rules::topic_refusal(&topic, limits) {
         return Err(reason);
     }
     if let Some(reason) =
-        admission::user_properties_refusal(&will.properties.user_properties, limits)
+        publish_rules::user_properties_refusal(&will.properties.user_properties, limits)
     {
         return Err(reason);
     }

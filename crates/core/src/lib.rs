@@ -13,17 +13,17 @@
 //! - [`message`]: `Message` (shared by all subscribers) and `Delivery` (one message to one session).
 //! - [`session`]: `SessionState`, the queue and its overflow policy.
 //! - [`limits`]: `ServerLimits`, what the server allows and announces.
-//! - [`admission`]: what a client may publish (`$SYS`, `$delayed`, user properties), shared
+//! - [`publish_rules`]: what a client may publish (`$SYS`, `$delayed`, user properties), shared
 //!   by PUBLISH and the will.
 //! - [`connect`]: CONNECT negotiation, client id rules, will, CONNACK.
 //! - [`channel`]: `Channel`, the per-connection state machine, and its `Effect`s.
 //! - [`wall`]: `WallClock`, monotonic `now` to wall-clock deadlines (what must outlive a restart).
 
-pub mod admission;
 pub mod channel;
 pub mod connect;
 pub mod limits;
 pub mod message;
+pub mod publish_rules;
 pub mod session;
 pub mod wall;
 

@@ -48,9 +48,12 @@ pub(crate) struct RetainStore {
 }
 
 /// What a retained message costs the store, in bytes: topic (twice: the tree's levels and the
-/// message's own name), payload, forwarded properties, and the fixed part of a message.
+/// message's own name), payload, forwarded properties, and the fixed part: the `Message`, its
+/// `Arc`, the tree's leaf entry and allocation slack. Calibrated on 1,000,000 messages of
+/// 100 bytes under 15-byte topics, which took 586 bytes each in the broker's RSS (this
+/// counts about 560).
 pub(crate) fn footprint(message: &Message) -> usize {
-    const FIXED: usize = std::mem::size_of::<Message>() + 64;
+    const FIXED: usize = std::mem::size_of::<Message>() + 160;
     let p = &message.properties;
     let props = p.content_type.as_ref().map_or(0, |s| s.as_str().len())
         + p.response_topic.as_ref().map_or(0, |s| s.as_str().len())

@@ -3,8 +3,8 @@
 //! DISCONNECT, and every packet a client may not send.
 
 use super::{Channel, CloseReason, Effect, SubscribeRequest};
-use crate::admission;
 use crate::message::{Message, MessageProperties};
+use crate::publish_rules;
 use starling_codec::{
     Disconnect, Packet, PubResp, Publish, QoS, ReasonCode, Subscribe, Unsubscribe,
 };
@@ -166,11 +166,12 @@ impl Channel {
     }
 
     fn refusal_of(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
-        if let Some(reason) = admission::topic_refusal(topic, &self.limits) {
+        if let Some(reason) = publish_rules::topic_refusal(topic, &self.limits) {
             return Some(reason);
         }
         let user_properties = &publish.properties.user_properties;
-        if let Some(reason) = admission::user_properties_refusal(user_properties, &self.limits) {
+        if let Some(reason) = publish_rules::user_properties_refusal(user_properties, &self.limits)
+        {
             return Some(reason);
         }
         let utf8_declared = publish.properties.payload_format_indicator == Some(1);
