@@ -207,14 +207,7 @@ impl Inbox {
         if let Some(msg) = Self::pop(&mut state) {
             return Poll::Ready(Some(msg));
         }
-        if state.sender_gone {
-            return Poll::Ready(None);
-        }
-        match &state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        Self::wait(&mut state, cx)
     }
 
     /// Takes the first order (takeover, shutdown, keep-alive check) out of turn, leaving the
@@ -231,14 +224,7 @@ impl Inbox {
                 }
             }
         }
-        if state.sender_gone {
-            return Poll::Ready(None);
-        }
-        match &state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        Self::wait(&mut state, cx)
     }
 
     /// A weak handle to this mailbox.
@@ -251,6 +237,19 @@ impl Inbox {
     /// The next message if one is already waiting.
     pub(crate) fn try_recv(&mut self) -> Option<SessionMsg> {
         Self::pop(&mut self.shared.lock())
+    }
+
+    /// Nothing to take: the end of the stream once the router is gone, else `cx` is woken by
+    /// the next message.
+    fn wait<T>(state: &mut State, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        match &state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     fn pop(state: &mut State) -> Option<SessionMsg> {
@@ -344,6 +343,47 @@ mod tests {
             "{}",
             std::mem::size_of::<Shared>()
         );
+    }
+
+    #[test]
+    fn orders_are_taken_out_of_turn_and_the_rest_keeps_its_order() {
+        let (tx, mut rx) = mailbox();
+        let waker = futures_noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(rx.poll_order(&mut cx).is_pending(), "no order yet");
+        for _ in 0..3 {
+            assert!(tx.deliver(delivery(QoS::AtLeastOnce), 8));
+        }
+        assert!(tx.control(SessionControl::Shutdown));
+        assert!(tx.deliver(delivery(QoS::AtMostOnce), 8));
+        assert!(matches!(
+            rx.poll_order(&mut cx),
+            Poll::Ready(Some(SessionControl::Shutdown))
+        ));
+        assert!(
+            rx.poll_order(&mut cx).is_pending(),
+            "only one order was sent"
+        );
+        let rest: Vec<QoS> = std::iter::from_fn(|| rx.try_recv())
+            .map(|m| match m {
+                SessionMsg::Deliver(d) => d.qos,
+                SessionMsg::Control(c) => panic!("unexpected {c:?}"),
+            })
+            .collect();
+        assert_eq!(
+            rest,
+            [
+                QoS::AtLeastOnce,
+                QoS::AtLeastOnce,
+                QoS::AtLeastOnce,
+                QoS::AtMostOnce
+            ]
+        );
+    }
+
+    /// A waker that does nothing (the test polls by hand).
+    fn futures_noop_waker() -> Waker {
+        Waker::noop().clone()
     }
 
     #[tokio::test]
