@@ -86,9 +86,19 @@ impl<S: Stream> Online<S> {
         self.slow.get_or_insert_with(Box::default)
     }
 
-    /// Marks the connection as ending (the first reason stays).
+    /// Marks the connection as ending. The one place a reason is set, with one precedence: a
+    /// takeover wins over everything (the session is wanted elsewhere and must be handed
+    /// over), then a shutdown (nothing is kept), then the first reason given.
     fn end(&mut self, ended: Ended) {
-        self.slow().ending.get_or_insert(ended);
+        let rank = |e: &Ended| match e {
+            Ended::Takeover(..) => 2,
+            Ended::Shutdown => 1,
+            Ended::ClientDisconnect | Ended::Lost => 0,
+        };
+        let slot = &mut self.slow().ending;
+        if slot.as_ref().is_none_or(|current| rank(&ended) > rank(current)) {
+            *slot = Some(ended);
+        }
     }
 
     /// Asks the shared timer for a [`SessionControl::KeepAlive`] at the current deadline.
@@ -116,7 +126,7 @@ impl<S: Stream> Online<S> {
     fn close(&mut self, ctx: &Arc<Context>, reason: ReasonCode, ended: Ended) {
         self.conn.channel.handle_server_close(reason);
         self.carry_out(ctx);
-        self.slow().ending = Some(ended);
+        self.end(ended);
     }
 
     /// Drives the connection; ready with how it ended.
@@ -133,7 +143,8 @@ impl<S: Stream> Online<S> {
                     let sent = ready!(sending.as_mut().poll(cx));
                     slow.sending = None;
                     if !sent {
-                        slow.ending = Some(Ended::Shutdown);
+                        self.end(Ended::Shutdown);
+                        continue;
                     }
                 }
                 if slow.ending.is_some() {
@@ -346,7 +357,7 @@ impl<S: Stream> Online<S> {
                         self.slow().send_check_armed = false;
                     }
                     if let Some(ended) = batch.ended {
-                        self.slow().ending = Some(ended);
+                        self.end(ended);
                     }
                     self.carry_out(ctx);
                 }
