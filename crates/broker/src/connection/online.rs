@@ -96,7 +96,10 @@ impl<S: Stream> Online<S> {
             Ended::ClientDisconnect | Ended::Lost => 0,
         };
         let slot = &mut self.slow().ending;
-        if slot.as_ref().is_none_or(|current| rank(&ended) > rank(current)) {
+        if slot
+            .as_ref()
+            .is_none_or(|current| rank(&ended) > rank(current))
+        {
             *slot = Some(ended);
         }
     }
