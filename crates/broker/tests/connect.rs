@@ -5,6 +5,10 @@ use starling_codec::{Packet, ProtocolVersion, QoS, ReasonCode};
 use starling_testkit::{connect_packet, versions, RawClient, TestBroker};
 use std::time::Duration;
 
+/// A topic clients subscribe to for the sentinel that shows a message did not come (see
+/// [`RawClient::expect_next_publish_on`]).
+const SENTINEL: &str = "sentinel/connect";
+
 #[tokio::test]
 async fn mqtt_3_2_2_accepted_connack_is_success_without_session_present() {
     let broker = TestBroker::start().await;
@@ -319,7 +323,8 @@ async fn mqtt_3_1_2_22_a_client_that_pings_in_time_stays_past_its_first_deadline
     // Pings every 0.6 s for 3 s: the first deadline (1.5 s) passes while the client is alive,
     // and the broker must reschedule it rather than close the connection.
     for _ in 0..5 {
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        // The scenario, not synchronisation: wall time must pass the first deadline.
+        tokio::time::sleep(Duration::from_millis(600)).await;
         client.ping().await;
     }
     // Then silence: closed with Keep Alive timeout.
@@ -371,12 +376,16 @@ async fn mqtt_3_1_2_4_clean_start_discards_the_old_subscriptions() {
             connect.clean_start = true;
             let (mut new, connack) = RawClient::connect_with(broker.addr(), connect).await;
             assert!(!connack.session_present, "{v}");
+            new.subscribe(SENTINEL, QoS::AtLeastOnce).await;
             let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
             publisher
                 .publish(&topic, b"stale", QoS::AtLeastOnce, false)
                 .await;
-            new.ping().await;
-            new.expect_no_packet(Duration::from_millis(200)).await;
+            // Not "stale": the sentinel the same publisher sent after it comes first.
+            publisher
+                .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+                .await;
+            new.expect_next_publish_on(SENTINEL).await;
         }
     }
 }

@@ -10,6 +10,21 @@ use std::time::Duration;
 
 const QOS: [QoS; 3] = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
 
+/// A topic subscribers also subscribe to for the sentinel that shows nothing more is coming
+/// (see [`RawClient::expect_next_publish_on`]).
+const SENTINEL: &str = "sentinel/publish_qos";
+
+/// Nothing more from `publisher` is on its way to `sub`: a sentinel `publisher` sends now at
+/// `qos` is the next packet `sub` gets (one publisher's messages reach one subscriber in
+/// order). `sub` must subscribe to [`SENTINEL`] at `qos` or more. At QoS 0 the sentinel is sent
+/// at once, past a full inflight window and the session queue.
+async fn expect_sentinel_next(publisher: &mut RawClient, sub: &mut RawClient, qos: QoS) {
+    let rc = publisher.publish(SENTINEL, b"sentinel", qos, false).await;
+    assert!(rc.is_success(), "{}: {rc:?}", sub.version());
+    let sentinel = sub.expect_next_publish_on(SENTINEL).await;
+    assert_eq!(sentinel.qos, qos, "{}", sub.version());
+}
+
 /// A persistent-session CONNECT (3.x: clean session 0; 5.0: expiry 300 s).
 fn persistent(v: ProtocolVersion, id: &str) -> Connect {
     let mut connect = connect_packet(v, id);
@@ -38,6 +53,7 @@ async fn mqtt_4_3_each_qos_is_delivered_with_a_full_handshake() {
         for qos in QOS {
             let topic = format!("qos/{v}/{}", qos.as_u8());
             let mut sub = subscriber(broker.addr(), v, "sub", &topic, QoS::ExactlyOnce).await;
+            sub.subscribe(SENTINEL, QoS::ExactlyOnce).await;
             let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
             let rc = publisher.publish(&topic, b"hello", qos, false).await;
             assert_eq!(rc, ReasonCode::Success, "{v} QoS {qos:?}");
@@ -49,8 +65,10 @@ async fn mqtt_4_3_each_qos_is_delivered_with_a_full_handshake() {
             assert!(!msg.retain, "{v}: a live message is not retained");
             assert_eq!(msg.packet_id.is_some(), qos != QoS::AtMostOnce, "{v}");
             sub.ack(&msg).await;
+            // The handshake is over (the ping: whatever answers the ack came before the
+            // PINGRESP) and the message came once (the publisher's sentinel comes next).
             sub.ping().await;
-            sub.expect_no_packet(Duration::from_millis(100)).await;
+            expect_sentinel_next(&mut publisher, &mut sub, qos).await;
         }
     }
 }
@@ -138,10 +156,9 @@ async fn mqtt_4_3_3_repeated_qos2_publish_before_pubrel_is_delivered_once() {
 
         let msg = sub.recv_and_ack().await;
         assert_eq!(&msg.payload[..], b"once");
-        sub.ping().await;
-        sub.expect_no_packet(Duration::from_millis(200)).await;
 
-        // After PUBCOMP the id is free again: a new message with it is a new message.
+        // After PUBCOMP the id is free again: a new message with it is a new message. It is
+        // also the sentinel: had the duplicate been routed too, it would come before it.
         publisher
             .publish_with(publish_packet(
                 &topic,
@@ -184,6 +201,8 @@ async fn mqtt_2_2_1_outgoing_packet_ids_never_collide() {
         for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
             let topic = format!("ids/{v}/{}", qos.as_u8());
             let mut sub = subscriber(broker.addr(), v, "sub", &topic, qos).await;
+            // Granted QoS 0: the sentinel is sent at once, past the full window.
+            sub.subscribe(SENTINEL, QoS::AtMostOnce).await;
             let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
             const N: usize = 40;
             for i in 0..N {
@@ -194,11 +213,17 @@ async fn mqtt_2_2_1_outgoing_packet_ids_never_collide() {
             let mut received = 0;
             let mut in_flight: Vec<Publish> = Vec::new();
             while received < N {
-                // Take everything the broker is willing to send now.
-                while let Some(packet) = sub.recv_timeout(Duration::from_millis(100)).await {
-                    let Packet::Publish(msg) = packet else {
-                        panic!("{v}: expected PUBLISH, got {packet:?}");
-                    };
+                // Take everything the broker is willing to send now: all it sends before a
+                // QoS 0 sentinel from the publisher (the acks of the previous round were
+                // handled, and the window refilled, before the PINGRESP below).
+                publisher
+                    .publish(SENTINEL, b"sentinel", QoS::AtMostOnce, false)
+                    .await;
+                loop {
+                    let msg = sub.recv_publish().await;
+                    if msg.topic.as_str() == SENTINEL {
+                        break;
+                    }
                     let id = msg.packet_id.expect("QoS > 0 has an id");
                     assert!(
                         in_flight.iter().all(|m| m.packet_id != Some(id)),
@@ -230,9 +255,10 @@ async fn mqtt_2_2_1_outgoing_packet_ids_never_collide() {
                         sub.ack(&msg).await;
                     }
                 }
+                sub.ping().await;
             }
-            sub.ping().await;
-            sub.expect_no_packet(Duration::from_millis(100)).await;
+            // Nothing more than the N: the next message is the publisher's sentinel.
+            expect_sentinel_next(&mut publisher, &mut sub, QoS::AtMostOnce).await;
         }
     }
 }
@@ -244,6 +270,8 @@ async fn mqtt_4_9_client_receive_maximum_limits_unacknowledged_publishes() {
     connect.properties.receive_maximum = Some(2);
     let (mut sub, _) = RawClient::connect_with(broker.addr(), connect).await;
     sub.subscribe("flow", QoS::AtLeastOnce).await;
+    // Granted QoS 0: the sentinel is sent at once, past the full window.
+    sub.subscribe(SENTINEL, QoS::AtMostOnce).await;
     let (mut publisher, _) =
         RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "pub", true).await;
     for i in 0u8..6 {
@@ -258,16 +286,19 @@ async fn mqtt_4_9_client_receive_maximum_limits_unacknowledged_publishes() {
         if expected + 1 < 6 {
             window.push(sub.recv_publish().await);
         }
-        // No third PUBLISH while two are unacknowledged [MQTT-3.3.4-9].
-        sub.expect_no_packet(Duration::from_millis(300)).await;
+        // No third PUBLISH while two are unacknowledged [MQTT-3.3.4-9]: the rest were queued
+        // (or, in later rounds, left queued when the window refilled) before the publisher's
+        // QoS 0 sentinel, which comes next.
+        expect_sentinel_next(&mut publisher, &mut sub, QoS::AtMostOnce).await;
         for msg in window {
             assert_eq!(msg.payload[0], expected, "in order");
             expected += 1;
             sub.ack(&msg).await;
         }
+        // The acks were handled (and the window refilled) before the next sentinel.
+        sub.ping().await;
     }
-    sub.ping().await;
-    sub.expect_no_packet(Duration::from_millis(100)).await;
+    expect_sentinel_next(&mut publisher, &mut sub, QoS::AtMostOnce).await;
 }
 
 #[tokio::test]
@@ -294,8 +325,8 @@ async fn mqtt_4_4_unacknowledged_qos1_is_resent_with_dup_on_resume() {
         assert_eq!(again.payload, first.payload);
         assert_eq!(again.qos, QoS::AtLeastOnce);
         sub.ack(&again).await;
-        sub.ping().await;
-        sub.expect_no_packet(Duration::from_millis(100)).await;
+        // Resent once: the client's own sentinel comes next.
+        sub.expect_nothing_before_own_sentinel(&topic).await;
         sub.disconnect().await;
     }
 }
@@ -328,8 +359,8 @@ async fn mqtt_4_4_pubrel_is_resent_on_resume_after_pubrec() {
             other => panic!("{v}: expected the PUBREL again (not the PUBLISH), got {other:?}"),
         }
         sub.send(&Packet::PubComp(PubResp::new(packet_id))).await;
-        sub.ping().await;
-        sub.expect_no_packet(Duration::from_millis(100)).await;
+        // Not the PUBLISH again, nor anything else: the client's own sentinel comes next.
+        sub.expect_nothing_before_own_sentinel(&topic).await;
         sub.disconnect().await;
     }
 }
@@ -431,6 +462,7 @@ async fn mqtt_3_3_2_3_3_v5_expired_queued_message_is_not_delivered() {
     let mut long = publish_packet("exp", b"long", QoS::AtLeastOnce, false, Some(2));
     long.properties.message_expiry_interval = Some(3600);
     publisher.publish_with(long).await;
+    // The scenario, not synchronisation: wall time must pass the 1 s expiry.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, "expiry")).await;
     let msg = sub.recv_and_ack().await;
@@ -440,8 +472,8 @@ async fn mqtt_3_3_2_3_3_v5_expired_queued_message_is_not_delivered() {
         left < 3600,
         "the time spent queued is subtracted [MQTT-3.3.2-6], got {left}"
     );
-    sub.ping().await;
-    sub.expect_no_packet(Duration::from_millis(100)).await;
+    // Not the expired one either (after it, or at all): the client's own sentinel comes next.
+    sub.expect_nothing_before_own_sentinel("exp").await;
 }
 
 #[tokio::test]
@@ -479,6 +511,8 @@ async fn mqtt_4_6_resume_resends_inflight_with_dup_then_queued_in_order() {
         let topic = format!("window/{v}");
         let (mut sub, _) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
         sub.subscribe(&topic, QoS::AtLeastOnce).await;
+        // Granted QoS 0: the sentinel is sent at once, past the full window.
+        sub.subscribe(SENTINEL, QoS::AtMostOnce).await;
         let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "pub", true).await;
         for i in 0u8..5 {
             publisher
@@ -489,7 +523,8 @@ async fn mqtt_4_6_resume_resends_inflight_with_dup_then_queued_in_order() {
         let a = sub.recv_publish().await;
         let b = sub.recv_publish().await;
         assert_eq!((a.payload[0], b.payload[0]), (0, 1), "{v}");
-        sub.expect_no_packet(Duration::from_millis(200)).await;
+        // And no third: the other three were queued before the QoS 0 sentinel, which comes next.
+        expect_sentinel_next(&mut publisher, &mut sub, QoS::AtMostOnce).await;
         sub.drop_connection();
 
         let (mut sub, connack) = RawClient::connect_with(broker.addr(), persistent(v, &id)).await;
@@ -503,8 +538,8 @@ async fn mqtt_4_6_resume_resends_inflight_with_dup_then_queued_in_order() {
                 "{v}: only the ones sent before carry DUP ({msg:?})"
             );
         }
-        sub.ping().await;
-        sub.expect_no_packet(Duration::from_millis(100)).await;
+        // Each once: the client's own sentinel comes next.
+        sub.expect_nothing_before_own_sentinel(&topic).await;
         sub.disconnect().await;
     }
 }
@@ -536,8 +571,8 @@ async fn mqtt_3_1_4_3_takeover_moves_unacknowledged_messages_to_the_new_connecti
             assert_eq!(again.packet_id, sent.packet_id, "{v}");
             assert_eq!(again.payload, sent.payload, "{v}");
         }
-        new.ping().await;
-        new.expect_no_packet(Duration::from_millis(100)).await;
+        // Each once: the client's own sentinel comes next.
+        new.expect_nothing_before_own_sentinel(&topic).await;
         new.disconnect().await;
     }
 }

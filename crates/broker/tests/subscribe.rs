@@ -6,7 +6,9 @@ use starling_testkit::{pid, string, subscribe_packet, versions, RawClient, TestB
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const QUIET: Duration = Duration::from_millis(200);
+/// A topic subscribers also subscribe to for the sentinel that shows nothing more is coming
+/// (see [`RawClient::expect_next_publish_on`]).
+const SENTINEL: &str = "sentinel/subscribe";
 
 async fn client(addr: SocketAddr, v: ProtocolVersion, id: &str) -> RawClient {
     RawClient::mqtt_connect(addr, v, id, true).await.0
@@ -21,14 +23,20 @@ async fn publish_all(publisher: &mut RawClient, topics: &[&str]) {
     }
 }
 
-/// Receives exactly the messages on `expected` topics, in order, then nothing more.
+/// Publishes the sentinel (QoS 1) to [`SENTINEL`] from `publisher`.
+async fn publish_sentinel(publisher: &mut RawClient) {
+    publish_all(publisher, &[SENTINEL]).await;
+}
+
+/// Receives exactly the messages on `expected` topics, in order, then nothing more: the next
+/// is the sentinel, which the same publisher must have sent after them (see
+/// [`publish_sentinel`]).
 async fn expect_topics(sub: &mut RawClient, expected: &[&str]) {
     for topic in expected {
         let msg = sub.recv_and_ack().await;
         assert_eq!(msg.topic.as_str(), *topic, "{}", sub.version());
     }
-    sub.ping().await;
-    sub.expect_no_packet(QUIET).await;
+    sub.expect_next_publish_on(SENTINEL).await;
 }
 
 #[tokio::test]
@@ -37,8 +45,10 @@ async fn mqtt_4_7_1_single_and_multi_level_wildcards_match() {
     for v in versions() {
         let mut plus = client(broker.addr(), v, "plus").await;
         plus.subscribe("a/+/c", QoS::AtLeastOnce).await;
+        plus.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let mut hash = client(broker.addr(), v, "hash").await;
         hash.subscribe("sport/#", QoS::AtLeastOnce).await;
+        hash.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let mut publisher = client(broker.addr(), v, "pub").await;
         publish_all(
             &mut publisher,
@@ -53,6 +63,7 @@ async fn mqtt_4_7_1_single_and_multi_level_wildcards_match() {
             ],
         )
         .await;
+        publish_sentinel(&mut publisher).await;
         expect_topics(&mut plus, &["a/b/c", "a//c"]).await;
         // "sport/#" matches the parent level too [MQTT-4.7.1.2].
         expect_topics(&mut hash, &["sport", "sport/tennis/player1"]).await;
@@ -63,6 +74,9 @@ async fn mqtt_4_7_1_single_and_multi_level_wildcards_match() {
 async fn mqtt_4_7_2_1_wildcards_do_not_match_topics_starting_with_dollar() {
     let broker =
         TestBroker::start_with(|cfg| cfg.sys.interval = Some(Duration::from_secs(1))).await;
+    let uptime = format!("$SYS/brokers/{}/uptime", broker.config().node.name);
+    // Matched by both "#" and "+/brokers/#".
+    let sentinel = "sentinel/brokers/subscribe";
     for v in versions() {
         let mut all = client(broker.addr(), v, "all").await;
         all.subscribe("#", QoS::AtMostOnce).await;
@@ -70,8 +84,14 @@ async fn mqtt_4_7_2_1_wildcards_do_not_match_topics_starting_with_dollar() {
         plus.subscribe("+/brokers/#", QoS::AtMostOnce).await;
         let mut sys = client(broker.addr(), v, "sys").await;
         sys.subscribe("$SYS/#", QoS::AtMostOnce).await;
-        // The $SYS tree is published every second: the explicit subscriber sees it...
-        let msg = sys.recv_publish().await;
+        // The $SYS tree is published every second: the explicit subscriber sees it live (not
+        // the retained copy), so a round was routed after the wildcard subscriptions...
+        let msg = sys
+            .recv_matching(|p| match p {
+                Packet::Publish(p) if !p.retain && p.topic.as_str() == uptime => Some(p.clone()),
+                _ => None,
+            })
+            .await;
         assert!(msg.topic.starts_with("$SYS/"), "{v}: {msg:?}");
         // ...and a client's own `$` topic behaves the same.
         let mut publisher = client(broker.addr(), v, "pub").await;
@@ -81,18 +101,19 @@ async fn mqtt_4_7_2_1_wildcards_do_not_match_topics_starting_with_dollar() {
         publisher
             .publish("app/x", b"plain", QoS::AtLeastOnce, false)
             .await;
-        // Wait a full $SYS period so a wrong match would have shown up.
-        let wrong = all.recv_timeout(Duration::from_millis(1500)).await;
-        let Some(Packet::Publish(msg)) = wrong else {
-            panic!("{v}: expected app/x, got {wrong:?}");
-        };
+        // Then the sentinel: a wrong match of that $SYS round (routed before it was seen) or
+        // of "$app/x" would come first.
+        publisher
+            .publish(sentinel, b"sentinel", QoS::AtLeastOnce, false)
+            .await;
+        let msg = all.recv_publish().await;
         assert_eq!(
             msg.topic.as_str(),
             "app/x",
             "{v}: '#' must not match '$' topics"
         );
-        all.expect_no_packet(QUIET).await;
-        plus.expect_no_packet(QUIET).await;
+        all.expect_next_publish_on(sentinel).await;
+        plus.expect_next_publish_on(sentinel).await;
     }
 }
 
@@ -104,14 +125,16 @@ async fn mqtt_3_3_4_overlapping_subscriptions_deliver_once_with_the_highest_qos(
         sub.subscribe("o/#", QoS::AtMostOnce).await;
         sub.subscribe("o/+", QoS::ExactlyOnce).await;
         sub.subscribe("o/x", QoS::AtLeastOnce).await;
+        sub.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let mut publisher = client(broker.addr(), v, "pub").await;
         publisher
             .publish("o/x", b"1", QoS::ExactlyOnce, false)
             .await;
         let msg = sub.recv_and_ack().await;
         assert_eq!(msg.qos, QoS::ExactlyOnce, "{v}: the highest granted QoS");
-        sub.ping().await;
-        sub.expect_no_packet(QUIET).await;
+        // Once: the same publisher's sentinel comes next.
+        publish_sentinel(&mut publisher).await;
+        sub.expect_next_publish_on(SENTINEL).await;
     }
 }
 
@@ -129,6 +152,7 @@ async fn mqtt_3_3_4_v5_overlapping_subscriptions_carry_every_subscription_identi
     }
     // A subscription without an identifier adds none.
     sub.subscribe("s/x", QoS::AtMostOnce).await;
+    sub.subscribe(SENTINEL, QoS::AtLeastOnce).await;
     let mut publisher = client(broker.addr(), v, "pub").await;
     publisher
         .publish("s/x", b"x", QoS::AtLeastOnce, false)
@@ -137,8 +161,9 @@ async fn mqtt_3_3_4_v5_overlapping_subscriptions_carry_every_subscription_identi
     let mut ids = msg.properties.subscription_identifiers.clone();
     ids.sort_unstable();
     assert_eq!(ids, vec![1, 2], "[MQTT-3.3.4-3]");
-    sub.ping().await;
-    sub.expect_no_packet(QUIET).await;
+    // Once: the same publisher's sentinel comes next.
+    publish_sentinel(&mut publisher).await;
+    sub.expect_next_publish_on(SENTINEL).await;
 }
 
 #[tokio::test]
@@ -149,12 +174,14 @@ async fn mqtt_3_8_3_3_v5_no_local_suppresses_own_messages() {
     let mut subscribe = subscribe_packet(1, &[("nl/t", QoS::AtLeastOnce)]);
     subscribe.subscriptions[0].options.no_local = true;
     me.subscribe_with(subscribe).await;
+    // Without No Local: for the client's own sentinel.
+    me.subscribe(SENTINEL, QoS::AtLeastOnce).await;
     let mut other = client(broker.addr(), v, "other").await;
     other.subscribe("nl/t", QoS::AtLeastOnce).await;
     me.publish("nl/t", b"mine", QoS::AtLeastOnce, false).await;
     assert_eq!(&other.recv_and_ack().await.payload[..], b"mine");
-    me.ping().await;
-    me.expect_no_packet(QUIET).await;
+    // Not back to "me": its own sentinel, published after "mine", comes first.
+    me.expect_nothing_before_own_sentinel(SENTINEL).await;
     // Messages from others still arrive.
     other
         .publish("nl/t", b"theirs", QoS::AtLeastOnce, false)
@@ -260,6 +287,7 @@ async fn mqtt_3_11_3_unsubscribe_reason_codes() {
     for v in versions() {
         let mut sub = client(broker.addr(), v, "unsub").await;
         sub.subscribe("u/a", QoS::AtLeastOnce).await;
+        sub.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let ack = sub.unsubscribe(&["u/a", "u/never"]).await;
         if v.is_v5() {
             assert_eq!(
@@ -274,8 +302,9 @@ async fn mqtt_3_11_3_unsubscribe_reason_codes() {
         publisher
             .publish("u/a", b"gone", QoS::AtLeastOnce, false)
             .await;
-        sub.ping().await;
-        sub.expect_no_packet(QUIET).await;
+        // Not "gone": the same publisher's sentinel comes first.
+        publish_sentinel(&mut publisher).await;
+        sub.expect_next_publish_on(SENTINEL).await;
         // An invalid filter in 5.0: 0x8F.
         if v.is_v5() {
             let unsubscribe = Unsubscribe {
@@ -320,6 +349,7 @@ async fn mqtt_3_8_4_resubscribing_replaces_the_subscription() {
             .subscribe_with(subscribe_packet(5, &[("rep/t", QoS::AtMostOnce)]))
             .await;
         assert_eq!(ack.reason_codes, vec![ReasonCode::Success]);
+        sub.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let mut publisher = client(broker.addr(), v, "pub").await;
         publisher
             .publish("rep/t", b"r", QoS::ExactlyOnce, false)
@@ -330,8 +360,9 @@ async fn mqtt_3_8_4_resubscribing_replaces_the_subscription() {
             QoS::AtMostOnce,
             "{v}: the new QoS applies [MQTT-3.8.4-3]"
         );
-        sub.ping().await;
-        sub.expect_no_packet(QUIET).await;
+        // Once (the old subscription is gone): the same publisher's sentinel comes next.
+        publish_sentinel(&mut publisher).await;
+        sub.expect_next_publish_on(SENTINEL).await;
     }
 }
 

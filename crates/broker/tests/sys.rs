@@ -6,23 +6,37 @@ use starling_testkit::{versions, RawClient, TestBroker};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Collects the `$SYS` PUBLISHes a client receives for `window`, last value per topic.
-async fn collect(client: &mut RawClient, window: Duration) -> BTreeMap<String, Publish> {
+/// A plain topic clients subscribe to for sentinels (see
+/// [`RawClient::expect_next_publish_on`]).
+const SENTINEL: &str = "sentinel/sys";
+
+/// Collects the `$SYS` PUBLISHes a client receives, first value per topic, until its own
+/// sentinel: everything the broker had routed to it by then (the retained messages of its
+/// subscriptions among them), and whatever live updates came meanwhile.
+async fn collect(client: &mut RawClient) -> BTreeMap<String, Publish> {
+    client.subscribe(SENTINEL, QoS::AtLeastOnce).await;
+    client
+        .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
     let mut seen = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + window;
     loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
+        let p = client.recv_and_ack().await;
+        if p.topic.as_str() == SENTINEL {
             return seen;
         }
-        match client.recv_timeout(left).await {
-            Some(Packet::Publish(p)) => {
-                seen.entry(p.topic.as_str().to_owned()).or_insert(p);
-            }
-            Some(other) => panic!("expected PUBLISH, got {other:?}"),
-            None => return seen,
-        }
+        seen.entry(p.topic.as_str().to_owned()).or_insert(p);
     }
+}
+
+/// Waits until `client` received a live (not retained) PUBLISH on `topic`, keeping the others
+/// for later.
+async fn live_on(client: &mut RawClient, topic: &str) -> Publish {
+    client
+        .recv_matching(|p| match p {
+            Packet::Publish(p) if !p.retain && p.topic.as_str() == topic => Some(p.clone()),
+            _ => None,
+        })
+        .await
 }
 
 fn text(p: &Publish) -> &str {
@@ -34,13 +48,29 @@ async fn sys_statistics_are_published_retained_with_sane_values() {
     let broker =
         TestBroker::start_with(|cfg| cfg.sys.interval = Some(Duration::from_secs(1))).await;
     let node = broker.config().node.name.clone();
-    // Let the first round be stored before anyone subscribes.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Let the first round be stored before anyone subscribes: once an early subscriber got
+    // each topic checked below (live or already retained), the router has stored it.
+    let (mut early, _) =
+        RawClient::mqtt_connect(broker.addr(), ProtocolVersion::V5, "early", true).await;
+    early.subscribe("$SYS/#", QoS::AtMostOnce).await;
+    let mut stored = std::collections::BTreeSet::new();
+    while stored.len() < 3 {
+        let p = early.recv_publish().await;
+        let suffix = p
+            .topic
+            .as_str()
+            .strip_prefix(&format!("$SYS/brokers/{node}/"));
+        if let Some(suffix @ ("version" | "uptime" | "clients/connected")) = suffix {
+            stored.insert(suffix.to_owned());
+        }
+    }
+    // Live updates keep coming, so no DISCONNECT handshake that expects silence.
+    early.drop_connection();
     for v in versions() {
         let (mut client, _) = RawClient::mqtt_connect(broker.addr(), v, "sys", true).await;
         let ack = client.subscribe("$SYS/#", QoS::AtMostOnce).await;
         assert!(ack.reason_codes[0].is_success(), "{v}: {ack:?}");
-        let seen = collect(&mut client, Duration::from_millis(500)).await;
+        let seen = collect(&mut client).await;
         let get = |suffix: &str| {
             let topic = format!("$SYS/brokers/{node}/{suffix}");
             match seen.get(&topic) {
@@ -125,11 +155,20 @@ async fn sys_client_events_off_publishes_none() {
     for v in versions() {
         let (mut watcher, _) = RawClient::mqtt_connect(broker.addr(), v, "watcher", true).await;
         watcher.subscribe("$SYS/#", QoS::AtMostOnce).await;
+        watcher.subscribe(SENTINEL, QoS::AtLeastOnce).await;
         let (client, _) = RawClient::mqtt_connect(broker.addr(), v, "quiet", true).await;
         client.disconnect().await;
-        watcher.ping().await;
-        watcher.expect_no_packet(Duration::from_millis(300)).await;
+        // The same client id again: its CONNACK comes once the router has registered it, so
+        // after it dealt with the first session's end (a disconnected event is routed then, or
+        // never, if this connection came first), and after its own connected event. Its
+        // sentinel then comes after all three events, had any been published.
+        let (mut again, _) = RawClient::mqtt_connect(broker.addr(), v, "quiet", true).await;
+        again
+            .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+            .await;
+        watcher.expect_next_publish_on(SENTINEL).await;
         watcher.disconnect().await;
+        again.disconnect().await;
     }
 }
 
@@ -137,14 +176,29 @@ async fn sys_client_events_off_publishes_none() {
 async fn mqtt_4_7_2_1_wildcards_at_the_first_level_do_not_match_sys() {
     let broker =
         TestBroker::start_with(|cfg| cfg.sys.interval = Some(Duration::from_secs(1))).await;
+    let node = broker.config().node.name.clone();
+    let uptime = format!("$SYS/brokers/{node}/uptime");
+    let gone = format!("$SYS/brokers/{node}/clients/other/disconnected");
     for v in versions() {
         let (mut client, _) = RawClient::mqtt_connect(broker.addr(), v, "wild", true).await;
         client.subscribe("#", QoS::AtMostOnce).await;
         client.subscribe("+/brokers/#", QoS::AtMostOnce).await;
-        // Longer than one $SYS interval, and another client comes and goes (an event).
+        // A watcher subscribed after the wildcards sees a live $SYS round (the periodic
+        // publish), and another client comes and goes (an event)...
+        let (mut watcher, _) = RawClient::mqtt_connect(broker.addr(), v, "watcher", true).await;
+        watcher.subscribe(&uptime, QoS::AtMostOnce).await;
+        watcher.subscribe(&gone, QoS::AtMostOnce).await;
         let (other, _) = RawClient::mqtt_connect(broker.addr(), v, "other", true).await;
         other.disconnect().await;
-        client.expect_no_packet(Duration::from_millis(1500)).await;
+        live_on(&mut watcher, &gone).await;
+        live_on(&mut watcher, &uptime).await;
+        // ...so a wrong match would have reached `wild` before the watcher's sentinel.
+        watcher
+            .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+            .await;
+        client.expect_next_publish_on(SENTINEL).await;
+        // Live updates keep coming, so no DISCONNECT handshake that expects silence.
+        watcher.drop_connection();
         client.disconnect().await;
     }
 }

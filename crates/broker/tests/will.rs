@@ -41,6 +41,40 @@ async fn watcher(addr: SocketAddr, v: ProtocolVersion, filter: &str) -> RawClien
     client
 }
 
+/// The topic of the `$SYS` event the router publishes when `id`'s session ends, or goes
+/// offline (`sys.client_events`, on by default).
+fn disconnected_event(broker: &TestBroker, id: &str) -> String {
+    let node = &broker.config().node.name;
+    format!("$SYS/brokers/{node}/clients/{id}/disconnected")
+}
+
+/// Subscribes `watcher` (at QoS 0) to the event of [`disconnected_event`] and returns its topic.
+///
+/// As a sentinel: a session with expiry 0 ends with its will (if it has one to publish) and
+/// then its end, both sent to the router by the connection's task, in that order; the event is
+/// published at the end. So had a will been published, it would reach the watcher before the
+/// event. (A session held offline sends its event when it goes offline, before any will: no
+/// sentinel for that.)
+async fn watch_disconnected(broker: &TestBroker, watcher: &mut RawClient, id: &str) -> String {
+    let topic = disconnected_event(broker, id);
+    watcher.subscribe(&topic, QoS::AtMostOnce).await;
+    topic
+}
+
+/// A topic the watcher's `will/#` covers that no will uses, for sentinels from other clients.
+const SENTINEL: &str = "will/sentinel";
+
+/// A client that is not the will's publishes a sentinel, which `watcher` must get next.
+async fn expect_sentinel_next(broker: &TestBroker, watcher: &mut RawClient) {
+    let v = watcher.version();
+    let (mut other, _) = RawClient::mqtt_connect(broker.addr(), v, "sentinel", true).await;
+    other
+        .publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
+    watcher.expect_next_publish_on(SENTINEL).await;
+    other.disconnect().await;
+}
+
 /// Receives the will and checks topic and payload.
 async fn expect_will(watcher: &mut RawClient, topic: &str, payload: &[u8]) {
     let msg = watcher.recv_and_ack().await;
@@ -95,10 +129,11 @@ async fn mqtt_3_1_2_10_will_is_not_published_after_a_normal_disconnect() {
     let broker = TestBroker::start().await;
     for v in versions() {
         let mut w = watcher(broker.addr(), v, "will/#").await;
+        let ended = watch_disconnected(&broker, &mut w, "polite").await;
         let client = connect_ok(broker.addr(), with_will(v, "polite", "will/no", b"x")).await;
         client.disconnect().await;
-        w.ping().await;
-        w.expect_no_packet(Duration::from_millis(300)).await;
+        // No will before the session's end: the event of its end comes next.
+        w.expect_next_publish_on(&ended).await;
         w.disconnect().await;
     }
 }
@@ -202,7 +237,7 @@ async fn mqtt_3_1_3_9_v5_delayed_will_is_published_after_the_delay() {
     let client = connect_ok(broker.addr(), delayed_will("slow", "will/delay", 1, 60)).await;
     let dropped = Instant::now();
     client.drop_connection();
-    w.expect_no_packet(Duration::from_millis(500)).await;
+    // The next packet is the will, and not before the delay.
     expect_will(&mut w, "will/delay", b"late").await;
     let waited = dropped.elapsed();
     assert!(
@@ -216,15 +251,21 @@ async fn mqtt_3_1_3_9_v5_reconnecting_before_the_will_delay_cancels_the_will() {
     let broker = TestBroker::start().await;
     let v = ProtocolVersion::V5;
     let mut w = watcher(broker.addr(), v, "will/#").await;
+    let offline_event = watch_disconnected(&broker, &mut w, "back").await;
     let client = connect_ok(broker.addr(), delayed_will("back", "will/delay", 2, 60)).await;
     client.drop_connection();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The session is held offline (its will delay running) once the event comes.
+    w.expect_next_publish_on(&offline_event).await;
+    let offline = Instant::now();
     let mut reconnect = connect_packet(v, "back");
     reconnect.clean_start = false;
     reconnect.properties.session_expiry_interval = Some(60);
     let (again, connack) = RawClient::connect_with(broker.addr(), reconnect).await;
     assert!(connack.session_present);
-    w.expect_no_packet(Duration::from_millis(3000)).await;
+    // The scenario, not synchronisation: wall time must pass the 2 s will delay (with a second
+    // to spare); a will still due would be out by then, before the sentinel.
+    tokio::time::sleep_until(offline + Duration::from_secs(3)).await;
+    expect_sentinel_next(&broker, &mut w).await;
     again.disconnect().await;
 }
 
@@ -249,13 +290,15 @@ async fn mqtt_3_1_4_3_takeover_publishes_the_old_connections_will() {
     let broker = TestBroker::start().await;
     for v in versions() {
         let mut w = watcher(broker.addr(), v, "will/#").await;
+        // Only the new connection's session ends (the old one's moved on): one event.
+        let ended = watch_disconnected(&broker, &mut w, "twin").await;
         let mut old = connect_ok(broker.addr(), with_will(v, "twin", "will/take", b"old")).await;
         let new = connect_ok(broker.addr(), connect_packet(v, "twin")).await;
         old.expect_disconnect(ReasonCode::SessionTakenOver).await;
         expect_will(&mut w, "will/take", b"old").await;
         new.disconnect().await;
-        w.ping().await;
-        w.expect_no_packet(Duration::from_millis(200)).await;
+        // The new connection's normal DISCONNECT publishes nothing: its end's event comes next.
+        w.expect_next_publish_on(&ended).await;
         w.disconnect().await;
     }
 }
@@ -271,7 +314,10 @@ async fn mqtt_3_1_3_9_v5_takeover_cancels_a_delayed_will() {
     resume.properties.session_expiry_interval = Some(60);
     let new = connect_ok(broker.addr(), resume).await;
     old.expect_disconnect(ReasonCode::SessionTakenOver).await;
-    w.expect_no_packet(Duration::from_millis(2000)).await;
+    // The scenario, not synchronisation: wall time must pass the 1 s will delay (with a second
+    // to spare); a will still due would be out by then, before the sentinel.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    expect_sentinel_next(&broker, &mut w).await;
     new.disconnect().await;
 }
 
@@ -282,10 +328,8 @@ async fn mqtt_3_1_2_8_v5_will_delay_with_session_expiry_zero_fires_at_once() {
     let mut w = watcher(broker.addr(), v, "will/#").await;
     let client = connect_ok(broker.addr(), delayed_will("brief", "will/zero", 30, 0)).await;
     client.drop_connection();
-    let msg = w
-        .recv_timeout(Duration::from_millis(1500))
-        .await
-        .expect("the session ended at once, and the will with it");
+    // The session ended at once, and the will with it: the usual receive, far from the 30 s.
+    let msg = w.recv().await;
     assert!(matches!(msg, Packet::Publish(ref p) if p.topic.as_str() == "will/zero"));
 }
 
@@ -296,8 +340,21 @@ async fn mqtt_3_1_2_10_v5_will_is_not_published_after_a_normal_disconnect_with_d
     let mut w = watcher(broker.addr(), v, "will/#").await;
     let client = connect_ok(broker.addr(), delayed_will("polite", "will/no", 1, 2)).await;
     client.disconnect().await;
-    // Neither at the will delay nor at session expiry.
-    w.expect_no_packet(Duration::from_millis(3000)).await;
+    // Neither at the will delay nor at session expiry. The scenario, not synchronisation: wall
+    // time must pass the 2 s session expiry (with a second to spare).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The session is gone: it ended after whatever will it published (the holder sends both
+    // to the router, in that order), and this connection registered after its end, so the
+    // sentinel it publishes is routed after any such will.
+    let mut back = connect_packet(v, "polite");
+    back.clean_start = false;
+    let (mut back, connack) = RawClient::connect_with(broker.addr(), back).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert!(!connack.session_present, "the session expired");
+    back.publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+        .await;
+    w.expect_next_publish_on(SENTINEL).await;
+    back.disconnect().await;
 }
 
 #[tokio::test]
