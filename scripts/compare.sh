@@ -21,6 +21,9 @@
 #   SCENARIOS="conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"
 #   RUMQTTD_VERSION=0.20.0  PEERS_ROOT=target/compare/peers  RUN_DIR=target/compare/run-<time>
 #   SKIP_INSTALL=1 (do not install or build anything)  BENCH_TIMEOUT=120 (s, per bench run)
+#   BASE_BIN=path (an earlier starling binary, e.g. built from main before a change): adds the
+#     broker "starling-base", run as "starling" is, so a change is measured before and after in
+#     the same run (BROKERS="starling starling-base mosquitto")
 #   IFADDR= (e.g. 127.0.0.2,127.0.0.3: source addresses for the idle connections; off by default:
 #     19,000 fit in one address's ephemeral range (32768-60999), and with --ifaddr the generator
 #     binds before connecting, which after an earlier run's 19,000 TIME_WAIT sockets on the same
@@ -43,7 +46,7 @@ RUN_DIR=${RUN_DIR:-$ROOT/target/compare/run-$(date +%Y%m%d-%H%M%S)}
 BIN=$ROOT/target/release/starling
 RUMQTTD=${RUMQTTD:-$PEERS_ROOT/bin/rumqttd}
 
-declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832 [starling-mt]=18834)
+declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832 [starling-mt]=18834 [starling-base]=18835)
 
 log() { echo "== $(date +%T) $*" >&2; }
 
@@ -95,6 +98,7 @@ avail=()
 for b in $BROKERS; do
   case $b in
     starling|starling-mt) [[ -x $BIN ]] && avail+=("$b") ;;
+    starling-base) [[ -n ${BASE_BIN:-} && -x $BASE_BIN ]] && avail+=(starling-base) || log "no BASE_BIN; starling-base skipped" ;;
     mosquitto) [[ -x $MOSQUITTO ]] && avail+=(mosquitto) || log "no mosquitto; skipped" ;;
     rumqttd)   [[ -x $RUMQTTD ]] && avail+=(rumqttd) || log "no rumqttd; skipped" ;;
   esac
@@ -106,6 +110,7 @@ ulimit -n 20000 || { log "ulimit -n 20000 failed"; exit 1; }
 mkdir -p "$RUN_DIR" "$(dirname "$OUT")"
 # Run a private copy: other work in this tree may rebuild target/release/starling mid-run.
 cp "$BIN" "$RUN_DIR/starling" && BIN=$RUN_DIR/starling
+[[ -n ${BASE_BIN:-} ]] && cp "$BASE_BIN" "$RUN_DIR/starling-base" && BASE_BIN=$RUN_DIR/starling-base
 
 # Per-run configs: the committed files with the port rewritten.
 sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf" > "$RUN_DIR/mosquitto.conf"
@@ -133,6 +138,10 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
     starling)
       STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
         STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
+      ;;
+    starling-base)
+      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-base]} STARLING_LOG=warn \
+        STARLING_NODE__WORKER_THREADS=1 "$BASE_BIN" start > "$logf" 2>&1 &
       ;;
     starling-mt)
       STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-mt]} STARLING_LOG=warn \

@@ -20,6 +20,7 @@ NAMES = {
     "mosquitto": "Mosquitto",
     "rumqttd": "rumqttd",
     "starling-mt": "Starling (worker per core)",
+    "starling-base": "Starling before (1 worker)",
 }
 
 

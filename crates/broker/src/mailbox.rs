@@ -53,6 +53,9 @@ struct State {
     /// session whose socket does not take its writes must still see: it reads them out of
     /// turn (`Inbox::poll_order`) while deliveries wait.
     orders: u8,
+    /// The waiting session takes only orders now (its writes are stuck): deliveries and
+    /// answers are queued without waking it, which would only make it spin.
+    orders_only: bool,
 }
 
 /// True for the controls a session must see even while its writes are stuck.
@@ -86,14 +89,19 @@ impl Shared {
             if state.closed {
                 return false;
             }
+            let order = delivery_limit.is_none() && is_order(&msg);
             match delivery_limit {
                 Some(limit) if state.deliveries as usize >= limit => return false,
                 Some(_) => state.deliveries += 1,
-                None if is_order(&msg) => state.orders = state.orders.saturating_add(1),
+                None if order => state.orders = state.orders.saturating_add(1),
                 None => {}
             }
             state.queue.push_back(msg);
-            state.waker.take()
+            if state.orders_only && !order {
+                None
+            } else {
+                state.waker.take()
+            }
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -204,6 +212,7 @@ impl Inbox {
     /// The next message, or registers `cx` to be woken when one arrives.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<SessionMsg>> {
         let mut state = self.shared.lock();
+        state.orders_only = false;
         if let Some(msg) = Self::pop(&mut state) {
             return Poll::Ready(Some(msg));
         }
@@ -212,10 +221,11 @@ impl Inbox {
 
     /// Takes the first order (takeover, shutdown, keep-alive check) out of turn, leaving the
     /// deliveries and answers before it in place; or registers `cx` to be woken by the next
-    /// message. For a session whose writes are stuck: it must still hand its session over, stop,
+    /// order (deliveries do not wake it until [`Inbox::poll_recv`] is polled again). For a session whose writes are stuck: it must still hand its session over, stop,
     /// or notice that its send timeout passed.
     pub(crate) fn poll_order(&mut self, cx: &mut Context<'_>) -> Poll<Option<SessionControl>> {
         let mut state = self.shared.lock();
+        state.orders_only = true;
         if state.orders > 0 {
             if let Some(pos) = state.queue.iter().position(is_order) {
                 state.orders -= 1;

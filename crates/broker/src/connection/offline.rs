@@ -89,3 +89,81 @@ async fn sleep_until(ctx: &Context, at: Option<SystemTime>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailbox::mailbox;
+    use crate::metrics::Metrics;
+    use crate::router::command::RouterCmd;
+    use starling_core::{Message, MessageProperties, ServerLimits, WallClock};
+    use starling_topic::TopicName;
+    use std::sync::Arc;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    fn will(delay_secs: u32) -> WillSpec {
+        let topic = TopicName::new("will/c").expect("topic");
+        WillSpec {
+            message: Message {
+                wire_topic: Message::wire_topic_of(&topic),
+                topic,
+                payload: bytes::Bytes::from_static(b"bye"),
+                qos: starling_codec::QoS::AtLeastOnce,
+                retain: false,
+                properties: MessageProperties::default(),
+                expires_at: None,
+                publisher: Arc::from("c"),
+            },
+            expiry_interval: Some(600),
+            delay_secs,
+        }
+    }
+
+    /// The will delay and the session expiry run on wall-clock deadlines (what the store will
+    /// keep), slept on through the broker's clock, so paused time drives them exactly.
+    #[tokio::test(start_paused = true)]
+    async fn an_offline_session_sends_its_delayed_will_then_ends() {
+        let mut limits = ServerLimits::default();
+        limits.clock = WallClock::new(crate::clock::now(), std::time::SystemTime::now());
+        let (router, mut commands) = mpsc::channel(16);
+        let ctx = Context::new(
+            Arc::new(limits),
+            router,
+            Arc::new(Metrics::default()),
+            CancellationToken::new(),
+            Duration::from_secs(10),
+            1,
+            0,
+        );
+        let session = SessionState::new(Arc::from("c"), 60);
+        let (_mailbox, inbox) = mailbox();
+        let start = tokio::time::Instant::now();
+        let holder =
+            tokio::spawn(async move { hold(session, Some(will(30)), inbox, 7, &ctx).await });
+
+        let Some(RouterCmd::Publish(published)) = commands.recv().await else {
+            panic!("the will first");
+        };
+        assert_eq!(published.topic.as_str(), "will/c");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(30),
+            "at the will delay"
+        );
+        let expires = published.expires_at.expect("the will's own expiry");
+        let wall_now = std::time::SystemTime::now();
+        assert!(expires > wall_now, "counted from when it is published");
+
+        let Some(RouterCmd::SessionEnded { conn_id, .. }) = commands.recv().await else {
+            panic!("then the session's end");
+        };
+        assert_eq!(conn_id, 7);
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(60),
+            "at the session expiry"
+        );
+        holder.await.expect("holder");
+    }
+}
