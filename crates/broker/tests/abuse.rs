@@ -409,3 +409,59 @@ async fn a_connack_fits_the_clients_maximum_packet_size() {
     );
     broker.shutdown().await;
 }
+
+/// Item 9: `SUB $exclusive/t`, `SUB t`, `UNSUB t` used to leave the exclusive lock held with
+/// no trie entry behind it (the holder got nothing, nobody else could subscribe). The two are
+/// separate subscriptions: after the UNSUBSCRIBE the holder still holds `$exclusive/t` and
+/// still receives `t`, once.
+#[tokio::test]
+async fn unsubscribing_a_plain_filter_keeps_the_exclusive_one() {
+    let broker = TestBroker::start().await;
+    for version in versions() {
+        let (mut holder, _) =
+            RawClient::mqtt_connect(broker.addr(), version, &format!("h-{version}"), true).await;
+        holder.subscribe("$exclusive/ex/t", QoS::AtMostOnce).await;
+        holder.subscribe("ex/t", QoS::AtMostOnce).await;
+        holder.unsubscribe(&["ex/t"]).await;
+        let (mut other, _) =
+            RawClient::mqtt_connect(broker.addr(), version, &format!("o-{version}"), true).await;
+        let refused = other.subscribe("$exclusive/ex/t", QoS::AtMostOnce).await;
+        assert!(
+            !refused.reason_codes[0].is_success(),
+            "{version}: still held"
+        );
+        other.publish("ex/t", "one", QoS::AtMostOnce, false).await;
+        other.publish("ex/t", "two", QoS::AtMostOnce, false).await;
+        assert_eq!(
+            &holder.expect_next_publish_on("ex/t").await.payload[..],
+            b"one"
+        );
+        assert_eq!(
+            &holder.expect_next_publish_on("ex/t").await.payload[..],
+            b"two"
+        );
+        holder.disconnect().await;
+        other.disconnect().await;
+    }
+    broker.shutdown().await;
+}
+
+/// Item 9: with delayed publish off, `$delayed/...` is an ordinary topic: routed as it is and
+/// acknowledged with success, even when it would not parse as a delay.
+#[tokio::test]
+async fn with_delayed_publish_off_delayed_topics_are_ordinary() {
+    let broker = TestBroker::start_with(|c| c.delayed.enabled = false).await;
+    let version = ProtocolVersion::V5;
+    let (mut sub, _) = RawClient::mqtt_connect(broker.addr(), version, "s", true).await;
+    sub.subscribe("$delayed/#", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), version, "p", true).await;
+    for topic in ["$delayed/abc/x", "$delayed/10/x"] {
+        let rc = publisher
+            .publish(topic, "now", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(rc, ReasonCode::Success, "{topic}");
+        let got = sub.recv_and_ack().await;
+        assert_eq!(got.topic.as_str(), topic, "delivered at once, as is");
+    }
+    broker.shutdown().await;
+}
