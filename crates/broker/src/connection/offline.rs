@@ -124,8 +124,10 @@ mod tests {
     /// keep), slept on through the broker's clock, so paused time drives them exactly.
     #[tokio::test(start_paused = true)]
     async fn an_offline_session_sends_its_delayed_will_then_ends() {
-        let mut limits = ServerLimits::default();
-        limits.clock = WallClock::new(crate::clock::now(), std::time::SystemTime::now());
+        let limits = ServerLimits {
+            clock: WallClock::new(crate::clock::now(), std::time::SystemTime::now()),
+            ..ServerLimits::default()
+        };
         let (router, mut commands) = mpsc::channel(16);
         let ctx = Context::new(
             Arc::new(limits),
