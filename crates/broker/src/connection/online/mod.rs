@@ -2,17 +2,22 @@
 //! everything the turn produced in one go, then wait for the next event (the router's answers
 //! and orders — shutdown among them —, deliveries, bytes from the client, or the keep-alive
 //! deadline).
+//!
+//! - `stalled`: what the loop does while the socket takes none of its writes (orders out of
+//!   turn, the send timeout) and while it ends.
+//! - `inbox`: a batch of what the router sent (deliveries, answers, orders).
+//! - `effects`: carrying out the channel's effects (packets into the write buffer, commands to
+//!   the router).
 
 use super::handshake::Accepted;
 use super::transport::{Stream, Transport};
 use super::Ended;
 use crate::clock;
 use crate::context::Context;
-use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
-use crate::router::command::{RouterCmd, SessionControl};
+use crate::router::command::RouterCmd;
 use starling_codec::{Packet, ReasonCode};
-use starling_core::{Channel, CloseReason, Effect, ServerLimits};
+use starling_core::{Channel, ServerLimits};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +25,13 @@ use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::debug;
+
+mod effects;
+mod inbox;
+mod stalled;
+
+use effects::{apply_effects, send_all};
+use inbox::handle_batch;
 
 /// Deliveries taken from the inbox in one turn before writing (bounds latency under load).
 const DELIVERY_BATCH: usize = 256;
@@ -183,118 +195,6 @@ impl<S: Stream> Online<S> {
         }
     }
 
-    /// The connection must end: flush what is written, unless the socket stays stuck past the
-    /// send timeout or an order (takeover, shutdown) comes first.
-    fn poll_ending(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
-        let flushed = self.conn.transport.poll_flush(cx, &ctx.metrics);
-        if flushed.is_pending() {
-            self.note_stall(ctx);
-            match self.poll_order_stalled(cx, ctx) {
-                Poll::Ready(Some(Ended::Takeover(reply, clean_start))) => {
-                    // The session is wanted elsewhere: hand it over now, whatever ended us.
-                    return Poll::Ready(Ended::Takeover(reply, clean_start));
-                }
-                Poll::Ready(Some(_)) => {} // shutdown or timeout: end as planned
-                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
-            }
-        }
-        let slow = self.slow.as_mut();
-        Poll::Ready(slow.and_then(|s| s.ending.take()).unwrap_or(Ended::Lost))
-    }
-
-    /// Writes are stuck: wait for the socket (registered by the flush) or an order.
-    fn poll_stalled(&mut self, cx: &mut TaskContext<'_>, ctx: &Arc<Context>) -> Poll<Ended> {
-        self.note_stall(ctx);
-        match self.poll_order_stalled(cx, ctx) {
-            Poll::Ready(Some(ended)) => Poll::Ready(ended),
-            Poll::Ready(None) | Poll::Pending => Poll::Pending,
-        }
-    }
-
-    /// Records that the socket did not take everything; arms the send-timeout check.
-    fn note_stall(&mut self, ctx: &Context) {
-        let progressed = self.conn.transport.take_progress();
-        let now = clock::now();
-        let inbox = self.conn.inbox.downgrade();
-        let slow = self.slow();
-        match slow.stalled_since {
-            Some(_) if !progressed => {}
-            _ => slow.stalled_since = Some(now),
-        }
-        if !slow.send_check_armed {
-            slow.send_check_armed = true;
-            ctx.keepalive
-                .schedule_send_check(now + send_timeout(ctx), inbox);
-        }
-    }
-
-    /// Everything written went out.
-    fn writes_moved(&mut self, ctx: &Arc<Context>) {
-        let Some(slow) = &mut self.slow else { return };
-        slow.stalled_since = None;
-        if std::mem::take(&mut slow.keepalive_deferred) {
-            self.conn.channel.handle_activity(clock::now());
-            self.schedule_keepalive(ctx);
-        }
-    }
-
-    /// An order while writes are stuck: `Some` when the connection ends.
-    fn poll_order_stalled(
-        &mut self,
-        cx: &mut TaskContext<'_>,
-        ctx: &Arc<Context>,
-    ) -> Poll<Option<Ended>> {
-        loop {
-            let order = ready!(self.conn.inbox.poll_order(cx));
-            let Some(order) = order else {
-                return Poll::Ready(Some(Ended::Shutdown));
-            };
-            match order {
-                SessionControl::Takeover { reply, clean_start } => {
-                    self.conn
-                        .channel
-                        .handle_server_close(ReasonCode::SessionTakenOver);
-                    return Poll::Ready(Some(Ended::Takeover(reply, clean_start)));
-                }
-                SessionControl::Shutdown => return Poll::Ready(Some(Ended::Shutdown)),
-                SessionControl::KeepAlive => self.slow().keepalive_deferred = true,
-                SessionControl::SendCheck if self.send_timed_out(ctx) => {
-                    let client_id = &*self.conn.channel.session().client_id;
-                    debug!(
-                        client_id,
-                        "send timeout: the client takes none of our writes"
-                    );
-                    Metrics::add(&ctx.metrics.send_timeouts, 1);
-                    return Poll::Ready(Some(Ended::Lost));
-                }
-                // Only orders come out of turn.
-                _ => {}
-            }
-        }
-    }
-
-    /// Handles a send-timeout check: true when writes made no progress for the whole timeout;
-    /// otherwise the next check is armed if writes are still stuck.
-    fn send_timed_out(&mut self, ctx: &Context) -> bool {
-        let progressed = self.conn.transport.take_progress();
-        let now = clock::now();
-        let timeout = send_timeout(ctx);
-        let inbox = self.conn.inbox.downgrade();
-        let slow = self.slow();
-        slow.send_check_armed = false;
-        let Some(since) = slow.stalled_since else {
-            return false;
-        };
-        let since = if progressed { now } else { since };
-        slow.stalled_since = Some(since);
-        if now.saturating_duration_since(since) >= timeout {
-            return true;
-        }
-        slow.send_check_armed = true;
-        ctx.keepalive.schedule_send_check(since + timeout, inbox);
-        false
-    }
-
     /// Asks the router for more of the retained messages it owes, once there is room.
     fn request_retained(&mut self, ctx: &Arc<Context>) {
         if !self.slow.as_ref().is_some_and(|s| s.retained_paused) {
@@ -379,7 +279,7 @@ impl<S: Stream> Online<S> {
 
 /// Retained messages this session can take now: half the room left in its inflight window
 /// and queue (the other half stays for live messages), at most a batch.
-fn retained_credit(channel: &Channel, limits: &ServerLimits) -> usize {
+pub(super) fn retained_credit(channel: &Channel, limits: &ServerLimits) -> usize {
     let session = channel.session();
     let window = usize::from(
         channel
@@ -392,13 +292,6 @@ fn retained_credit(channel: &Channel, limits: &ServerLimits) -> usize {
         + limits.queue.max_len.saturating_sub(session.queue().len());
     room.div_ceil(2).min(crate::router::RETAINED_BATCH)
 }
-
-/// The send timeout in force.
-fn send_timeout(ctx: &Context) -> std::time::Duration {
-    ctx.limits.send_timeout
-}
-
-/// Decodes the next buffered packet, if any, and hands it to the channel; the reason code to
 /// close with when the bytes are malformed. (Not inline in the loop: a decoded `Packet` is
 /// large, and a local held across an `.await` would size the connection's future.)
 fn feed_one<S>(
@@ -424,163 +317,4 @@ where
             Err(error.reason_code())
         }
     }
-}
-
-/// Handles `first` and then what is already waiting, up to `DELIVERY_BATCH` messages or
-/// `DELIVERY_BATCH_BYTES` of payload, so one write carries them all; `Some` when the
-/// connection must end.
-fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut Channel) -> Batch {
-    let now = clock::now();
-    let mut next = Some(first);
-    let mut handled = 0;
-    let mut bytes = 0;
-    let mut batch = Batch::default();
-    while let Some(msg) = next {
-        match msg {
-            SessionMsg::Deliver(delivery) => {
-                bytes += delivery.message.payload.len();
-                channel.handle_delivery(delivery, now);
-            }
-            SessionMsg::Control(control) => {
-                // The check is made in `handle_control`; the next deadline is scheduled after
-                // the batch.
-                batch.keepalive_checked |= matches!(control, SessionControl::KeepAlive);
-                batch.retained_paused |= matches!(control, SessionControl::RetainedPaused);
-                batch.send_check |= matches!(control, SessionControl::SendCheck);
-                if let Some(ended) = handle_control(control, channel) {
-                    batch.ended = Some(ended);
-                    return batch;
-                }
-            }
-        }
-        handled += 1;
-        if handled == DELIVERY_BATCH || bytes >= DELIVERY_BATCH_BYTES {
-            break; // the rest waits for the next turn, after this turn's write
-        }
-        next = inbox.try_recv();
-    }
-    batch
-}
-
-/// What a batch of inbox messages did besides producing effects.
-#[derive(Default)]
-struct Batch {
-    /// The connection must end.
-    ended: Option<Ended>,
-    /// The keep-alive deadline was checked: schedule the next one.
-    keepalive_checked: bool,
-    /// The router owes retained messages: ask for them when there is room.
-    retained_paused: bool,
-    /// A send-timeout check came while writes were moving.
-    send_check: bool,
-}
-
-/// Applies an order or answer from the router; `Some` when the connection must end.
-fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ended> {
-    match control {
-        SessionControl::SubAck {
-            packet_id,
-            reason_codes,
-        } => {
-            channel.handle_suback(packet_id, reason_codes);
-            None
-        }
-        SessionControl::UnsubAck {
-            packet_id,
-            reason_codes,
-        } => {
-            channel.handle_unsuback(packet_id, reason_codes);
-            None
-        }
-        SessionControl::Takeover { reply, clean_start } => {
-            channel.handle_server_close(ReasonCode::SessionTakenOver);
-            Some(Ended::Takeover(reply, clean_start))
-        }
-        SessionControl::Shutdown => {
-            channel.handle_server_close(ReasonCode::ServerShuttingDown);
-            Some(Ended::Shutdown)
-        }
-        SessionControl::KeepAlive => {
-            channel.handle_tick(clock::now());
-            None
-        }
-        // Noted by the batch: handled by the loop.
-        SessionControl::RetainedPaused | SessionControl::SendCheck => None,
-    }
-}
-
-/// Sends commands to the router in order, waiting for room; false when the router is gone.
-async fn send_all(ctx: Arc<Context>, commands: Vec<RouterCmd>) -> bool {
-    for cmd in commands {
-        if ctx.router.send(cmd).await.is_err() {
-            return false;
-        }
-    }
-    true
-}
-
-/// Applies the effects: packets into the write buffer, commands to the router while it has
-/// room (the rest into `waiting`, in order).
-fn apply_effects<S>(
-    channel: &mut Channel,
-    transport: &mut Transport<S>,
-    ctx: &Context,
-    waiting: &mut Vec<RouterCmd>,
-) -> Option<Ended>
-where
-    S: Stream,
-{
-    // Taken, not drained into a kept buffer: a busy turn makes hundreds of (large) effects, and a
-    // reused Vec would keep that much memory in every connection that was ever busy.
-    let effects = channel.take_effects();
-    let stats = channel.take_stats();
-    let dropped = stats.dropped();
-    if dropped > 0 {
-        Metrics::add(&ctx.metrics.messages_dropped, dropped);
-    }
-    let version = channel.version();
-    let client_id = &channel.session().client_id;
-    let mut ended = None;
-    for effect in effects {
-        let cmd = match effect {
-            Effect::Send(packet) => {
-                transport.queue(&packet, version, &ctx.metrics);
-                continue;
-            }
-            Effect::Close(CloseReason::ClientDisconnect { .. }) => {
-                ended = Some(Ended::ClientDisconnect);
-                continue;
-            }
-            Effect::Close(CloseReason::Server(reason)) => {
-                debug!(client_id = &**client_id, %reason, "server closes the connection");
-                ended = Some(Ended::Lost);
-                continue;
-            }
-            Effect::Publish(message) => RouterCmd::Publish(message),
-            Effect::Subscribe {
-                packet_id,
-                requests,
-            } => RouterCmd::Subscribe {
-                client_id: client_id.clone(),
-                packet_id,
-                requests,
-                credit: retained_credit(channel, &ctx.limits),
-            },
-            Effect::Unsubscribe { packet_id, filters } => RouterCmd::Unsubscribe {
-                client_id: client_id.clone(),
-                packet_id,
-                filters,
-            },
-        };
-        if !waiting.is_empty() {
-            waiting.push(cmd); // keep the order behind what already waits
-            continue;
-        }
-        match ctx.router.try_send(cmd) {
-            Ok(()) => {}
-            Err(TrySendError::Closed(_)) => return Some(Ended::Shutdown),
-            Err(TrySendError::Full(cmd)) => waiting.push(cmd),
-        }
-    }
-    ended
 }

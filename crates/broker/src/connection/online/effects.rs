@@ -1,0 +1,88 @@
+//! Carrying out a channel's effects: packets into the write buffer, commands to the router
+//! while it has room (the rest wait, in order, in a boxed future).
+
+use super::{retained_credit, Ended};
+use crate::connection::transport::{Stream, Transport};
+use crate::context::Context;
+use crate::metrics::Metrics;
+use crate::router::command::RouterCmd;
+use starling_core::{Channel, CloseReason, Effect};
+use std::sync::Arc;
+use tokio::sync::mpsc::error::TrySendError;
+use tracing::debug;
+
+/// Sends commands to the router in order, waiting for room; false when the router is gone.
+pub(super) async fn send_all(ctx: Arc<Context>, commands: Vec<RouterCmd>) -> bool {
+    for cmd in commands {
+        if ctx.router.send(cmd).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Applies the effects: packets into the write buffer, commands to the router while it has
+/// room (the rest into `waiting`, in order).
+pub(super) fn apply_effects<S>(
+    channel: &mut Channel,
+    transport: &mut Transport<S>,
+    ctx: &Context,
+    waiting: &mut Vec<RouterCmd>,
+) -> Option<Ended>
+where
+    S: Stream,
+{
+    // Taken, not drained into a kept buffer: a busy turn makes hundreds of (large) effects, and a
+    // reused Vec would keep that much memory in every connection that was ever busy.
+    let effects = channel.take_effects();
+    let stats = channel.take_stats();
+    let dropped = stats.dropped();
+    if dropped > 0 {
+        Metrics::add(&ctx.metrics.messages_dropped, dropped);
+    }
+    let version = channel.version();
+    let client_id = &channel.session().client_id;
+    let mut ended = None;
+    for effect in effects {
+        let cmd = match effect {
+            Effect::Send(packet) => {
+                transport.queue(&packet, version, &ctx.metrics);
+                continue;
+            }
+            Effect::Close(CloseReason::ClientDisconnect { .. }) => {
+                ended = Some(Ended::ClientDisconnect);
+                continue;
+            }
+            Effect::Close(CloseReason::Server(reason)) => {
+                debug!(client_id = &**client_id, %reason, "server closes the connection");
+                ended = Some(Ended::Lost);
+                continue;
+            }
+            Effect::Publish(message) => RouterCmd::Publish(message),
+            Effect::Subscribe {
+                packet_id,
+                requests,
+            } => RouterCmd::Subscribe {
+                client_id: client_id.clone(),
+                packet_id,
+                requests,
+                credit: retained_credit(channel, &ctx.limits),
+            },
+            Effect::Unsubscribe { packet_id, filters } => RouterCmd::Unsubscribe {
+                client_id: client_id.clone(),
+                packet_id,
+                filters,
+            },
+        };
+        if !waiting.is_empty() {
+            waiting.push(cmd); // keep the order behind what already waits
+            continue;
+        }
+        match ctx.router.try_send(cmd) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => return Some(Ended::Shutdown),
+            Err(TrySendError::Full(cmd)) => waiting.push(cmd),
+        }
+    }
+    ended
+}
