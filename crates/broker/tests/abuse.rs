@@ -465,3 +465,29 @@ async fn with_delayed_publish_off_delayed_topics_are_ordinary() {
     }
     broker.shutdown().await;
 }
+
+/// Item 10: over `max_connection_rate`, new connections wait in the kernel's backlog rather
+/// than being refused: a burst past the rate is served, later (no timing is asserted).
+#[tokio::test]
+async fn connections_over_the_accept_rate_wait_instead_of_failing() {
+    let broker = TestBroker::start_with(|c| c.listeners[0].max_connection_rate = Some(2)).await;
+    let version = ProtocolVersion::V5;
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let (client, ack) =
+            RawClient::mqtt_connect(broker.addr(), version, &format!("rate-{i}"), true).await;
+        assert_eq!(ack.reason_code, ReasonCode::Success);
+        clients.push(client);
+    }
+    for client in clients {
+        client.disconnect().await;
+    }
+    assert_eq!(
+        broker
+            .metrics()
+            .connections_refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    broker.shutdown().await;
+}
