@@ -3,7 +3,7 @@
 //! resume it or discard it.
 //!
 //! The previous holder always answers, and at once: an online connection reads its orders out
-//! of turn even when the client's socket takes none of its writes (`online::poll_stalled`), and
+//! of turn even when the client's socket takes none of its writes (`online::stalled`), and
 //! hands the session over before it closes that socket; an offline holder waits for nothing
 //! else. The wait below is bounded anyway, so a bug elsewhere cannot hold a CONNECT forever.
 
