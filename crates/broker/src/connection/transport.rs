@@ -179,6 +179,15 @@ impl<S: Stream> Transport<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Drops what is queued but not written: the peer takes nothing (send timeout), so closing
+    /// must not wait to flush it.
+    pub(crate) fn discard_writes(&mut self) {
+        if let Some(buffers) = &mut self.buffers {
+            buffers.write = BytesMut::new();
+        }
+        self.release_if_idle();
+    }
+
     /// True when some bytes went out since the last call (for the send timeout).
     pub(crate) fn take_progress(&mut self) -> bool {
         std::mem::take(&mut self.progressed)

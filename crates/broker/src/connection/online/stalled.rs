@@ -105,6 +105,7 @@ impl<S: Stream> Online<S> {
                         "send timeout: the client takes none of our writes"
                     );
                     Metrics::add(&ctx.metrics.send_timeouts, 1);
+                    self.conn.transport.discard_writes();
                     return Poll::Ready(Some(Ended::Lost));
                 }
                 // Only orders come out of turn.
