@@ -158,7 +158,10 @@ fn run(engine: &mut dyn Engine, sessions: u32, per_session: u64, batch: usize) {
     let start = Instant::now();
     let held = engine.scan(sessions / 2);
     let scan = start.elapsed();
-    assert_eq!(held as u64, per_session, "the scan sees the session's queue");
+    assert_eq!(
+        held as u64, per_session,
+        "the scan sees the session's queue"
+    );
     let start = Instant::now();
     for chunk in keys.chunks(batch) {
         engine.ack(chunk);
@@ -183,7 +186,11 @@ fn main() {
     println!("|---|---:|---:|---:|---|");
     for batch in [1usize, 16, 256] {
         // Batch 1 is one fsync per message: fewer messages, or it takes minutes.
-        let per = if batch == 1 { per_session / 10 } else { per_session };
+        let per = if batch == 1 {
+            per_session / 10
+        } else {
+            per_session
+        };
         for which in ["redb", "fjall"] {
             let run_dir = dir.join(format!("{which}-{batch}"));
             let _ = std::fs::remove_dir_all(&run_dir);
