@@ -6,8 +6,8 @@
 use bytes::BytesMut;
 use starling_codec::{encode, Packet, QoS, ReasonCode};
 use starling_testkit::{
-    connect_packet, publish_packet, subscribe_packet, versions, Event, ProtocolVersion, RawClient,
-    TestBroker,
+    connect_packet, publish_packet, subscribe_packet, versions, wire, Event, ProtocolVersion,
+    RawClient, TestBroker,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,15 +20,6 @@ fn rss() -> usize {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
         .map_or(0, |kb| kb * 1024)
-}
-
-/// Encodes `packets` back to back, as one write.
-fn wire(packets: &[Packet], version: ProtocolVersion) -> BytesMut {
-    let mut buf = BytesMut::new();
-    for p in packets {
-        encode(p, version, &mut buf).expect("encode");
-    }
-    buf
 }
 
 /// Stores `n` retained messages of 100 bytes under `r/`, and returns once the broker has

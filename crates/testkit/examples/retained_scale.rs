@@ -13,9 +13,8 @@
 //!
 //! It prints the broker's peak resident memory (VmHWM of `/proc/<pid>/status`) at the end.
 
-use bytes::BytesMut;
-use starling_codec::{encode, Packet, ProtocolVersion, QoS};
-use starling_testkit::{publish_packet, subscribe_packet, Event, RawClient};
+use starling_codec::{Packet, ProtocolVersion, QoS};
+use starling_testkit::{publish_packet, subscribe_packet, wire, Event, RawClient};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,16 +24,6 @@ fn status(pid: u32, key: &str) -> String {
         .find_map(|l| l.strip_prefix(key))
         .map(|v| v.trim().to_owned())
         .unwrap_or_default()
-}
-
-fn wire(packets: &[Packet]) -> BytesMut {
-    let mut buf = BytesMut::new();
-    for p in packets {
-        if encode(p, ProtocolVersion::V5, &mut buf).is_err() {
-            panic!("cannot encode");
-        }
-    }
-    buf
 }
 
 async fn fill(addr: SocketAddr, count: usize) {
@@ -56,7 +45,9 @@ async fn fill(addr: SocketAddr, count: usize) {
                 ))
             })
             .collect();
-        publisher.send_bytes(&wire(&packets)).await;
+        publisher
+            .send_bytes(&wire(&packets, ProtocolVersion::V5))
+            .await;
         publisher.ping().await; // keep the router's inbox from running far ahead
         i = end;
     }
@@ -131,7 +122,7 @@ async fn main() {
             let subs: Vec<Packet> = (1..=300)
                 .map(|i| Packet::Subscribe(subscribe_packet(i, &[("#", QoS::AtMostOnce)])))
                 .collect();
-            attacker.send_bytes(&wire(&subs)).await;
+            attacker.send_bytes(&wire(&subs, ProtocolVersion::V5)).await;
             // The scenario: the attacker never reads; watch the broker for 10 s.
             for s in 1..=10 {
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -34,7 +34,8 @@ pub mod transports;
 pub use broker::TestBroker;
 pub use client::{Event, RawClient, DEFAULT_TIMEOUT};
 pub use packets::{
-    connect_packet, pid, publish_packet, string, subscribe_packet, subscription, unsubscribe_packet,
+    connect_packet, pid, publish_packet, string, subscribe_packet, subscription,
+    unsubscribe_packet, wire,
 };
 pub use starling_codec::ProtocolVersion;
 

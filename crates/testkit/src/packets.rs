@@ -88,3 +88,15 @@ pub fn unsubscribe_packet(packet_id: u16, filters: &[&str]) -> Unsubscribe {
         properties: Properties::default(),
     }
 }
+
+/// `packets` encoded for `version` back to back, to be sent in one write (a client that
+/// pipelines, or floods).
+pub fn wire(packets: &[starling_codec::Packet], version: ProtocolVersion) -> bytes::BytesMut {
+    let mut buf = bytes::BytesMut::new();
+    for packet in packets {
+        if let Err(e) = starling_codec::encode(packet, version, &mut buf) {
+            panic!("cannot encode {packet:?} for {version}: {e}");
+        }
+    }
+    buf
+}

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
-use starling_core::{connack, connack_fitting, connack_refused, negotiate, Channel, SessionState};
+use starling_core::{connack_fitting, connack_refused, negotiate, Channel, SessionState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,11 +64,11 @@ where
 
     // [MQTT-3.1.2-24]: a CONNACK the client cannot take is not sent. Checked before the
     // router hears of the client (Session Present does not change the size).
-    if connack_fitting(&neg, &ctx.limits, false).is_none() {
+    let Some(mut connack) = connack_fitting(&neg, &ctx.limits, false) else {
         debug!("even the smallest CONNACK exceeds the client's Maximum Packet Size; closing");
         transport.close(&ctx.metrics, CLOSE_BEFORE_CONNECT).await;
         return None;
-    }
+    };
     let conn_id = ctx.conn_id();
     let (mailbox, inbox) = crate::mailbox::mailbox();
     let client_id = neg.client_id.clone();
@@ -84,8 +84,7 @@ where
         keep_alive = neg.keep_alive,
         "client connected"
     );
-    let connack = connack_fitting(&neg, &ctx.limits, session_present)
-        .unwrap_or_else(|| connack(&neg, &ctx.limits, session_present));
+    connack.session_present = session_present;
     transport.queue(&Packet::ConnAck(connack), version, &ctx.metrics);
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
