@@ -309,6 +309,7 @@ mod tests {
             retain: false,
             subscription_ids: Box::default(),
             shared: None,
+            stored: 0,
         }
     }
 

@@ -138,4 +138,8 @@ pub struct Delivery {
     pub subscription_ids: Box<[u32]>,
     /// Set when the delivery came through a shared subscription.
     pub shared: Option<Arc<SharedTag>>,
+    /// Its position in the session's queue in the store (`starling-store`), so the session can
+    /// record its packet id and delete it once acknowledged; 0 when it is not stored (QoS 0, a
+    /// clean session, or no store).
+    pub stored: u64,
 }

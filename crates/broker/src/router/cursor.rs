@@ -97,6 +97,7 @@ impl Router {
                         retain: true, // [MQTT-3.3.1-8]
                         subscription_ids: cursor.subscription_id.into_iter().collect(),
                         shared: None,
+                        stored: 0,
                     });
                     cursor.after = Some(message.topic.clone());
                     budget -= 1;

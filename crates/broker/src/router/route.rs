@@ -76,6 +76,7 @@ impl Router {
                 retain: message.retain && target.retain_as_published,
                 subscription_ids: target.subscription_ids.into_boxed_slice(),
                 shared: None,
+                stored: 0,
             };
             self.deliver(&client_id, delivery);
         }
@@ -119,6 +120,7 @@ impl Router {
             retain: message.retain && member.options.retain_as_published,
             subscription_ids: member.subscription_id.into_iter().collect(),
             shared: Some(tag),
+            stored: 0,
         };
         self.deliver(&member.client_id, delivery);
     }

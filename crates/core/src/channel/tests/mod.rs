@@ -65,6 +65,7 @@ fn delivery(topic: &str, qos: QoS) -> Delivery {
         retain: false,
         subscription_ids: Box::default(),
         shared: None,
+        stored: 0,
     }
 }
 
