@@ -34,6 +34,9 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_subscriptions: mqtt.max_subscriptions.map_or(usize::MAX, |n| n as usize),
         max_pending_answers: ServerLimits::default().max_pending_answers,
         send_timeout: mqtt.send_timeout,
+        // The router does not answer PUBLISHes yet: acks go out as the message is handed to
+        // it, as before the store (the gate's answers are emulated in `online::effects`).
+        acks_wait_for_router: false,
         clock,
         topic: TopicLimits {
             max_levels: usize::from(mqtt.max_topic_levels),

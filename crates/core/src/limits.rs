@@ -70,6 +70,9 @@ pub struct ServerLimits {
     pub max_pending_answers: usize,
     /// A write to a client that makes no progress for this long closes the connection.
     pub send_timeout: Duration,
+    /// Acks of QoS 1/2 PUBLISHes wait for the router's answer and for the store to have the
+    /// message on disk (the broker sets this when it has a store; see `channel::gate`).
+    pub acks_wait_for_router: bool,
     /// The mapping from the `now: Instant` every channel is given to wall-clock deadlines
     /// (message expiry). The broker fixes it at start.
     pub clock: WallClock,
@@ -104,6 +107,7 @@ impl Default for ServerLimits {
             max_subscriptions: 1000,
             max_pending_answers: 16,
             send_timeout: Duration::from_secs(30),
+            acks_wait_for_router: false,
             clock: default_clock(),
         }
     }

@@ -48,8 +48,9 @@ impl Default for QueueLimits {
 pub enum Outgoing {
     /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
     Published(Delivery),
-    /// PUBREL sent; waiting for PUBCOMP. The message itself is no longer needed.
-    Released,
+    /// PUBREL sent; waiting for PUBCOMP. The message itself is no longer needed; what is kept
+    /// is its place in the stored queue (`Delivery::stored`, 0 when not stored).
+    Released(u64),
 }
 
 /// The session of one client id.

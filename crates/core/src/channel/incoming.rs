@@ -2,7 +2,8 @@
 //! handshake), PUBREL, the acks of our own publishes, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
 //! DISCONNECT, and every packet a client may not send.
 
-use super::{Channel, CloseReason, Effect, SubscribeRequest};
+use super::gate::Wait;
+use super::{Channel, CloseReason, Effect, SessionWrite, SubscribeRequest};
 use crate::message::{Message, MessageProperties};
 use crate::publish_rules;
 use starling_codec::{
@@ -62,13 +63,18 @@ impl Channel {
                     self.route(publish, topic, now);
                 }
             }
-            (QoS::AtLeastOnce, Some(id)) => {
-                let reason = refusal.unwrap_or(ReasonCode::Success);
-                if refusal.is_none() {
-                    self.route(publish, topic, now);
+            (QoS::AtLeastOnce, Some(id)) => match refusal {
+                Some(reason) => self.send(Packet::PubAck(self.ack(id, reason))),
+                None => {
+                    let answered = self.route(publish, topic, now);
+                    let ack = Packet::PubAck(self.ack(id, ReasonCode::Success));
+                    if answered {
+                        self.hold(Wait::Router, ack);
+                    } else {
+                        self.send(ack);
+                    }
                 }
-                self.send(Packet::PubAck(self.ack(id, reason)));
-            }
+            },
             (QoS::ExactlyOnce, Some(id)) => {
                 if self.session.awaiting_rel().contains(&id) {
                     // A resend before PUBREL: acknowledge again, deliver once (spec 4.3.3).
@@ -87,8 +93,19 @@ impl Channel {
                     return self.close_with(ReasonCode::ReceiveMaximumExceeded);
                 }
                 self.session.awaiting_rel_mut().insert(id);
-                self.route(publish, topic, now);
-                self.send(Packet::PubRec(self.ack(id, ReasonCode::Success)));
+                if self.session_is_durable() {
+                    // Committed before the PUBLISH reaches the router, so the router's ticket
+                    // covers it too.
+                    self.effects
+                        .push(Effect::Store(SessionWrite::AwaitingRel(id)));
+                }
+                let answered = self.route(publish, topic, now);
+                let rec = Packet::PubRec(self.ack(id, ReasonCode::Success));
+                if answered {
+                    self.hold(Wait::Router, rec);
+                } else {
+                    self.send(rec);
+                }
             }
             // The decoder guarantees a packet id at QoS 1/2 ([MQTT-2.2.1-2]).
             (_, None) => self.close_with(ReasonCode::ProtocolError),
@@ -181,7 +198,9 @@ impl Channel {
         None
     }
 
-    fn route(&mut self, publish: Publish, topic: TopicName, now: Instant) {
+    /// Builds the message and hands it to the router; true when its ack must wait for the
+    /// router's answer (QoS 1/2 with a store, `gate`).
+    fn route(&mut self, publish: Publish, topic: TopicName, now: Instant) -> bool {
         let message = Message {
             wire_topic: Message::wire_topic_of(&topic),
             topic,
@@ -195,16 +214,41 @@ impl Channel {
             retain: publish.retain,
             publisher: self.neg.client_id.clone(),
         };
-        self.effects.push(Effect::Publish(Arc::new(message)));
+        let answered = message.qos != QoS::AtMostOnce && self.acks_wait();
+        let message = Arc::new(message);
+        self.effects.push(if answered {
+            Effect::PublishAnswered(message)
+        } else {
+            Effect::Publish(message)
+        });
+        answered
     }
 
     fn handle_pubrel(&mut self, rel: PubResp) {
-        let reason = if self.session.awaiting_rel_mut().remove(&rel.packet_id) {
-            ReasonCode::Success
+        let id = rel.packet_id;
+        if !self.release_rel(id) {
+            let reason = ReasonCode::PacketIdentifierNotFound;
+            return self.send(Packet::PubComp(self.ack(id, reason)));
+        }
+        let comp = Packet::PubComp(self.ack(id, ReasonCode::Success));
+        if self.session_is_durable() {
+            // Once the client has PUBCOMP it may reuse the id: the stored one must be gone
+            // first, or after a restart the new message would be taken for a duplicate.
+            self.hold(Wait::Turn, comp);
         } else {
-            ReasonCode::PacketIdentifierNotFound
-        };
-        self.send(Packet::PubComp(self.ack(rel.packet_id, reason)));
+            self.send(comp);
+        }
+    }
+
+    /// Forgets an incoming QoS 2 id (and its record); false if it was not awaiting PUBREL.
+    pub(super) fn release_rel(&mut self, id: starling_codec::PacketId) -> bool {
+        if !self.session.awaiting_rel_mut().remove(&id) {
+            return false;
+        }
+        if self.session_is_durable() {
+            self.effects.push(Effect::Store(SessionWrite::Released(id)));
+        }
+        true
     }
 
     fn handle_subscribe(&mut self, subscribe: Subscribe) {

@@ -7,9 +7,13 @@
 //!
 //! - `incoming`: packets from the client (PUBLISH and its QoS 2 handshake, SUBSCRIBE, ...).
 //! - `outgoing`: deliveries to the client (inflight window, queue, topic aliases, acks).
+//! - `gate`: packets held until what they promise is safe (the router's answer, the store).
 
+mod gate;
 mod incoming;
 mod outgoing;
+
+pub use gate::Ticket;
 
 use crate::connect::{Negotiated, WillSpec};
 use crate::limits::ServerLimits;
@@ -57,6 +61,19 @@ pub enum Effect {
     Send(Packet),
     /// Route an application message the client published.
     Publish(Arc<Message>),
+    /// Route an application message and answer with [`Channel::handle_routed`]: its ack waits
+    /// for that answer (only when `ServerLimits::acks_wait_for_router`).
+    PublishAnswered(Arc<Message>),
+    /// Write to this session's records in the store, then report the ticket with
+    /// [`Channel::handle_written`] (packets of this turn may wait for it).
+    Store(SessionWrite),
+    /// The session's queue was full: stored deliveries from `seq` on were dropped from memory
+    /// (they stay in the store), and the router must stream them again from there when the
+    /// session asks for more.
+    Spilled {
+        /// The first stored delivery not kept.
+        seq: u64,
+    },
     /// Ask the router to subscribe; it answers through [`Channel::handle_suback`]. Entries the
     /// channel already refused carry their reason code.
     Subscribe {
@@ -74,6 +91,30 @@ pub enum Effect {
     },
     /// Close the connection (after writing what came before).
     Close(CloseReason),
+}
+
+/// A change to a session's records in the store (`Delivery::stored` is the record's place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionWrite {
+    /// A stored delivery went out with this packet id; `released`: its PUBREC came and PUBREL
+    /// went out, so only PUBCOMP is awaited.
+    Inflight {
+        /// The delivery's place in the stored queue.
+        seq: u64,
+        /// The packet id it was sent with.
+        packet_id: PacketId,
+        /// PUBREL sent.
+        released: bool,
+    },
+    /// A stored delivery is finished with (acknowledged, expired, refused or too large).
+    Done {
+        /// The delivery's place in the stored queue.
+        seq: u64,
+    },
+    /// An incoming QoS 2 packet id now awaits PUBREL.
+    AwaitingRel(PacketId),
+    /// That packet id was released (PUBREL came, or the exchange failed).
+    Released(PacketId),
 }
 
 /// Counters the broker adds to its metrics after each turn (so 32 bits are plenty, and keep
@@ -115,8 +156,8 @@ struct Drops {
     too_large: u32,
 }
 
-/// What most connections never need: the topic alias maps of a 5.0 connection and the counts of
-/// refused PUBLISHes, made on first use (inline they would be ~120 bytes in every idle connection).
+/// What most connections never need: the topic alias maps of a 5.0 connection, the counts of
+/// refused PUBLISHes and the packets held for durability, made on first use (inline they would be ~120 bytes in every idle connection).
 #[derive(Debug, Default)]
 struct Rare {
     /// Aliases the client set up (alias -> topic).
@@ -129,6 +170,11 @@ struct Rare {
     outbound_bytes: usize,
     /// Refused PUBLISHes since the last `take_stats` (the `refused_*` fields).
     refused: ChannelStats,
+    /// Packets held until the router answers or the store has their writes (`gate`).
+    gate: gate::Gate,
+    /// Stored deliveries from this place on were dropped from memory (the queue was full) and
+    /// the router streams them again: until that one comes back, later stored ones are dropped.
+    spilled: Option<u64>,
 }
 
 /// The protocol state of one connected client.
@@ -302,10 +348,6 @@ impl Channel {
         (session, self.neg.will.map(|w| *w), self.neg.session_expiry)
     }
 
-    fn send(&mut self, packet: Packet) {
-        self.effects.push(Effect::Send(packet));
-    }
-
     /// Whether `packet` is within the client's Maximum Packet Size: nothing larger may be sent
     /// ([MQTT-3.1.2-24]).
     fn fits(&self, packet: &Packet) -> bool {
@@ -333,7 +375,8 @@ impl Channel {
                 }
             }
             if self.fits(&packet) {
-                self.send(packet);
+                // Not behind held packets: the connection ends, and what waits is not sent.
+                self.effects.push(Effect::Send(packet));
             }
         }
         self.closed = true;

@@ -3,7 +3,8 @@
 //! message expiry counted down while queued, the client's Maximum Packet Size, and the acks that
 //! move the window (PUBACK, PUBREC -> PUBREL, PUBCOMP).
 
-use super::Channel;
+use super::gate::Wait;
+use super::{Channel, Effect, SessionWrite};
 use crate::message::Delivery;
 use crate::session::{Enqueued, Outgoing};
 use starling_codec::{
@@ -19,8 +20,12 @@ impl Channel {
             self.offer_to_queue(delivery, false);
             return;
         }
+        if self.skip_spilled(&delivery) {
+            return;
+        }
         if delivery.message.is_expired(self.limits.clock.at(now)) {
             self.stats.expired += 1;
+            self.done(delivery.stored);
             return;
         }
         if delivery.qos == QoS::AtMostOnce {
@@ -78,10 +83,13 @@ impl Channel {
         let Some(pos) = self.session.inflight_position(ack.packet_id) else {
             return;
         };
-        if matches!(&self.session.inflight()[pos].1, Outgoing::Published(d) if d.qos == QoS::AtLeastOnce)
-        {
-            self.session.inflight_mut().remove(pos);
-            return self.fill_window(now);
+        if let Outgoing::Published(d) = &self.session.inflight()[pos].1 {
+            if d.qos == QoS::AtLeastOnce {
+                let seq = d.stored;
+                self.session.inflight_mut().remove(pos);
+                self.done(seq);
+                return self.fill_window(now);
+            }
         }
         // PUBACK answers QoS 1 only (spec 4.3.2); for a QoS 2 exchange it is a Protocol Error.
         self.close_with(ReasonCode::ProtocolError);
@@ -97,19 +105,37 @@ impl Channel {
             // PUBREC answers QoS 2 only (spec 4.3.3); for a QoS 1 exchange it is a Protocol Error.
             return self.close_with(ReasonCode::ProtocolError);
         }
+        let seq = match &self.session.inflight()[pos].1 {
+            Outgoing::Published(d) => d.stored,
+            Outgoing::Released(seq) => *seq,
+        };
         if !rec.reason_code.is_success() {
             // The receiver refused the message: the exchange ends here (spec 4.3.3).
             self.session.inflight_mut().remove(pos);
+            self.done(seq);
             return self.fill_window(now);
         }
-        self.session.inflight_mut()[pos].1 = Outgoing::Released;
-        self.send(Packet::PubRel(self.ack(rec.packet_id, ReasonCode::Success)));
+        self.session.inflight_mut()[pos].1 = Outgoing::Released(seq);
+        let rel = Packet::PubRel(self.ack(rec.packet_id, ReasonCode::Success));
+        if seq == 0 {
+            return self.send(rel);
+        }
+        // Stored as released before PUBREL goes: after a restart, a PUBLISH sent again for a
+        // message the client already released would be a new message to it.
+        let write = SessionWrite::Inflight {
+            seq,
+            packet_id: rec.packet_id,
+            released: true,
+        };
+        self.effects.push(Effect::Store(write));
+        self.hold(Wait::Turn, rel);
     }
 
     pub(super) fn handle_pubcomp(&mut self, comp: PubResp, now: Instant) {
         if let Some(pos) = self.session.inflight_position(comp.packet_id) {
-            if self.session.inflight()[pos].1 == Outgoing::Released {
+            if let Outgoing::Released(seq) = self.session.inflight()[pos].1 {
                 self.session.inflight_mut().remove(pos);
+                self.done(seq);
                 self.fill_window(now);
             }
         }
@@ -125,11 +151,13 @@ impl Channel {
         for (id, state) in inflight {
             match state {
                 Outgoing::Published(delivery) => {
+                    let seq = delivery.stored;
                     if !self.send_publish(delivery, Some((id, true)), now) {
                         dropped.push(id);
+                        self.done(seq);
                     }
                 }
-                Outgoing::Released => {
+                Outgoing::Released(_) => {
                     self.send(Packet::PubRel(self.ack(id, ReasonCode::Success)));
                 }
             }
@@ -149,6 +177,7 @@ impl Channel {
             };
             if delivery.message.is_expired(self.limits.clock.at(now)) {
                 self.stats.expired += 1;
+                self.done(delivery.stored);
             } else if delivery.qos == QoS::AtMostOnce {
                 self.send_publish(delivery, None, now);
             } else {
@@ -171,6 +200,9 @@ impl Channel {
     }
 
     fn offer_to_queue(&mut self, delivery: Delivery, online: bool) {
+        if delivery.stored != 0 {
+            return self.queue_stored(delivery, online);
+        }
         if !online && delivery.qos == QoS::AtMostOnce && !self.limits.queue.queue_qos0_offline {
             return;
         }
@@ -186,23 +218,93 @@ impl Channel {
         }
     }
 
+    /// Queues a delivery that is in the store. A full queue does not drop it (the store keeps
+    /// it): from it on, stored deliveries are left to the store and the router is told to
+    /// stream them again from there (`Effect::Spilled`). A connection going away keeps nothing:
+    /// the next one reads the session back from the store.
+    fn queue_stored(&mut self, delivery: Delivery, online: bool) {
+        if !online {
+            return;
+        }
+        if self.session.queue().len() < self.limits.queue.max_len {
+            self.session.queue_mut().push_back(delivery);
+            return;
+        }
+        let seq = delivery.stored;
+        self.rare().spilled = Some(seq);
+        self.effects.push(Effect::Spilled { seq });
+    }
+
+    /// True for a stored delivery that arrives while the session waits for the router to
+    /// stream them again from an earlier place: the store has it, and it comes again in turn.
+    fn skip_spilled(&mut self, delivery: &Delivery) -> bool {
+        let Some(from) = self.rare.as_ref().and_then(|r| r.spilled) else {
+            return false;
+        };
+        if delivery.stored == 0 {
+            return false;
+        }
+        if delivery.stored == from {
+            self.rare().spilled = None; // the stream is back where it was cut
+            return false;
+        }
+        true
+    }
+
+    /// A stored delivery is finished with: its record goes.
+    fn done(&mut self, seq: u64) {
+        if seq != 0 {
+            self.effects.push(Effect::Store(SessionWrite::Done { seq }));
+        }
+    }
+
     fn start_inflight(&mut self, delivery: Delivery, now: Instant) {
         let Some(id) = self.session.next_packet_id() else {
             return self.offer_to_queue(delivery, true);
         };
-        if self.send_publish(delivery.clone(), Some((id, false)), now) {
+        let seq = delivery.stored;
+        if seq != 0 {
+            let write = SessionWrite::Inflight {
+                seq,
+                packet_id: id,
+                released: false,
+            };
+            self.effects.push(Effect::Store(write));
+        }
+        // A stored QoS 2 message goes out only once its packet id is stored (`gate`).
+        let hold = seq != 0 && delivery.qos == QoS::ExactlyOnce;
+        if self.send_publish_held(delivery.clone(), Some((id, false)), now, hold) {
             self.session
                 .inflight_mut()
                 .push_back((id, Outgoing::Published(delivery)));
+        } else {
+            self.done(seq);
         }
     }
 
-    /// Builds and sends the PUBLISH for a delivery; false when it was dropped instead.
     fn send_publish(
         &mut self,
         delivery: Delivery,
         id: Option<(PacketId, bool)>,
         now: Instant,
+    ) -> bool {
+        let seq = delivery.stored;
+        let sent = self.send_publish_held(delivery, id, now, false);
+        if id.is_none() {
+            // QoS 0 from the store: sent (or dropped) is finished with.
+            self.done(seq);
+        }
+        sent
+    }
+
+    /// Builds and sends the PUBLISH for a delivery (held for this turn's writes when `hold`);
+    /// false when it was dropped instead.
+    fn send_publish_held(
+        &mut self,
+        delivery: Delivery,
+        id: Option<(PacketId, bool)>,
+        now: Instant,
+        hold: bool,
     ) -> bool {
         let msg = &delivery.message;
         let v5 = self.neg.version.is_v5();
@@ -243,7 +345,11 @@ impl Channel {
                 return false;
             }
         }
-        self.send(packet);
+        if hold {
+            self.hold(Wait::Turn, packet);
+        } else {
+            self.send(packet);
+        }
         true
     }
 

@@ -43,6 +43,7 @@ where
     let version = channel.version();
     let client_id = &channel.session().client_id;
     let mut ended = None;
+    let mut answered = 0u32;
     for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
@@ -59,6 +60,13 @@ where
                 continue;
             }
             Effect::Publish(message) => RouterCmd::Publish(message),
+            Effect::PublishAnswered(message) => {
+                answered += 1;
+                RouterCmd::Publish(message)
+            }
+            // No store yet (`acks_wait_for_router` is off, so no delivery is stored and no
+            // session write comes); a write would be committed here and reported below.
+            Effect::Store(_) | Effect::Spilled { .. } => continue,
             Effect::Subscribe {
                 packet_id,
                 requests,
@@ -82,6 +90,18 @@ where
             Ok(()) => {}
             Err(TrySendError::Closed(_)) => return Some(Ended::Shutdown),
             Err(TrySendError::Full(cmd)) => waiting.push(cmd),
+        }
+    }
+    if answered > 0 || channel.held() > 0 {
+        // Until the router answers PUBLISHes itself, handing the message over is the answer,
+        // and with nothing stored every write is durable at once.
+        channel.handle_routed(answered, 0, &[]);
+        channel.handle_written(0);
+        channel.handle_durable(0);
+        for effect in channel.take_effects() {
+            if let Effect::Send(packet) = effect {
+                transport.queue(&packet, version, &ctx.metrics);
+            }
         }
     }
     ended

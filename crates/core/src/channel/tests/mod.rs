@@ -11,6 +11,7 @@ use starling_codec::{
 use starling_topic::TopicName;
 
 mod connection;
+mod gate;
 mod incoming;
 mod outgoing;
 

@@ -28,9 +28,9 @@ fn packet_ids_skip_ids_still_in_flight() {
     let mut session = SessionState::new(Arc::from("c"), 0);
     session.last_packet_id = u16::MAX - 1;
     let a = session.next_packet_id().expect("id");
-    session.inflight_mut().push_back((a, Outgoing::Released));
+    session.inflight_mut().push_back((a, Outgoing::Released(0)));
     let b = session.next_packet_id().expect("id"); // wraps to 1
-    session.inflight_mut().push_back((b, Outgoing::Released));
+    session.inflight_mut().push_back((b, Outgoing::Released(0)));
     session.last_packet_id = u16::MAX - 1;
     let c = session.next_packet_id().expect("id");
     assert_eq!(
