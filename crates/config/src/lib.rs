@@ -26,12 +26,13 @@ mod validate;
 
 pub use error::ConfigError;
 pub use model::{
-    Config, DelayedConfig, ListenerConfig, ListenerKind, LogConfig, MqttConfig, NodeConfig,
-    QueueOverflow, RetainConfig, SessionConfig, SharedConfig, SharedStrategy, SysConfig,
+    Config, DelayedConfig, DurabilityConfig, ListenerConfig, ListenerKind, LogConfig, MqttConfig,
+    NodeConfig, QueueOverflow, RetainConfig, SessionConfig, SharedConfig, SharedStrategy,
+    SysConfig,
 };
 pub use raw::{
-    RawConfig, RawDelayed, RawListener, RawLog, RawMqtt, RawNode, RawRetain, RawSession, RawShared,
-    RawSys,
+    RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
+    RawSession, RawShared, RawSys,
 };
 pub use validate::MAX_PACKET_SIZE;
 

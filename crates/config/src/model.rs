@@ -26,6 +26,20 @@ pub struct Config {
     pub sys: SysConfig,
     /// Logging.
     pub log: LogConfig,
+    /// How the store reaches the disk.
+    pub durability: DurabilityConfig,
+}
+
+/// `[durability]`: when the store's writes are forced to the disk, and so what a power cut
+/// may lose (a `kill -9` loses nothing in any mode: written data is in the OS's page cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurabilityConfig {
+    /// Every acknowledged write is on disk first (group commit: one fsync for many writes).
+    Always,
+    /// The disk is synced every period: a power cut loses up to one period of writes.
+    Interval(Duration),
+    /// The OS writes back when it likes: a power cut loses what it had not written.
+    Never,
 }
 
 /// `[node]`.
@@ -35,6 +49,8 @@ pub struct NodeConfig {
     pub name: String,
     /// Worker threads of the runtime; `None`: one per CPU core.
     pub worker_threads: Option<usize>,
+    /// The store's directory.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// One `[[listener]]`.

@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub sys: RawSys,
     /// `[log]`: logging.
     pub log: RawLog,
+    /// `[durability]`: how the store reaches the disk.
+    pub durability: RawDurability,
 }
 
 impl Default for RawConfig {
@@ -47,6 +49,7 @@ impl Default for RawConfig {
             delayed: RawDelayed::default(),
             sys: RawSys::default(),
             log: RawLog::default(),
+            durability: RawDurability::default(),
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct RawNode {
     pub name: String,
     /// Threads that run connections and the router; 0 means one per CPU core.
     pub worker_threads: i64,
+    /// The directory of the store (created on first start; one broker at a time).
+    pub data_dir: String,
 }
 
 impl Default for RawNode {
@@ -66,6 +71,26 @@ impl Default for RawNode {
         Self {
             name: "starling@127.0.0.1".to_owned(),
             worker_threads: 0,
+            data_dir: "data".to_owned(),
+        }
+    }
+}
+
+/// `[durability]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDurability {
+    /// `"always"`, `"interval"` or `"never"`.
+    pub fsync: String,
+    /// The period of `fsync = "interval"` (humantime).
+    pub fsync_interval: String,
+}
+
+impl Default for RawDurability {
+    fn default() -> Self {
+        Self {
+            fsync: "always".to_owned(),
+            fsync_interval: "100ms".to_owned(),
         }
     }
 }

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    Config, DelayedConfig, ListenerConfig, LogConfig, MqttConfig, NodeConfig, RetainConfig,
-    SessionConfig, SharedConfig, SysConfig,
+    Config, DelayedConfig, DurabilityConfig, ListenerConfig, LogConfig, MqttConfig, NodeConfig,
+    RetainConfig, SessionConfig, SharedConfig, SysConfig,
 };
 use crate::raw::{
-    RawConfig, RawDelayed, RawListener, RawLog, RawMqtt, RawNode, RawRetain, RawSession, RawSys,
+    RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
+    RawSession, RawSys,
 };
 
 /// The largest packet MQTT can express: the Remaining Length's maximum plus the fixed header.
@@ -35,6 +36,7 @@ impl RawConfig {
             delayed: delayed(self.delayed)?,
             sys: sys(self.sys)?,
             log: log(self.log)?,
+            durability: durability(self.durability)?,
         })
     }
 }
@@ -57,10 +59,35 @@ fn node(raw: RawNode) -> Result<NodeConfig, ConfigError> {
         ));
     }
     let worker_threads: usize = int("node.worker_threads", raw.worker_threads, 0, 1024)?;
+    if raw.data_dir.is_empty() {
+        return Err(ConfigError::invalid("node.data_dir", "must not be empty"));
+    }
     Ok(NodeConfig {
         name: raw.name,
         worker_threads: (worker_threads > 0).then_some(worker_threads),
+        data_dir: raw.data_dir.into(),
     })
+}
+
+fn durability(raw: RawDurability) -> Result<DurabilityConfig, ConfigError> {
+    match raw.fsync.as_str() {
+        "always" => Ok(DurabilityConfig::Always),
+        "never" => Ok(DurabilityConfig::Never),
+        "interval" => {
+            let period = duration("durability.fsync_interval", &raw.fsync_interval)?;
+            if period.is_zero() {
+                return Err(ConfigError::invalid(
+                    "durability.fsync_interval",
+                    "must be more than 0s",
+                ));
+            }
+            Ok(DurabilityConfig::Interval(period))
+        }
+        other => Err(ConfigError::invalid(
+            "durability.fsync",
+            format!("must be \"always\", \"interval\" or \"never\", got {other:?}"),
+        )),
+    }
 }
 
 fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> {
