@@ -136,7 +136,9 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
   local b=$1 logf=$2
   case $b in
     starling)
+      # A fresh store per start: what one scenario retained must not load into the next.
       STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
+        STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
       ;;
     starling-base)
@@ -145,6 +147,7 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
       ;;
     starling-mt)
       STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-mt]} STARLING_LOG=warn \
+        STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         "$BIN" start > "$logf" 2>&1 &
       ;;
     mosquitto) "$MOSQUITTO" -c "$RUN_DIR/mosquitto.conf" > "$logf" 2>&1 & ;;

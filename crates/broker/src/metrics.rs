@@ -38,6 +38,12 @@ pub struct Metrics {
     pub send_timeouts: AtomicU64,
     /// Connections refused before CONNECT: listener full, too many from one address.
     pub connections_refused: AtomicU64,
+    /// Writes the store refused (disk full, I/O error); what they held is not on disk.
+    pub store_errors: AtomicU64,
+    /// Records found damaged at start and set aside (removed, or moved aside with their files).
+    pub store_records_set_aside: AtomicU64,
+    /// Bytes of store files moved aside at start because the engine could not read them.
+    pub store_bytes_set_aside: AtomicU64,
 }
 
 impl Metrics {

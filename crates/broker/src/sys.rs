@@ -70,5 +70,8 @@ fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
         ("messages/dropped", get(&m.messages_dropped)),
         ("bytes/received", get(&m.bytes_received)),
         ("bytes/sent", get(&m.bytes_sent)),
+        ("store/errors", get(&m.store_errors)),
+        ("store/set_aside/records", get(&m.store_records_set_aside)),
+        ("store/set_aside/bytes", get(&m.store_bytes_set_aside)),
     ]
 }

@@ -19,6 +19,8 @@ pub struct TestBroker {
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     config: Config,
+    /// The store's directory, removed when the broker is dropped (unless a test chose its own).
+    _data: Option<tempfile::TempDir>,
 }
 
 impl TestBroker {
@@ -46,6 +48,12 @@ impl TestBroker {
         // Tests connect with keep alive 0 (no timer in the way, `connect_packet`), which the
         // default keep-alive cap refuses from 3.x clients; tests of the cap set it back.
         config.mqtt.max_keepalive = None;
+        // Each broker its own store: tests run in parallel, and one directory takes one broker.
+        let data = match tempfile::Builder::new().prefix("starling-test-").tempdir() {
+            Ok(dir) => dir,
+            Err(e) => panic!("no temporary directory for the test broker's store: {e}"),
+        };
+        config.node.data_dir = data.path().to_owned();
         tweak(&mut config);
         let running = match starling_broker::start(&config).await {
             Ok(running) => running,
@@ -60,6 +68,7 @@ impl TestBroker {
             addr,
             metrics,
             config,
+            _data: Some(data),
         }
     }
 

@@ -30,8 +30,16 @@ impl DelayedQueue {
         }
     }
 
-    /// Holds `message` until `at`; false when the queue is full.
-    pub(crate) fn push(&mut self, at: SystemTime, message: Arc<Message>) -> bool {
+    /// Holds `message` until `at`; its id (unique among delayed messages, in arrival order),
+    /// or `None` when the queue is full.
+    pub(crate) fn push(&mut self, at: SystemTime, message: Arc<Message>) -> Option<u64> {
+        self.seq += 1;
+        let id = self.seq;
+        self.restore(at, id, message).then_some(id)
+    }
+
+    /// Holds a message read back from the store under its stored id; false when full.
+    pub(crate) fn restore(&mut self, at: SystemTime, id: u64, message: Arc<Message>) -> bool {
         let size = footprint(&message);
         let count_full = self.max_messages != 0 && self.due.len() >= self.max_messages;
         let bytes_full = self.max_bytes != 0 && self.bytes + size > self.max_bytes;
@@ -39,8 +47,8 @@ impl DelayedQueue {
             return false;
         }
         self.bytes += size;
-        self.seq += 1;
-        self.due.insert((at, self.seq), message);
+        self.seq = self.seq.max(id);
+        self.due.insert((at, id), message);
         true
     }
 
@@ -49,16 +57,17 @@ impl DelayedQueue {
         self.due.keys().next().map(|(at, _)| *at)
     }
 
-    /// Takes every message due at `now`, in order.
-    pub(crate) fn pop_due(&mut self, now: SystemTime) -> Vec<Arc<Message>> {
+    /// Takes every message due at `now`, in order, with its due time and id.
+    pub(crate) fn pop_due(&mut self, now: SystemTime) -> Vec<(SystemTime, u64, Arc<Message>)> {
         let mut out = Vec::new();
         while let Some(entry) = self.due.first_entry() {
             if entry.key().0 > now {
                 break;
             }
+            let (at, id) = *entry.key();
             let message = entry.remove();
             self.bytes -= footprint(&message);
-            out.push(message);
+            out.push((at, id, message));
         }
         out
     }

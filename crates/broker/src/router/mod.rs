@@ -15,6 +15,7 @@
 //! - `retain`: the retained store (a topic tree, bytes and count caps, expiry index).
 //! - `cursor`: retained messages streamed to new subscriptions against session credit.
 //! - `delayed`: the `$delayed/` queue.
+//! - `persist`: retained and delayed messages written through to the store, read back at start.
 //! - `route`: routing one message to subscriptions and share groups.
 //! - `events`: `$SYS` client connected/disconnected messages.
 //! - `task`: the async loop around the state machine.
@@ -23,6 +24,7 @@ pub(crate) mod command;
 mod cursor;
 mod delayed;
 mod events;
+mod persist;
 mod retain;
 mod route;
 mod shared;
@@ -120,6 +122,7 @@ pub(crate) struct Router {
     delayed: DelayedQueue,
     targets: HashMap<Arc<str>, Target>,
     groups_hit: Vec<Arc<starling_core::SharedTag>>,
+    persist: persist::Persist,
 }
 
 impl Router {
@@ -135,7 +138,14 @@ impl Router {
             cursors: HashMap::new(),
             targets: HashMap::new(),
             groups_hit: Vec::new(),
+            persist: persist::Persist::default(),
         }
+    }
+
+    /// This router writes what must outlive the process to `store`.
+    pub(crate) fn with_store(mut self, store: starling_store::Store) -> Self {
+        self.persist = persist::Persist::new(store);
+        self
     }
 
     /// The next time [`Router::handle_timers`] has something to do (wall time: every deadline

@@ -116,8 +116,9 @@ impl RetainStore {
         self.expiring.first().map(|(at, _)| *at)
     }
 
-    /// Removes every message expired at `now`.
-    pub(crate) fn sweep(&mut self, now: SystemTime) {
+    /// Removes every message expired at `now`; returns their topics.
+    pub(crate) fn sweep(&mut self, now: SystemTime) -> Vec<Arc<str>> {
+        let mut gone = Vec::new();
         while let Some((at, topic)) = self.expiring.first().cloned() {
             if at > now {
                 break;
@@ -126,7 +127,9 @@ impl RetainStore {
             if let Some(old) = self.messages.remove(&topic) {
                 self.bytes -= footprint(&old);
             }
+            gone.push(topic);
         }
+        gone
     }
 
     /// Visits the unexpired messages matching `filter` after the topic `after`, in topic order,

@@ -24,8 +24,10 @@ impl Router {
                         ..(*message).clone()
                     };
                     let at = now + Duration::from_secs(delayed.delay_secs.into());
-                    if !self.delayed.push(at, Arc::new(inner)) {
-                        Metrics::add(&self.metrics.messages_dropped, 1);
+                    let inner = Arc::new(inner);
+                    match self.delayed.push(at, inner.clone()) {
+                        Some(id) => self.persist.delayed_held(at, id, &inner),
+                        None => Metrics::add(&self.metrics.messages_dropped, 1),
                     }
                     return;
                 }
@@ -41,16 +43,23 @@ impl Router {
 
     /// Routes the delayed messages due at `now` and forgets retained ones that expired.
     pub(super) fn handle_timers(&mut self, now: SystemTime) {
-        for message in self.delayed.pop_due(now) {
+        for (at, id, message) in self.delayed.pop_due(now) {
+            self.persist.delayed_fired(at, id);
             self.route(&message);
         }
-        self.retained.sweep(now);
+        for topic in self.retained.sweep(now) {
+            self.persist.retained_cleared(&topic);
+        }
     }
 
     /// Stores a retained message and delivers it to every matching subscription.
     pub(super) fn route(&mut self, message: &Arc<Message>) {
-        if message.retain && self.retained.apply(message) == RetainOutcome::Refused {
-            Metrics::add(&self.metrics.messages_dropped, 1);
+        if message.retain {
+            match self.retained.apply(message) {
+                RetainOutcome::Refused => Metrics::add(&self.metrics.messages_dropped, 1),
+                RetainOutcome::Stored => self.persist.retained_stored(message),
+                RetainOutcome::Cleared => self.persist.retained_cleared(message.topic.as_str()),
+            }
         }
         let mut targets = std::mem::take(&mut self.targets);
         let mut groups = std::mem::take(&mut self.groups_hit);

@@ -60,7 +60,9 @@ pub(crate) async fn run(
             () = sleep => router.handle_timers(wall_now()),
             () = &mut stop, if !router.stopping() => router.stop_sessions(),
         }
+        router.flush();
         router.update_gauges();
     }
+    router.flush();
     debug!("router stopped");
 }
