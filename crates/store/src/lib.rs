@@ -65,3 +65,6 @@ pub use record::SessionRecord;
 pub use recovery::{Recovered, RecoveredSession};
 pub use store::{InflightRecord, Store, StoreStats};
 pub use sync::Ticket;
+
+#[cfg(test)]
+mod tests;

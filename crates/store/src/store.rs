@@ -70,14 +70,19 @@ struct Inner {
     set_aside: u64,
     moved_aside_bytes: u64,
     dir: PathBuf,
-    _lock: DirLock,
+    lock: Option<DirLock>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.tickets.stop();
         if let Some(thread) = self.sync_thread.take() {
-            if thread.join().is_err() {
+            // The last clone may be dropped by a `when_durable` callback on the sync thread
+            // itself: it ends on its own once stopped, and cannot join itself.
+            if thread.thread().id() == std::thread::current().id() {
+                // The thread releases the lock once its handle on the engine is gone.
+                self.tickets.release_on_exit(self.lock.take());
+            } else if thread.join().is_err() {
                 tracing::error!("the store-sync thread panicked");
             }
         }
@@ -145,7 +150,7 @@ impl Store {
             set_aside: recovered.damage.records_set_aside(),
             moved_aside_bytes: recovered.damage.moved_aside_bytes,
             dir,
-            _lock: lock,
+            lock: Some(lock),
         };
         Ok((
             Store {

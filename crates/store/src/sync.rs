@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use fjall::{Database, PersistMode};
 
+use crate::lock::DirLock;
 use crate::options::Fsync;
 
 /// A commit's place in the order of commits: 1 for the first commit after open, and so on.
@@ -40,6 +41,9 @@ const RETRY: Duration = Duration::from_millis(20);
 struct Waiters {
     list: Vec<(Ticket, Notify)>,
     stop: bool,
+    /// The directory lock, when the store was closed from the sync thread itself: released
+    /// when the thread ends, after its handle on the engine.
+    lock: Option<DirLock>,
 }
 
 /// The ticket counters, the waiters and the sync thread's wake-up.
@@ -165,6 +169,11 @@ impl Tickets {
         }
     }
 
+    /// Keeps `lock` until the sync thread has ended (the store was closed on that thread).
+    pub(crate) fn release_on_exit(&self, lock: Option<DirLock>) {
+        self.lock().lock = lock;
+    }
+
     /// Asks the sync thread to make a last fsync and end.
     pub(crate) fn stop(&self) {
         self.lock().stop = true;
@@ -175,8 +184,16 @@ impl Tickets {
     pub(crate) fn spawn(self: &Arc<Self>, db: Database) -> std::io::Result<Option<JoinHandle<()>>> {
         let tickets = Arc::clone(self);
         let run: Box<dyn FnOnce() + Send> = match self.mode {
-            Fsync::Always => Box::new(move || tickets.run_always(&db)),
-            Fsync::Interval(every) => Box::new(move || tickets.run_interval(&db, every)),
+            Fsync::Always => Box::new(move || {
+                tickets.run_always(&db);
+                drop(db);
+                drop(tickets.lock().lock.take());
+            }),
+            Fsync::Interval(every) => Box::new(move || {
+                tickets.run_interval(&db, every);
+                drop(db);
+                drop(tickets.lock().lock.take());
+            }),
             Fsync::Never => return Ok(None),
         };
         std::thread::Builder::new()
