@@ -151,3 +151,31 @@ fn a_callback_may_drop_the_last_clone() {
         }
     }
 }
+
+/// In the child: commit in `Never` mode (no fsync at all) and abort, as `kill -9` would.
+#[test]
+fn kill_child() {
+    let Some(dir) = std::env::var_os("STARLING_STORE_KILL_DIR") else {
+        return;
+    };
+    let (store, _) = open_mode(Path::new(&dir), Fsync::Never);
+    let mut batch = store.batch();
+    batch.put_retained(&message("killed/before/exit", "x"));
+    batch.commit().unwrap();
+    std::process::abort();
+}
+
+#[test]
+fn a_killed_process_loses_no_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "tests::tickets::kill_child", "--nocapture"])
+        .env("STARLING_STORE_KILL_DIR", dir.path())
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborted");
+    let (_store, recovered) = open(dir.path());
+    assert_eq!(recovered.retained, vec![message("killed/before/exit", "x")]);
+}
