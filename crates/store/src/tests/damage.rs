@@ -1,0 +1,177 @@
+//! Damaged records and damaged files: recovery keeps what is valid and always opens.
+
+use std::fs::OpenOptions;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::engine::{Engine, Space};
+use crate::key::{cid, seq_key};
+
+/// Writes `value` under `key` in `space` through fjall directly, behind the store's back.
+fn poke(dir: &Path, space: Space, key: &[u8], value: &[u8]) {
+    let engine = Engine::open(&dir.join("store"), 1 << 20).unwrap();
+    engine.ks(space).insert(key, value).unwrap();
+    engine.sync().unwrap();
+}
+
+#[test]
+fn a_garbage_value_is_dropped_and_counted_and_the_rest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    write_client(&store, "good", 3);
+    write_client(&store, "bad", 2);
+    let mut batch = store.batch();
+    batch.put_retained(&message("r", "x"));
+    wait_durable(&store, batch.commit().unwrap());
+    drop(store);
+
+    poke(
+        dir.path(),
+        Space::Queue,
+        &seq_key("good", 2),
+        b"\x01garbage",
+    );
+    poke(
+        dir.path(),
+        Space::Sessions,
+        &cid("bad"),
+        b"\xffnot a session",
+    );
+    poke(dir.path(), Space::Queue, &seq_key("nobody", 1), b"\x01x");
+    poke(dir.path(), Space::Sessions, b"\x00", b"");
+    poke(
+        dir.path(),
+        Space::Retained,
+        b"other",
+        &crate::record::message::encode_message(&message("r", "x")),
+    );
+
+    let (store, recovered) = open(dir.path());
+    let damage = &recovered.damage;
+    assert_eq!(damage.damaged.queue, 1);
+    assert_eq!(damage.damaged.sessions, 2);
+    assert_eq!(
+        damage.damaged.retained, 1,
+        "a retained message under another topic's key"
+    );
+    assert_eq!(damage.damaged.total(), 4);
+    // The damaged session's subscription, queue (2), inflight and awaiting entries, and the
+    // queue entry of a client that never had a session.
+    assert_eq!(damage.orphans.subscriptions, 1);
+    assert_eq!(damage.orphans.queue, 3);
+    assert_eq!(damage.orphans.inflight, 1);
+    assert_eq!(damage.orphans.awaiting_rel, 1);
+    assert_eq!(damage.moved_aside, None);
+    assert_eq!(store.stats().records_set_aside, 10);
+    assert_eq!(recovered.sessions.len(), 1);
+    let good = &recovered.sessions[0];
+    assert_eq!(
+        (&*good.client_id, good.queued, good.next_seq),
+        ("good", 2, 4)
+    );
+    let seqs: Vec<_> = store
+        .read_queue("good", 0, 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.stored)
+        .collect();
+    assert_eq!(seqs, vec![1, 3]);
+    assert_eq!(recovered.retained, vec![message("r", "x")]);
+    drop(store);
+
+    // Removed once, reported once.
+    let (_store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+    assert_eq!(recovered.sessions.len(), 1);
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A store with records both in flushed tables and in the journal.
+fn pristine() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    for i in 0..20 {
+        write_client(&store, &format!("client-{i}"), 5);
+    }
+    for space in Space::ALL {
+        store.engine().ks(space).rotate_memtable_and_wait().unwrap();
+    }
+    let mut batch = store.batch();
+    for i in 0..50 {
+        batch.put_retained(&message(&format!("r/{i}"), "retained"));
+    }
+    wait_durable(&store, batch.commit().unwrap());
+    write_client(&store, "late", 3);
+    store.flush().unwrap();
+    drop(store);
+    dir
+}
+
+#[test]
+fn damaged_files_never_stop_the_store_from_opening() {
+    let base = pristine();
+    let all = files(&base.path().join("store"));
+    assert!(all.len() > 3, "{all:?}");
+    let mut moved = 0;
+    for case in 0..30usize {
+        let file = &all[case * 7 % all.len()];
+        let len = std::fs::metadata(file).unwrap().len();
+        let offset = if len == 0 {
+            0
+        } else {
+            (case as u64 * 7919) % len
+        };
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(base.path(), dir.path());
+        let target = dir.path().join(file.strip_prefix(base.path()).unwrap());
+        let mut f = OpenOptions::new().write(true).open(&target).unwrap();
+        if case % 2 == 0 {
+            f.set_len(offset).unwrap();
+        } else {
+            f.seek(SeekFrom::Start(offset)).unwrap();
+            f.write_all(&[0xA5; 64]).unwrap();
+        }
+        drop(f);
+        let (store, recovered) = Store::open(&StoreOptions::new(dir.path()))
+            .unwrap_or_else(|e| panic!("case {case} ({}): {e}", target.display()));
+        if let Some(path) = &recovered.damage.moved_aside {
+            moved += 1;
+            assert!(path.starts_with(dir.path()) && path.exists());
+            assert!(recovered.damage.moved_aside_bytes > 0);
+            assert!(recovered.sessions.is_empty());
+        }
+        // The store works after recovery, and opens again.
+        write_client(&store, "after", 1);
+        drop(store);
+        let (_store, again) = Store::open(&StoreOptions::new(dir.path())).unwrap();
+        assert!(again.damage.moved_aside.is_none(), "case {case}");
+        assert!(again.sessions.iter().any(|s| &*s.client_id == "after"));
+    }
+    eprintln!("{moved} of 30 damaged stores were moved aside");
+}
