@@ -59,6 +59,15 @@ pub enum StartError {
     /// A listener kind this build does not serve yet.
     #[error("listener kind {0:?} is not supported yet")]
     Unsupported(ListenerKind),
+    /// The store could not be opened (another broker holds its directory, or it cannot be
+    /// created). A damaged store is not this: it is set aside and the broker starts.
+    #[error("store in {dir}: {source}")]
+    Store {
+        /// `node.data_dir`.
+        dir: std::path::PathBuf,
+        /// Why.
+        source: starling_store::StoreError,
+    },
 }
 
 /// A started broker.
@@ -73,6 +82,9 @@ pub struct RunningBroker {
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
 /// cannot be bound.
 pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
+    // The store first: its lock refuses a second broker on the same directory before anything
+    // binds, and what it kept is loaded before any client can connect.
+    let (store, recovered) = open_store(config).await?;
     let mut bound = Vec::new();
     for listener in &config.listeners {
         if listener.kind != ListenerKind::Tcp {
@@ -122,8 +134,10 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             limits.max_subscriptions
         },
     };
+    let mut router = Router::new(settings, metrics.clone()).with_store(store);
+    restore(&mut router, recovered, &metrics, limits.clock);
     let router = tokio::spawn(router::run(
-        Router::new(settings, metrics.clone()),
+        router,
         router_rx,
         shutdown.clone(),
         limits.clock,
@@ -208,4 +222,64 @@ impl RunningBroker {
         self.router.abort();
         let _ = self.router.await;
     }
+}
+
+/// Opens (creating it if needed) the store in `node.data_dir`, off the async threads: reading
+/// a large store back takes a while.
+async fn open_store(
+    config: &Config,
+) -> Result<(starling_store::Store, starling_store::Recovered), StartError> {
+    let dir = config.node.data_dir.clone();
+    let options = starling_store::StoreOptions {
+        fsync: match config.durability {
+            starling_config::DurabilityConfig::Always => starling_store::Fsync::Always,
+            starling_config::DurabilityConfig::Interval(d) => starling_store::Fsync::Interval(d),
+            starling_config::DurabilityConfig::Never => starling_store::Fsync::Never,
+        },
+        ..starling_store::StoreOptions::new(dir.clone())
+    };
+    let opened = tokio::task::spawn_blocking(move || starling_store::Store::open(&options)).await;
+    match opened {
+        Ok(Ok(opened)) => Ok(opened),
+        Ok(Err(source)) => Err(StartError::Store { dir, source }),
+        Err(join) => Err(StartError::Store {
+            dir,
+            source: starling_store::StoreError::Io {
+                what: "opening the store",
+                path: config.node.data_dir.clone(),
+                source: std::io::Error::other(join.to_string()),
+            },
+        }),
+    }
+}
+
+/// Loads what the store kept into the router and says how much, and what was set aside.
+fn restore(
+    router: &mut Router,
+    recovered: starling_store::Recovered,
+    metrics: &Metrics,
+    clock: starling_core::WallClock,
+) {
+    let damage = &recovered.damage;
+    let set_aside = damage.records_set_aside();
+    Metrics::add(&metrics.store_records_set_aside, set_aside);
+    Metrics::add(&metrics.store_bytes_set_aside, damage.moved_aside_bytes);
+    if let Some(path) = &damage.moved_aside {
+        warn!(path = %path.display(), bytes = damage.moved_aside_bytes,
+            "the store could not be read and was moved aside; starting with an empty one");
+    }
+    if set_aside > 0 {
+        warn!(
+            records = set_aside,
+            "damaged or orphaned store records were removed"
+        );
+    }
+    let now = clock.at(clock::now());
+    let (retained, delayed) = router.restore(recovered.retained, recovered.delayed, now);
+    info!(
+        retained,
+        delayed,
+        elapsed_ms = recovered.elapsed.as_millis() as u64,
+        "restored from the store"
+    );
 }
