@@ -57,11 +57,23 @@ class Broker:
             cfg.write_text(config)
             args += ["-c", str(cfg)]
         self._log = open(self.log_path, "wb")
+        self._args, self._env = args, full_env
+        # The store lives in the working directory's data/ (the default node.data_dir), so a
+        # restart in the same directory finds what the previous process kept.
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.proc = subprocess.Popen(
-            args, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self._tmp.name
+            self._args, env=self._env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=self._tmp.name,
         )
         self.returncode: int | None = None
         self._wait_ready()
+
+    def crash_and_restart(self) -> None:
+        """SIGKILL (no shutdown, no final flush), then start again on the same store and port."""
+        self.kill()
+        self._spawn()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -32,6 +32,8 @@ pub(crate) struct Context {
     offline: AtomicUsize,
     max_offline: usize,
     next_conn_id: AtomicU64,
+    /// The store, whose durable ticket releases acks held at a channel's gate.
+    pub(crate) store: Option<starling_store::Store>,
 }
 
 impl Context {
@@ -56,7 +58,14 @@ impl Context {
             connect_timeout,
             keepalive: KeepAliveTimer::new(),
             next_conn_id: AtomicU64::new(1),
+            store: None,
         }
+    }
+
+    /// Connections wait on `store` for the acks they hold.
+    pub(crate) fn with_store(mut self, store: starling_store::Store) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Takes one of the offline-session places; false (and counted) when all are taken.

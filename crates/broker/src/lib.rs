@@ -134,7 +134,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             limits.max_subscriptions
         },
     };
-    let mut router = Router::new(settings, metrics.clone()).with_store(store);
+    let mut router = Router::new(settings, metrics.clone()).with_store(store.clone());
     restore(&mut router, recovered, &metrics, limits.clock);
     let router = tokio::spawn(router::run(
         router,
@@ -142,15 +142,18 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         shutdown.clone(),
         limits.clock,
     ));
-    let ctx = Arc::new(Context::new(
-        limits,
-        router_tx.clone(),
-        metrics.clone(),
-        shutdown.clone(),
-        config.mqtt.connect_timeout,
-        bound.len(),
-        config.session.max_offline.map_or(0, |n| n as usize),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            limits,
+            router_tx.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+            config.mqtt.connect_timeout,
+            bound.len(),
+            config.session.max_offline.map_or(0, |n| n as usize),
+        )
+        .with_store(store.clone()),
+    );
     tasks.spawn({
         let ctx = ctx.clone();
         async move { ctx.keepalive.run(ctx.shutdown.clone()).await }

@@ -34,9 +34,9 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_subscriptions: mqtt.max_subscriptions.map_or(usize::MAX, |n| n as usize),
         max_pending_answers: ServerLimits::default().max_pending_answers,
         send_timeout: mqtt.send_timeout,
-        // The router does not answer PUBLISHes yet: acks go out as the message is handed to
-        // it, as before the store (the gate's answers are emulated in `online::effects`).
-        acks_wait_for_router: false,
+        // The broker always has a store: acks of QoS 1/2 wait for the router's answer and
+        // for what it wrote to be durable (`core::channel::gate`).
+        acks_wait_for_router: true,
         clock,
         topic: TopicLimits {
             max_levels: usize::from(mqtt.max_topic_levels),

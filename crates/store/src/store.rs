@@ -30,6 +30,14 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("durable", &self.durable())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One inflight record of a client, joined with its queued delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InflightRecord {

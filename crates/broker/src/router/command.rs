@@ -49,6 +49,18 @@ pub(crate) enum SessionControl {
     /// The send-timeout check the session armed when its writes got stuck (from
     /// `crate::keepalive`): end the connection if they still make no progress.
     SendCheck,
+    /// Answer to the PUBLISHes this connection sent with [`RouterCmd::PublishAnswered`]: the
+    /// next `count` were routed, and what they made the router write is covered by store
+    /// ticket `ticket` (0: nothing was written).
+    Routed {
+        /// How many PUBLISHes this answers, in the order they were sent.
+        count: u32,
+        /// The store ticket their acks wait for.
+        ticket: u64,
+    },
+    /// The store's durable ticket reached the one this session asked about
+    /// (`Store::when_durable`): release what it holds.
+    Durable,
     /// The broker is shutting down: close (0x8B) and stop. Sent by the router to every session
     /// it knows, so that connections need no shutdown future of their own.
     Shutdown,
@@ -72,6 +84,14 @@ pub(crate) enum RouterCmd {
     },
     /// An application message to route.
     Publish(Arc<Message>),
+    /// An application message to route, answered with [`SessionControl::Routed`] once what
+    /// it changed in the store is committed (its publisher's ack waits for that).
+    PublishAnswered {
+        /// The message (its `publisher` names the client to answer).
+        message: Arc<Message>,
+        /// The connection to answer (a stale one is not).
+        conn_id: ConnId,
+    },
     /// SUBSCRIBE from a session.
     Subscribe {
         /// The client id.

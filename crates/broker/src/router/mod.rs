@@ -123,6 +123,8 @@ pub(crate) struct Router {
     targets: HashMap<Arc<str>, Target>,
     groups_hit: Vec<Arc<starling_core::SharedTag>>,
     persist: persist::Persist,
+    /// PUBLISHes routed this turn whose publishers wait for an answer, by client.
+    answers: HashMap<Arc<str>, (ConnId, u32)>,
 }
 
 impl Router {
@@ -139,6 +141,7 @@ impl Router {
             targets: HashMap::new(),
             groups_hit: Vec::new(),
             persist: persist::Persist::default(),
+            answers: HashMap::new(),
         }
     }
 
@@ -171,6 +174,15 @@ impl Router {
                 let _ = reply.send(previous);
             }
             RouterCmd::Publish(message) => self.publish(message, now),
+            RouterCmd::PublishAnswered { message, conn_id } => {
+                let publisher = message.publisher.clone();
+                self.publish(message, now);
+                let answer = self.answers.entry(publisher).or_insert((conn_id, 0));
+                if answer.0 != conn_id {
+                    *answer = (conn_id, 0); // a new connection of the client: the old is gone
+                }
+                answer.1 += 1;
+            }
             RouterCmd::Subscribe {
                 client_id,
                 packet_id,

@@ -4,6 +4,7 @@
 //!
 //! Not yet here (the rest of the durability issue): sessions, their subscriptions and queues.
 
+use super::command::SessionControl;
 use super::Router;
 use crate::metrics::Metrics;
 use starling_core::Message;
@@ -73,9 +74,18 @@ impl Persist {
 }
 
 impl Router {
-    /// Commits what this turn changed in the store.
-    pub(crate) fn flush(&mut self) -> Option<Ticket> {
-        self.persist.commit(&self.metrics)
+    /// Commits what this turn changed in the store, then answers the publishers of the turn
+    /// with the ticket that covers it: their acks go out once it is durable.
+    pub(crate) fn flush(&mut self) {
+        let ticket = self.persist.commit(&self.metrics).unwrap_or(0);
+        for (client_id, (conn_id, count)) in self.answers.drain() {
+            if let Some(reg) = self.registry.get(&client_id) {
+                if reg.conn_id() == conn_id {
+                    reg.mailbox
+                        .control(SessionControl::Routed { count, ticket });
+                }
+            }
+        }
     }
 
     /// Loads what the store kept: retained messages not expired by `now`, and delayed

@@ -27,6 +27,7 @@ pub(super) fn apply_effects<S>(
     channel: &mut Channel,
     transport: &mut Transport<S>,
     ctx: &Context,
+    conn_id: u64,
     waiting: &mut Vec<RouterCmd>,
 ) -> Option<Ended>
 where
@@ -43,7 +44,7 @@ where
     let version = channel.version();
     let client_id = &channel.session().client_id;
     let mut ended = None;
-    let mut answered = 0u32;
+    let mut writes = false;
     for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
@@ -60,13 +61,15 @@ where
                 continue;
             }
             Effect::Publish(message) => RouterCmd::Publish(message),
-            Effect::PublishAnswered(message) => {
-                answered += 1;
-                RouterCmd::Publish(message)
+            Effect::PublishAnswered(message) => RouterCmd::PublishAnswered { message, conn_id },
+            // Sessions are not in the store yet (the router stores no delivery, so no
+            // `Spilled` comes): the session's writes would be committed here, and their ticket
+            // given to the channel below.
+            Effect::Store(_) => {
+                writes = true;
+                continue;
             }
-            // No store yet (`acks_wait_for_router` is off, so no delivery is stored and no
-            // session write comes); a write would be committed here and reported below.
-            Effect::Store(_) | Effect::Spilled { .. } => continue,
+            Effect::Spilled { .. } => continue,
             Effect::Subscribe {
                 packet_id,
                 requests,
@@ -92,17 +95,28 @@ where
             Err(TrySendError::Full(cmd)) => waiting.push(cmd),
         }
     }
-    if answered > 0 || channel.held() > 0 {
-        // Until the router answers PUBLISHes itself, handing the message over is the answer,
-        // and with nothing stored every write is durable at once.
-        channel.handle_routed(answered, 0, &[]);
+    if writes {
         channel.handle_written(0);
-        channel.handle_durable(0);
-        for effect in channel.take_effects() {
-            if let Effect::Send(packet) = effect {
-                transport.queue(&packet, version, &ctx.metrics);
-            }
+    }
+    release_held(channel, transport, ctx);
+    ended
+}
+
+/// Writes what the channel's gate holds that the store now has on disk (`core::channel::gate`).
+pub(super) fn release_held<S: Stream>(
+    channel: &mut Channel,
+    transport: &mut Transport<S>,
+    ctx: &Context,
+) {
+    if channel.held() == 0 {
+        return;
+    }
+    let durable = ctx.store.as_ref().map_or(u64::MAX, |store| store.durable());
+    channel.handle_durable(durable);
+    let version = channel.version();
+    for effect in channel.take_effects() {
+        if let Effect::Send(packet) = effect {
+            transport.queue(&packet, version, &ctx.metrics);
         }
     }
-    ended
 }

@@ -29,6 +29,7 @@ pub(super) fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut C
                 batch.keepalive_checked |= matches!(control, SessionControl::KeepAlive);
                 batch.retained_paused |= matches!(control, SessionControl::RetainedPaused);
                 batch.send_check |= matches!(control, SessionControl::SendCheck);
+                batch.durable |= matches!(control, SessionControl::Durable);
                 if let Some(ended) = handle_control(control, channel) {
                     batch.ended = Some(ended);
                     return batch;
@@ -55,6 +56,8 @@ pub(super) struct Batch {
     pub(super) retained_paused: bool,
     /// A send-timeout check came while writes were moving.
     pub(super) send_check: bool,
+    /// The store reached the ticket this session waited for.
+    pub(super) durable: bool,
 }
 
 /// Applies an order or answer from the router; `Some` when the connection must end.
@@ -86,7 +89,13 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.handle_tick(clock::now());
             None
         }
+        SessionControl::Routed { count, ticket } => {
+            channel.handle_routed(count, ticket, &[]);
+            None
+        }
         // Noted by the batch: handled by the loop.
-        SessionControl::RetainedPaused | SessionControl::SendCheck => None,
+        SessionControl::RetainedPaused | SessionControl::SendCheck | SessionControl::Durable => {
+            None
+        }
     }
 }

@@ -15,7 +15,7 @@ use super::Ended;
 use crate::clock;
 use crate::context::Context;
 use crate::metrics::Metrics;
-use crate::router::command::RouterCmd;
+use crate::router::command::{RouterCmd, SessionControl};
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, ServerLimits};
 use std::future::Future;
@@ -72,6 +72,9 @@ struct Slow {
     keepalive_deferred: bool,
     /// The router owes this session retained messages and waits for it to ask.
     retained_paused: bool,
+    /// The store will say when this ticket is durable (`SessionControl::Durable`): acks held
+    /// at the channel's gate wait for it. At most one such request at a time.
+    durable_wait: Option<u64>,
 }
 
 impl Slow {
@@ -82,6 +85,7 @@ impl Slow {
             && self.stalled_since.is_none()
             && !self.send_check_armed
             && !self.retained_paused
+            && self.durable_wait.is_none()
     }
 }
 
@@ -127,14 +131,44 @@ impl<S: Stream> Online<S> {
     fn carry_out(&mut self, ctx: &Arc<Context>) {
         let mut waiting = Vec::new();
         let Accepted {
-            transport, channel, ..
+            transport,
+            channel,
+            conn_id,
+            ..
         } = &mut self.conn;
-        if let Some(ended) = apply_effects(channel, transport, ctx, &mut waiting) {
+        if let Some(ended) = apply_effects(channel, transport, ctx, *conn_id, &mut waiting) {
             self.end(ended);
         }
         if !waiting.is_empty() {
             self.slow().sending = Some(Box::pin(send_all(ctx.clone(), waiting)));
         }
+        self.wait_for_disk(ctx);
+    }
+
+    /// Asks the store to say when the ticket the first held ack waits for is durable.
+    fn wait_for_disk(&mut self, ctx: &Arc<Context>) {
+        let (Some(ticket), Some(store)) = (self.conn.channel.waiting_for(), &ctx.store) else {
+            return;
+        };
+        if self.slow.as_ref().is_some_and(|s| s.durable_wait.is_some()) {
+            return; // one request at a time; the next is made when it is answered
+        }
+        self.slow().durable_wait = Some(ticket);
+        let mailbox = self.conn.inbox.downgrade();
+        store.when_durable(
+            ticket,
+            Box::new(move || mailbox.control(SessionControl::Durable)),
+        );
+    }
+
+    /// The store reached the ticket asked for: release what is on disk, ask again if more waits.
+    fn handle_durable(&mut self, ctx: &Arc<Context>) {
+        self.slow().durable_wait = None;
+        let Accepted {
+            transport, channel, ..
+        } = &mut self.conn;
+        effects::release_held(channel, transport, ctx);
+        self.wait_for_disk(ctx);
     }
 
     /// Ends the connection with `reason` (sent to 5.0 clients when it allows it).
@@ -258,6 +292,9 @@ impl<S: Stream> Online<S> {
                     if batch.send_check {
                         // Writes were stuck and moved since: nothing to check.
                         self.slow().send_check_armed = false;
+                    }
+                    if batch.durable {
+                        self.handle_durable(ctx);
                     }
                     if let Some(ended) = batch.ended {
                         self.end(ended);
