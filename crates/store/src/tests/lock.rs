@@ -9,8 +9,7 @@ fn a_second_open_of_a_live_directory_is_refused() {
     let (store, _) = open(dir.path());
     let clone = store.clone();
     drop(store);
-    let err = Store::open(&StoreOptions::new(dir.path()))
-        .expect_err("locked");
+    let err = Store::open(&StoreOptions::new(dir.path())).expect_err("locked");
     match &err {
         StoreError::Locked { path } => assert_eq!(path, &dir.path().join("LOCK")),
         other => panic!("expected Locked, got {other:?}"),
