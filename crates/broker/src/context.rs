@@ -5,7 +5,7 @@ use crate::keepalive::KeepAliveTimer;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use starling_core::ServerLimits;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -27,10 +27,6 @@ pub(crate) struct Context {
     pub(crate) keepalive: KeepAliveTimer,
     /// Connection slots per listener and per address (`crate::admission`).
     pub(crate) admission: Admission,
-    /// Sessions held offline now, and the most that may be (`session.max_offline`, 0: no
-    /// limit): each holds its queue until it expires, so their number is capped too.
-    offline: AtomicUsize,
-    max_offline: usize,
     next_conn_id: AtomicU64,
     /// The store, whose durable ticket releases acks held at a channel's gate.
     pub(crate) store: Option<starling_store::Store>,
@@ -44,11 +40,8 @@ impl Context {
         shutdown: CancellationToken,
         connect_timeout: Duration,
         listeners: usize,
-        max_offline: usize,
     ) -> Self {
         Self {
-            offline: AtomicUsize::new(0),
-            max_offline,
             admission: Admission::new(listeners),
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits,
@@ -66,24 +59,6 @@ impl Context {
     pub(crate) fn with_store(mut self, store: starling_store::Store) -> Self {
         self.store = Some(store);
         self
-    }
-
-    /// Takes one of the offline-session places; false (and counted) when all are taken.
-    pub(crate) fn reserve_offline(&self) -> bool {
-        let taken = self.offline.fetch_add(1, Ordering::Relaxed);
-        if self.max_offline != 0 && taken >= self.max_offline {
-            self.offline.fetch_sub(1, Ordering::Relaxed);
-            crate::metrics::Metrics::add(&self.metrics.sessions_refused, 1);
-            return false;
-        }
-        crate::metrics::Metrics::add(&self.metrics.sessions_offline, 1);
-        true
-    }
-
-    /// Gives an offline-session place back.
-    pub(crate) fn release_offline(&self) {
-        self.offline.fetch_sub(1, Ordering::Relaxed);
-        crate::metrics::Metrics::sub(&self.metrics.sessions_offline, 1);
     }
 
     /// How long closing a connection may wait for its last writes.

@@ -133,6 +133,12 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         } else {
             limits.max_subscriptions
         },
+        max_offline: config.session.max_offline.map_or(0, |n| n as usize),
+        queue: limits.queue,
+        stored: router::StoredLimits {
+            max_messages: config.session.max_stored_messages,
+            max_bytes: config.session.max_stored_bytes,
+        },
     };
     let mut router = Router::new(settings, metrics.clone()).with_store(store.clone());
     restore(&mut router, recovered, &metrics, limits.clock);
@@ -150,7 +156,6 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             shutdown.clone(),
             config.mqtt.connect_timeout,
             bound.len(),
-            config.session.max_offline.map_or(0, |n| n as usize),
         )
         .with_store(store.clone()),
     );
@@ -278,8 +283,11 @@ fn restore(
         );
     }
     let now = clock.at(clock::now());
+    let (sessions, queued) = router.restore_sessions(recovered.sessions, now);
     let (retained, delayed) = router.restore(recovered.retained, recovered.delayed, now);
     info!(
+        sessions,
+        queued,
         retained,
         delayed,
         elapsed_ms = recovered.elapsed.as_millis() as u64,

@@ -21,7 +21,6 @@ use crate::router::command::SessionControl;
 use starling_codec::QoS;
 use starling_core::{Delivery, ServerLimits};
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -204,12 +203,13 @@ impl SessionMailbox {
 }
 
 impl Inbox {
-    /// The next message; `None` once the router's handle is gone and the queue is drained.
+    /// The next message, awaited (tests; the online loop polls).
+    #[cfg(test)]
     pub(crate) async fn recv(&mut self) -> Option<SessionMsg> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    /// The next message, or registers `cx` to be woken when one arrives.
+    /// The next message; `None` once the router's handle is gone and the queue is drained.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<SessionMsg>> {
         let mut state = self.shared.lock();
         state.orders_only = false;

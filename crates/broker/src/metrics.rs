@@ -44,6 +44,14 @@ pub struct Metrics {
     pub store_records_set_aside: AtomicU64,
     /// Bytes of store files moved aside at start because the engine could not read them.
     pub store_bytes_set_aside: AtomicU64,
+    /// QoS 1/2 deliveries to persistent sessions held in the store now (queued or inflight).
+    pub stored_messages: AtomicU64,
+    /// Deliveries to persistent sessions dropped because the session's stored queue was at
+    /// `session.max_stored_messages` or `session.max_stored_bytes`.
+    pub stored_dropped: AtomicU64,
+    /// Times a persistent session's queue spilled to the store (its memory queue was full, or
+    /// its mailbox): the rest was streamed from the store, nothing dropped.
+    pub stored_spills: AtomicU64,
 }
 
 impl Metrics {

@@ -71,6 +71,9 @@ fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
         ("bytes/received", get(&m.bytes_received)),
         ("bytes/sent", get(&m.bytes_sent)),
         ("store/errors", get(&m.store_errors)),
+        ("store/messages", get(&m.stored_messages)),
+        ("store/messages/dropped", get(&m.stored_dropped)),
+        ("store/spills", get(&m.stored_spills)),
         ("store/set_aside/records", get(&m.store_records_set_aside)),
         ("store/set_aside/bytes", get(&m.store_bytes_set_aside)),
     ]

@@ -167,51 +167,105 @@ async fn mqtt_3_14_2_2_2_v5_disconnect_changes_the_session_expiry() {
     client.disconnect().await;
 }
 
-/// An offline session with queue length 2 receives 5 messages; returns what the client gets
-/// on resume (everything before its own sentinel) and how many the broker counted as dropped
-/// (counted while the session was offline, before the CONNACK of the resume).
-async fn offline_overflow(policy: QueueOverflow, v: ProtocolVersion) -> (Vec<String>, u64) {
+/// An online clean session with one message in flight (never acknowledged) and a memory
+/// queue of 2 receives 5 messages; returns what it gets once it acknowledges the first (up to
+/// its own sentinel) and how many the broker counted as dropped.
+async fn memory_overflow(policy: QueueOverflow, v: ProtocolVersion) -> (Vec<String>, u64) {
     let broker = TestBroker::start_with(|cfg| {
         cfg.session.max_queue_len = 2;
         cfg.session.queue_overflow = policy;
+        cfg.mqtt.max_inflight = 1;
     })
     .await;
-    park(broker.addr(), v, "slow", "flood", 60).await;
-    publish_n(broker.addr(), v, "flood", 5, QoS::AtLeastOnce).await;
-    let (mut back, present) = connect_ok(broker.addr(), persistent(v, "slow", 60)).await;
-    assert!(present);
-    back.subscribe(SENTINEL, QoS::AtLeastOnce).await;
-    back.publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
+    let (mut sub, _) = RawClient::mqtt_connect(broker.addr(), v, "slow", true).await;
+    sub.subscribe("flood", QoS::AtLeastOnce).await;
+    sub.subscribe(SENTINEL, QoS::AtLeastOnce).await;
+    publish_first(broker.addr(), v).await;
+    let first = sub.recv_publish().await;
+    // Published after the first arrived: the window is full, the queue takes the rest.
+    publish_n(broker.addr(), v, "flood", 4, QoS::AtLeastOnce).await;
+    let dropped = broker.metrics().messages_dropped.load(Ordering::Relaxed);
+    sub.ack(&first).await;
+    sub.publish(SENTINEL, b"sentinel", QoS::AtLeastOnce, false)
         .await;
-    let mut got = Vec::new();
+    let mut got = vec![String::from_utf8_lossy(&first.payload).into_owned()];
     loop {
-        let msg = back.recv_publish().await;
-        back.ack(&msg).await;
+        let msg = sub.recv_publish().await;
+        sub.ack(&msg).await;
         if msg.topic.as_str() == SENTINEL {
             break;
         }
         got.push(String::from_utf8_lossy(&msg.payload).into_owned());
     }
-    let dropped = broker.metrics().messages_dropped.load(Ordering::Relaxed);
-    back.disconnect().await;
+    sub.disconnect().await;
     (got, dropped)
+}
+
+/// Publishes `m0` first (alone), so that it is the one in flight.
+async fn publish_first(addr: SocketAddr, v: ProtocolVersion) {
+    let (mut publisher, _) = RawClient::mqtt_connect(addr, v, "first", true).await;
+    publisher
+        .publish("flood", "first", QoS::AtLeastOnce, false)
+        .await;
+    publisher.disconnect().await;
 }
 
 #[tokio::test]
 async fn session_queue_overflow_drop_oldest_keeps_the_newest() {
     for v in versions() {
-        let (got, dropped) = offline_overflow(QueueOverflow::DropOldest, v).await;
-        assert_eq!(got, ["m3", "m4"], "{v}");
-        assert_eq!(dropped, 3, "{v}: counted");
+        let (got, dropped) = memory_overflow(QueueOverflow::DropOldest, v).await;
+        assert_eq!(got, ["first", "m2", "m3"], "{v}");
+        assert_eq!(dropped, 2, "{v}: counted");
     }
 }
 
 #[tokio::test]
 async fn session_queue_overflow_drop_newest_keeps_the_oldest() {
     for v in versions() {
-        let (got, dropped) = offline_overflow(QueueOverflow::DropNewest, v).await;
-        assert_eq!(got, ["m0", "m1"], "{v}");
-        assert_eq!(dropped, 3, "{v}: counted");
+        let (got, dropped) = memory_overflow(QueueOverflow::DropNewest, v).await;
+        assert_eq!(got, ["first", "m0", "m1"], "{v}");
+        assert_eq!(dropped, 2, "{v}: counted");
+    }
+}
+
+/// A persistent session's queue is in the store: offline, it is capped by
+/// `session.max_stored_messages` (and bytes), not by the memory queue. Past the cap, further
+/// QoS 1 messages are dropped and counted, and a 5.0 publisher whose message reached nobody is
+/// told Quota exceeded (0x97) rather than success; what was stored comes on resume.
+#[tokio::test]
+async fn a_stored_queue_at_its_cap_refuses_more_and_tells_the_publisher() {
+    for v in versions() {
+        let broker = TestBroker::start_with(|cfg| {
+            cfg.session.max_queue_len = 1;
+            cfg.session.max_stored_messages = 3;
+        })
+        .await;
+        park(broker.addr(), v, "slow", "flood", 60).await;
+        let (mut publisher, _) = RawClient::mqtt_connect(broker.addr(), v, "publisher", true).await;
+        let mut codes = Vec::new();
+        for i in 0..5 {
+            let code = publisher
+                .publish("flood", format!("m{i}"), QoS::AtLeastOnce, false)
+                .await;
+            codes.push(code);
+        }
+        publisher.disconnect().await;
+        let over = if v.is_v5() {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::Success // 3.x has no way to say it
+        };
+        let ok = ReasonCode::Success;
+        assert_eq!(codes, [ok, ok, ok, over, over], "{v}");
+        assert_eq!(
+            broker.metrics().stored_dropped.load(Ordering::Relaxed),
+            2,
+            "{v}"
+        );
+        let (mut back, present) = connect_ok(broker.addr(), persistent(v, "slow", 60)).await;
+        assert!(present);
+        expect_payloads(&mut back, &["m0", "m1", "m2"]).await;
+        back.disconnect().await;
     }
 }
 

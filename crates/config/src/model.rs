@@ -170,6 +170,10 @@ pub struct SessionConfig {
     pub queue_qos0: bool,
     /// Sessions held offline at most; `None` is no limit.
     pub max_offline: Option<u32>,
+    /// QoS 1/2 messages one persistent session may hold in the store (queued and inflight).
+    pub max_stored_messages: u64,
+    /// Bytes those may take (topic, payload, properties and ~200 bytes each).
+    pub max_stored_bytes: u64,
 }
 
 /// What a full session queue does with one more message.

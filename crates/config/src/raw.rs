@@ -234,6 +234,11 @@ pub struct RawSession {
     /// Sessions held offline (persistent sessions whose client is away) at most; a client
     /// that leaves when this many are held has its session ended, as with expiry 0. 0 means no limit.
     pub max_offline: i64,
+    /// QoS 1/2 messages one persistent session may hold in the store (queued, inflight); past
+    /// it, further deliveries to the session are dropped and counted.
+    pub max_stored_messages: i64,
+    /// Bytes one persistent session's stored messages may take.
+    pub max_stored_bytes: i64,
 }
 
 impl Default for RawSession {
@@ -243,6 +248,8 @@ impl Default for RawSession {
             queue_overflow: QueueOverflow::DropOldest,
             queue_qos0: true,
             max_offline: 100_000,
+            max_stored_messages: 1_000_000,
+            max_stored_bytes: 1 << 30,
         }
     }
 }

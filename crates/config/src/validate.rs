@@ -271,6 +271,18 @@ fn session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
         queue_overflow: raw.queue_overflow,
         queue_qos0: raw.queue_qos0,
         max_offline: limit("session.max_offline", raw.max_offline)?,
+        max_stored_messages: int(
+            "session.max_stored_messages",
+            raw.max_stored_messages,
+            1,
+            i64::MAX,
+        )?,
+        max_stored_bytes: int(
+            "session.max_stored_bytes",
+            raw.max_stored_bytes,
+            1,
+            i64::MAX,
+        )?,
     })
 }
 

@@ -27,7 +27,7 @@ pub mod publish_rules;
 pub mod session;
 pub mod wall;
 
-pub use channel::{Channel, ChannelStats, CloseReason, Effect, SubscribeRequest};
+pub use channel::{Channel, ChannelStats, CloseReason, Effect, SessionWrite, SubscribeRequest};
 pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};

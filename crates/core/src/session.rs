@@ -147,6 +147,25 @@ impl SessionState {
         &mut self.held_mut().awaiting_rel
     }
 
+    /// Drops every delivery that is in the store (`Delivery::stored != 0`) from the inflight
+    /// window and the queue: the store has them, and whoever serves the session next reads
+    /// them back from there (an offline session keeps none in memory, and a resumed one takes
+    /// its inflight window from the store, where its packet ids are). Returns how many went.
+    pub fn forget_stored(&mut self) -> usize {
+        let Some(held) = self.held.as_deref_mut() else {
+            return 0;
+        };
+        let before = held.inflight.len() + held.queue.len();
+        held.inflight.retain(|(_, out)| match out {
+            Outgoing::Published(d) => d.stored == 0,
+            Outgoing::Released(seq) => *seq == 0,
+        });
+        held.queue.retain(|d| d.stored == 0);
+        let gone = before - held.inflight.len() - held.queue.len();
+        self.compact();
+        gone
+    }
+
     /// Gives the collections' memory back when they are all empty (call after a turn).
     pub fn compact(&mut self) {
         let idle = self.held.as_deref().is_some_and(|h| {

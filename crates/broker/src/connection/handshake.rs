@@ -3,8 +3,8 @@
 //! connection of the same client id and resuming its session unless Clean Start
 //! (`takeover`); answer CONNACK.
 
-use super::takeover;
 use super::transport::{Stream, Transport};
+use super::{resume, takeover};
 use crate::context::Context;
 use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
@@ -26,8 +26,18 @@ pub(crate) struct Accepted<S> {
     pub(crate) conn_id: u64,
 }
 
+/// What the handshake hands the online loop: the connection, and for a session resumed from
+/// the store, where its stored queue continues after the inflight window read back (told to
+/// the router with the first `Resume`; not kept in [`Accepted`], which every connection holds
+/// for its whole life).
+pub(crate) type Handshaken<S> = (Accepted<S>, Option<u64>);
+
 /// Runs the handshake; `None` when the connection was refused or went away.
-pub(crate) async fn accept<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>) -> Option<Accepted<S>>
+pub(crate) async fn accept<S>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+) -> Option<Handshaken<S>>
 where
     S: Stream,
 {
@@ -73,10 +83,23 @@ where
     let (mailbox, inbox) = crate::mailbox::mailbox();
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;
-    let previous = takeover::register(ctx, &client_id, conn_id, clean_start, mailbox).await?;
+    let registering = takeover::Registering {
+        client_id: client_id.clone(),
+        conn_id,
+        clean_start,
+        expiry_interval: neg.session_expiry,
+        will: neg.will.as_deref().cloned(),
+    };
+    let (previous, from_store) = takeover::register(ctx, registering, mailbox).await?;
     let session = takeover::settle(ctx, previous, &client_id, conn_id, clean_start).await?;
     let session_present = session.is_some();
-    let session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
+    let mut session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
+    let resume_from = match &ctx.store {
+        Some(store) if from_store && session_present => {
+            Some(resume::load(store, &mut session, ctx))
+        }
+        _ => None,
+    };
     info!(
         %peer,
         client_id = &*neg.client_id,
@@ -88,12 +111,13 @@ where
     transport.queue(&Packet::ConnAck(connack), version, &ctx.metrics);
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
-    Some(Accepted {
+    let accepted = Accepted {
         transport,
         channel,
         inbox,
         conn_id,
-    })
+    };
+    Some((accepted, resume_from))
 }
 
 /// Reads until a CONNECT is decoded. Anything else first, or bad bytes, ends the connection;

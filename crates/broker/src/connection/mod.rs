@@ -1,26 +1,28 @@
 //! One task per connection: the CONNECT handshake, then the online loop with a
-//! [`starling_core::Channel`], then (for a session that outlives the connection) the offline
-//! holder that queues deliveries until the client returns, the session expires or a new
-//! connection takes it over. The task's future ([`Connection`]) is written by hand so that an
-//! idle connection holds only its online state (see ARCHITECTURE.md, "Memory per connection").
+//! [`starling_core::Channel`]; a session that outlives the connection is handed to the router
+//! (`crate::router`, which keeps offline sessions without a task) when it ends. The task's
+//! future ([`Connection`]) is written by hand so that an idle connection holds only its online
+//! state (see ARCHITECTURE.md, "Memory per connection").
 //!
 //! - `transport`: framing and the batched write buffer.
 //! - `handshake`: reading CONNECT, negotiating, CONNACK.
 //! - `takeover`: registering with the router, and the previous session resumed or discarded.
+//! - `resume`: a stored session's inflight window and QoS 2 ids read back from the store.
 //! - `online`: the loop over socket, inbox (deliveries, answers, takeover, shutdown) and keep alive.
-//! - `offline`: the session without a connection, and the will delay.
 
 mod handshake;
-mod offline;
 mod online;
+mod resume;
 mod takeover;
 mod transport;
 
 use crate::admission::Slot;
 use crate::context::Context;
+use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
-use handshake::Accepted;
+use crate::router::Handoff;
+use handshake::{Accepted, Handshaken};
 use online::Online;
 use starling_core::{Message, SessionState, WillSpec};
 use std::future::Future;
@@ -94,7 +96,7 @@ impl<S> Drop for Connection<S> {
 // task's allocation is sized for; the others are boxed.
 #[allow(clippy::large_enum_variant)]
 enum Phase<S> {
-    Handshake(Pin<Box<dyn Future<Output = Option<Accepted<S>>> + Send>>),
+    Handshake(Pin<Box<dyn Future<Output = Option<Handshaken<S>>> + Send>>),
     Online(Online<S>),
     Finish(Pin<Box<dyn Future<Output = ()> + Send>>),
     Done,
@@ -115,10 +117,11 @@ where
                         this.phase = Phase::Done;
                         return Poll::Ready(());
                     }
-                    Some(conn) => {
+                    Some((conn, resume_from)) => {
                         Metrics::add(&this.ctx.metrics.connections, 1);
                         Metrics::add(&this.ctx.metrics.connections_total, 1);
-                        this.phase = Phase::Online(Online::new(conn, &this.ctx));
+                        let online = Online::new(conn, resume_from, &this.ctx);
+                        this.phase = Phase::Online(online);
                     }
                 },
                 Phase::Online(online) => {
@@ -145,13 +148,13 @@ where
 }
 
 /// After the connection: hand the session over (first, before anything that could wait on
-/// the old socket), close the socket within the send timeout, then end the session or hold it
-/// offline, publishing the will when it is due.
+/// the old socket), close the socket within the send timeout, then end the session or give it
+/// to the router to hold offline (with its will, which the router publishes when it is due).
 ///
 /// Precedence: a takeover ends the connection whatever else was going on (the session is
-/// wanted elsewhere); a shutdown keeps nothing; otherwise session expiry 0 ends the session
-/// with its will, and anything else holds it offline (or ends it when the broker already
-/// holds `session.max_offline` offline sessions).
+/// wanted elsewhere); a shutdown keeps nothing (a stored session stays in the store); otherwise
+/// session expiry 0 ends the session with its will, and anything else goes offline (the router
+/// ends it instead when it already holds `session.max_offline` offline sessions).
 async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<Context>) {
     let ctx = &*ctx;
     let Accepted {
@@ -164,7 +167,7 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
     let client_id = session.client_id.clone();
     if let Ended::Takeover(reply, clean_start) = ended {
         // Deliveries already in the inbox belong to the session that moves on.
-        offline::drain_into(&mut session, &mut inbox, ctx);
+        drain_into(&mut session, &mut inbox, ctx);
         let _ = reply.send(session);
         transport.close(&ctx.metrics, ctx.close_timeout()).await;
         Metrics::sub(&ctx.metrics.connections, 1);
@@ -180,7 +183,7 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
         Ended::Takeover(..) | Ended::Shutdown => {
             transport.close(&ctx.metrics, ctx.close_timeout()).await
         }
-        Ended::ClientDisconnect | Ended::Lost if expiry == 0 || !ctx.reserve_offline() => {
+        Ended::ClientDisconnect | Ended::Lost if expiry == 0 => {
             transport.close(&ctx.metrics, ctx.close_timeout()).await;
             if let Some(will) = will {
                 publish_will(ctx, will).await;
@@ -189,10 +192,31 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
         }
         Ended::ClientDisconnect | Ended::Lost => {
             close_apart(transport, ctx);
-            let offline = RouterCmd::Offline { client_id, conn_id };
-            let _ = ctx.router.send(offline).await;
-            offline::hold(session, will, inbox, conn_id, ctx).await;
-            ctx.release_offline();
+            let handoff = Handoff {
+                client_id,
+                conn_id,
+                session,
+                will,
+                inbox,
+            };
+            let _ = ctx.router.send(RouterCmd::Offline(Box::new(handoff))).await;
+        }
+    }
+}
+
+/// Moves the deliveries waiting in the inbox into the session's queue (answers meant for the
+/// connection that is gone are dropped with it).
+fn drain_into(session: &mut SessionState, inbox: &mut Inbox, ctx: &Context) {
+    while let Some(msg) = inbox.try_recv() {
+        if let SessionMsg::Deliver(delivery) = msg {
+            if delivery.stored != 0 {
+                continue; // in the store: the next holder reads it from there
+            }
+            if session.enqueue_offline(delivery, &ctx.limits.queue)
+                != starling_core::Enqueued::Queued
+            {
+                Metrics::add(&ctx.metrics.messages_dropped, 1);
+            }
         }
     }
 }

@@ -1,16 +1,16 @@
 //! Taking a client id over: register the new connection with the router, get the previous
-//! session from whichever task holds it (an online connection, or the offline holder), and
+//! session from whoever holds it (an online connection, or the router for an offline one), and
 //! resume it or discard it.
 //!
 //! The previous holder always answers, and at once: an online connection reads its orders out
 //! of turn even when the client's socket takes none of its writes (`online::stalled`), and
-//! hands the session over before it closes that socket; an offline holder waits for nothing
-//! else. The wait below is bounded anyway, so a bug elsewhere cannot hold a CONNECT forever.
+//! hands the session over before it closes that socket; the router hands an offline session
+//! over with its answer. The wait below is bounded anyway, so a bug elsewhere cannot hold a CONNECT forever.
 
 use crate::context::Context;
 use crate::mailbox::SessionMailbox;
 use crate::router::command::RouterCmd;
-use starling_core::SessionState;
+use starling_core::{SessionState, WillSpec};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -29,37 +29,51 @@ pub(crate) enum Previous {
     Lost,
 }
 
-/// Registers the connection and collects the previous session; `None` when the router is gone.
+/// What a connection tells the router about its session when it registers.
+pub(crate) struct Registering {
+    pub(crate) client_id: Arc<str>,
+    pub(crate) conn_id: u64,
+    pub(crate) clean_start: bool,
+    pub(crate) expiry_interval: u32,
+    pub(crate) will: Option<WillSpec>,
+}
+
+/// Registers the connection and collects the previous session, and whether it resumes from
+/// the store; `None` when the router is gone.
 pub(crate) async fn register(
     ctx: &Context,
-    client_id: &Arc<str>,
-    conn_id: u64,
-    clean_start: bool,
+    registering: Registering,
     mailbox: SessionMailbox,
-) -> Option<Previous> {
-    let (reply, previous) = oneshot::channel();
+) -> Option<(Previous, bool)> {
+    let (reply, connected) = oneshot::channel();
+    let client_id = registering.client_id.clone();
     let cmd = RouterCmd::Connect {
-        client_id: client_id.clone(),
-        conn_id,
-        clean_start,
+        client_id: registering.client_id,
+        conn_id: registering.conn_id,
+        clean_start: registering.clean_start,
+        expiry_interval: registering.expiry_interval,
+        will: registering.will,
         mailbox,
         reply,
     };
     ctx.router.send(cmd).await.ok()?;
-    let Some(taken) = previous.await.ok()? else {
-        return Some(Previous::None);
+    let connected = connected.await.ok()?;
+    let stored = connected.from_store;
+    let Some(taken) = connected.previous else {
+        return Some((Previous::None, stored));
     };
-    Some(match tokio::time::timeout(HANDOVER_TIMEOUT, taken).await {
+    let previous = match tokio::time::timeout(HANDOVER_TIMEOUT, taken).await {
         Ok(Ok(session)) => Previous::Session(session),
         Ok(Err(_)) => Previous::Lost,
         Err(_) => {
             warn!(
-                client_id = &**client_id,
+                client_id = &*client_id,
                 "the previous connection did not hand its session over"
             );
             Previous::Lost
         }
-    })
+    };
+    Some((previous, stored))
 }
 
 /// Resumes or discards what came before: the session to continue, if any. With Clean Start the

@@ -3,9 +3,10 @@
 //! Connection tasks send [`RouterCmd`] on one bounded channel (back-pressure on publishers).
 //! The router answers a session through its [`SessionMailbox`] (see `crate::mailbox`).
 
+use crate::mailbox::Inbox;
 pub(crate) use crate::mailbox::SessionMailbox;
 use starling_codec::{PacketId, ReasonCode};
-use starling_core::{Delivery, Message, SessionState, SubscribeRequest};
+use starling_core::{Delivery, Message, SessionState, SubscribeRequest, WillSpec};
 use starling_topic::SubscriptionTarget;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -40,9 +41,13 @@ pub(crate) enum SessionControl {
         /// delayed or not (spec 3.1.2.5).
         clean_start: bool,
     },
-    /// Retained messages are still owed to this session's new subscriptions, more than the
-    /// credit it offered: ask again ([`RouterCmd::ResumeRetained`]) once there is room.
-    RetainedPaused,
+    /// The router owes this session more than the credit it offered: stored deliveries (its
+    /// queue in the store) or retained messages for its new subscriptions. Ask again
+    /// ([`RouterCmd::Resume`]) once there is room.
+    Owed,
+    /// The stored deliveries that follow come from the store, in order, from where the session
+    /// asked (`starling_core::Channel::handle_stream`).
+    Stream,
     /// The keep-alive deadline the session scheduled has come (from `crate::keepalive`): check
     /// it, and schedule the next one.
     KeepAlive,
@@ -57,6 +62,9 @@ pub(crate) enum SessionControl {
         count: u32,
         /// The store ticket their acks wait for.
         ticket: u64,
+        /// Positions (0-based, within these `count`) of PUBLISHes that matched subscribers
+        /// but reached none of them because of a limit: a 5.0 publisher is told 0x97.
+        refused: Vec<u32>,
     },
     /// The store's durable ticket reached the one this session asked about
     /// (`Store::when_durable`): release what it holds.
@@ -77,10 +85,14 @@ pub(crate) enum RouterCmd {
         conn_id: ConnId,
         /// Clean Start: the previous session's subscriptions are dropped.
         clean_start: bool,
+        /// The session expiry interval the connection negotiated (0: ends with it).
+        expiry_interval: u32,
+        /// The will, kept in the session's record so that it outlives a crash.
+        will: Option<WillSpec>,
         /// How to reach the new session.
         mailbox: SessionMailbox,
-        /// Gets the previous session, if one was alive.
-        reply: oneshot::Sender<Option<oneshot::Receiver<SessionState>>>,
+        /// Gets the previous session (if there was one) and whether this one is in the store.
+        reply: oneshot::Sender<Connected>,
     },
     /// An application message to route.
     Publish(Arc<Message>),
@@ -103,14 +115,36 @@ pub(crate) enum RouterCmd {
         /// Retained messages the session can take now (room in its window and queue).
         credit: usize,
     },
-    /// The session has room for more of the retained messages it is owed.
-    ResumeRetained {
+    /// The session has room for more of what it is owed (stored deliveries first, then
+    /// retained messages).
+    Resume {
         /// The client id.
         client_id: Arc<str>,
         /// The connection asking (a stale one is ignored).
         conn_id: ConnId,
         /// How many it can take.
         credit: usize,
+        /// A resumed stored session's first request: the place in its stored queue after the
+        /// inflight window it read back from the store. The stream starts there.
+        from: Option<u64>,
+    },
+    /// The session's queue was full: stored deliveries from `seq` on were not kept in memory
+    /// (`starling_core::Effect::Spilled`); stream them from the store when it asks.
+    Spilled {
+        /// The client id.
+        client_id: Arc<str>,
+        /// The connection (a stale one is ignored).
+        conn_id: ConnId,
+        /// The first stored delivery not kept.
+        seq: u64,
+    },
+    /// The session finished with (and deleted) `count` of its stored deliveries: the router's
+    /// count of what the session holds in the store goes down.
+    StoredDone {
+        /// The client id.
+        client_id: Arc<str>,
+        /// How many.
+        count: u32,
     },
     /// UNSUBSCRIBE from a session.
     Unsubscribe {
@@ -121,13 +155,8 @@ pub(crate) enum RouterCmd {
         /// One per filter.
         filters: Vec<Result<SubscriptionTarget, ReasonCode>>,
     },
-    /// The connection closed; the session lives on offline.
-    Offline {
-        /// The client id.
-        client_id: Arc<str>,
-        /// The connection that closed.
-        conn_id: ConnId,
-    },
+    /// The connection closed; the session lives on offline, kept by the router (no task).
+    Offline(Box<Handoff>),
     /// The session ended (clean, or expired): forget its subscriptions and registration, and
     /// give its unacknowledged shared-subscription messages to other members.
     SessionEnded {
@@ -153,4 +182,30 @@ pub(crate) enum RouterCmd {
         /// The connection asking.
         conn_id: ConnId,
     },
+}
+
+/// The router's answer to [`RouterCmd::Connect`].
+#[derive(Debug)]
+pub(crate) struct Connected {
+    /// Gets the previous session, if there was one (at once when it was offline).
+    pub(crate) previous: Option<oneshot::Receiver<SessionState>>,
+    /// A session resumed from the store: it reads its inflight window and QoS 2 ids back from
+    /// there, and its queue is streamed from there (it says where from in its first `Resume`).
+    pub(crate) from_store: bool,
+}
+
+/// What a connection leaves the router when its session goes offline.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    /// The client id.
+    pub(crate) client_id: Arc<str>,
+    /// The connection that closed.
+    pub(crate) conn_id: ConnId,
+    /// The session (what is in the store is dropped from it by the router).
+    pub(crate) session: SessionState,
+    /// The will, published after its delay or when the session ends.
+    pub(crate) will: Option<WillSpec>,
+    /// The connection's inbox: the router takes what is still in it (deliveries, or a takeover
+    /// that came while the connection was ending).
+    pub(crate) inbox: Inbox,
 }

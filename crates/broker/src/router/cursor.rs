@@ -5,8 +5,8 @@
 //! handed out (see `starling_topic::RetainedTree` for why that one topic is the whole cursor).
 //! The router hands out messages only against credit from the session: the room its inflight
 //! window and queue have, sent with the SUBSCRIBE and again with each
-//! [`RouterCmd::ResumeRetained`](super::command::RouterCmd::ResumeRetained). When the credit
-//! runs out before the cursors do, the session is told [`SessionControl::RetainedPaused`] and
+//! [`RouterCmd::Resume`](super::command::RouterCmd::Resume). When the credit
+//! runs out before the cursors do, the session is told [`SessionControl::Owed`] and
 //! asks again once it has room. So whatever the store holds, a pending subscription costs a
 //! cursor of constant size, the session's mailbox holds at most one credit's worth, and every
 //! matching message is delivered (none cut at some count).
@@ -118,7 +118,7 @@ impl Router {
         if list.is_empty() {
             self.cursors.remove(client_id);
         } else {
-            reg.mailbox.control(SessionControl::RetainedPaused);
+            reg.mailbox.control(SessionControl::Owed);
         }
     }
 }

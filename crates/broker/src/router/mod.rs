@@ -15,7 +15,10 @@
 //! - `retain`: the retained store (a topic tree, bytes and count caps, expiry index).
 //! - `cursor`: retained messages streamed to new subscriptions against session credit.
 //! - `delayed`: the `$delayed/` queue.
-//! - `persist`: retained and delayed messages written through to the store, read back at start.
+//! - `persist`: what the router writes to the store (retained, delayed, sessions and their
+//!   queues), one batch per turn; read back at start.
+//! - `sessions`: offline sessions (no task: an entry here with its deadlines), stored
+//!   sessions and the stream of their queue from the store, delivery to a session.
 //! - `route`: routing one message to subscriptions and share groups.
 //! - `events`: `$SYS` client connected/disconnected messages.
 //! - `task`: the async loop around the state machine.
@@ -27,30 +30,34 @@ mod events;
 mod persist;
 mod retain;
 mod route;
+mod sessions;
 mod shared;
 mod subscriptions;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sessions;
 
 pub(crate) use cursor::RETAINED_BATCH;
 pub(crate) use task::run;
 
 use crate::metrics::Metrics;
+pub(crate) use command::Handoff;
 use command::{ConnId, RouterCmd, SessionControl, SessionMailbox};
 use cursor::{ClientCursors, RetainCursor};
 use delayed::DelayedQueue;
 pub(crate) use retain::RetainLimits;
 use retain::RetainStore;
+use sessions::{Offline, Stored};
 use starling_codec::{PacketId, QoS, ReasonCode};
 use starling_config::SharedStrategy;
-use starling_core::{SessionState, SubscribeRequest};
+use starling_core::{Delivery, QueueLimits, SubscribeRequest};
 use starling_topic::{SubscriptionTarget, TopicLimits};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 use subscriptions::{SubKey, SubscribeRefusal, Subscriptions};
-use tokio::sync::oneshot;
 
 /// What the router needs from the configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +74,28 @@ pub(crate) struct RouterSettings {
     pub(crate) mailbox_capacity: usize,
     /// Subscriptions one client may hold; 0 is no limit.
     pub(crate) max_subscriptions: usize,
+    /// Sessions held offline at most (`session.max_offline`); 0 is no limit.
+    pub(crate) max_offline: usize,
+    /// The queue of an offline session (what it keeps in memory).
+    pub(crate) queue: QueueLimits,
+    /// What one stored session may hold in the store.
+    pub(crate) stored: StoredLimits,
+}
+
+/// The caps on one stored session's queue in the store (`session.max_stored_messages`,
+/// `session.max_stored_bytes`); past them, deliveries are dropped and counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredLimits {
+    pub(crate) max_messages: u64,
+    pub(crate) max_bytes: u64,
+}
+
+/// The publishers of this turn waiting for an answer ([`SessionControl::Routed`]).
+#[derive(Debug)]
+struct Answer {
+    conn_id: ConnId,
+    count: u32,
+    refused: Vec<u32>,
 }
 
 /// A session in the registry: how to reach it, and which connection holds it.
@@ -124,7 +153,16 @@ pub(crate) struct Router {
     groups_hit: Vec<Arc<starling_core::SharedTag>>,
     persist: persist::Persist,
     /// PUBLISHes routed this turn whose publishers wait for an answer, by client.
-    answers: HashMap<Arc<str>, (ConnId, u32)>,
+    answers: HashMap<Arc<str>, Answer>,
+    /// Sessions whose state is in the store.
+    stored: HashMap<Arc<str>, Stored>,
+    /// Sessions without a connection.
+    offline: HashMap<Arc<str>, Box<Offline>>,
+    /// Offline sessions' next deadlines (will or expiry), soonest first; stale entries are
+    /// skipped when they come.
+    timers: BTreeSet<(SystemTime, Arc<str>)>,
+    /// Deliveries to stored sessions this turn, sent once the batch holding them is committed.
+    pending: Vec<(Arc<str>, Delivery)>,
 }
 
 impl Router {
@@ -142,6 +180,10 @@ impl Router {
             groups_hit: Vec::new(),
             persist: persist::Persist::default(),
             answers: HashMap::new(),
+            stored: HashMap::new(),
+            offline: HashMap::new(),
+            timers: BTreeSet::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -154,10 +196,14 @@ impl Router {
     /// The next time [`Router::handle_timers`] has something to do (wall time: every deadline
     /// the router keeps must mean the same after a restart).
     pub(crate) fn next_deadline(&self) -> Option<SystemTime> {
-        match (self.delayed.next_due(), self.retained.next_expiry()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.delayed.next_due(),
+            self.retained.next_expiry(),
+            self.timers.first().map(|(at, _)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Handles one command at `now` (wall time, from the broker's `WallClock`).
@@ -167,21 +213,45 @@ impl Router {
                 client_id,
                 conn_id,
                 clean_start,
+                expiry_interval,
+                will,
                 mailbox,
                 reply,
             } => {
-                let previous = self.connect(client_id, conn_id, clean_start, mailbox);
-                let _ = reply.send(previous);
+                let connected = self.connect(
+                    client_id,
+                    conn_id,
+                    clean_start,
+                    expiry_interval,
+                    will,
+                    mailbox,
+                    now,
+                );
+                let _ = reply.send(connected);
             }
-            RouterCmd::Publish(message) => self.publish(message, now),
+            RouterCmd::Publish(message) => {
+                self.publish(message, now);
+            }
             RouterCmd::PublishAnswered { message, conn_id } => {
                 let publisher = message.publisher.clone();
-                self.publish(message, now);
-                let answer = self.answers.entry(publisher).or_insert((conn_id, 0));
-                if answer.0 != conn_id {
-                    *answer = (conn_id, 0); // a new connection of the client: the old is gone
+                let reach = self.publish(message, now);
+                let answer = self.answers.entry(publisher).or_insert(Answer {
+                    conn_id,
+                    count: 0,
+                    refused: Vec::new(),
+                });
+                if answer.conn_id != conn_id {
+                    // A new connection of the client: the old one is gone.
+                    *answer = Answer {
+                        conn_id,
+                        count: 0,
+                        refused: Vec::new(),
+                    };
                 }
-                answer.1 += 1;
+                if reach.refused_only() {
+                    answer.refused.push(answer.count);
+                }
+                answer.count += 1;
             }
             RouterCmd::Subscribe {
                 client_id,
@@ -194,21 +264,24 @@ impl Router {
                 packet_id,
                 filters,
             } => self.unsubscribe(&client_id, packet_id, filters),
-            RouterCmd::ResumeRetained {
+            RouterCmd::Resume {
                 client_id,
                 conn_id,
                 credit,
+                from,
             } => {
                 if self.current(&client_id, conn_id).is_some() {
+                    let credit = self.stream_stored(&client_id, credit, from);
                     self.pump_retained(&client_id, credit, now);
                 }
             }
-            RouterCmd::Offline { client_id, conn_id } => {
-                if let Some(reg) = self.current(&client_id, conn_id) {
-                    reg.set_offline();
-                    self.client_event(&client_id, false);
-                }
-            }
+            RouterCmd::Spilled {
+                client_id,
+                conn_id,
+                seq,
+            } => self.spilled(&client_id, conn_id, seq),
+            RouterCmd::StoredDone { client_id, count } => self.stored_done(&client_id, count),
+            RouterCmd::Offline(handoff) => self.go_offline(*handoff, now),
             RouterCmd::SessionEnded {
                 client_id,
                 conn_id,
@@ -217,7 +290,7 @@ impl Router {
                 if let Some(reg) = self.current(&client_id, conn_id) {
                     let was_online = reg.online();
                     self.registry.remove(&client_id);
-                    self.forget_subscriptions(&client_id);
+                    self.forget_session(&client_id);
                     Metrics::sub(&self.metrics.sessions, 1);
                     if was_online {
                         self.client_event(&client_id, false);
@@ -251,37 +324,6 @@ impl Router {
     fn forget_subscriptions(&mut self, client_id: &Arc<str>) {
         self.subs.remove_client(client_id);
         self.cursors.remove(client_id);
-    }
-
-    fn connect(
-        &mut self,
-        client_id: Arc<str>,
-        conn_id: ConnId,
-        clean_start: bool,
-        mailbox: SessionMailbox,
-    ) -> Option<oneshot::Receiver<SessionState>> {
-        if clean_start {
-            self.forget_subscriptions(&client_id);
-        }
-        let registration = Registration::new(conn_id, mailbox);
-        if self.stopping {
-            registration.mailbox.control(SessionControl::Shutdown);
-        }
-        if self.cursors.contains_key(&client_id) {
-            // A resumed session still owed retained messages: it asks for them once it has room.
-            registration.mailbox.control(SessionControl::RetainedPaused);
-        }
-        let previous = self.registry.insert(client_id.clone(), registration);
-        self.client_event(&client_id, true);
-        let Some(previous) = previous else {
-            Metrics::add(&self.metrics.sessions, 1);
-            return None;
-        };
-        let (reply, taken) = oneshot::channel();
-        previous
-            .mailbox
-            .control(SessionControl::Takeover { reply, clean_start })
-            .then_some(taken)
     }
 
     fn control(&self, client_id: &str, message: SessionControl) {
@@ -320,6 +362,10 @@ impl Router {
                     reason_codes.push(ReasonCode::QuotaExceeded);
                 }
                 Ok(is_new) => {
+                    if self.stored.contains_key(client_id) {
+                        self.persist
+                            .subscribed(client_id, &target, &options, subscription_id);
+                    }
                     reason_codes.push(granted(options.qos));
                     let wanted = retained_wanted(options.retain_handling, is_new);
                     match target {
@@ -358,6 +404,9 @@ impl Router {
             let code = match filter {
                 Err(code) => code,
                 Ok(target) if self.subs.unsubscribe(client_id, &target) => {
+                    if self.stored.contains_key(client_id) {
+                        self.persist.unsubscribed(client_id, &target);
+                    }
                     if let SubscriptionTarget::Plain(f) | SubscriptionTarget::Exclusive(f) = &target
                     {
                         self.drop_cursor(client_id, f);

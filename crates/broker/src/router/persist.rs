@@ -2,13 +2,19 @@
 //! change, into one batch per router turn, committed by [`Router::flush`] (many changes, one
 //! journal write). Read back at start by [`Router::restore`], before any listener opens.
 //!
-//! Not yet here (the rest of the durability issue): sessions, their subscriptions and queues.
+//! Persistent sessions are written here too: their record (expiry, will, deadlines), their
+//! subscriptions and every QoS 1/2 delivery to them (`queued`), in the same batch. Deliveries
+//! to a stored session wait in `pending` until the batch that holds them is committed: the
+//! session deletes a record once the client acknowledges it, and that delete must come after
+//! the put.
 
 use super::command::SessionControl;
 use super::Router;
 use crate::metrics::Metrics;
-use starling_core::Message;
-use starling_store::{Batch, Store, Ticket};
+use starling_codec::SubscriptionOptions;
+use starling_core::{Delivery, Message};
+use starling_store::{Batch, SessionRecord, Store, Ticket};
+use starling_topic::SubscriptionTarget;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::error;
@@ -18,6 +24,8 @@ use tracing::error;
 pub(crate) struct Persist {
     store: Option<Store>,
     batch: Option<Batch>,
+    /// The ticket of this turn's last commit (a turn may commit early, before a read).
+    ticket: Ticket,
 }
 
 impl Persist {
@@ -26,6 +34,57 @@ impl Persist {
         Self {
             store: Some(store),
             batch: None,
+            ticket: 0,
+        }
+    }
+
+    /// True when there is a store: persistent sessions are kept in it.
+    pub(crate) fn enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The store, for reads (commit first: reads see committed writes only).
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn session(&mut self, client_id: &str, record: &SessionRecord) {
+        if let Some(batch) = self.batch() {
+            batch.put_session(client_id, record);
+        }
+    }
+
+    /// Removes the session and everything it has in the store.
+    pub(crate) fn session_deleted(&mut self, client_id: &str, metrics: &Metrics) {
+        if let Some(batch) = self.batch() {
+            if let Err(e) = batch.delete_session(client_id) {
+                error!(error = %e, client_id, "the store could not list a session's records");
+                Metrics::add(&metrics.store_errors, 1);
+            }
+        }
+    }
+
+    pub(crate) fn subscribed(
+        &mut self,
+        client_id: &str,
+        target: &SubscriptionTarget,
+        options: &SubscriptionOptions,
+        subscription_id: Option<u32>,
+    ) {
+        if let Some(batch) = self.batch() {
+            batch.put_subscription(client_id, target, options, subscription_id);
+        }
+    }
+
+    pub(crate) fn unsubscribed(&mut self, client_id: &str, target: &SubscriptionTarget) {
+        if let Some(batch) = self.batch() {
+            batch.delete_subscription(client_id, target);
+        }
+    }
+
+    pub(crate) fn queued(&mut self, client_id: &str, seq: u64, delivery: &Delivery) {
+        if let Some(batch) = self.batch() {
+            batch.put_queued(client_id, seq, delivery);
         }
     }
 
@@ -58,18 +117,28 @@ impl Persist {
         }
     }
 
-    /// Commits the turn's writes; the ticket that covers them.
-    fn commit(&mut self, metrics: &Metrics) -> Option<Ticket> {
-        let batch = self.batch.take()?;
+    /// Commits what is buffered now (the turn goes on; its answers carry the last ticket).
+    pub(crate) fn commit(&mut self, metrics: &Metrics) {
+        let Some(batch) = self.batch.take() else {
+            return;
+        };
+        if batch.is_empty() {
+            return;
+        }
         match batch.commit() {
-            Ok(ticket) => Some(ticket),
+            Ok(ticket) => self.ticket = ticket,
             Err(e) => {
                 // The broker goes on serving from memory; what this batch held is not on disk.
                 error!(error = %e, "the store refused a write");
                 Metrics::add(&metrics.store_errors, 1);
-                None
             }
         }
+    }
+
+    /// Commits the turn's writes; the ticket that covers everything the turn wrote (0: none).
+    fn finish_turn(&mut self, metrics: &Metrics) -> Ticket {
+        self.commit(metrics);
+        std::mem::take(&mut self.ticket)
     }
 }
 
@@ -77,12 +146,16 @@ impl Router {
     /// Commits what this turn changed in the store, then answers the publishers of the turn
     /// with the ticket that covers it: their acks go out once it is durable.
     pub(crate) fn flush(&mut self) {
-        let ticket = self.persist.commit(&self.metrics).unwrap_or(0);
-        for (client_id, (conn_id, count)) in self.answers.drain() {
+        let ticket = self.persist.finish_turn(&self.metrics);
+        self.send_pending();
+        for (client_id, answer) in self.answers.drain() {
             if let Some(reg) = self.registry.get(&client_id) {
-                if reg.conn_id() == conn_id {
-                    reg.mailbox
-                        .control(SessionControl::Routed { count, ticket });
+                if reg.conn_id() == answer.conn_id {
+                    reg.mailbox.control(SessionControl::Routed {
+                        count: answer.count,
+                        ticket,
+                        refused: answer.refused,
+                    });
                 }
             }
         }

@@ -10,11 +10,34 @@ use starling_topic::DelayedPublish;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// How far one message got: the sessions that took it, and those a limit kept it from.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Reach {
+    pub(super) delivered: u32,
+    pub(super) refused: u32,
+}
+
+impl Reach {
+    /// Subscribers matched, but a limit kept it from every one: a publisher must not be told
+    /// it was delivered.
+    pub(super) fn refused_only(self) -> bool {
+        self.refused > 0 && self.delivered == 0
+    }
+
+    fn count(&mut self, delivered: bool) {
+        if delivered {
+            self.delivered += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+}
+
 impl Router {
     /// A message from a client (or a will, or `$SYS`): held back if it is `$delayed/` and
     /// delayed publish is on, routed otherwise. The channel already refused invalid `$delayed`
     /// topics and `$SYS` ones, so what is left to do here is the unwrapping.
-    pub(super) fn publish(&mut self, message: Arc<Message>, now: SystemTime) {
+    pub(super) fn publish(&mut self, message: Arc<Message>, now: SystemTime) -> Reach {
         if self.settings.delayed_enabled {
             match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
                 Ok(Some(delayed)) => {
@@ -25,23 +48,31 @@ impl Router {
                     };
                     let at = now + Duration::from_secs(delayed.delay_secs.into());
                     let inner = Arc::new(inner);
+                    let mut reach = Reach::default();
                     match self.delayed.push(at, inner.clone()) {
-                        Some(id) => self.persist.delayed_held(at, id, &inner),
-                        None => Metrics::add(&self.metrics.messages_dropped, 1),
+                        Some(id) => {
+                            self.persist.delayed_held(at, id, &inner);
+                            reach.count(true);
+                        }
+                        None => {
+                            Metrics::add(&self.metrics.messages_dropped, 1);
+                            reach.count(false);
+                        }
                     }
-                    return;
+                    return reach;
                 }
                 Err(_) => {
                     Metrics::add(&self.metrics.messages_dropped, 1);
-                    return;
+                    return Reach::default();
                 }
                 Ok(None) => {}
             }
         }
-        self.route(&message);
+        self.route(&message)
     }
 
-    /// Routes the delayed messages due at `now` and forgets retained ones that expired.
+    /// Routes the delayed messages due at `now`, forgets retained ones that expired, and runs
+    /// offline sessions' wills and expiries.
     pub(super) fn handle_timers(&mut self, now: SystemTime) {
         for (at, id, message) in self.delayed.pop_due(now) {
             self.persist.delayed_fired(at, id);
@@ -50,14 +81,22 @@ impl Router {
         for topic in self.retained.sweep(now) {
             self.persist.retained_cleared(&topic);
         }
+        self.offline_timers(now);
     }
 
     /// Stores a retained message and delivers it to every matching subscription.
-    pub(super) fn route(&mut self, message: &Arc<Message>) {
+    pub(super) fn route(&mut self, message: &Arc<Message>) -> Reach {
+        let mut reach = Reach::default();
         if message.retain {
             match self.retained.apply(message) {
-                RetainOutcome::Refused => Metrics::add(&self.metrics.messages_dropped, 1),
-                RetainOutcome::Stored => self.persist.retained_stored(message),
+                RetainOutcome::Refused => {
+                    Metrics::add(&self.metrics.messages_dropped, 1);
+                    reach.count(false);
+                }
+                RetainOutcome::Stored => {
+                    self.persist.retained_stored(message);
+                    reach.count(true);
+                }
                 RetainOutcome::Cleared => self.persist.retained_cleared(message.topic.as_str()),
             }
         }
@@ -87,13 +126,14 @@ impl Router {
                 shared: None,
                 stored: 0,
             };
-            self.deliver(&client_id, delivery);
+            reach.count(self.deliver(&client_id, delivery));
         }
         for group in groups.drain(..) {
-            self.dispatch_shared(&group, message, None);
+            reach.count(self.dispatch_shared(&group, message, None));
         }
         self.targets = targets;
         self.groups_hit = groups;
+        reach
     }
 
     /// Gives a message to one member of a share group.
@@ -102,11 +142,11 @@ impl Router {
         group: &SharedTag,
         message: &Arc<Message>,
         exclude: Option<&str>,
-    ) {
+    ) -> bool {
         let registry = &self.registry;
         let online = |id: &str| registry.get(id).is_some_and(|r| r.online());
         let Some(shared) = self.subs.groups.get_mut(group) else {
-            return;
+            return false;
         };
         let strategy = self.settings.strategy;
         let tag = shared.tag.clone();
@@ -121,7 +161,7 @@ impl Router {
             .cloned();
         let Some(member) = picked else {
             Metrics::add(&self.metrics.messages_dropped, 1);
-            return;
+            return false;
         };
         let delivery = Delivery {
             message: message.clone(),
@@ -131,22 +171,13 @@ impl Router {
             shared: Some(tag),
             stored: 0,
         };
-        self.deliver(&member.client_id, delivery);
+        let client_id = member.client_id.clone();
+        self.deliver(&client_id, delivery)
     }
 
     /// A shared-subscription message whose member left: give it to another member.
     pub(super) fn redispatch(&mut self, delivery: Delivery, leaving: &str) {
         let Some(tag) = &delivery.shared else { return };
         self.dispatch_shared(tag, &delivery.message, Some(leaving));
-    }
-
-    pub(super) fn deliver(&self, client_id: &str, delivery: Delivery) {
-        let sent = self.registry.get(client_id).is_some_and(|reg| {
-            reg.mailbox
-                .deliver(delivery, self.settings.mailbox_capacity)
-        });
-        if !sent {
-            Metrics::add(&self.metrics.messages_dropped, 1);
-        }
     }
 }

@@ -8,13 +8,15 @@ use crate::metrics::Metrics;
 use bytes::Bytes;
 use starling_codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use starling_config::SharedStrategy;
-use starling_core::{Delivery, Message, MessageProperties, SubscribeRequest};
+use starling_core::{
+    Delivery, Message, MessageProperties, SessionState, SubscribeRequest, WillSpec,
+};
 use starling_topic::{SubscriptionTarget, TopicLimits, TopicName};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
-fn settings() -> RouterSettings {
+pub(super) fn settings() -> RouterSettings {
     RouterSettings {
         node: "n".into(),
         strategy: SharedStrategy::RoundRobin,
@@ -30,14 +32,20 @@ fn settings() -> RouterSettings {
         topic_limits: TopicLimits::default(),
         mailbox_capacity: 256,
         max_subscriptions: 0,
+        max_offline: 0,
+        queue: starling_core::QueueLimits::default(),
+        stored: super::StoredLimits {
+            max_messages: 1000,
+            max_bytes: 1 << 20,
+        },
     }
 }
 
-fn router(settings: RouterSettings) -> Router {
+pub(super) fn router(settings: RouterSettings) -> Router {
     Router::new(settings, Arc::new(Metrics::default()))
 }
 
-fn message(topic: &str, payload: &str, qos: QoS, retain: bool) -> Arc<Message> {
+pub(super) fn message(topic: &str, payload: &str, qos: QoS, retain: bool) -> Arc<Message> {
     let topic = TopicName::new(topic).expect("topic");
     Arc::new(Message {
         wire_topic: Message::wire_topic_of(&topic),
@@ -52,7 +60,13 @@ fn message(topic: &str, payload: &str, qos: QoS, retain: bool) -> Arc<Message> {
 }
 
 /// Registers `id` and returns its inbox (and the previous session's takeover, if any).
-fn connect(r: &mut Router, id: &str, conn_id: u64, clean: bool, now: SystemTime) -> Inbox {
+pub(super) fn connect(
+    r: &mut Router,
+    id: &str,
+    conn_id: u64,
+    clean: bool,
+    now: SystemTime,
+) -> Inbox {
     let (tx, rx) = mailbox();
     let (reply, _previous) = oneshot::channel();
     r.handle(
@@ -60,6 +74,8 @@ fn connect(r: &mut Router, id: &str, conn_id: u64, clean: bool, now: SystemTime)
             client_id: id.into(),
             conn_id,
             clean_start: clean,
+            expiry_interval: if clean { 0 } else { u32::MAX },
+            will: None,
             mailbox: tx,
             reply,
         },
@@ -68,7 +84,18 @@ fn connect(r: &mut Router, id: &str, conn_id: u64, clean: bool, now: SystemTime)
     rx
 }
 
-fn request(filter: &str, qos: QoS) -> Result<SubscribeRequest, ReasonCode> {
+/// The connection `conn_id` of `id` closed: its session goes offline with the router.
+pub(super) fn offline(id: &str, conn_id: u64, inbox: Inbox, will: Option<WillSpec>) -> RouterCmd {
+    RouterCmd::Offline(Box::new(super::Handoff {
+        client_id: id.into(),
+        conn_id,
+        session: SessionState::new(id.into(), 60),
+        will,
+        inbox,
+    }))
+}
+
+pub(super) fn request(filter: &str, qos: QoS) -> Result<SubscribeRequest, ReasonCode> {
     Ok(SubscribeRequest {
         target: SubscriptionTarget::parse(filter, &TopicLimits::default()).expect("filter"),
         options: SubscriptionOptions {
@@ -81,7 +108,13 @@ fn request(filter: &str, qos: QoS) -> Result<SubscribeRequest, ReasonCode> {
     })
 }
 
-fn subscribe(r: &mut Router, id: &str, filters: &[&str], credit: usize, now: SystemTime) {
+pub(super) fn subscribe(
+    r: &mut Router,
+    id: &str,
+    filters: &[&str],
+    credit: usize,
+    now: SystemTime,
+) {
     r.handle(
         RouterCmd::Subscribe {
             client_id: id.into(),
@@ -97,11 +130,11 @@ fn subscribe(r: &mut Router, id: &str, filters: &[&str], credit: usize, now: Sys
 }
 
 /// Everything waiting in an inbox.
-fn drain(inbox: &mut Inbox) -> Vec<SessionMsg> {
+pub(super) fn drain(inbox: &mut Inbox) -> Vec<SessionMsg> {
     std::iter::from_fn(|| inbox.try_recv()).collect()
 }
 
-fn deliveries(msgs: &[SessionMsg]) -> Vec<&Delivery> {
+pub(super) fn deliveries(msgs: &[SessionMsg]) -> Vec<&Delivery> {
     msgs.iter()
         .filter_map(|m| match m {
             SessionMsg::Deliver(d) => Some(d),
@@ -121,9 +154,9 @@ fn suback_codes(msgs: &[SessionMsg]) -> Vec<ReasonCode> {
         .expect("a SUBACK")
 }
 
-fn paused(msgs: &[SessionMsg]) -> bool {
+pub(super) fn paused(msgs: &[SessionMsg]) -> bool {
     msgs.iter()
-        .any(|m| matches!(m, SessionMsg::Control(SessionControl::RetainedPaused)))
+        .any(|m| matches!(m, SessionMsg::Control(SessionControl::Owed)))
 }
 
 #[test]
@@ -152,10 +185,11 @@ fn retained_messages_stream_against_credit_until_every_one_is_delivered() {
         .collect();
     for _ in 0..100 {
         r.handle(
-            RouterCmd::ResumeRetained {
+            RouterCmd::Resume {
                 client_id: "c".into(),
                 conn_id: 1,
                 credit: 1000, // more than a batch: the router caps it
+                from: None,
             },
             now,
         );
@@ -186,10 +220,11 @@ fn a_stale_connection_cannot_resume_and_unsubscribe_drops_the_cursor() {
     let mut inbox = connect(&mut r, "c", 1, true, now);
     subscribe(&mut r, "c", &["t/+"], 1, now);
     assert_eq!(deliveries(&drain(&mut inbox)).len(), 1);
-    let resume = |conn_id| RouterCmd::ResumeRetained {
+    let resume = |conn_id| RouterCmd::Resume {
         client_id: "c".into(),
         conn_id,
         credit: 5,
+        from: None,
     };
     r.handle(resume(99), now);
     assert!(
@@ -346,13 +381,8 @@ fn shared_groups_take_turns_and_skip_offline_members() {
     for i in 0..3 {
         subscribe(&mut r, &format!("m{i}"), &["$share/g/jobs"], 0, now);
     }
-    r.handle(
-        RouterCmd::Offline {
-            client_id: "m2".into(),
-            conn_id: 2,
-        },
-        now,
-    );
+    let m2 = inboxes.pop().expect("m2");
+    r.handle(offline("m2", 2, m2, None), now);
     for _ in 0..10 {
         r.handle(
             RouterCmd::Publish(message("jobs", "j", QoS::AtLeastOnce, false)),
@@ -363,7 +393,7 @@ fn shared_groups_take_turns_and_skip_offline_members() {
         .iter_mut()
         .map(|inbox| deliveries(&drain(inbox)).len())
         .collect();
-    assert_eq!(counts, [5, 5, 0], "round robin over the online members");
+    assert_eq!(counts, [5, 5], "round robin over the online members");
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub(super) enum Wait {
 #[derive(Debug, Default)]
 pub(super) struct Gate {
     held: VecDeque<(Wait, Packet)>,
+    /// The ticket of this session's last committed writes: an ack the router answers waits
+    /// for them too (a QoS 2 id awaiting PUBREL is committed before its PUBLISH is routed).
+    written: Ticket,
 }
 
 impl Gate {
@@ -89,6 +92,7 @@ impl Channel {
     /// a limit, so a 5.0 client is told Quota exceeded (0x97) instead of success.
     pub fn handle_routed(&mut self, count: u32, ticket: Ticket, refused: &[u32]) {
         let v5 = self.neg.version.is_v5();
+        let ticket = ticket.max(self.rare.as_ref().map_or(0, |r| r.gate.written));
         let mut seen = 0u32;
         let mut ended_exchanges = Vec::new();
         if let Some(rare) = self.rare.as_mut() {
@@ -120,6 +124,7 @@ impl Channel {
     /// The writes of this turn ([`Effect::Store`]) were committed under `ticket`.
     pub fn handle_written(&mut self, ticket: Ticket) {
         if let Some(rare) = self.rare.as_mut() {
+            rare.gate.written = rare.gate.written.max(ticket);
             for (wait, _) in rare.gate.held.iter_mut() {
                 if *wait == Wait::Turn {
                     *wait = Wait::Ticket(ticket);

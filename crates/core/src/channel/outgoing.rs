@@ -237,18 +237,18 @@ impl Channel {
 
     /// True for a stored delivery that arrives while the session waits for the router to
     /// stream them again from an earlier place: the store has it, and it comes again in turn.
-    fn skip_spilled(&mut self, delivery: &Delivery) -> bool {
-        let Some(from) = self.rare.as_ref().and_then(|r| r.spilled) else {
-            return false;
-        };
-        if delivery.stored == 0 {
-            return false;
+    fn skip_spilled(&self, delivery: &Delivery) -> bool {
+        delivery.stored != 0 && self.rare.as_ref().is_some_and(|r| r.spilled.is_some())
+    }
+
+    /// The router starts streaming stored deliveries from the store ([`Effect::Spilled`] asked
+    /// for it, or the session resumed): the stored deliveries that follow are the stream, in
+    /// order, and are taken again; those seen before this were sent live before the router
+    /// heard of the spill, and the stream brings them again.
+    pub fn handle_stream(&mut self) {
+        if let Some(rare) = self.rare.as_mut() {
+            rare.spilled = None;
         }
-        if delivery.stored == from {
-            self.rare().spilled = None; // the stream is back where it was cut
-            return false;
-        }
-        true
     }
 
     /// A stored delivery is finished with: its record goes.

@@ -1,12 +1,14 @@
-//! Carrying out a channel's effects: packets into the write buffer, commands to the router
-//! while it has room (the rest wait, in order, in a boxed future).
+//! Carrying out a channel's effects: the session's store writes first (committed as one batch,
+//! before any command of the turn reaches the router, so the router's ticket covers them),
+//! then packets into the write buffer and commands to the router while it has room (the rest
+//! wait, in order, in a boxed future).
 
 use super::{retained_credit, Ended};
 use crate::connection::transport::{Stream, Transport};
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
-use starling_core::{Channel, CloseReason, Effect};
+use starling_core::{Channel, CloseReason, Effect, SessionWrite};
 use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::debug;
@@ -42,9 +44,9 @@ where
         Metrics::add(&ctx.metrics.messages_dropped, dropped);
     }
     let version = channel.version();
-    let client_id = &channel.session().client_id;
+    let client_id = channel.session().client_id.clone();
+    let written = commit_writes(&effects, &client_id, ctx);
     let mut ended = None;
-    let mut writes = false;
     for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
@@ -56,20 +58,18 @@ where
                 continue;
             }
             Effect::Close(CloseReason::Server(reason)) => {
-                debug!(client_id = &**client_id, %reason, "server closes the connection");
+                debug!(client_id = &*client_id, %reason, "server closes the connection");
                 ended = Some(Ended::Lost);
                 continue;
             }
             Effect::Publish(message) => RouterCmd::Publish(message),
             Effect::PublishAnswered(message) => RouterCmd::PublishAnswered { message, conn_id },
-            // Sessions are not in the store yet (the router stores no delivery, so no
-            // `Spilled` comes): the session's writes would be committed here, and their ticket
-            // given to the channel below.
-            Effect::Store(_) => {
-                writes = true;
-                continue;
-            }
-            Effect::Spilled { .. } => continue,
+            Effect::Store(_) => continue, // committed above
+            Effect::Spilled { seq } => RouterCmd::Spilled {
+                client_id: client_id.clone(),
+                conn_id,
+                seq,
+            },
             Effect::Subscribe {
                 packet_id,
                 requests,
@@ -95,11 +95,62 @@ where
             Err(TrySendError::Full(cmd)) => waiting.push(cmd),
         }
     }
-    if writes {
-        channel.handle_written(0);
+    if let Some((ticket, done)) = written {
+        channel.handle_written(ticket);
+        if done > 0 {
+            let cmd = RouterCmd::StoredDone {
+                client_id: client_id.clone(),
+                count: done,
+            };
+            if waiting.is_empty() {
+                match ctx.router.try_send(cmd) {
+                    Ok(()) | Err(TrySendError::Closed(_)) => {}
+                    Err(TrySendError::Full(cmd)) => waiting.push(cmd),
+                }
+            } else {
+                waiting.push(cmd);
+            }
+        }
     }
     release_held(channel, transport, ctx);
     ended
+}
+
+/// Commits the turn's writes to the session's records as one batch: the ticket that covers
+/// them (0 when the store refused them: counted, and the session goes on from memory) and how
+/// many stored deliveries were finished with. `None` when the turn wrote nothing.
+fn commit_writes(effects: &[Effect], client_id: &str, ctx: &Context) -> Option<(u64, u32)> {
+    let store = ctx.store.as_ref()?;
+    let mut batch: Option<starling_store::Batch> = None;
+    let mut done = 0u32;
+    for effect in effects {
+        let Effect::Store(write) = effect else {
+            continue;
+        };
+        let batch = batch.get_or_insert_with(|| store.batch());
+        match *write {
+            SessionWrite::Inflight {
+                seq,
+                packet_id,
+                released,
+            } => batch.put_inflight(client_id, seq, packet_id.get(), released),
+            SessionWrite::Done { seq } => {
+                batch.delete_queued(client_id, seq);
+                done += 1;
+            }
+            SessionWrite::AwaitingRel(id) => batch.put_awaiting_rel(client_id, id.get()),
+            SessionWrite::Released(id) => batch.delete_awaiting_rel(client_id, id.get()),
+        }
+    }
+    let ticket = match batch?.commit() {
+        Ok(ticket) => ticket,
+        Err(e) => {
+            tracing::error!(client_id, error = %e, "the store refused a session's writes");
+            Metrics::add(&ctx.metrics.store_errors, 1);
+            0
+        }
+    };
+    Some((ticket, done))
 }
 
 /// Writes what the channel's gate holds that the store now has on disk (`core::channel::gate`).

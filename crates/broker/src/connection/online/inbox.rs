@@ -27,7 +27,7 @@ pub(super) fn handle_batch(first: SessionMsg, inbox: &mut Inbox, channel: &mut C
                 // The check is made in `handle_control`; the next deadline is scheduled after
                 // the batch.
                 batch.keepalive_checked |= matches!(control, SessionControl::KeepAlive);
-                batch.retained_paused |= matches!(control, SessionControl::RetainedPaused);
+                batch.retained_paused |= matches!(control, SessionControl::Owed);
                 batch.send_check |= matches!(control, SessionControl::SendCheck);
                 batch.durable |= matches!(control, SessionControl::Durable);
                 if let Some(ended) = handle_control(control, channel) {
@@ -89,13 +89,19 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.handle_tick(clock::now());
             None
         }
-        SessionControl::Routed { count, ticket } => {
-            channel.handle_routed(count, ticket, &[]);
+        SessionControl::Routed {
+            count,
+            ticket,
+            refused,
+        } => {
+            channel.handle_routed(count, ticket, &refused);
+            None
+        }
+        SessionControl::Stream => {
+            channel.handle_stream();
             None
         }
         // Noted by the batch: handled by the loop.
-        SessionControl::RetainedPaused | SessionControl::SendCheck | SessionControl::Durable => {
-            None
-        }
+        SessionControl::Owed | SessionControl::SendCheck | SessionControl::Durable => None,
     }
 }

@@ -70,8 +70,10 @@ struct Slow {
     /// A keep-alive check came while writes were stuck: we did not read the client meanwhile,
     /// so its silence is ours; once writes move again its deadline starts afresh.
     keepalive_deferred: bool,
-    /// The router owes this session retained messages and waits for it to ask.
+    /// The router owes this session stored or retained deliveries and waits for it to ask.
     retained_paused: bool,
+    /// A resumed stored session's place in its stored queue, told with the first request.
+    resume_from: Option<u64>,
     /// The store will say when this ticket is durable (`SessionControl::Durable`): acks held
     /// at the channel's gate wait for it. At most one such request at a time.
     durable_wait: Option<u64>,
@@ -85,14 +87,18 @@ impl Slow {
             && self.stalled_since.is_none()
             && !self.send_check_armed
             && !self.retained_paused
+            && self.resume_from.is_none()
             && self.durable_wait.is_none()
     }
 }
 
 impl<S: Stream> Online<S> {
     /// Starts the loop: CONNACK and any resent messages of a resumed session go first.
-    pub(crate) fn new(conn: Accepted<S>, ctx: &Arc<Context>) -> Self {
+    pub(crate) fn new(conn: Accepted<S>, resume_from: Option<u64>, ctx: &Arc<Context>) -> Self {
         let mut online = Self { conn, slow: None };
+        if resume_from.is_some() {
+            online.slow().resume_from = resume_from;
+        }
         online.schedule_keepalive(ctx);
         online.carry_out(ctx);
         online
@@ -229,7 +235,8 @@ impl<S: Stream> Online<S> {
         }
     }
 
-    /// Asks the router for more of the retained messages it owes, once there is room.
+    /// Asks the router for more of the stored and retained deliveries it owes, once there is
+    /// room.
     fn request_retained(&mut self, ctx: &Arc<Context>) {
         if !self.slow.as_ref().is_some_and(|s| s.retained_paused) {
             return;
@@ -238,11 +245,14 @@ impl<S: Stream> Online<S> {
         if credit == 0 {
             return;
         }
-        self.slow().retained_paused = false;
-        let cmd = RouterCmd::ResumeRetained {
+        let slow = self.slow();
+        slow.retained_paused = false;
+        let from = slow.resume_from.take();
+        let cmd = RouterCmd::Resume {
             client_id: self.conn.channel.session().client_id.clone(),
             conn_id: self.conn.conn_id,
             credit,
+            from,
         };
         self.send_command(ctx, cmd);
     }
@@ -252,7 +262,14 @@ impl<S: Stream> Online<S> {
         if self.slow.as_ref().is_some_and(|s| s.sending.is_some()) {
             // Rare: the router is full and commands already wait; this one can wait for the
             // next turn's request.
-            self.slow().retained_paused = true;
+            let slow = self.slow();
+            slow.retained_paused = true;
+            if let RouterCmd::Resume {
+                from: Some(from), ..
+            } = cmd
+            {
+                slow.resume_from = Some(from);
+            }
             return;
         }
         match ctx.router.try_send(cmd) {

@@ -208,12 +208,20 @@ fn a_full_queue_leaves_stored_messages_to_the_store() {
         .collect();
     assert_eq!(spilled, [3], "told once, from the first one not kept");
     assert_eq!(ch.session().queue().len(), 1);
-    // The router streams 3 again: taken; a stale 4 before it would have been skipped.
+    // A stale live one sent before the router heard of the spill is skipped...
+    let stale = Delivery {
+        stored: 5,
+        ..delivery("t", QoS::AtLeastOnce)
+    };
+    ch.handle_delivery(stale, t0);
+    assert_eq!(ch.session().queue().len(), 1);
+    // ...and the stream, from 3, is taken.
     let again = Delivery {
         stored: 3,
         ..delivery("t", QoS::AtLeastOnce)
     };
     ch.handle_packet(Packet::PubAck(PubResp::new(id(1))), t0);
+    ch.handle_stream();
     ch.handle_delivery(again, t0);
     assert_eq!(ch.session().queue().len(), 1, "2 went out, 3 queued");
 }
