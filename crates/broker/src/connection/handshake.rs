@@ -88,7 +88,7 @@ where
         conn_id,
         clean_start,
         expiry_interval: neg.session_expiry,
-        will: neg.will.as_deref().cloned(),
+        will: neg.will.clone(),
     };
     let (previous, from_store) = takeover::register(ctx, registering, mailbox).await?;
     let session = takeover::settle(ctx, previous, &client_id, conn_id, clean_start).await?;

@@ -35,7 +35,7 @@ pub(crate) struct Registering {
     pub(crate) conn_id: u64,
     pub(crate) clean_start: bool,
     pub(crate) expiry_interval: u32,
-    pub(crate) will: Option<WillSpec>,
+    pub(crate) will: Option<Box<WillSpec>>,
 }
 
 /// Registers the connection and collects the previous session, and whether it resumes from

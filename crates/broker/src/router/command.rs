@@ -87,8 +87,9 @@ pub(crate) enum RouterCmd {
         clean_start: bool,
         /// The session expiry interval the connection negotiated (0: ends with it).
         expiry_interval: u32,
-        /// The will, kept in the session's record so that it outlives a crash.
-        will: Option<WillSpec>,
+        /// The will, kept in the session's record so that it outlives a crash (boxed: it is
+        /// large and rare).
+        will: Option<Box<WillSpec>>,
         /// How to reach the new session.
         mailbox: SessionMailbox,
         /// Gets the previous session (if there was one) and whether this one is in the store.

@@ -223,7 +223,7 @@ impl Router {
                     conn_id,
                     clean_start,
                     expiry_interval,
-                    will,
+                    will.map(|w| *w),
                     mailbox,
                     now,
                 );
