@@ -18,7 +18,11 @@
 #     needs about one of them; Mosquitto is single-threaded. starling-mt: Starling's default, one
 #     worker thread per core (on a machine shared with the generator, the cost of waking the
 #     second worker for every hand-off between tasks makes it slower; see docs/benchmarks.md).
-#   SCENARIOS="conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"
+#   SCENARIOS="conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k"
+#     fanin1p: fan-in QoS 1 into a persistent subscriber (session kept, expiry 1 h): every
+#     message is written to the store and acked once durable.
+#   More brokers for the durability rows: starling-interval (fsync = "interval", 100 ms) and
+#   mosquitto-persist (Mosquitto with persistence on, autosave_interval 1800 s: its snapshot).
 #   RUMQTTD_VERSION=0.20.0  PEERS_ROOT=target/compare/peers  RUN_DIR=target/compare/run-<time>
 #   SKIP_INSTALL=1 (do not install or build anything)  BENCH_TIMEOUT=120 (s, per bench run)
 #   BASE_BIN=path (an earlier starling binary, e.g. built from main before a change): adds the
@@ -39,14 +43,14 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-19000}
 OUT=${OUT:-target/compare/results.md}
 BROKERS=${BROKERS:-"starling mosquitto rumqttd starling-mt"}
-SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanout0 pairs0 lat10k fanin0_16k"}
+SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k"}
 RUMQTTD_VERSION=${RUMQTTD_VERSION:-0.20.0}
 PEERS_ROOT=${PEERS_ROOT:-$ROOT/target/compare/peers}
 RUN_DIR=${RUN_DIR:-$ROOT/target/compare/run-$(date +%Y%m%d-%H%M%S)}
 BIN=$ROOT/target/release/starling
 RUMQTTD=${RUMQTTD:-$PEERS_ROOT/bin/rumqttd}
 
-declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832 [starling-mt]=18834 [starling-base]=18835)
+declare -A PORT=([starling]=18830 [mosquitto]=18831 [rumqttd]=18832 [starling-mt]=18834 [starling-base]=18835 [starling-interval]=18836 [mosquitto-persist]=18837)
 
 log() { echo "== $(date +%T) $*" >&2; }
 
@@ -97,9 +101,9 @@ MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 avail=()
 for b in $BROKERS; do
   case $b in
-    starling|starling-mt) [[ -x $BIN ]] && avail+=("$b") ;;
+    starling|starling-mt|starling-interval) [[ -x $BIN ]] && avail+=("$b") ;;
     starling-base) [[ -n ${BASE_BIN:-} && -x $BASE_BIN ]] && avail+=(starling-base) || log "no BASE_BIN; starling-base skipped" ;;
-    mosquitto) [[ -x $MOSQUITTO ]] && avail+=(mosquitto) || log "no mosquitto; skipped" ;;
+    mosquitto|mosquitto-persist) [[ -x $MOSQUITTO ]] && avail+=("$b") || log "no mosquitto; $b skipped" ;;
     rumqttd)   [[ -x $RUMQTTD ]] && avail+=(rumqttd) || log "no rumqttd; skipped" ;;
   esac
 done
@@ -114,6 +118,10 @@ cp "$BIN" "$RUN_DIR/starling" && BIN=$RUN_DIR/starling
 
 # Per-run configs: the committed files with the port rewritten.
 sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf" > "$RUN_DIR/mosquitto.conf"
+{ sed "s/^listener [0-9]* /listener ${PORT[mosquitto-persist]} /" "$HERE/mosquitto.conf"
+  echo "persistence true"; echo "persistence_location $RUN_DIR/mosquitto-data/"; echo "autosave_interval 1800"
+} > "$RUN_DIR/mosquitto-persist.conf"
+mkdir -p "$RUN_DIR/mosquitto-data"
 sed "s/127.0.0.1:18832/127.0.0.1:${PORT[rumqttd]}/" "$HERE/rumqttd.toml" > "$RUN_DIR/rumqttd.toml"
 
 # ---------------------------------------------------------------- versions
@@ -150,7 +158,16 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
         STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         "$BIN" start > "$logf" 2>&1 &
       ;;
+    starling-interval)
+      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-interval]} STARLING_LOG=warn \
+        STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
+        STARLING_DURABILITY__FSYNC=interval \
+        STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
+      ;;
     mosquitto) "$MOSQUITTO" -c "$RUN_DIR/mosquitto.conf" > "$logf" 2>&1 & ;;
+    mosquitto-persist)
+      rm -rf "$RUN_DIR/mosquitto-data" && mkdir -p "$RUN_DIR/mosquitto-data"
+      "$MOSQUITTO" -c "$RUN_DIR/mosquitto-persist.conf" > "$logf" 2>&1 & ;;
     rumqttd)   "$RUMQTTD" -c "$RUN_DIR/rumqttd.toml" > "$logf" 2>&1 & ;;
   esac
   BPID=$!
@@ -183,6 +200,7 @@ args_of() {
     conn)       echo "conn -c $CONNS -d 3s${IFADDR:+ --ifaddr $IFADDR}" ;;
     fanin0)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 0 -s 64 -d $DURATION" ;;
     fanin1)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 1 -s 64 -d $DURATION" ;;
+    fanin1p)    echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 1 -s 64 -d $DURATION --no-clean --session-expiry 3600" ;;
     fanout0)    echo "pubsub --pubs 1 --subs 100 -t bench/fanout -q 0 -s 64 -d $DURATION" ;;
     pairs0)     echo "pubsub --pubs 1000 --subs 1000 -t bench/pair/%i -q 0 -s 64 -d $DURATION" ;;
     lat10k)     echo "pubsub --pubs 1 --subs 1 -t bench/lat -q 0 -R 10000 -s 64 -d $DURATION" ;;

@@ -21,6 +21,8 @@ NAMES = {
     "rumqttd": "rumqttd",
     "starling-mt": "Starling (worker per core)",
     "starling-base": "Starling before (1 worker)",
+    "starling-interval": "Starling fsync=interval (1 worker)",
+    "mosquitto-persist": "Mosquitto persistence on",
 }
 
 
@@ -85,6 +87,7 @@ if present("conn"):
 for s, label in [
     ("fanin0", "fan-in 100 -> 1, QoS 0"),
     ("fanin1", "fan-in 100 -> 1, QoS 1"),
+    ("fanin1p", "fan-in 100 -> 1, QoS 1, persistent subscriber"),
     ("fanout0", "fan-out 1 -> 100, QoS 0"),
     ("pairs0", "1,000 pairs, QoS 0"),
     ("fanin0_16k", "fan-in 100 -> 1, QoS 0, 16 KB"),

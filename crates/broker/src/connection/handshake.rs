@@ -94,11 +94,11 @@ where
     let session = takeover::settle(ctx, previous, &client_id, conn_id, clean_start).await?;
     let session_present = session.is_some();
     let mut session = session.unwrap_or_else(|| SessionState::new(client_id, neg.session_expiry));
-    let resume_from = match &ctx.store {
-        Some(store) if from_store && session_present => {
-            Some(resume::load(store, &mut session, ctx))
-        }
-        _ => None,
+    // Even when the previous holder did not hand it over: the store has the session. Its
+    // stored queue is streamed from the start (what the window holds is skipped).
+    let (resume_from, in_window) = match &ctx.store {
+        Some(store) if from_store => (Some(0), resume::load(store, &mut session, ctx)),
+        _ => (None, Vec::new()),
     };
     info!(
         %peer,
@@ -110,7 +110,8 @@ where
     connack.session_present = session_present;
     transport.queue(&Packet::ConnAck(connack), version, &ctx.metrics);
     transport.set_protocol(version, ctx.limits.max_packet_size);
-    let channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
+    let mut channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
+    channel.skip_stored(in_window);
     let accepted = Accepted {
         transport,
         channel,

@@ -126,6 +126,7 @@ where
                 },
                 Phase::Online(online) => {
                     let ended = ready!(online.poll_run(cx, &this.ctx));
+                    online.commit_pending(&this.ctx);
                     this.ctx.keepalive.forget();
                     this.release_slot();
                     if let Phase::Online(online) = std::mem::replace(&mut this.phase, Phase::Done) {
@@ -165,6 +166,8 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
     } = conn;
     let (mut session, will, expiry) = channel.into_parts();
     let client_id = session.client_id.clone();
+    // Whoever holds the session next reads its inflight window from the store.
+    resume::save_window(ctx, &session);
     if let Ended::Takeover(reply, clean_start) = ended {
         // Deliveries already in the inbox belong to the session that moves on.
         drain_into(&mut session, &mut inbox, ctx);

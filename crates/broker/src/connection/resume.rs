@@ -1,7 +1,10 @@
 //! Resuming a session that is in the store: its inflight window and its incoming QoS 2 ids
 //! are read back from there, where the previous connection committed them (whatever memory
 //! the previous holder handed over keeps only what is not stored). Its queue is not read here:
-//! the router streams it from where the inflight window ends, against the session's credit.
+//! the router streams all of it, against the session's credit, and the channel skips the
+//! deliveries it already holds in its window (`Channel::skip_stored`). (The stream cannot start
+//! after the window: a QoS 1 message's packet id is written only when a connection ends, so
+//! after a crash a queued QoS 1 message may come before a QoS 2 message in the window.)
 
 use crate::context::Context;
 use crate::metrics::Metrics;
@@ -10,16 +13,15 @@ use starling_core::{Outgoing, SessionState};
 use starling_store::Store;
 use tracing::{error, warn};
 
-/// Replaces the stored part of `session` with what the store has; the place in the stored
-/// queue where the stream continues (0: from its start).
-pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> u64 {
+/// Replaces the stored part of `session` with what the store has; the places in the stored
+/// queue of the deliveries it put in the inflight window.
+pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> Vec<u64> {
     session.forget_stored();
     let client_id = session.client_id.clone();
-    let mut from = 0;
+    let mut loaded = Vec::new();
     match store.read_inflight(&client_id) {
         Ok(records) => {
             for record in records {
-                from = from.max(record.seq + 1);
                 let Some(id) = PacketId::new(record.packet_id) else {
                     continue;
                 };
@@ -41,6 +43,7 @@ pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> 
                 }
                 session.last_packet_id = session.last_packet_id.max(id.get());
                 session.inflight_mut().push_back((id, state));
+                loaded.push(record.seq);
             }
         }
         Err(e) => read_failed(ctx, &client_id, &e),
@@ -54,7 +57,32 @@ pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> 
         Err(e) => read_failed(ctx, &client_id, &e),
     }
     session.compact();
-    from
+    loaded
+}
+
+/// Writes the packet ids of the session's stored QoS 1 messages in flight (a QoS 2 message's
+/// is written when it is sent, `starling_core` `start_inflight`), so that the next holder
+/// resends them with their ids ([MQTT-4.4.0-1]). Done when a connection ends, before its
+/// session is handed on; a crash loses only these ids, and the messages go again with new ones.
+pub(crate) fn save_window(ctx: &Context, session: &SessionState) {
+    let Some(store) = &ctx.store else {
+        return;
+    };
+    let mut batch = store.batch();
+    for (id, state) in session.inflight() {
+        if let Outgoing::Published(d) = state {
+            if d.stored != 0 && d.qos == starling_codec::QoS::AtLeastOnce {
+                batch.put_inflight(&session.client_id, d.stored, id.get(), false);
+            }
+        }
+    }
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = batch.commit() {
+        error!(client_id = &*session.client_id, error = %e, "saving a session's inflight window");
+        Metrics::add(&ctx.metrics.store_errors, 1);
+    }
 }
 
 fn read_failed(ctx: &Context, client_id: &str, e: &starling_store::StoreError) {

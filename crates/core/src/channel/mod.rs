@@ -175,6 +175,10 @@ struct Rare {
     /// Stored deliveries from this place on were dropped from memory (the queue was full) and
     /// the router streams them again: until that one comes back, later stored ones are dropped.
     spilled: Option<u64>,
+    /// Places in the stored queue of the deliveries a resumed session read back into its
+    /// inflight window, sorted: the router streams the whole stored queue, and these are
+    /// skipped as they pass (they are in flight already).
+    resumed: Vec<u64>,
 }
 
 /// The protocol state of one connected client.

@@ -20,7 +20,7 @@ impl Channel {
             self.offer_to_queue(delivery, false);
             return;
         }
-        if self.skip_spilled(&delivery) {
+        if self.skip_spilled(&delivery) || self.skip_resumed(&delivery) {
             return;
         }
         if delivery.message.is_expired(self.limits.clock.at(now)) {
@@ -241,6 +241,34 @@ impl Channel {
         delivery.stored != 0 && self.rare.as_ref().is_some_and(|r| r.spilled.is_some())
     }
 
+    /// A resumed session took these stored deliveries into its inflight window from the store
+    /// (`seqs`, their places in the stored queue): when the stream of the stored queue brings
+    /// them, they are skipped.
+    pub fn skip_stored(&mut self, mut seqs: Vec<u64>) {
+        if seqs.is_empty() {
+            return;
+        }
+        seqs.sort_unstable();
+        self.rare().resumed = seqs;
+    }
+
+    fn skip_resumed(&mut self, delivery: &Delivery) -> bool {
+        let Some(rare) = self.rare.as_mut().filter(|r| !r.resumed.is_empty()) else {
+            return false;
+        };
+        // The stream is in order: places before this one will not come any more (finished
+        // meanwhile), so they go too.
+        let (upto, skip) = match rare.resumed.binary_search(&delivery.stored) {
+            Ok(pos) => (pos + 1, true),
+            Err(pos) => (pos, false),
+        };
+        rare.resumed.drain(..upto);
+        if rare.resumed.is_empty() {
+            rare.resumed = Vec::new();
+        }
+        skip
+    }
+
     /// The router starts streaming stored deliveries from the store ([`Effect::Spilled`] asked
     /// for it, or the session resumed): the stored deliveries that follow are the stream, in
     /// order, and are taken again; those seen before this were sent live before the router
@@ -263,7 +291,14 @@ impl Channel {
             return self.offer_to_queue(delivery, true);
         };
         let seq = delivery.stored;
-        if seq != 0 {
+        // A stored QoS 2 message goes out only once its packet id is stored (`gate`): sent
+        // again after a restart with another id, the client would take it for a new message.
+        // A QoS 1 message's id is not written here (a write per message, for nothing a client
+        // could tell apart: a resend is a duplicate either way); the broker writes the ids
+        // of the window when the connection ends ([`SessionState::inflight`]), so a resumed
+        // session gets them, and only a crash loses them.
+        let hold = seq != 0 && delivery.qos == QoS::ExactlyOnce;
+        if hold {
             let write = SessionWrite::Inflight {
                 seq,
                 packet_id: id,
@@ -271,8 +306,6 @@ impl Channel {
             };
             self.effects.push(Effect::Store(write));
         }
-        // A stored QoS 2 message goes out only once its packet id is stored (`gate`).
-        let hold = seq != 0 && delivery.qos == QoS::ExactlyOnce;
         if self.send_publish_held(delivery.clone(), Some((id, false)), now, hold) {
             self.session
                 .inflight_mut()

@@ -1,7 +1,15 @@
-//! Carrying out a channel's effects: the session's store writes first (committed as one batch,
-//! before any command of the turn reaches the router, so the router's ticket covers them),
-//! then packets into the write buffer and commands to the router while it has room (the rest
-//! wait, in order, in a boxed future).
+//! Carrying out a channel's effects: the session's store writes first, then packets into the
+//! write buffer and commands to the router while it has room (the rest wait, in order, in a
+//! boxed future).
+//!
+//! Store writes that something waits for (a QoS 2 id, an outgoing QoS 2 message's packet id or
+//! "released" state) are committed in the turn, before any command of the turn reaches the
+//! router, so the router's ticket covers them. The deletions of finished deliveries gate
+//! nothing, so they gather in [`PendingWrites`] and go with the next such commit, or once
+//! [`PENDING_MAX`] of them wait, or when the connection ends: a commit per subscriber turn
+//! was most of the cost of a persistent subscriber. A crash before they are committed makes
+//! those messages come again (QoS 1: a duplicate, which QoS 1 allows; QoS 2: its "released"
+//! state was committed, so the client gets PUBREL again, not the message).
 
 use super::{retained_credit, Ended};
 use crate::connection::transport::{Stream, Transport};
@@ -31,6 +39,7 @@ pub(super) fn apply_effects<S>(
     ctx: &Context,
     conn_id: u64,
     waiting: &mut Vec<RouterCmd>,
+    pending: &mut Option<PendingWrites>,
 ) -> Option<Ended>
 where
     S: Stream,
@@ -45,7 +54,7 @@ where
     }
     let version = channel.version();
     let client_id = channel.session().client_id.clone();
-    let written = commit_writes(&effects, &client_id, ctx);
+    let (written, done) = commit_writes(&effects, &client_id, ctx, pending);
     let mut ended = None;
     for effect in effects {
         let cmd = match effect {
@@ -95,8 +104,12 @@ where
             Err(TrySendError::Full(cmd)) => waiting.push(cmd),
         }
     }
-    if let Some((ticket, done)) = written {
+    if let Some(ticket) = written {
         channel.handle_written(ticket);
+    }
+    {
+        // Counted when finished, not when the deletion is committed: the session's cap in
+        // the router must see it at once.
         if done > 0 {
             let cmd = RouterCmd::StoredDone {
                 client_id: client_id.clone(),
@@ -116,33 +129,73 @@ where
     ended
 }
 
-/// Commits the turn's writes to the session's records as one batch: the ticket that covers
-/// them (0 when the store refused them: counted, and the session goes on from memory) and how
-/// many stored deliveries were finished with. `None` when the turn wrote nothing.
-fn commit_writes(effects: &[Effect], client_id: &str, ctx: &Context) -> Option<(u64, u32)> {
-    let store = ctx.store.as_ref()?;
-    let mut batch: Option<starling_store::Batch> = None;
-    let mut done = 0u32;
+/// Finished deliveries waiting to be deleted from the store at the next commit.
+pub(crate) struct PendingWrites {
+    batch: starling_store::Batch,
+}
+
+/// Deletions gathered at most before they are committed anyway.
+pub(crate) const PENDING_MAX: usize = 1024;
+
+/// Adds the turn's writes to the session's pending batch and commits it when a write of this
+/// turn is waited for, or when it is full. Returns the ticket that covers the commit, if one was
+/// made (0 when the store refused it: counted, and the session goes on from memory), and how
+/// many stored deliveries this turn finished.
+fn commit_writes(
+    effects: &[Effect],
+    client_id: &str,
+    ctx: &Context,
+    pending: &mut Option<PendingWrites>,
+) -> (Option<u64>, u32) {
+    let Some(store) = ctx.store.as_ref() else {
+        return (None, 0);
+    };
+    let mut waited_for = false;
+    let mut done = 0;
     for effect in effects {
         let Effect::Store(write) = effect else {
             continue;
         };
-        let batch = batch.get_or_insert_with(|| store.batch());
+        let p = pending.get_or_insert_with(|| PendingWrites {
+            batch: store.batch(),
+        });
         match *write {
             SessionWrite::Inflight {
                 seq,
                 packet_id,
                 released,
-            } => batch.put_inflight(client_id, seq, packet_id.get(), released),
+            } => p
+                .batch
+                .put_inflight(client_id, seq, packet_id.get(), released),
             SessionWrite::Done { seq } => {
-                batch.delete_queued(client_id, seq);
+                p.batch.delete_queued(client_id, seq);
                 done += 1;
+                continue;
             }
-            SessionWrite::AwaitingRel(id) => batch.put_awaiting_rel(client_id, id.get()),
-            SessionWrite::Released(id) => batch.delete_awaiting_rel(client_id, id.get()),
+            SessionWrite::AwaitingRel(id) => p.batch.put_awaiting_rel(client_id, id.get()),
+            SessionWrite::Released(id) => p.batch.delete_awaiting_rel(client_id, id.get()),
         }
+        waited_for = true;
     }
-    let ticket = match batch?.commit() {
+    let full = pending
+        .as_ref()
+        .is_some_and(|p| p.batch.len() >= PENDING_MAX);
+    let ticket = if waited_for || full {
+        commit_pending(pending, client_id, ctx)
+    } else {
+        None
+    };
+    (ticket, done)
+}
+
+/// Commits the session's pending writes, if any: their ticket.
+pub(crate) fn commit_pending(
+    pending: &mut Option<PendingWrites>,
+    client_id: &str,
+    ctx: &Context,
+) -> Option<u64> {
+    let PendingWrites { batch } = pending.take()?;
+    let ticket = match batch.commit() {
         Ok(ticket) => ticket,
         Err(e) => {
             tracing::error!(client_id, error = %e, "the store refused a session's writes");
@@ -150,7 +203,7 @@ fn commit_writes(effects: &[Effect], client_id: &str, ctx: &Context) -> Option<(
             0
         }
     };
-    Some((ticket, done))
+    Some(ticket)
 }
 
 /// Writes what the channel's gate holds that the store now has on disk (`core::channel::gate`).

@@ -74,6 +74,8 @@ struct Slow {
     retained_paused: bool,
     /// A resumed stored session's place in its stored queue, told with the first request.
     resume_from: Option<u64>,
+    /// Deletions of finished deliveries not committed yet (`effects`).
+    pending_writes: Option<effects::PendingWrites>,
     /// The store will say when this ticket is durable (`SessionControl::Durable`): acks held
     /// at the channel's gate wait for it. At most one such request at a time.
     durable_wait: Option<u64>,
@@ -88,6 +90,7 @@ impl Slow {
             && !self.send_check_armed
             && !self.retained_paused
             && self.resume_from.is_none()
+            && self.pending_writes.is_none()
             && self.durable_wait.is_none()
     }
 }
@@ -136,19 +139,39 @@ impl<S: Stream> Online<S> {
     /// Applies the channel's effects; a full router inbox starts the sending future.
     fn carry_out(&mut self, ctx: &Arc<Context>) {
         let mut waiting = Vec::new();
+        let mut pending = self.slow.as_mut().and_then(|s| s.pending_writes.take());
         let Accepted {
             transport,
             channel,
             conn_id,
             ..
         } = &mut self.conn;
-        if let Some(ended) = apply_effects(channel, transport, ctx, *conn_id, &mut waiting) {
+        let ended = apply_effects(
+            channel,
+            transport,
+            ctx,
+            *conn_id,
+            &mut waiting,
+            &mut pending,
+        );
+        if pending.is_some() {
+            self.slow().pending_writes = pending;
+        }
+        if let Some(ended) = ended {
             self.end(ended);
         }
         if !waiting.is_empty() {
             self.slow().sending = Some(Box::pin(send_all(ctx.clone(), waiting)));
         }
         self.wait_for_disk(ctx);
+    }
+
+    /// Commits what the session's writes still hold (the connection is ending).
+    pub(crate) fn commit_pending(&mut self, ctx: &Context) {
+        if let Some(slow) = self.slow.as_mut() {
+            let client_id = &self.conn.channel.session().client_id;
+            effects::commit_pending(&mut slow.pending_writes, client_id, ctx);
+        }
     }
 
     /// Asks the store to say when the ticket the first held ack waits for is durable.
