@@ -55,13 +55,23 @@ pub(crate) struct Engine {
     spaces: Vec<Keyspace>,
 }
 
+/// The most one keyspace's memtable holds before it is written out (fjall's default is 64 MiB
+/// each, 448 MiB for our seven): what the store adds to the broker's memory is these, the block
+/// cache and the memtables being flushed, whatever the amount of data (a million queued
+/// messages included). Kept in the keyspace's configuration when it is created.
+const MEMTABLE_BYTES: u64 = 4 * 1024 * 1024;
+
 impl Engine {
     /// Opens (or creates) the database in `path`.
     pub(crate) fn open(path: &Path, cache_bytes: u64) -> Result<Self, fjall::Error> {
         let db = Database::builder(path).cache_size(cache_bytes).open()?;
         let spaces = Space::ALL
             .iter()
-            .map(|space| db.keyspace(space.name(), KeyspaceCreateOptions::default))
+            .map(|space| {
+                db.keyspace(space.name(), || {
+                    KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { db, spaces })
     }

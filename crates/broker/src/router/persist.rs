@@ -19,6 +19,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::error;
 
+/// Records one batch holds before it is committed within the turn.
+const MAX_BATCH: usize = 4096;
+
 /// The store, when the broker has one, and the batch of the current turn.
 #[derive(Default)]
 pub(crate) struct Persist {
@@ -82,9 +85,22 @@ impl Persist {
         }
     }
 
-    pub(crate) fn queued(&mut self, client_id: &str, seq: u64, delivery: &Delivery) {
-        if let Some(batch) = self.batch() {
-            batch.put_queued(client_id, seq, delivery);
+    /// A delivery to a stored session. A message that fans out to many stored sessions
+    /// writes one record each: past [`MAX_BATCH`] records the batch is committed at once, so
+    /// a turn's batch (and what the allocator keeps of it) stays small.
+    pub(crate) fn queued(
+        &mut self,
+        client_id: &str,
+        seq: u64,
+        delivery: &Delivery,
+        metrics: &Metrics,
+    ) {
+        let Some(batch) = self.batch() else {
+            return;
+        };
+        batch.put_queued(client_id, seq, delivery);
+        if batch.len() >= MAX_BATCH {
+            self.commit(metrics);
         }
     }
 

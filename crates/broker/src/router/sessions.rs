@@ -363,7 +363,8 @@ impl Router {
                 stored.bytes += size;
                 Metrics::add(&self.metrics.stored_messages, 1);
                 delivery.stored = seq;
-                self.persist.queued(client_id, seq, &delivery);
+                self.persist
+                    .queued(client_id, seq, &delivery, &self.metrics);
                 if stored.live && self.registry.get(client_id).is_some_and(|r| r.online()) {
                     self.pending.push((client_id.clone(), delivery));
                 }
