@@ -52,7 +52,8 @@ impl KeyspaceCounts {
 }
 
 /// What recovery set aside. Everything counted here was removed from the store (or, for
-/// `moved_aside`, moved out of it) and logged at warn or error level.
+/// `moved_aside`, moved out of it; for `lost_commits`, found missing) and logged at warn or
+/// error level.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Damage {
     /// Records whose key or value did not decode, per keyspace.
@@ -64,17 +65,22 @@ pub struct Damage {
     pub moved_aside: Option<PathBuf>,
     /// How many bytes were moved aside.
     pub moved_aside_bytes: u64,
+    /// Durable commits the engine did not bring back: the store's watermark (see the
+    /// `watermark` module) says an fsync covered them, but the journal ends before them
+    /// (truncated, or unreadable from some point on, so the engine dropped the rest). What they
+    /// held is gone and cannot be moved aside; each counts as one record set aside.
+    pub lost_commits: u64,
 }
 
 impl Damage {
     /// True when recovery found nothing wrong.
     pub fn is_clean(&self) -> bool {
-        self.damaged.total() == 0 && self.orphans.total() == 0 && self.moved_aside.is_none()
+        self.records_set_aside() == 0 && self.moved_aside.is_none()
     }
 
-    /// Records removed at open (damaged and orphans).
+    /// Records removed at open (damaged and orphans), and durable commits lost (one each).
     pub fn records_set_aside(&self) -> u64 {
-        self.damaged.total() + self.orphans.total()
+        self.damaged.total() + self.orphans.total() + self.lost_commits
     }
 }
 

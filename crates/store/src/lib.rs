@@ -40,6 +40,8 @@
 //! - `sync`: tickets and the `store-sync` group-commit thread;
 //! - `recovery`: [`Recovered`] — reading everything back at open, removing damage;
 //! - `damage`: [`Damage`] — what recovery set aside; moving an unopenable store aside;
+//! - `watermark`: how far the journal is known to be on disk, so that a journal cut short is
+//!   counted ([`Damage::lost_commits`]), not silently lost;
 //! - `record`: the hand-written binary format of every value ([`SessionRecord`]);
 //! - `key`: key layout; `engine`: the fjall database and its keyspaces;
 //! - `lock`: the data directory's `LOCK`; `options`: [`StoreOptions`], [`Fsync`];
@@ -56,6 +58,7 @@ mod record;
 mod recovery;
 mod store;
 mod sync;
+mod watermark;
 
 pub use batch::Batch;
 pub use damage::{Damage, KeyspaceCounts};

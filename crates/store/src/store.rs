@@ -20,6 +20,7 @@ use crate::record::message::decode_delivery;
 use crate::record::session::decode_inflight;
 use crate::recovery::{recover, Recovered};
 use crate::sync::{Ticket, Tickets};
+use crate::watermark::{self, Watermark};
 
 /// The durable store: cheap to clone, shared by every task that writes or reads it.
 ///
@@ -94,8 +95,12 @@ impl Drop for Inner {
                 tracing::error!("the store-sync thread panicked");
             }
         }
-        if let Err(error) = self.engine.sync() {
-            tracing::error!(%error, dir = %self.dir.display(), "final store fsync failed");
+        let mark = self.tickets.mark();
+        match self.engine.sync() {
+            Ok(()) => self.tickets.record_watermark(mark),
+            Err(error) => {
+                tracing::error!(%error, dir = %self.dir.display(), "final store fsync failed");
+            }
         }
     }
 }
@@ -120,7 +125,8 @@ impl Store {
         })?;
         let lock = DirLock::take(&dir)?;
         let path = dir.join("store");
-        let (engine, mut recovered) = match open_and_recover(&path, options.cache_bytes) {
+        let durable = watermark::read(&dir);
+        let (engine, mut recovered, mark) = match open_and_recover(&path, options, durable) {
             Ok(opened) => opened,
             Err(StoreError::Engine(fjall::Error::Locked)) => {
                 return Err(StoreError::Locked {
@@ -136,14 +142,24 @@ impl Store {
                     "the store could not be opened; its files were moved aside and a new, empty \
                      store was started"
                 );
-                let (engine, mut recovered) = open_and_recover(&path, options.cache_bytes)?;
+                let (engine, mut recovered, mark) = open_and_recover(&path, options, None)?;
                 recovered.damage.moved_aside = Some(moved);
                 recovered.damage.moved_aside_bytes = bytes;
-                (engine, recovered)
+                (engine, recovered, mark)
             }
         };
+        // Everything read back is on disk from here on (a journal tail that only the page cache
+        // held after a kill is fsynced now), and the watermark says so: a loss found above is
+        // reported once, and a store set aside restarts the watermark at 0.
+        engine.sync()?;
+        let watermark = Watermark::open(&dir).map_err(|source| StoreError::Io {
+            what: "open the durable watermark",
+            path: dir.join(watermark::FILE),
+            source,
+        })?;
+        watermark.record(mark);
         recovered.elapsed = started.elapsed();
-        let tickets = Arc::new(Tickets::new(options.fsync));
+        let tickets = Arc::new(Tickets::new(options.fsync, watermark, mark));
         let sync_thread = tickets
             .spawn(engine.db.clone())
             .map_err(|source| StoreError::Io {
@@ -315,13 +331,18 @@ fn damaged(space: Space, source: crate::error::RecordError) -> StoreError {
     }
 }
 
-/// Opens the engine in `path` and recovers it; a panic inside the engine on damaged files
+/// Opens the engine in `path` and recovers it (`durable`: the watermark it must reach), and
+/// returns the number of the last commit read back; a panic inside the engine on damaged files
 /// counts as a failure to open.
-fn open_and_recover(path: &Path, cache_bytes: u64) -> Result<(Engine, Recovered), StoreError> {
+fn open_and_recover(
+    path: &Path,
+    options: &StoreOptions,
+    durable: Option<u64>,
+) -> Result<(Engine, Recovered, u64), StoreError> {
     let attempt = catch_unwind(AssertUnwindSafe(|| {
-        let engine = Engine::open(path, cache_bytes)?;
-        let recovered = recover(&engine)?;
-        Ok::<_, fjall::Error>((engine, recovered))
+        let engine = Engine::open(path, options.cache_bytes, options.memtable_bytes)?;
+        let (recovered, mark) = recover(&engine, durable)?;
+        Ok::<_, fjall::Error>((engine, recovered, mark))
     }));
     match attempt {
         Ok(result) => result.map_err(StoreError::from),
