@@ -73,7 +73,10 @@ const MEMTABLE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl Engine {
     /// Opens (or creates) the database in `path`; keyspaces created now get memtables of
-    /// `memtable_bytes` ([`MEMTABLE_BYTES`] when `None`).
+    /// `memtable_bytes` ([`MEMTABLE_BYTES`] when `None`). Then fsyncs `path` and the
+    /// directories in it: fjall 3 creates a keyspace's directory (`keyspaces/<id>`) without
+    /// fsyncing its parent, so a power cut after the first start could lose every keyspace
+    /// (found by the power-cut test, `crates/powercut`).
     pub(crate) fn open(
         path: &Path,
         cache_bytes: u64,
@@ -89,6 +92,7 @@ impl Engine {
             .map(|space| db.keyspace(space.name(), create))
             .collect::<Result<Vec<_>, _>>()?;
         let meta = db.keyspace(META, create)?;
+        sync_dirs(path)?;
         Ok(Self { db, spaces, meta })
     }
 
@@ -116,4 +120,16 @@ impl Engine {
     pub(crate) fn sync(&self) -> Result<(), fjall::Error> {
         self.db.persist(PersistMode::SyncAll)
     }
+}
+
+/// fsyncs `path` and every directory directly in it.
+fn sync_dirs(path: &Path) -> std::io::Result<()> {
+    crate::dir::sync(path)?;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            crate::dir::sync(&entry.path())?;
+        }
+    }
+    Ok(())
 }

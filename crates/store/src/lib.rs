@@ -44,11 +44,13 @@
 //!   counted ([`Damage::lost_commits`]), not silently lost;
 //! - `record`: the hand-written binary format of every value ([`SessionRecord`]);
 //! - `key`: key layout; `engine`: the fjall database and its keyspaces;
+//! - `dir`: creating the data directory durably and fsyncing it;
 //! - `lock`: the data directory's `LOCK`; `options`: [`StoreOptions`], [`Fsync`];
 //! - `error`: [`StoreError`], [`RecordError`].
 
 mod batch;
 mod damage;
+mod dir;
 mod engine;
 mod error;
 mod key;

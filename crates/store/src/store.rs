@@ -11,6 +11,7 @@ use starling_core::Delivery;
 
 use crate::batch::Batch;
 use crate::damage::{dir_bytes, move_aside};
+use crate::dir as data_dir;
 use crate::engine::{Engine, Space};
 use crate::error::StoreError;
 use crate::key::{cid, packet_id_of, seq_key, seq_of};
@@ -108,7 +109,7 @@ impl Drop for Inner {
 impl Store {
     /// Opens the store in `options.dir` and reads it back.
     ///
-    /// Creates the directory if missing and takes an exclusive lock on `dir/LOCK`, held while
+    /// Creates the directory if missing (durably: its parent is fsynced) and takes an exclusive lock on `dir/LOCK`, held while
     /// any clone of the store lives: a second open of the same directory, in this process or
     /// another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
     /// recovers (see the `recovery` module): damaged records are removed and counted, never
@@ -118,7 +119,7 @@ impl Store {
     pub fn open(options: &StoreOptions) -> Result<(Store, Recovered), StoreError> {
         let started = Instant::now();
         let dir = options.dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        data_dir::create(&dir).map_err(|source| StoreError::Io {
             what: "create store directory",
             path: dir.clone(),
             source,
@@ -158,6 +159,13 @@ impl Store {
             source,
         })?;
         watermark.record(mark);
+        // The entries of `store/` (new, or renamed aside and made again), `LOCK` and the
+        // watermark.
+        data_dir::sync(&dir).map_err(|source| StoreError::Io {
+            what: "fsync the data directory",
+            path: dir.clone(),
+            source,
+        })?;
         recovered.elapsed = started.elapsed();
         let tickets = Arc::new(Tickets::new(options.fsync, watermark, mark));
         let sync_thread = tickets
