@@ -40,6 +40,8 @@
 //! - `sync`: tickets and the `store-sync` group-commit thread;
 //! - `recovery`: [`Recovered`] — reading everything back at open, removing damage;
 //! - `damage`: [`Damage`] — what recovery set aside; moving an unopenable store aside;
+//! - `journal`: cutting off a journal batch that fails its check (a torn write), not the
+//!   whole store;
 //! - `watermark`: how far the journal is known to be on disk, so that a journal cut short is
 //!   counted ([`Damage::lost_commits`]), not silently lost;
 //! - `record`: the hand-written binary format of every value ([`SessionRecord`]);
@@ -53,6 +55,7 @@ mod damage;
 mod dir;
 mod engine;
 mod error;
+mod journal;
 mod key;
 mod lock;
 mod options;

@@ -10,10 +10,11 @@ use std::time::Instant;
 use starling_core::Delivery;
 
 use crate::batch::Batch;
-use crate::damage::{dir_bytes, move_aside};
+use crate::damage::{aside_path, dir_bytes, move_aside};
 use crate::dir as data_dir;
 use crate::engine::{Engine, Space};
 use crate::error::StoreError;
+use crate::journal;
 use crate::key::{cid, packet_id_of, seq_key, seq_of};
 use crate::lock::DirLock;
 use crate::options::{Fsync, StoreOptions};
@@ -113,7 +114,10 @@ impl Store {
     /// any clone of the store lives: a second open of the same directory, in this process or
     /// another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
     /// recovers (see the `recovery` module): damaged records are removed and counted, never
-    /// an error. If the engine cannot open or read its files at all, they are moved to
+    /// an error. If the engine fails on a journal batch that does not pass its check (a torn
+    /// write at a power cut), the journal is cut there, the cut-off bytes saved (see
+    /// [`Damage::journal_tails`](crate::Damage::journal_tails)), and the rest is kept. If the
+    /// engine cannot open or read its files at all, they are moved to
     /// `dir/damaged-<unix-seconds>/`, a fresh store is opened, and
     /// [`Damage::moved_aside`](crate::Damage::moved_aside) says where they went: the broker always starts.
     pub fn open(options: &StoreOptions) -> Result<(Store, Recovered), StoreError> {
@@ -127,7 +131,7 @@ impl Store {
         let lock = DirLock::take(&dir)?;
         let path = dir.join("store");
         let durable = watermark::read(&dir);
-        let (engine, mut recovered, mark) = match open_and_recover(&path, options, durable) {
+        let (engine, mut recovered, mark) = match open_cutting_journals(&dir, options, durable) {
             Ok(opened) => opened,
             Err(StoreError::Engine(fjall::Error::Locked)) => {
                 return Err(StoreError::Locked {
@@ -337,6 +341,47 @@ fn damaged(space: Space, source: crate::error::RecordError) -> StoreError {
         keyspace: space.name(),
         source,
     }
+}
+
+/// How many times a journal batch that fails its check is cut off before the store is moved
+/// aside instead (each cut removes the first failing batch of every journal).
+const JOURNAL_CUTS: usize = 4;
+
+/// Opens the engine in `dir/store` and recovers it; when the engine fails on a journal batch
+/// that does not check, cuts the journals there (see the `journal` module) and tries again.
+fn open_cutting_journals(
+    dir: &Path,
+    options: &StoreOptions,
+    durable: Option<u64>,
+) -> Result<(Engine, Recovered, u64), StoreError> {
+    let path = dir.join("store");
+    let mut cut = journal::Cut::default();
+    let mut aside = None;
+    for _ in 0..JOURNAL_CUTS {
+        match open_and_recover(&path, options, durable) {
+            Ok((engine, mut recovered, mark)) => {
+                recovered.damage.moved_aside_bytes += cut.bytes;
+                recovered.damage.journal_tails = cut.saved;
+                return Ok((engine, recovered, mark));
+            }
+            Err(StoreError::Engine(fjall::Error::JournalRecovery(error))) => {
+                let to: &PathBuf = aside.get_or_insert_with(|| aside_path(dir));
+                let more =
+                    journal::cut_bad_batches(&path, to).map_err(|source| StoreError::Io {
+                        what: "cut a journal batch that fails its check, into",
+                        path: to.clone(),
+                        source,
+                    })?;
+                if more.saved.is_empty() {
+                    return Err(StoreError::Engine(fjall::Error::JournalRecovery(error)));
+                }
+                cut.bytes += more.bytes;
+                cut.saved.extend(more.saved);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    open_and_recover(&path, options, durable)
 }
 
 /// Opens the engine in `path` and recovers it (`durable`: the watermark it must reach), and

@@ -275,3 +275,50 @@ fn a_damaged_watermark_is_ignored() {
     let (_store, recovered) = open(dir.path());
     assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
 }
+
+#[test]
+fn a_journal_batch_that_fails_its_check_costs_that_batch_and_later_ones_not_the_store() {
+    for (bad, kept) in [(9usize, 9usize), (4, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        for i in 0..10 {
+            let mut batch = store.batch();
+            batch.put_retained(&message(
+                &format!("r/{i:02}"),
+                &format!("payload-number-{i:02}"),
+            ));
+            wait_durable(&store, batch.commit().unwrap());
+        }
+        drop(store);
+        // Flip one byte inside batch `bad`'s value: its framing is whole, its checksum wrong
+        // (what a power cut leaves when some sectors of a batch reached the disk and others
+        // did not). fjall refuses to open such a journal.
+        let all = journals(dir.path());
+        let mut bytes = std::fs::read(&all[0]).unwrap();
+        let needle = format!("payload-number-{bad:02}").into_bytes();
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+        bytes[at + 3] ^= 0x20;
+        std::fs::write(&all[0], &bytes).unwrap();
+
+        let (store, recovered) = open(dir.path());
+        let damage = &recovered.damage;
+        assert_eq!(damage.moved_aside, None, "the store is kept: {damage:?}");
+        assert_eq!(damage.journal_tails.len(), 1, "{damage:?}");
+        assert!(damage.journal_tails[0].exists());
+        assert!(damage.moved_aside_bytes > 0);
+        assert_eq!(recovered.retained.len(), kept);
+        assert_eq!(
+            damage.lost_commits,
+            (10 - kept) as u64,
+            "durable, so counted"
+        );
+        assert!(!damage.is_clean());
+        drop(store);
+        let (_store, again) = open(dir.path());
+        assert!(again.damage.is_clean(), "{:?}", again.damage);
+        assert_eq!(again.retained.len(), kept);
+    }
+}
