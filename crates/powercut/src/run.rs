@@ -56,6 +56,7 @@ struct Totals {
     ops: u64,
     dirty_pages: u64,
     entries_lost: u64,
+    tails_cut: u64,
     failures: u32,
 }
 
@@ -111,6 +112,7 @@ pub(crate) fn run(options: &Options) -> Result<bool, String> {
         failures.extend(outcome.failures);
         totals.durable_batches += cut.log.durable_count() as u64;
         totals.records += outcome.records_checked;
+        totals.tails_cut += outcome.journal_tails_cut;
         if !failures.is_empty() {
             totals.failures += 1;
             let kept = options.work.join(format!("failures/cut-{i}"));
@@ -143,7 +145,8 @@ pub(crate) fn run(options: &Options) -> Result<bool, String> {
     println!(
         "powercut: {} cuts ({} mid-run, {} after a clean end, {} torn) in {:.1?}: {} batches \
          reported durable and {} records checked, {} operations, {} dirty pages and {} \
-         directory entries thrown away by the cuts; {} failed",
+         directory entries thrown away by the cuts, {} torn journal batches cut off at open; {} \
+         failed",
         totals.cuts,
         totals.mid_run,
         totals.cuts - totals.mid_run,
@@ -154,6 +157,7 @@ pub(crate) fn run(options: &Options) -> Result<bool, String> {
         totals.ops,
         totals.dirty_pages,
         totals.entries_lost,
+        totals.tails_cut,
         totals.failures
     );
     println!(
