@@ -5,8 +5,8 @@
 //! session record of client `pc-c-t`, its queued delivery number `b + 1`, retained messages
 //! on `pc/c/t/b/j` for `j` in `0..KEYS`, and (from batch `GAP` on) the deletion of
 //! `pc/c/t/(b - GAP)/0`. Payloads are derived from the names, so the checker knows every byte.
-//! Output, one line each: `C t b ticket` once committed, `D t b` once durable, `done` at the
-//! end (after a clean close).
+//! Output, one line each: `C t b ticket` once committed, `D t b ticket` once
+//! [`Store::when_durable`] fires for the ticket, `done` at the end (after a clean close).
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -158,7 +158,7 @@ fn commit_all(store: &Store, plan: Plan, t: u32) -> Result<(), String> {
         store.when_durable(
             ticket,
             Box::new(move || {
-                println!("D {t} {b}");
+                println!("D {t} {b} {ticket}");
                 let _ = tx.send(());
             }),
         );

@@ -110,9 +110,9 @@ impl Drop for Inner {
 impl Store {
     /// Opens the store in `options.dir` and reads it back.
     ///
-    /// Creates the directory if missing (durably: its parent is fsynced) and takes an exclusive lock on `dir/LOCK`, held while
-    /// any clone of the store lives: a second open of the same directory, in this process or
-    /// another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
+    /// Creates the directory if missing (durably: its parent is fsynced) and takes an
+    /// exclusive lock on `dir/LOCK`, held while any clone of the store lives: a second open of
+    /// the same directory, in this process or another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
     /// recovers (see the `recovery` module): damaged records are removed and counted, never
     /// an error. If the engine fails on a journal batch that does not pass its check (a torn
     /// write at a power cut), the journal is cut there, the cut-off bytes saved (see
