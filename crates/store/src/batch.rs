@@ -12,7 +12,7 @@ use starling_codec::SubscriptionOptions;
 use starling_core::{Delivery, Message};
 use starling_topic::SubscriptionTarget;
 
-use crate::engine::Space;
+use crate::engine::{Space, COMMIT_MARK};
 use crate::error::StoreError;
 use crate::key::{cid, delayed_key, packet_key, seq_key, MAX_KEY};
 use crate::record::message::{encode_delivery, encode_message};
@@ -209,7 +209,13 @@ impl Batch {
                 None => batch.remove(engine.ks(space), key),
             }
         }
+        let guard = tickets.begin();
+        batch.insert(
+            engine.meta(),
+            COMMIT_MARK,
+            tickets.next_mark().to_be_bytes(),
+        );
         batch.commit()?;
-        Ok(tickets.committed())
+        Ok(tickets.committed(guard))
     }
 }

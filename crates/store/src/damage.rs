@@ -52,7 +52,8 @@ impl KeyspaceCounts {
 }
 
 /// What recovery set aside. Everything counted here was removed from the store (or, for
-/// `moved_aside`, moved out of it) and logged at warn or error level.
+/// `moved_aside`, moved out of it; for `lost_commits`, found missing) and logged at warn or
+/// error level.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Damage {
     /// Records whose key or value did not decode, per keyspace.
@@ -62,25 +63,35 @@ pub struct Damage {
     /// Where the engine's files were moved when the engine could not open them (a fresh,
     /// empty store was opened in their place).
     pub moved_aside: Option<PathBuf>,
-    /// How many bytes were moved aside.
+    /// How many bytes were moved aside: the engine's files (`moved_aside`) and the journal
+    /// tails cut off (`journal_tails`).
     pub moved_aside_bytes: u64,
+    /// Journal tails cut off because their first batch failed its check (a torn write at a
+    /// power cut, or damage), each saved to `damaged-<unix-seconds>/<journal>.from-<offset>`;
+    /// the rest of the store was kept. A batch lost this way that an fsync had covered is
+    /// also counted in `lost_commits`.
+    pub journal_tails: Vec<PathBuf>,
+    /// Durable commits the engine did not bring back: the store's watermark (see the
+    /// `watermark` module) says an fsync covered them, but the journal ends before them
+    /// (truncated, or unreadable from some point on, so the engine dropped the rest). What they
+    /// held is gone and cannot be moved aside; each counts as one record set aside.
+    pub lost_commits: u64,
 }
 
 impl Damage {
     /// True when recovery found nothing wrong.
     pub fn is_clean(&self) -> bool {
-        self.damaged.total() == 0 && self.orphans.total() == 0 && self.moved_aside.is_none()
+        self.records_set_aside() == 0 && self.moved_aside.is_none() && self.journal_tails.is_empty()
     }
 
-    /// Records removed at open (damaged and orphans).
+    /// Records removed at open (damaged and orphans), and durable commits lost (one each).
     pub fn records_set_aside(&self) -> u64 {
-        self.damaged.total() + self.orphans.total()
+        self.damaged.total() + self.orphans.total() + self.lost_commits
     }
 }
 
-/// Moves `store` into `dir/damaged-<unix-seconds>[-n]/` and returns the new path and the
-/// bytes it holds.
-pub(crate) fn move_aside(dir: &Path, store: &Path) -> Result<(PathBuf, u64), StoreError> {
+/// A new directory name `dir/damaged-<unix-seconds>[-n]/` (not created).
+pub(crate) fn aside_path(dir: &Path) -> PathBuf {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -90,6 +101,13 @@ pub(crate) fn move_aside(dir: &Path, store: &Path) -> Result<(PathBuf, u64), Sto
         target = dir.join(format!("damaged-{secs}-{n}"));
         n += 1;
     }
+    target
+}
+
+/// Moves `store` into `dir/damaged-<unix-seconds>[-n]/` and returns the new path and the
+/// bytes it holds.
+pub(crate) fn move_aside(dir: &Path, store: &Path) -> Result<(PathBuf, u64), StoreError> {
+    let target = aside_path(dir);
     let bytes = dir_bytes(store);
     std::fs::rename(store, &target).map_err(|source| StoreError::Io {
         what: "move damaged store aside to",

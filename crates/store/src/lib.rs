@@ -40,15 +40,22 @@
 //! - `sync`: tickets and the `store-sync` group-commit thread;
 //! - `recovery`: [`Recovered`] — reading everything back at open, removing damage;
 //! - `damage`: [`Damage`] — what recovery set aside; moving an unopenable store aside;
+//! - `journal`: cutting off a journal batch that fails its check (a torn write), not the
+//!   whole store;
+//! - `watermark`: how far the journal is known to be on disk, so that a journal cut short is
+//!   counted ([`Damage::lost_commits`]), not silently lost;
 //! - `record`: the hand-written binary format of every value ([`SessionRecord`]);
 //! - `key`: key layout; `engine`: the fjall database and its keyspaces;
+//! - `dir`: creating the data directory durably and fsyncing it;
 //! - `lock`: the data directory's `LOCK`; `options`: [`StoreOptions`], [`Fsync`];
 //! - `error`: [`StoreError`], [`RecordError`].
 
 mod batch;
 mod damage;
+mod dir;
 mod engine;
 mod error;
+mod journal;
 mod key;
 mod lock;
 mod options;
@@ -56,6 +63,7 @@ mod record;
 mod recovery;
 mod store;
 mod sync;
+mod watermark;
 
 pub use batch::Batch;
 pub use damage::{Damage, KeyspaceCounts};

@@ -36,13 +36,19 @@ pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Where and how to open a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// The data directory: it holds `LOCK`, the engine's files in `store/`, and any
-    /// `damaged-<unix-seconds>/` directories set aside by recovery.
+    /// The data directory: it holds `LOCK`, the engine's files in `store/`, the durable
+    /// watermark `durable-commit`, and any `damaged-<unix-seconds>/` directories set aside by
+    /// recovery.
     pub dir: PathBuf,
     /// When to fsync.
     pub fsync: Fsync,
     /// The engine's block cache in bytes ([`DEFAULT_CACHE_BYTES`] by default).
     pub cache_bytes: u64,
+    /// The size at which a keyspace's memtable is flushed to a table, in bytes; `None` for the
+    /// store's default (4 MiB). It is recorded when a keyspace is created: a store opened
+    /// again keeps the size it was created with. Small values make tests reach the engine's
+    /// tables, flushes and compactions with little data.
+    pub memtable_bytes: Option<u64>,
 }
 
 impl StoreOptions {
@@ -52,6 +58,7 @@ impl StoreOptions {
             dir: dir.into(),
             fsync: Fsync::Always,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            memtable_bytes: None,
         }
     }
 }

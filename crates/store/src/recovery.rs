@@ -86,9 +86,16 @@ struct Scan {
     logged: Instant,
 }
 
-/// Reads every keyspace of `engine`, removes what is damaged or orphaned, and returns the rest.
-pub(crate) fn recover(engine: &Engine) -> Result<Recovered, fjall::Error> {
+/// Reads every keyspace of `engine`, removes what is damaged or orphaned, and returns the rest
+/// and the number of the last commit read back. `durable` is the store's watermark (every
+/// commit up to it was on disk), when it has one: the engine must have read back that far.
+pub(crate) fn recover(
+    engine: &Engine,
+    durable: Option<u64>,
+) -> Result<(Recovered, u64), fjall::Error> {
     let now = Instant::now();
+    let mark = engine.commit_mark()?;
+    let lost_commits = lost_commits(mark, durable);
     let mut scan = Scan {
         sessions: BTreeMap::new(),
         out: Recovered::default(),
@@ -112,6 +119,7 @@ pub(crate) fn recover(engine: &Engine) -> Result<Recovered, fjall::Error> {
         batch.commit()?;
     }
     let mut out = scan.out;
+    out.damage.lost_commits = lost_commits;
     out.sessions = scan.sessions.into_values().collect();
     out.elapsed = scan.started.elapsed();
     let queued: u64 = out.sessions.iter().map(|s| s.queued).sum();
@@ -122,10 +130,33 @@ pub(crate) fn recover(engine: &Engine) -> Result<Recovered, fjall::Error> {
         delayed = out.delayed.len(),
         damaged = out.damage.damaged.total(),
         orphans = out.damage.orphans.total(),
+        lost_commits,
         elapsed_ms = u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX),
         "store recovered"
     );
-    Ok(out)
+    Ok((out, mark.unwrap_or(0)))
+}
+
+/// How many durable commits are missing: the last commit read back, `mark`, is below the
+/// watermark `durable` (see the `watermark` module).
+fn lost_commits(mark: Option<u64>, durable: Option<u64>) -> u64 {
+    let (Some(mark), Some(durable)) = (mark, durable) else {
+        if mark.is_none() {
+            tracing::warn!("the store's commit mark does not decode; lost commits are not counted");
+        }
+        return 0;
+    };
+    let lost = durable.saturating_sub(mark);
+    if lost > 0 {
+        tracing::error!(
+            lost_commits = lost,
+            durable_up_to = durable,
+            read_back_to = mark,
+            "the store's journal ends before commits that were on disk (truncated or unreadable \
+             past some point): their records are lost"
+        );
+    }
+    lost
 }
 
 impl Scan {

@@ -10,9 +10,11 @@ use std::time::Instant;
 use starling_core::Delivery;
 
 use crate::batch::Batch;
-use crate::damage::{dir_bytes, move_aside};
+use crate::damage::{aside_path, dir_bytes, move_aside};
+use crate::dir as data_dir;
 use crate::engine::{Engine, Space};
 use crate::error::StoreError;
+use crate::journal;
 use crate::key::{cid, packet_id_of, seq_key, seq_of};
 use crate::lock::DirLock;
 use crate::options::{Fsync, StoreOptions};
@@ -20,6 +22,7 @@ use crate::record::message::decode_delivery;
 use crate::record::session::decode_inflight;
 use crate::recovery::{recover, Recovered};
 use crate::sync::{Ticket, Tickets};
+use crate::watermark::{self, Watermark};
 
 /// The durable store: cheap to clone, shared by every task that writes or reads it.
 ///
@@ -94,8 +97,12 @@ impl Drop for Inner {
                 tracing::error!("the store-sync thread panicked");
             }
         }
-        if let Err(error) = self.engine.sync() {
-            tracing::error!(%error, dir = %self.dir.display(), "final store fsync failed");
+        let mark = self.tickets.mark();
+        match self.engine.sync() {
+            Ok(()) => self.tickets.record_watermark(mark),
+            Err(error) => {
+                tracing::error!(%error, dir = %self.dir.display(), "final store fsync failed");
+            }
         }
     }
 }
@@ -103,24 +110,28 @@ impl Drop for Inner {
 impl Store {
     /// Opens the store in `options.dir` and reads it back.
     ///
-    /// Creates the directory if missing and takes an exclusive lock on `dir/LOCK`, held while
-    /// any clone of the store lives: a second open of the same directory, in this process or
-    /// another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
+    /// Creates the directory if missing (durably: its parent is fsynced) and takes an
+    /// exclusive lock on `dir/LOCK`, held while any clone of the store lives: a second open of
+    /// the same directory, in this process or another, fails with [`StoreError::Locked`]. Then opens the engine in `dir/store` and
     /// recovers (see the `recovery` module): damaged records are removed and counted, never
-    /// an error. If the engine cannot open or read its files at all, they are moved to
+    /// an error. If the engine fails on a journal batch that does not pass its check (a torn
+    /// write at a power cut), the journal is cut there, the cut-off bytes saved (see
+    /// [`Damage::journal_tails`](crate::Damage::journal_tails)), and the rest is kept. If the
+    /// engine cannot open or read its files at all, they are moved to
     /// `dir/damaged-<unix-seconds>/`, a fresh store is opened, and
     /// [`Damage::moved_aside`](crate::Damage::moved_aside) says where they went: the broker always starts.
     pub fn open(options: &StoreOptions) -> Result<(Store, Recovered), StoreError> {
         let started = Instant::now();
         let dir = options.dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        data_dir::create(&dir).map_err(|source| StoreError::Io {
             what: "create store directory",
             path: dir.clone(),
             source,
         })?;
         let lock = DirLock::take(&dir)?;
         let path = dir.join("store");
-        let (engine, mut recovered) = match open_and_recover(&path, options.cache_bytes) {
+        let durable = watermark::read(&dir);
+        let (engine, mut recovered, mark) = match open_cutting_journals(&dir, options, durable) {
             Ok(opened) => opened,
             Err(StoreError::Engine(fjall::Error::Locked)) => {
                 return Err(StoreError::Locked {
@@ -136,14 +147,31 @@ impl Store {
                     "the store could not be opened; its files were moved aside and a new, empty \
                      store was started"
                 );
-                let (engine, mut recovered) = open_and_recover(&path, options.cache_bytes)?;
+                let (engine, mut recovered, mark) = open_and_recover(&path, options, None)?;
                 recovered.damage.moved_aside = Some(moved);
                 recovered.damage.moved_aside_bytes = bytes;
-                (engine, recovered)
+                (engine, recovered, mark)
             }
         };
+        // Everything read back is on disk from here on (a journal tail that only the page cache
+        // held after a kill is fsynced now), and the watermark says so: a loss found above is
+        // reported once, and a store set aside restarts the watermark at 0.
+        engine.sync()?;
+        let watermark = Watermark::open(&dir).map_err(|source| StoreError::Io {
+            what: "open the durable watermark",
+            path: dir.join(watermark::FILE),
+            source,
+        })?;
+        watermark.record(mark);
+        // The entries of `store/` (new, or renamed aside and made again), `LOCK` and the
+        // watermark.
+        data_dir::sync(&dir).map_err(|source| StoreError::Io {
+            what: "fsync the data directory",
+            path: dir.clone(),
+            source,
+        })?;
         recovered.elapsed = started.elapsed();
-        let tickets = Arc::new(Tickets::new(options.fsync));
+        let tickets = Arc::new(Tickets::new(options.fsync, watermark, mark));
         let sync_thread = tickets
             .spawn(engine.db.clone())
             .map_err(|source| StoreError::Io {
@@ -315,13 +343,59 @@ fn damaged(space: Space, source: crate::error::RecordError) -> StoreError {
     }
 }
 
-/// Opens the engine in `path` and recovers it; a panic inside the engine on damaged files
+/// How many times a journal batch that fails its check is cut off before the store is moved
+/// aside instead (each cut removes the first failing batch of every journal).
+const JOURNAL_CUTS: usize = 4;
+
+/// Opens the engine in `dir/store` and recovers it; when the engine fails on a journal batch
+/// that does not check, cuts the journals there (see the `journal` module) and tries again.
+fn open_cutting_journals(
+    dir: &Path,
+    options: &StoreOptions,
+    durable: Option<u64>,
+) -> Result<(Engine, Recovered, u64), StoreError> {
+    let path = dir.join("store");
+    let mut cut = journal::Cut::default();
+    let mut aside = None;
+    for _ in 0..JOURNAL_CUTS {
+        match open_and_recover(&path, options, durable) {
+            Ok((engine, mut recovered, mark)) => {
+                recovered.damage.moved_aside_bytes += cut.bytes;
+                recovered.damage.journal_tails = cut.saved;
+                return Ok((engine, recovered, mark));
+            }
+            Err(StoreError::Engine(fjall::Error::JournalRecovery(error))) => {
+                let to: &PathBuf = aside.get_or_insert_with(|| aside_path(dir));
+                let more =
+                    journal::cut_bad_batches(&path, to).map_err(|source| StoreError::Io {
+                        what: "cut a journal batch that fails its check, into",
+                        path: to.clone(),
+                        source,
+                    })?;
+                if more.saved.is_empty() {
+                    return Err(StoreError::Engine(fjall::Error::JournalRecovery(error)));
+                }
+                cut.bytes += more.bytes;
+                cut.saved.extend(more.saved);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    open_and_recover(&path, options, durable)
+}
+
+/// Opens the engine in `path` and recovers it (`durable`: the watermark it must reach), and
+/// returns the number of the last commit read back; a panic inside the engine on damaged files
 /// counts as a failure to open.
-fn open_and_recover(path: &Path, cache_bytes: u64) -> Result<(Engine, Recovered), StoreError> {
+fn open_and_recover(
+    path: &Path,
+    options: &StoreOptions,
+    durable: Option<u64>,
+) -> Result<(Engine, Recovered, u64), StoreError> {
     let attempt = catch_unwind(AssertUnwindSafe(|| {
-        let engine = Engine::open(path, cache_bytes)?;
-        let recovered = recover(&engine)?;
-        Ok::<_, fjall::Error>((engine, recovered))
+        let engine = Engine::open(path, options.cache_bytes, options.memtable_bytes)?;
+        let (recovered, mark) = recover(&engine, durable)?;
+        Ok::<_, fjall::Error>((engine, recovered, mark))
     }));
     match attempt {
         Ok(result) => result.map_err(StoreError::from),

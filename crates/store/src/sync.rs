@@ -25,6 +25,7 @@ use fjall::{Database, PersistMode};
 
 use crate::lock::DirLock;
 use crate::options::Fsync;
+use crate::watermark::Watermark;
 
 /// A commit's place in the order of commits: 1 for the first commit after open, and so on.
 /// Tickets start again at 0 each time the store is opened.
@@ -49,6 +50,12 @@ struct Waiters {
 /// The ticket counters, the waiters and the sync thread's wake-up.
 pub(crate) struct Tickets {
     mode: Fsync,
+    watermark: Watermark,
+    /// The number of the last commit read back at open: commit `t` of this run is number
+    /// `base + t` (see the `watermark` module).
+    base: u64,
+    /// Held across a commit, so that commit numbers follow the journal's order.
+    commit: Mutex<()>,
     written: AtomicU64,
     durable: AtomicU64,
     syncs: AtomicU64,
@@ -59,9 +66,12 @@ pub(crate) struct Tickets {
 }
 
 impl Tickets {
-    pub(crate) fn new(mode: Fsync) -> Self {
+    pub(crate) fn new(mode: Fsync, watermark: Watermark, base: u64) -> Self {
         Self {
             mode,
+            watermark,
+            base,
+            commit: Mutex::new(()),
             written: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -86,9 +96,26 @@ impl Tickets {
         self.written.load(Ordering::SeqCst)
     }
 
-    /// Records a finished commit and returns its ticket.
-    pub(crate) fn committed(&self) -> Ticket {
+    /// Starts a commit: until the guard is given to [`Tickets::committed`] (or dropped, when the
+    /// commit fails), no other commit starts, and the commit's number is [`Tickets::next_mark`].
+    pub(crate) fn begin(&self) -> MutexGuard<'_, ()> {
+        self.commit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The number the commit being made (under [`Tickets::begin`]) writes as its mark.
+    pub(crate) fn next_mark(&self) -> u64 {
+        self.mark() + 1
+    }
+
+    /// The number of the last commit that finished.
+    pub(crate) fn mark(&self) -> u64 {
+        self.base + self.written()
+    }
+
+    /// Records a finished commit, ends it, and returns its ticket.
+    pub(crate) fn committed(&self, guard: MutexGuard<'_, ()>) -> Ticket {
         let ticket = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(guard);
         if self.mode != Fsync::Always && self.pending.load(Ordering::SeqCst) > 0 {
             self.release(ticket);
         }
@@ -149,11 +176,13 @@ impl Tickets {
         }
     }
 
-    /// One fsync; on success `durable` covers every commit that finished before it began.
+    /// One fsync; on success `durable` covers every commit that finished before it began, and
+    /// so does the watermark.
     pub(crate) fn sync(&self, db: &Database) -> Result<(), fjall::Error> {
         let target = self.written();
         match db.persist(PersistMode::SyncAll) {
             Ok(()) => {
+                self.watermark.record(self.base + target);
                 self.durable.fetch_max(target, Ordering::SeqCst);
                 self.syncs.fetch_add(1, Ordering::Relaxed);
                 if self.mode == Fsync::Always {
@@ -167,6 +196,12 @@ impl Tickets {
                 Err(e)
             }
         }
+    }
+
+    /// Records in the watermark that every commit up to number `mark` is on disk (after an
+    /// fsync made outside [`Tickets::sync`]).
+    pub(crate) fn record_watermark(&self, mark: u64) {
+        self.watermark.record(mark);
     }
 
     /// Keeps `lock` until the sync thread has ended (the store was closed on that thread).

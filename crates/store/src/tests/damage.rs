@@ -10,7 +10,7 @@ use crate::key::{cid, seq_key};
 
 /// Writes `value` under `key` in `space` through fjall directly, behind the store's back.
 fn poke(dir: &Path, space: Space, key: &[u8], value: &[u8]) {
-    let engine = Engine::open(&dir.join("store"), 1 << 20).unwrap();
+    let engine = Engine::open(&dir.join("store"), 1 << 20, None).unwrap();
     engine.ks(space).insert(key, value).unwrap();
     engine.sync().unwrap();
 }
@@ -174,4 +174,151 @@ fn damaged_files_never_stop_the_store_from_opening() {
         assert!(again.sessions.iter().any(|s| &*s.client_id == "after"));
     }
     eprintln!("{moved} of 30 damaged stores were moved aside");
+}
+
+/// The journals of the store in `dir`.
+fn journals(dir: &Path) -> Vec<PathBuf> {
+    files(&dir.join("store"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "jnl"))
+        .collect()
+}
+
+/// A store with `n` durable commits of one retained message each, closed.
+fn retained_commits(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    for i in 0..n {
+        let mut batch = store.batch();
+        batch.put_retained(&message(&format!("r/{i:02}"), "retained"));
+        wait_durable(&store, batch.commit().unwrap());
+    }
+    drop(store);
+    dir
+}
+
+#[test]
+fn a_journal_cut_short_is_counted_once_not_lost_silently() {
+    for cut in 0..3 {
+        let dir = retained_commits(10);
+        let all = journals(dir.path());
+        assert_eq!(all.len(), 1, "{all:?}");
+        // The engine preallocates its journal: what it wrote ends at the last byte not zero.
+        let bytes = std::fs::read(&all[0]).unwrap();
+        let len = bytes.iter().rposition(|b| *b != 0).unwrap() as u64 + 1;
+        // Cut at nothing, mid-way (mid-entry: the engine drops the torn entry itself), or
+        // one byte short.
+        let at = [0, len / 2, len - 1][cut];
+        OpenOptions::new()
+            .write(true)
+            .open(&all[0])
+            .unwrap()
+            .set_len(at)
+            .unwrap();
+        let (store, recovered) = open(dir.path());
+        let lost = recovered.damage.lost_commits;
+        assert!(lost > 0, "cut at {at} of {len}: {:?}", recovered.damage);
+        assert!(
+            recovered.retained.len() as u64 + lost >= 10,
+            "every missing commit is counted: {} back, {lost} lost",
+            recovered.retained.len()
+        );
+        assert_eq!(recovered.damage.records_set_aside(), lost);
+        assert!(!recovered.damage.is_clean());
+        assert_eq!(store.stats().records_set_aside, lost);
+        drop(store);
+        // Reported once: the next open starts from what was read back.
+        let (_store, again) = open(dir.path());
+        assert!(again.damage.is_clean(), "cut {cut}: {:?}", again.damage);
+    }
+}
+
+#[test]
+fn commits_of_deletions_compacted_away_are_not_counted_as_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    let mut batch = store.batch();
+    for i in 0..50 {
+        batch.put_retained(&message(&format!("r/{i}"), "x"));
+    }
+    wait_durable(&store, batch.commit().unwrap());
+    for i in 0..50 {
+        let mut batch = store.batch();
+        batch.delete_retained(&format!("r/{i}"));
+        wait_durable(&store, batch.commit().unwrap());
+    }
+    // Flush everything to tables (the journal goes) and compact the tombstones away: the
+    // highest sequence number left is the commit marker's.
+    for space in Space::ALL {
+        store.engine().ks(space).rotate_memtable_and_wait().unwrap();
+        store.engine().ks(space).major_compact().unwrap();
+    }
+    store.engine().meta().rotate_memtable_and_wait().unwrap();
+    store.engine().meta().major_compact().unwrap();
+    drop(store);
+    let (_store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+    assert!(recovered.retained.is_empty());
+}
+
+#[test]
+fn a_damaged_watermark_is_ignored() {
+    let dir = retained_commits(3);
+    let path = dir.path().join(crate::watermark::FILE);
+    assert!(path.exists());
+    std::fs::write(&path, b"STRLDUR1garbage-garbage!").unwrap();
+    let (store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+    assert_eq!(recovered.retained.len(), 3);
+    drop(store);
+    std::fs::remove_file(&path).unwrap();
+    let (_store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+}
+
+#[test]
+fn a_journal_batch_that_fails_its_check_costs_that_batch_and_later_ones_not_the_store() {
+    for (bad, kept) in [(9usize, 9usize), (4, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        for i in 0..10 {
+            let mut batch = store.batch();
+            batch.put_retained(&message(
+                &format!("r/{i:02}"),
+                &format!("payload-number-{i:02}"),
+            ));
+            wait_durable(&store, batch.commit().unwrap());
+        }
+        drop(store);
+        // Flip one byte inside batch `bad`'s value: its framing is whole, its checksum wrong
+        // (what a power cut leaves when some sectors of a batch reached the disk and others
+        // did not). fjall refuses to open such a journal.
+        let all = journals(dir.path());
+        let mut bytes = std::fs::read(&all[0]).unwrap();
+        let needle = format!("payload-number-{bad:02}").into_bytes();
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+        bytes[at + 3] ^= 0x20;
+        std::fs::write(&all[0], &bytes).unwrap();
+
+        let (store, recovered) = open(dir.path());
+        let damage = &recovered.damage;
+        assert_eq!(damage.moved_aside, None, "the store is kept: {damage:?}");
+        assert_eq!(damage.journal_tails.len(), 1, "{damage:?}");
+        assert!(damage.journal_tails[0].exists());
+        assert!(damage.moved_aside_bytes > 0);
+        assert_eq!(recovered.retained.len(), kept);
+        assert_eq!(
+            damage.lost_commits,
+            (10 - kept) as u64,
+            "durable, so counted"
+        );
+        assert!(!damage.is_clean());
+        drop(store);
+        let (_store, again) = open(dir.path());
+        assert!(again.damage.is_clean(), "{:?}", again.damage);
+        assert_eq!(again.retained.len(), kept);
+    }
 }
