@@ -127,6 +127,17 @@ impl Batch {
         self.delete(Space::Inflight, seq_key(client_id, seq));
     }
 
+    /// Removes the queued delivery at `seq` of `client_id`, known to have no inflight record
+    /// (one tombstone rather than two).
+    pub fn delete_queued_only(&mut self, client_id: &str, seq: u64) {
+        self.delete(Space::Queue, seq_key(client_id, seq));
+    }
+
+    /// Removes the inflight record at `seq` of `client_id` (its queued delivery stays).
+    pub fn delete_inflight(&mut self, client_id: &str, seq: u64) {
+        self.delete(Space::Inflight, seq_key(client_id, seq));
+    }
+
     /// Records that the queued delivery at `seq` was sent with `packet_id`; `released` once
     /// PUBREC came and PUBREL was sent (the queue entry may then be deleted).
     pub fn put_inflight(&mut self, client_id: &str, seq: u64, packet_id: u16, released: bool) {

@@ -19,9 +19,19 @@ pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> 
     session.forget_stored();
     let client_id = session.client_id.clone();
     let mut loaded = Vec::new();
+    // QoS 1 ids saved when the last connection ended: read now, and deleted (while a
+    // connection serves the session, a QoS 1 message has no inflight record).
+    let mut saved = store.batch();
     match store.read_inflight(&client_id) {
         Ok(records) => {
             for record in records {
+                let qos1 = record
+                    .delivery
+                    .as_ref()
+                    .is_some_and(|d| d.qos == starling_codec::QoS::AtLeastOnce);
+                if qos1 && !record.released {
+                    saved.delete_inflight(&client_id, record.seq);
+                }
                 let Some(id) = PacketId::new(record.packet_id) else {
                     continue;
                 };
@@ -47,6 +57,11 @@ pub(crate) fn load(store: &Store, session: &mut SessionState, ctx: &Context) -> 
             }
         }
         Err(e) => read_failed(ctx, &client_id, &e),
+    }
+    if !saved.is_empty() {
+        if let Err(e) = saved.commit() {
+            read_failed(ctx, &client_id, &e);
+        }
     }
     match store.read_awaiting_rel(&client_id) {
         Ok(ids) => {

@@ -110,6 +110,10 @@ pub enum SessionWrite {
     Done {
         /// The delivery's place in the stored queue.
         seq: u64,
+        /// It may have an inflight record (a QoS 2 message's packet id and state), to delete
+        /// too. A QoS 1 message has none while a connection serves it: its id is written when
+        /// the connection ends and deleted when the next one reads it back.
+        record: bool,
     },
     /// An incoming QoS 2 packet id now awaits PUBREL.
     AwaitingRel(PacketId),

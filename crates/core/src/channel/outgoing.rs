@@ -25,7 +25,7 @@ impl Channel {
         }
         if delivery.message.is_expired(self.limits.clock.at(now)) {
             self.stats.expired += 1;
-            self.done(delivery.stored);
+            self.done(delivery.stored, delivery.qos == QoS::ExactlyOnce);
             return;
         }
         if delivery.qos == QoS::AtMostOnce {
@@ -87,7 +87,7 @@ impl Channel {
             if d.qos == QoS::AtLeastOnce {
                 let seq = d.stored;
                 self.session.inflight_mut().remove(pos);
-                self.done(seq);
+                self.done(seq, false);
                 return self.fill_window(now);
             }
         }
@@ -112,7 +112,7 @@ impl Channel {
         if !rec.reason_code.is_success() {
             // The receiver refused the message: the exchange ends here (spec 4.3.3).
             self.session.inflight_mut().remove(pos);
-            self.done(seq);
+            self.done(seq, true);
             return self.fill_window(now);
         }
         self.session.inflight_mut()[pos].1 = Outgoing::Released(seq);
@@ -135,7 +135,7 @@ impl Channel {
         if let Some(pos) = self.session.inflight_position(comp.packet_id) {
             if let Outgoing::Released(seq) = self.session.inflight()[pos].1 {
                 self.session.inflight_mut().remove(pos);
-                self.done(seq);
+                self.done(seq, true);
                 self.fill_window(now);
             }
         }
@@ -152,9 +152,10 @@ impl Channel {
             match state {
                 Outgoing::Published(delivery) => {
                     let seq = delivery.stored;
+                    let qos2 = delivery.qos == QoS::ExactlyOnce;
                     if !self.send_publish(delivery, Some((id, true)), now) {
                         dropped.push(id);
-                        self.done(seq);
+                        self.done(seq, qos2);
                     }
                 }
                 Outgoing::Released(_) => {
@@ -177,7 +178,7 @@ impl Channel {
             };
             if delivery.message.is_expired(self.limits.clock.at(now)) {
                 self.stats.expired += 1;
-                self.done(delivery.stored);
+                self.done(delivery.stored, delivery.qos == QoS::ExactlyOnce);
             } else if delivery.qos == QoS::AtMostOnce {
                 self.send_publish(delivery, None, now);
             } else {
@@ -280,9 +281,11 @@ impl Channel {
     }
 
     /// A stored delivery is finished with: its record goes.
-    fn done(&mut self, seq: u64) {
+    /// `record`: the delivery may have an inflight record (a QoS 2 message), which goes too.
+    fn done(&mut self, seq: u64, record: bool) {
         if seq != 0 {
-            self.effects.push(Effect::Store(SessionWrite::Done { seq }));
+            let write = SessionWrite::Done { seq, record };
+            self.effects.push(Effect::Store(write));
         }
     }
 
@@ -311,7 +314,7 @@ impl Channel {
                 .inflight_mut()
                 .push_back((id, Outgoing::Published(delivery)));
         } else {
-            self.done(seq);
+            self.done(seq, hold);
         }
     }
 
@@ -325,7 +328,7 @@ impl Channel {
         let sent = self.send_publish_held(delivery, id, now, false);
         if id.is_none() {
             // QoS 0 from the store: sent (or dropped) is finished with.
-            self.done(seq);
+            self.done(seq, false);
         }
         sent
     }

@@ -167,8 +167,12 @@ fn commit_writes(
             } => p
                 .batch
                 .put_inflight(client_id, seq, packet_id.get(), released),
-            SessionWrite::Done { seq } => {
-                p.batch.delete_queued(client_id, seq);
+            SessionWrite::Done { seq, record } => {
+                if record {
+                    p.batch.delete_queued(client_id, seq);
+                } else {
+                    p.batch.delete_queued_only(client_id, seq);
+                }
                 done += 1;
                 continue;
             }

@@ -171,10 +171,13 @@ fn a_stored_qos2_message_goes_out_once_its_packet_id_is_stored() {
         .iter()
         .any(|e| matches!(e, Effect::Send(Packet::PubRel(_)))));
     ch.handle_packet(Packet::PubComp(PubResp::new(id(1))), t0);
-    assert!(ch
-        .take_effects()
-        .iter()
-        .any(|e| matches!(e, Effect::Store(SessionWrite::Done { seq: 42 }))));
+    assert!(ch.take_effects().iter().any(|e| matches!(
+        e,
+        Effect::Store(SessionWrite::Done {
+            seq: 42,
+            record: true
+        })
+    )));
 }
 
 #[test]
