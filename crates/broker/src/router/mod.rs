@@ -102,8 +102,8 @@ struct Answer {
 #[derive(Debug)]
 struct Registration {
     mailbox: SessionMailbox,
-    /// The connection id shifted left by one, with "online" in the low bit: 16 bytes per
-    /// entry rather than 24 (the registry has an entry per session).
+    /// The connection id shifted left by two, with "online" in the low bit and "stored" in
+    /// the next: 16 bytes per entry rather than 24 (the registry has an entry per session).
     conn: u64,
 }
 
@@ -111,12 +111,22 @@ impl Registration {
     fn new(conn_id: ConnId, mailbox: SessionMailbox) -> Self {
         Self {
             mailbox,
-            conn: (conn_id << 1) | 1,
+            conn: (conn_id << 2) | 1,
         }
     }
 
     fn conn_id(&self) -> ConnId {
-        self.conn >> 1
+        self.conn >> 2
+    }
+
+    /// The session is in the store (it has an entry in `Router::stored`): kept here so that
+    /// delivering to a session that is not takes one lookup.
+    fn stored(&self) -> bool {
+        self.conn & 2 == 2
+    }
+
+    fn set_stored(&mut self) {
+        self.conn |= 2;
     }
 
     fn online(&self) -> bool {

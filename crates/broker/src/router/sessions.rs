@@ -122,7 +122,10 @@ impl Router {
         }
         let resumed = self.stored.contains_key(&client_id);
         let stored = self.persist.enabled() && (expiry_interval > 0 || resumed);
-        let registration = Registration::new(conn_id, mailbox);
+        let mut registration = Registration::new(conn_id, mailbox);
+        if stored {
+            registration.set_stored();
+        }
         if self.stopping {
             registration.mailbox.control(SessionControl::Shutdown);
         }
@@ -348,6 +351,20 @@ impl Router {
     /// the delivery is QoS 1/2 (sent once committed, if the session takes them live), into
     /// its mailbox, or into its offline queue. False when a limit dropped it.
     pub(super) fn deliver(&mut self, client_id: &Arc<str>, mut delivery: Delivery) -> bool {
+        let Some(reg) = self.registry.get(client_id.as_ref()) else {
+            Metrics::add(&self.metrics.messages_dropped, 1);
+            return false;
+        };
+        if reg.online() && !reg.stored() {
+            // The common case, in one lookup: a connected session that is not in the store.
+            let sent = reg
+                .mailbox
+                .deliver(delivery, self.settings.mailbox_capacity);
+            if !sent {
+                Metrics::add(&self.metrics.messages_dropped, 1);
+            }
+            return sent;
+        }
         if let Some(stored) = self.stored.get_mut(client_id) {
             if delivery.qos != QoS::AtMostOnce && delivery.shared.is_none() {
                 let size = stored_size(&delivery);
@@ -576,6 +593,7 @@ impl Router {
             drop(inbox); // nobody reads it until a connection takes the session
             let mut registration = Registration::new(0, mailbox);
             registration.set_offline();
+            registration.set_stored();
             self.registry.insert(client_id.clone(), registration);
             let mut stored = Stored::new(next_seq.max(1));
             stored.count = queued;
