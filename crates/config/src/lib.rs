@@ -26,13 +26,13 @@ mod validate;
 
 pub use error::ConfigError;
 pub use model::{
-    Config, DelayedConfig, DurabilityConfig, ListenerConfig, ListenerKind, LogConfig, MqttConfig,
-    NodeConfig, QueueOverflow, RetainConfig, SessionConfig, SharedConfig, SharedStrategy,
-    SysConfig,
+    CertFiles, Config, DelayedConfig, DurabilityConfig, IpNet, ListenerConfig, ListenerKind,
+    LogConfig, MqttConfig, NodeConfig, PeerCertField, PeerVerify, QueueOverflow, RetainConfig,
+    SessionConfig, SharedConfig, SharedStrategy, SysConfig, TlsConfig, TlsVersion, WsConfig,
 };
 pub use raw::{
     RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
-    RawSession, RawShared, RawSys,
+    RawSession, RawShared, RawSys, RawTls, RawWs,
 };
 pub use validate::MAX_PACKET_SIZE;
 

@@ -1,6 +1,7 @@
 //! The typed configuration: what the rest of the broker reads, every value already checked.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,190 @@ pub struct ListenerConfig {
     pub max_connections_per_address: Option<u32>,
     /// New connections accepted per second (burst of as many); `None` is no limit.
     pub max_connection_rate: Option<u32>,
+    /// `Some(timeout)`: every connection starts with a PROXY protocol header, read within it.
+    pub proxy_protocol: Option<Duration>,
+    /// Bound on the TLS, WebSocket or QUIC handshake; non-zero.
+    pub handshake_timeout: Duration,
+    /// TLS settings; `Some` exactly for `tls`, `wss` and `quic`.
+    pub tls: Option<TlsConfig>,
+    /// WebSocket settings; `Some` exactly for `ws` and `wss`.
+    pub ws: Option<WsConfig>,
+}
+
+impl ListenerConfig {
+    /// A listener of `kind` on `bind` with every other setting at its default.
+    pub fn new(kind: ListenerKind, bind: SocketAddr) -> Self {
+        Self {
+            name: None,
+            kind,
+            bind,
+            max_connections: 1_000_000,
+            max_connections_per_address: None,
+            max_connection_rate: None,
+            proxy_protocol: None,
+            handshake_timeout: Duration::from_secs(15),
+            tls: kind.uses_tls().then(TlsConfig::default),
+            ws: kind.uses_ws().then(WsConfig::default),
+        }
+    }
+
+    /// How logs and errors name it: its name, else its kind and address.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("{}:{}", self.kind.as_str(), self.bind),
+        }
+    }
+}
+
+/// `[listener.tls]`, checked. Files are read when the listener starts (and on reload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Certificate chain and private key; `None`: the generated ones in `<data_dir>/certs`.
+    pub cert: Option<CertFiles>,
+    /// CAs for client certificates; `None`: the generated CA (used when `verify` asks).
+    pub cacertfile: Option<PathBuf>,
+    /// Whether and how client certificates are verified.
+    pub verify: PeerVerify,
+    /// Versions offered; never empty.
+    pub versions: Vec<TlsVersion>,
+    /// Cipher suites by IANA name, checked against the build's suites when the listener
+    /// starts; empty: the defaults.
+    pub ciphers: Vec<String>,
+    /// Certificate revocation lists.
+    pub crlfiles: Vec<PathBuf>,
+    /// Where a verified client certificate's name becomes the username.
+    pub peer_cert_as_username: PeerCertField,
+    /// Where it becomes the client identifier.
+    pub peer_cert_as_clientid: PeerCertField,
+    /// Period of the check for changed files; `None`: only SIGHUP reloads.
+    pub reload_interval: Option<Duration>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            cacertfile: None,
+            verify: PeerVerify::None,
+            versions: vec![TlsVersion::V1_2, TlsVersion::V1_3],
+            ciphers: Vec::new(),
+            crlfiles: Vec::new(),
+            peer_cert_as_username: PeerCertField::None,
+            peer_cert_as_clientid: PeerCertField::None,
+            reload_interval: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// A certificate chain file and its key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFiles {
+    /// PEM certificate chain, the server's own first.
+    pub certfile: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub keyfile: PathBuf,
+}
+
+/// Client certificate verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerVerify {
+    /// Not asked for.
+    None,
+    /// Asked for and verified if sent; clients without one are let in.
+    Optional,
+    /// A client without a valid certificate is refused.
+    Required,
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    V1_2,
+    /// TLS 1.3.
+    V1_3,
+}
+
+/// Which name of a client certificate is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerCertField {
+    /// None: the client's own value stands.
+    None,
+    /// The subject's common name.
+    Cn,
+    /// The first subject alternative name (DNS name, e-mail, URI or IP address).
+    San,
+}
+
+/// `[listener.ws]`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsConfig {
+    /// The upgrade's path, starting with `/`.
+    pub path: String,
+    /// Largest frame and message accepted, bytes; at least 1024.
+    pub max_frame_size: u32,
+    /// Origins allowed; empty: any.
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            path: "/mqtt".to_owned(),
+            max_frame_size: 1_048_576,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// An IP network: an address and a prefix length (`10.0.0.0/8`, `::1/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    /// The network's address.
+    pub addr: IpAddr,
+    /// Bits of the prefix.
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `a.b.c.d`, `a.b.c.d/n`, an IPv6 address, or one with `/n`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A listener's transport. Every transport accepts MQTT 3.1, 3.1.1 and 5.0.
@@ -77,13 +262,13 @@ pub enum ListenerKind {
     /// Plain TCP.
     #[default]
     Tcp,
-    /// TCP with TLS (not supported yet).
+    /// TCP with TLS.
     Tls,
-    /// MQTT over WebSocket (not supported yet).
+    /// MQTT over WebSocket.
     Ws,
-    /// MQTT over WebSocket over TLS (not supported yet).
+    /// MQTT over WebSocket over TLS.
     Wss,
-    /// MQTT over QUIC (not supported yet).
+    /// MQTT over QUIC (UDP), ALPN `mqtt`.
     Quic,
 }
 
@@ -99,9 +284,14 @@ impl ListenerKind {
         }
     }
 
-    /// Whether this build can serve the transport.
-    pub fn is_supported(self) -> bool {
-        matches!(self, Self::Tcp)
+    /// Whether the transport has TLS (QUIC always does).
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Self::Tls | Self::Wss | Self::Quic)
+    }
+
+    /// Whether the transport is WebSocket.
+    pub fn uses_ws(self) -> bool {
+        matches!(self, Self::Ws | Self::Wss)
     }
 }
 

@@ -41,7 +41,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         Self {
             node: RawNode::default(),
-            listeners: vec![RawListener::default()],
+            listeners: RawListener::defaults(),
             mqtt: RawMqtt::default(),
             session: RawSession::default(),
             retain: RawRetain::default(),
@@ -102,9 +102,9 @@ pub struct RawListener {
     /// Optional name, unique among listeners, to tell listeners apart in logs and metrics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The transport; only `tcp` is supported so far.
+    /// The transport: `tcp`, `tls`, `ws`, `wss` or `quic`.
     pub kind: ListenerKind,
-    /// The socket address to bind, `ip:port`.
+    /// The socket address to bind, `ip:port` (UDP for `quic`).
     pub bind: String,
     /// Connections accepted at once on this listener; more are refused, bounding memory.
     pub max_connections: i64,
@@ -113,6 +113,19 @@ pub struct RawListener {
     /// New connections accepted per second on this listener (a burst of as many is allowed);
     /// faster ones wait in the kernel's backlog. 0 means no limit.
     pub max_connection_rate: i64,
+    /// Whether every connection starts with a PROXY protocol (v1 or v2) header, as sent by
+    /// HAProxy or a cloud load balancer; not for `quic`.
+    pub proxy_protocol: bool,
+    /// How long a connection may take to send its PROXY header.
+    pub proxy_protocol_timeout: String,
+    /// How long the TLS, WebSocket or QUIC handshake may take.
+    pub handshake_timeout: String,
+    /// `[listener.tls]`: for `tls`, `wss` and `quic` listeners.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RawTls>,
+    /// `[listener.ws]`: for `ws` and `wss` listeners.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws: Option<RawWs>,
 }
 
 impl Default for RawListener {
@@ -124,6 +137,110 @@ impl Default for RawListener {
             max_connections: 1_000_000,
             max_connections_per_address: 0,
             max_connection_rate: 0,
+            proxy_protocol: false,
+            proxy_protocol_timeout: "3s".to_owned(),
+            handshake_timeout: "15s".to_owned(),
+            tls: None,
+            ws: None,
+        }
+    }
+}
+
+impl RawListener {
+    /// The default listener of `kind` on `bind`, with the default TLS and WebSocket sections
+    /// its kind uses.
+    pub fn of_kind(kind: ListenerKind, bind: &str) -> Self {
+        Self {
+            kind,
+            bind: bind.to_owned(),
+            tls: kind.uses_tls().then(RawTls::default),
+            ws: kind.uses_ws().then(RawWs::default),
+            ..Self::default()
+        }
+    }
+
+    /// The listeners a broker without `[[listener]]` opens, as EMQX does: TCP 1883, TLS 8883,
+    /// WebSocket 8083, WebSocket over TLS 8084 and QUIC 14567 (UDP).
+    pub fn defaults() -> Vec<Self> {
+        vec![
+            Self::of_kind(ListenerKind::Tcp, "0.0.0.0:1883"),
+            Self::of_kind(ListenerKind::Tls, "0.0.0.0:8883"),
+            Self::of_kind(ListenerKind::Ws, "0.0.0.0:8083"),
+            Self::of_kind(ListenerKind::Wss, "0.0.0.0:8084"),
+            Self::of_kind(ListenerKind::Quic, "0.0.0.0:14567"),
+        ]
+    }
+}
+
+/// `[listener.tls]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTls {
+    /// PEM file of the server certificate chain; empty: the one generated in
+    /// `<data_dir>/certs` on first start (with its own CA).
+    pub certfile: String,
+    /// PEM file of the server's private key; set together with `certfile`.
+    pub keyfile: String,
+    /// PEM file of the CAs that issue client certificates; empty: the generated CA.
+    pub cacertfile: String,
+    /// Client certificates: `"none"` (not asked for), `"optional"` (verified if sent) or
+    /// `"required"` (a client without a valid one is refused).
+    pub verify: String,
+    /// TLS versions offered: `"tlsv1.2"`, `"tlsv1.3"`.
+    pub versions: Vec<String>,
+    /// Cipher suites, by IANA name (e.g. `"TLS13_AES_128_GCM_SHA256"`); empty: rustls' defaults.
+    pub ciphers: Vec<String>,
+    /// PEM files of certificate revocation lists checked against client certificates.
+    pub crlfiles: Vec<String>,
+    /// A verified client certificate's `"cn"` or first `"san"` as the username, or `"none"`.
+    pub peer_cert_as_username: String,
+    /// The same as the client identifier, or `"none"`.
+    pub peer_cert_as_clientid: String,
+    /// How often the files are checked for changes and reloaded (SIGHUP reloads too); `"0s"`
+    /// checks only on SIGHUP.
+    pub reload_interval: String,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        Self {
+            certfile: String::new(),
+            keyfile: String::new(),
+            cacertfile: String::new(),
+            verify: "none".to_owned(),
+            versions: vec!["tlsv1.2".to_owned(), "tlsv1.3".to_owned()],
+            ciphers: Vec::new(),
+            crlfiles: Vec::new(),
+            peer_cert_as_username: "none".to_owned(),
+            peer_cert_as_clientid: "none".to_owned(),
+            reload_interval: "10s".to_owned(),
+        }
+    }
+}
+
+/// `[listener.ws]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWs {
+    /// The HTTP path of the upgrade.
+    pub path: String,
+    /// Largest WebSocket frame (and message) accepted, in bytes.
+    pub max_frame_size: i64,
+    /// Origins allowed to connect (`Origin` header, e.g. `"https://example.com"`); empty:
+    /// any, and requests without one.
+    pub allowed_origins: Vec<String>,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` / `X-Real-IP` header
+    /// gives the client's address; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RawWs {
+    fn default() -> Self {
+        Self {
+            path: "/mqtt".to_owned(),
+            max_frame_size: 1_048_576,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

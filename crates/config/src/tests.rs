@@ -49,7 +49,7 @@ fn typed_defaults() {
     let c = Config::default();
     assert_eq!(c.node.name, "starling@127.0.0.1");
     assert_eq!(c.node.worker_threads, None);
-    assert_eq!(c.listeners.len(), 1);
+    assert_eq!(c.listeners.len(), 5);
     assert_eq!(c.listeners[0].kind, ListenerKind::Tcp);
     assert_eq!(c.listeners[0].bind, "0.0.0.0:1883".parse().unwrap());
     assert_eq!(c.listeners[0].name, None);
@@ -147,10 +147,18 @@ fn each_invalid_value_names_its_key() {
             "listener[0]",
         ),
         ("[[listener]]\n[[listener]]", "listener[1].bind", "already bound by listener[0]"),
-        ("[[listener]]\nkind = \"tls\"", "listener[0].kind", "\"tls\" is not supported yet"),
-        ("[[listener]]\nkind = \"ws\"", "listener[0].kind", "not supported yet"),
-        ("[[listener]]\nkind = \"wss\"", "listener[0].kind", "not supported yet"),
-        ("[[listener]]\nkind = \"quic\"", "listener[0].kind", "not supported yet"),
+        ("[[listener]]\nkind = \"tcp\"\n[listener.tls]", "listener[0].tls", "only \"tls\""),
+        ("[[listener]]\nkind = \"tls\"\n[listener.ws]", "listener[0].ws", "only \"ws\""),
+        ("[[listener]]\nkind = \"quic\"\nproxy_protocol = true", "listener[0].proxy_protocol", "not \"quic\""),
+        ("[[listener]]\nkind = \"tls\"\n[listener.tls]\nverify = \"yes\"", "listener[0].tls.verify", "\"yes\""),
+        ("[[listener]]\nkind = \"tls\"\n[listener.tls]\nversions = [\"tlsv1.1\"]", "listener[0].tls.versions", "\"tlsv1.1\""),
+        ("[[listener]]\nkind = \"tls\"\n[listener.tls]\nversions = []", "listener[0].tls.versions", "at least one"),
+        ("[[listener]]\nkind = \"tls\"\n[listener.tls]\ncertfile = \"a.pem\"", "listener[0].tls.keyfile", "must be set"),
+        ("[[listener]]\nkind = \"wss\"\n[listener.tls]\npeer_cert_as_username = \"dn\"", "listener[0].tls.peer_cert_as_username", "\"dn\""),
+        ("[[listener]]\nkind = \"ws\"\n[listener.ws]\npath = \"mqtt\"", "listener[0].ws.path", "start with '/'"),
+        ("[[listener]]\nkind = \"ws\"\n[listener.ws]\nmax_frame_size = 10", "listener[0].ws.max_frame_size", "got 10"),
+        ("[[listener]]\nkind = \"ws\"\n[listener.ws]\ntrusted_proxies = [\"10.0.0.0/33\"]", "listener[0].ws.trusted_proxies", "10.0.0.0/33"),
+        ("[[listener]]\nhandshake_timeout = \"0s\"", "listener[0].handshake_timeout", "more than 0s"),
         ("[[listener]]\nbind = \"localhost\"", "listener[0].bind", "\"localhost\""),
         ("[[listener]]\nmax_connections = 0", "listener[0].max_connections", "got 0"),
         ("[mqtt]\nmax_packet_size = 268435457", "mqtt.max_packet_size", "got 268435457"),
@@ -276,4 +284,63 @@ fn response_information_is_optional_and_checked() {
         .expect_err("NUL refused")
         .to_string();
     assert!(err.contains("mqtt.response_information"), "{err}");
+}
+
+#[test]
+fn the_default_listeners_are_the_five_emqx_ports() {
+    let c = Config::default();
+    let kinds: Vec<_> = c
+        .listeners
+        .iter()
+        .map(|l| (l.kind.as_str(), l.bind.port()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("tcp", 1883),
+            ("tls", 8883),
+            ("ws", 8083),
+            ("wss", 8084),
+            ("quic", 14567)
+        ]
+    );
+    assert!(c.listeners[1].tls.is_some() && c.listeners[1].ws.is_none());
+    assert!(c.listeners[3].tls.is_some() && c.listeners[3].ws.is_some());
+    assert_eq!(
+        c.listeners[2].ws.as_ref().map(|w| w.path.as_str()),
+        Some("/mqtt")
+    );
+}
+
+#[test]
+fn a_tls_listener_without_a_section_gets_the_defaults() {
+    let c = parse_str(
+        "[[listener]]\nkind = \"tls\"\nbind = \"127.0.0.1:8883\"\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.listeners[0].tls, Some(crate::TlsConfig::default()));
+}
+
+#[test]
+fn ip_networks_match_their_addresses() {
+    use crate::IpNet;
+    let net = IpNet::parse("10.1.0.0/16").unwrap();
+    assert!(net.contains("10.1.200.3".parse().unwrap()));
+    assert!(!net.contains("10.2.0.1".parse().unwrap()));
+    assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+    let one = IpNet::parse("127.0.0.1").unwrap();
+    assert!(one.contains("127.0.0.1".parse().unwrap()));
+    assert!(!one.contains("127.0.0.2".parse().unwrap()));
+    assert!(IpNet::parse("0.0.0.0/0")
+        .unwrap()
+        .contains("8.8.8.8".parse().unwrap()));
+    assert!(IpNet::parse("::1/128")
+        .unwrap()
+        .contains("::1".parse().unwrap()));
+    assert!(IpNet::parse("::/0")
+        .unwrap()
+        .contains("2001:db8::1".parse().unwrap()));
+    assert_eq!(IpNet::parse("1.2.3.4/40"), None);
+    assert_eq!(IpNet::parse("host"), None);
 }

@@ -6,16 +6,18 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    Config, DelayedConfig, DurabilityConfig, ListenerConfig, LogConfig, MqttConfig, NodeConfig,
-    RetainConfig, SessionConfig, SharedConfig, SysConfig,
+    CertFiles, Config, DelayedConfig, DurabilityConfig, IpNet, ListenerConfig, ListenerKind,
+    LogConfig, MqttConfig, NodeConfig, PeerCertField, PeerVerify, RetainConfig, SessionConfig,
+    SharedConfig, SysConfig, TlsConfig, TlsVersion, WsConfig,
 };
 use crate::raw::{
     RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
-    RawSession, RawSys,
+    RawSession, RawSys, RawTls, RawWs,
 };
 
 /// The largest packet MQTT can express: the Remaining Length's maximum plus the fixed header.
@@ -113,12 +115,6 @@ fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> 
                 ));
             }
         }
-        if !l.kind.is_supported() {
-            return Err(ConfigError::invalid(
-                key("kind"),
-                format!("{:?} is not supported yet", l.kind.as_str()),
-            ));
-        }
         let bind: SocketAddr = l.bind.parse().map_err(|_| {
             ConfigError::invalid(
                 key("bind"),
@@ -134,9 +130,39 @@ fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> 
                 format!("{bind} is already bound by listener[{first}]"),
             ));
         }
+        let kind = l.kind;
+        if l.proxy_protocol && kind == ListenerKind::Quic {
+            return Err(ConfigError::invalid(
+                key("proxy_protocol"),
+                "the PROXY protocol is for TCP-based listeners, not \"quic\"",
+            ));
+        }
+        let proxy_timeout = nonzero(&key("proxy_protocol_timeout"), &l.proxy_protocol_timeout)?;
+        let handshake_timeout = nonzero(&key("handshake_timeout"), &l.handshake_timeout)?;
+        let tls = match (kind.uses_tls(), l.tls) {
+            (true, raw) => Some(tls(&key("tls"), raw.unwrap_or_default())?),
+            (false, None) => None,
+            (false, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("tls"),
+                    format!("only \"tls\", \"wss\" and \"quic\" listeners take TLS settings, this one is {:?}", kind.as_str()),
+                ))
+            }
+        };
+        let ws = match (kind.uses_ws(), l.ws) {
+            (true, raw) => Some(ws(&key("ws"), raw.unwrap_or_default())?),
+            (false, None) => None,
+            (false, Some(_)) => return Err(ConfigError::invalid(
+                key("ws"),
+                format!(
+                    "only \"ws\" and \"wss\" listeners take WebSocket settings, this one is {:?}",
+                    kind.as_str()
+                ),
+            )),
+        };
         out.push(ListenerConfig {
             name: l.name,
-            kind: l.kind,
+            kind,
             bind,
             max_connections: int(&key("max_connections"), l.max_connections, 1, u32::MAX)?,
             max_connections_per_address: limit(
@@ -144,9 +170,128 @@ fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> 
                 l.max_connections_per_address,
             )?,
             max_connection_rate: limit(&key("max_connection_rate"), l.max_connection_rate)?,
+            proxy_protocol: l.proxy_protocol.then_some(proxy_timeout),
+            handshake_timeout,
+            tls,
+            ws,
         });
     }
     Ok(out)
+}
+
+/// A duration that must not be zero.
+fn nonzero(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = duration(key, text)?;
+    if d.is_zero() {
+        return Err(ConfigError::invalid(key, "must be more than 0s"));
+    }
+    Ok(d)
+}
+
+fn tls(key: &str, raw: RawTls) -> Result<TlsConfig, ConfigError> {
+    let k = |field: &str| format!("{key}.{field}");
+    let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
+    let cert = match (path(&raw.certfile), path(&raw.keyfile)) {
+        (Some(certfile), Some(keyfile)) => Some(CertFiles { certfile, keyfile }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(
+                k("keyfile"),
+                "must be set when certfile is (the certificate's private key)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                k("certfile"),
+                "must be set when keyfile is (the key's certificate chain)",
+            ))
+        }
+    };
+    let verify = match raw.verify.as_str() {
+        "none" => PeerVerify::None,
+        "optional" => PeerVerify::Optional,
+        "required" => PeerVerify::Required,
+        other => {
+            return Err(ConfigError::invalid(
+                k("verify"),
+                format!("must be \"none\", \"optional\" or \"required\", got {other:?}"),
+            ))
+        }
+    };
+    let mut versions = Vec::new();
+    for v in &raw.versions {
+        let version =
+            match v.to_ascii_lowercase().as_str() {
+                "tlsv1.2" | "tls1.2" | "1.2" => TlsVersion::V1_2,
+                "tlsv1.3" | "tls1.3" | "1.3" => TlsVersion::V1_3,
+                _ => return Err(ConfigError::invalid(
+                    k("versions"),
+                    format!(
+                        "{v:?} is not a TLS version this broker speaks (\"tlsv1.2\", \"tlsv1.3\")"
+                    ),
+                )),
+            };
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+    }
+    if versions.is_empty() {
+        return Err(ConfigError::invalid(
+            k("versions"),
+            "must name at least one version",
+        ));
+    }
+    let field = |name: &str, value: &str| match value {
+        "none" => Ok(PeerCertField::None),
+        "cn" => Ok(PeerCertField::Cn),
+        "san" => Ok(PeerCertField::San),
+        other => Err(ConfigError::invalid(
+            k(name),
+            format!("must be \"cn\", \"san\" or \"none\", got {other:?}"),
+        )),
+    };
+    let reload = duration(&k("reload_interval"), &raw.reload_interval)?;
+    Ok(TlsConfig {
+        cert,
+        cacertfile: path(&raw.cacertfile),
+        verify,
+        versions,
+        ciphers: raw.ciphers,
+        crlfiles: raw.crlfiles.iter().map(PathBuf::from).collect(),
+        peer_cert_as_username: field("peer_cert_as_username", &raw.peer_cert_as_username)?,
+        peer_cert_as_clientid: field("peer_cert_as_clientid", &raw.peer_cert_as_clientid)?,
+        reload_interval: (!reload.is_zero()).then_some(reload),
+    })
+}
+
+fn ws(key: &str, raw: RawWs) -> Result<WsConfig, ConfigError> {
+    let k = |field: &str| format!("{key}.{field}");
+    if !raw.path.starts_with('/') {
+        return Err(ConfigError::invalid(
+            k("path"),
+            format!("must start with '/', got {:?}", raw.path),
+        ));
+    }
+    let mut trusted_proxies = Vec::new();
+    for p in &raw.trusted_proxies {
+        trusted_proxies.push(IpNet::parse(p).ok_or_else(|| {
+            ConfigError::invalid(
+                k("trusted_proxies"),
+                format!("{p:?} is not an IP address or a CIDR block like \"10.0.0.0/8\""),
+            )
+        })?);
+    }
+    Ok(WsConfig {
+        path: raw.path,
+        max_frame_size: int(
+            &k("max_frame_size"),
+            raw.max_frame_size,
+            1024,
+            MAX_PACKET_SIZE,
+        )?,
+        allowed_origins: raw.allowed_origins,
+        trusted_proxies,
+    })
 }
 
 fn mqtt(raw: RawMqtt) -> Result<MqttConfig, ConfigError> {
