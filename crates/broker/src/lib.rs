@@ -7,7 +7,9 @@
 //!
 //! Map:
 //! - [`start`] / [`RunningBroker`]: bind listeners, spawn everything, shut down gracefully.
-//! - `listener`: accept loops; `admission`: connection slots, per-address limits, accept rate.
+//! - `listener`: binding, accept loops (TCP, TLS, WebSocket, WSS, QUIC), the PROXY header and
+//!   the TLS/WebSocket handshakes (from `starling-net`), TLS reload; `admission`: connection
+//!   slots, per-address limits, accept rate.
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
@@ -35,7 +37,6 @@ use starling_config::{Config, ListenerKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,16 +50,23 @@ const ROUTER_INBOX: usize = 8192;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener's address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("listener {listener}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The listener's name, or its kind and address.
+        listener: String,
         /// The address.
         addr: SocketAddr,
         /// The OS error.
         source: std::io::Error,
     },
-    /// A listener kind this build does not serve yet.
-    #[error("listener kind {0:?} is not supported yet")]
-    Unsupported(ListenerKind),
+    /// A TLS listener's certificate, key, CA or settings are unusable.
+    #[error("listener {listener}: {source}")]
+    Tls {
+        /// The listener's name, or its kind and address.
+        listener: String,
+        /// Why.
+        source: starling_net::NetError,
+    },
     /// The store could not be opened (another broker holds its directory, or it cannot be
     /// created). A damaged store is not this: it is set aside and the broker starts.
     #[error("store in {dir}: {source}")]
@@ -85,23 +93,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     // The store first: its lock refuses a second broker on the same directory before anything
     // binds, and what it kept is loaded before any client can connect.
     let (store, recovered) = open_store(config).await?;
-    let mut bound = Vec::new();
-    for listener in &config.listeners {
-        if listener.kind != ListenerKind::Tcp {
-            return Err(StartError::Unsupported(listener.kind));
-        }
-        let socket = TcpListener::bind(listener.bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: listener.bind,
-                source,
-            })?;
-        let addr = socket.local_addr().map_err(|source| StartError::Bind {
-            addr: listener.bind,
-            source,
-        })?;
-        bound.push((socket, addr, listener.clone()));
-    }
+    let bound = listener::bind_all(config).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -174,17 +166,31 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tasks.spawn(sys);
     }
     let mut local_addrs = Vec::new();
-    for (index, (socket, addr, listener)) in bound.into_iter().enumerate() {
-        info!(kind = "tcp", %addr, "listening for MQTT 3.1, 3.1.1 and 5.0");
+    let mut reloadable = Vec::new();
+    for (index, bound) in bound.into_iter().enumerate() {
+        let addr = bound.addr;
+        let kind = bound.listener.config.kind;
+        let endpoint = match &bound.socket {
+            listener::Socket::Quic(endpoint) => Some(endpoint.clone()),
+            listener::Socket::Tcp(_) => None,
+        };
+        reloadable.extend(listener::Reloadable::of(&bound.listener, endpoint));
+        let transport = match kind {
+            ListenerKind::Quic => "UDP",
+            _ => "TCP",
+        };
+        let path = bound.listener.config.ws.as_ref().map(|w| w.path.clone());
+        info!(
+            kind = kind.as_str(),
+            %addr,
+            path,
+            transport,
+            "listening for MQTT 3.1, 3.1.1 and 5.0"
+        );
         local_addrs.push(addr);
-        tasks.spawn(listener::run_tcp(
-            socket,
-            listener,
-            index,
-            ctx.clone(),
-            tasks.clone(),
-        ));
+        tasks.spawn(listener::run(bound, index, ctx.clone(), tasks.clone()));
     }
+    tasks.spawn(listener::run_reload(reloadable, shutdown.clone()));
     Ok(RunningBroker {
         local_addrs,
         metrics,

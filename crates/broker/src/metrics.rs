@@ -1,7 +1,9 @@
 //! Broker-wide counters: plain atomics shared by every task (no lock). `$SYS` topics and, later,
 //! the management API read them.
 
+use starling_net::NetCounters;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Counters and gauges for the whole broker.
 #[derive(Debug, Default)]
@@ -52,6 +54,9 @@ pub struct Metrics {
     /// Times a persistent session's queue spilled to the store (its memory queue was full, or
     /// its mailbox): the rest was streamed from the store, nothing dropped.
     pub stored_spills: AtomicU64,
+    /// What the transports refused (TLS, WebSocket, PROXY header, handshake timeouts), shared
+    /// with the connections that count into it.
+    pub transport: Arc<NetCounters>,
 }
 
 impl Metrics {

@@ -56,7 +56,7 @@ pub(crate) async fn run(
 /// Topic suffix and value of every `$SYS` entry.
 fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
     let get = |c: &AtomicU64| Metrics::get(c).to_string();
-    vec![
+    let mut entries = vec![
         ("version", env!("CARGO_PKG_VERSION").to_owned()),
         ("uptime", started.elapsed().as_secs().to_string()),
         ("clients/connected", get(&m.connections)),
@@ -76,5 +76,12 @@ fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
         ("store/spills", get(&m.stored_spills)),
         ("store/set_aside/records", get(&m.store_records_set_aside)),
         ("store/set_aside/bytes", get(&m.store_bytes_set_aside)),
-    ]
+    ];
+    entries.extend(
+        m.transport
+            .snapshot()
+            .into_iter()
+            .map(|(topic, n)| (topic, n.to_string())),
+    );
+    entries
 }

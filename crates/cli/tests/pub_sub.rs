@@ -224,7 +224,7 @@ async fn refused_connect_and_subscribe_are_explained() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_broker_bad_ca_file_and_quic_fail_clearly() {
+async fn unreachable_broker_and_bad_ca_file_fail_clearly() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr").port()
@@ -243,10 +243,6 @@ async fn unreachable_broker_bad_ca_file_and_quic_fail_clearly() {
     let tls_url = format!("mqtts://127.0.0.1:{port}");
     let wss_url = format!("wss://127.0.0.1:{port}/mqtt");
     for (args, want) in [
-        (
-            ["sub", "--url", "quic://localhost", "-t", "a"],
-            "quic:// is not supported yet".to_string(),
-        ),
         (
             ["sub", "--url", &tls_url, "-t", "a"],
             format!("cannot connect to 127.0.0.1:{port}: connection refused"),

@@ -1,8 +1,7 @@
-//! `starling pub`, `sub` and `bench` over TLS, WebSocket and WebSocket over TLS: the built binary
-//! against a proxy (certificates made at test time) in front of an in-process broker.
+//! `starling pub`, `sub` and `bench` over TLS, WebSocket, WebSocket over TLS and QUIC: the built
+//! binary against an in-process broker's own listeners (certificates made at test time).
 
-use starling_testkit::transports::{Front, Proxy, TestPki};
-use starling_testkit::TestBroker;
+use starling_testkit::transports::{Front, TestPki};
 use std::process::Output;
 
 mod common;
@@ -35,18 +34,18 @@ fn path(p: &std::path::Path) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtts_with_cafile_insecure_and_client_certificate() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let tls = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
-    let url = format!("mqtts://localhost:{}", tls.addr().port());
+    let broker = pki.broker(&[Front::Tls(false), Front::Tls(true)]).await;
+    let tls = broker.addrs()[1];
+    let mutual = broker.addrs()[2];
+    let url = format!("mqtts://localhost:{}", tls.port());
     round_trip(&["--url", &url, "--cafile", path(&pki.ca)]).await;
     round_trip(&["--url", &url, "--insecure"]).await;
     // -h/-p with --cafile means TLS, as with mosquitto_pub.
-    let port = tls.addr().port().to_string();
+    let port = tls.port().to_string();
     round_trip(&["-h", "127.0.0.1", "-p", &port, "--cafile", path(&pki.ca)]).await;
 
-    let mutual = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
-    let url = format!("mqtts://localhost:{}", mutual.addr().port());
+    let url = format!("mqtts://localhost:{}", mutual.port());
     round_trip(&[
         "--url",
         &url,
@@ -62,10 +61,10 @@ async fn mqtts_with_cafile_insecure_and_client_certificate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_failures_are_told_in_words() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let tls = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
-    let url = format!("mqtts://localhost:{}", tls.addr().port());
+    let broker = pki.broker(&[Front::Tls(false)]).await;
+    let tls = broker.addrs()[1];
+    let url = format!("mqtts://localhost:{}", tls.port());
     let out = run(&[
         "pub",
         "-t",
@@ -82,7 +81,7 @@ async fn tls_failures_are_told_in_words() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let want = format!(
         "TLS handshake with localhost:{} failed: invalid peer certificate: UnknownIssuer",
-        tls.addr().port()
+        tls.port()
     );
     assert!(stderr.contains(&want), "{stderr}");
 
@@ -105,32 +104,23 @@ async fn tls_failures_are_told_in_words() {
         stderr.contains(&format!("CA file {}", missing.display())),
         "{stderr}"
     );
-
-    let out = run(&["sub", "-t", "x", "--url", "quic://localhost"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("quic:// is not supported yet"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_and_websocket_over_tls() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let ws = Proxy::start(Front::Ws, broker.addr()).await;
-    let url = format!("ws://127.0.0.1:{}/mqtt", ws.addr().port());
+    let broker = pki.broker(&[Front::Ws, Front::Wss(false)]).await;
+    let ws = broker.addrs()[1];
+    let wss = broker.addrs()[2];
+    let url = format!("ws://127.0.0.1:{}/mqtt", ws.port());
     round_trip(&["--url", &url]).await;
-    let port = ws.addr().port().to_string();
+    let port = ws.port().to_string();
     round_trip(&["-p", &port, "--ws"]).await;
-    assert!(ws
-        .upgrades()
-        .iter()
-        .all(|u| u.subprotocol.as_deref() == Some("mqtt")));
 
-    let wss = Proxy::start(Front::Wss(pki.server_config(false)), broker.addr()).await;
-    let url = format!("wss://localhost:{}", wss.addr().port());
+    let url = format!("wss://localhost:{}", wss.port());
     round_trip(&["--url", &url, "--cafile", path(&pki.ca)]).await;
 
-    let url = format!("ws://127.0.0.1:{}/other", ws.addr().port());
+    let url = format!("ws://127.0.0.1:{}/other", ws.port());
     let out = run(&["pub", "-t", "x", "-m", "y", "--url", &url]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -139,12 +129,12 @@ async fn websocket_and_websocket_over_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_over_tls_and_websocket() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let tls = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
-    let ws = Proxy::start(Front::Ws, broker.addr()).await;
-    let tls_port = tls.addr().port().to_string();
-    let ws_url = format!("ws://127.0.0.1:{}", ws.addr().port());
+    let broker = pki.broker(&[Front::Tls(true), Front::Ws]).await;
+    let tls = broker.addrs()[1];
+    let ws = broker.addrs()[2];
+    let tls_port = tls.port().to_string();
+    let ws_url = format!("ws://127.0.0.1:{}", ws.port());
     let runs: [Vec<&str>; 2] = [
         vec![
             "-h",
@@ -187,4 +177,39 @@ async fn bench_over_tls_and_websocket() {
         assert_eq!(summary["published"], 200, "{connection:?}: {summary}");
         assert_eq!(summary["received"], 400, "{connection:?}: {summary}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_pub_sub_and_bench() {
+    let pki = TestPki::generate();
+    let broker = pki.broker(&[Front::Quic(false)]).await;
+    let url = format!("quic://localhost:{}", broker.addrs()[1].port());
+    round_trip(&["--url", &url, "--cafile", path(&pki.ca)]).await;
+    let args = [
+        "bench",
+        "pubsub",
+        "--pubs",
+        "2",
+        "--subs",
+        "2",
+        "-t",
+        "b/%i",
+        "--sub-topic",
+        "b/#",
+        "-q",
+        "1",
+        "-L",
+        "200",
+        "-d",
+        "20s",
+        "--json",
+        "--url",
+        &url,
+        "--cafile",
+        path(&pki.ca),
+    ];
+    let out = ok(&run(&args).await);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
+    assert_eq!(summary["published"], 200, "{summary}");
+    assert_eq!(summary["received"], 400, "{summary}");
 }

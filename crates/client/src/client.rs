@@ -1,12 +1,14 @@
 //! [`Client`]: connecting (TCP or any stream), the handle's requests, and [`Incoming`].
 
 use crate::connection::{self, Command, OutPublish};
-use crate::{tls, ws, ClientError, ClientOptions, TlsConfig, TransportKind};
+use crate::error::explain_tls;
+use crate::{ClientError, ClientOptions, TlsConfig, TransportKind};
 use bytes::{Bytes, BytesMut};
 use starling_codec::{
     decode, encode, ConnAck, Connect, DecodeOptions, Packet, Properties, ProtocolVersion, Publish,
     QoS, ReasonCode, SubAck, Subscription, SubscriptionOptions, UnsubAck, Utf8String, Will,
 };
+use starling_net::{quic, tls, ws};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -72,6 +74,20 @@ impl Client {
     /// (TCP, TLS, WebSocket, WebSocket over TLS), sends CONNECT and waits for a successful
     /// CONNACK. The TLS and WebSocket handshakes are bounded by `opts.connect_timeout` too.
     pub async fn connect(opts: &ClientOptions) -> Result<(Client, Incoming), ClientError> {
+        if let TransportKind::Quic(config) = &opts.transport {
+            // QUIC runs over UDP: no TCP connection first.
+            let server = server(opts);
+            let stream = tokio::time::timeout(
+                opts.connect_timeout,
+                quic::connect(config, opts.addr, &host(opts), opts.local_addr),
+            )
+            .await
+            .map_err(|_| ClientError::Quic {
+                server: server.clone(),
+                reason: format!("no answer within {:?}", opts.connect_timeout),
+            })??;
+            return Self::connect_with(stream, opts).await;
+        }
         let stream = tcp(opts).await.map_err(|source| ClientError::Connect {
             addr: opts.addr,
             source,
@@ -84,7 +100,7 @@ impl Client {
                 let stream = tls_handshake(config, opts, &server, stream).await?;
                 Self::connect_with(stream, opts)
                     .await
-                    .map_err(|e| tls::explain(&server, e))
+                    .map_err(|e| explain_tls(&server, e))
             }
             TransportKind::Ws { path } => {
                 let stream = ws_handshake(&ws_url("ws", opts, path), opts, stream).await?;
@@ -95,11 +111,12 @@ impl Client {
                 let stream = tls_handshake(config, opts, &server, stream).await?;
                 let stream = ws_handshake(&ws_url("wss", opts, path), opts, stream)
                     .await
-                    .map_err(|e| tls::explain(&server, e))?;
+                    .map_err(|e| explain_tls(&server, e))?;
                 Self::connect_with(stream, opts)
                     .await
-                    .map_err(|e| tls::explain(&server, e))
+                    .map_err(|e| explain_tls(&server, e))
             }
+            TransportKind::Quic(_) => unreachable!("QUIC is handled above"),
         }
     }
 
@@ -305,13 +322,14 @@ async fn tls_handshake(
     opts: &ClientOptions,
     server: &str,
     stream: TcpStream,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
+) -> Result<tls::ClientTlsStream<TcpStream>, ClientError> {
     let name = host(opts);
     tokio::time::timeout(
         opts.connect_timeout,
         tls::handshake(config, &name, server, stream),
     )
     .await
+    .map(|r| r.map_err(ClientError::from))
     .map_err(|_| ClientError::Tls {
         server: server.to_owned(),
         reason: format!("no answer within {:?}", opts.connect_timeout),
@@ -325,6 +343,7 @@ async fn ws_handshake<S: Transport>(
 ) -> Result<ws::WsStream<S>, ClientError> {
     tokio::time::timeout(opts.connect_timeout, ws::handshake(url, stream))
         .await
+        .map(|r| r.map_err(ClientError::from))
         .map_err(|_| ClientError::WebSocket {
             url: url.to_owned(),
             reason: format!("no answer within {:?}", opts.connect_timeout),

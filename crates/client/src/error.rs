@@ -1,6 +1,8 @@
 //! [`ClientError`]: everything that can end a connection or fail a request.
 
 use starling_codec::{DecodeError, EncodeError, ReasonCode, Utf8StringError};
+use starling_net::rustls;
+use starling_net::NetError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,6 +50,14 @@ pub enum ClientError {
         /// Why, e.g. the HTTP status the server answered.
         reason: String,
     },
+    /// The QUIC connection could not be opened.
+    #[error("QUIC connection to {server} failed: {reason}")]
+    Quic {
+        /// `host:port` of the server.
+        server: String,
+        /// quinn's reason.
+        reason: String,
+    },
     /// The server refused the CONNECT.
     #[error("connection refused by the server: {} (reason code 0x{:02X})", .0.description(), .0.as_u8())]
     Refused(ReasonCode),
@@ -81,4 +91,32 @@ pub enum ClientError {
     /// The connection task has ended; the request was not completed.
     #[error("the connection is closed")]
     Closed,
+}
+
+impl From<NetError> for ClientError {
+    fn from(error: NetError) -> Self {
+        match error {
+            NetError::Tls { server, reason } => Self::Tls { server, reason },
+            NetError::TlsFile { what, path, reason } => Self::TlsFile { what, path, reason },
+            NetError::TlsConfig(why) => Self::TlsConfig(why),
+            NetError::InvalidServerName(name) => Self::InvalidServerName(name),
+            NetError::WebSocket { url, reason } => Self::WebSocket { url, reason },
+            NetError::Quic { server, reason } => Self::Quic { server, reason },
+            NetError::Io(e) => Self::Io(e),
+        }
+    }
+}
+
+/// After the handshake, the server may still reject the client's certificate (TLS 1.3 sends the
+/// alert with its first record): such an I/O error is a TLS failure too.
+pub(crate) fn explain_tls(server: &str, error: ClientError) -> ClientError {
+    match error {
+        ClientError::Io(e)
+            if e.get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            starling_net::tls::tls_failure(server, e).into()
+        }
+        other => other,
+    }
 }

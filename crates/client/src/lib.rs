@@ -7,7 +7,8 @@
 //! and 2. It must not depend on the broker crates (only tests start a broker).
 //!
 //! Shape: [`Client::connect`] opens a TCP connection and, as [`ClientOptions::transport`]
-//! says, TLS on it (rustls, `ring` provider), a WebSocket (subprotocol `mqtt`), or both
+//! says, TLS on it (rustls, `ring` provider), a WebSocket (subprotocol `mqtt`), or both, or a QUIC
+//! connection instead
 //! ([`Client::connect_with`] takes any other byte stream); it does the MQTT handshake, then
 //! spawns **one task per connection**, generic over the stream (plain TCP has no wrapper). The [`Client`] handle sends it commands over a bounded channel; the task drains
 //! every ready command per turn, encodes them into one buffer and writes it with one system call,
@@ -18,9 +19,9 @@
 //!   the connection is opened.
 //! - `error`: [`ClientError`]; TLS and WebSocket failures say why in words (rustls' reason,
 //!   the HTTP status of a refused upgrade, the unreadable file).
-//! - `tls`: [`TlsOptions`] (`--cafile --cert --key --insecure`) -> [`TlsConfig`] (built once,
-//!   shared by connections; the system's trust store when no CA file), the handshake with SNI.
-//! - `ws`: the WebSocket upgrade and the adapter from binary messages to a byte stream.
+//! - Transports come from `starling-net`: [`TlsOptions`] (`--cafile --cert --key --insecure`)
+//!   -> [`TlsConfig`] (built once, shared by connections; the system's trust store when no CA
+//!   file), the WebSocket upgrade and adapter, QUIC (`quic://`, ALPN `mqtt`).
 //! - `client`: [`Client`] (cloneable handle), [`Incoming`] (received messages), connecting.
 //! - `connection`: the connection task: the select loop, batched writes, keep alive.
 //! - `inflight`: the packet id table of requests awaiting an acknowledgment.
@@ -30,8 +31,6 @@ mod connection;
 mod error;
 mod inflight;
 mod options;
-mod tls;
-mod ws;
 
 pub use client::{Client, Incoming, Message, Transport};
 pub use error::ClientError;
@@ -40,6 +39,8 @@ pub use starling_codec::{
     ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscription, SubscriptionOptions, UnsubAck,
     Utf8String,
 };
-pub use tls::{TlsConfig, TlsOptions};
 /// The rustls crate this client uses, to build a [`TlsConfig`] by hand.
-pub use tokio_rustls::rustls;
+pub use starling_net::rustls;
+pub use starling_net::tls::{TlsConfig, TlsOptions};
+/// Why a TLS configuration or transport could not be set up (what [`TlsConfig::new`] returns).
+pub use starling_net::NetError;

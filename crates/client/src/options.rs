@@ -42,16 +42,20 @@ pub enum TransportKind {
         /// The TLS configuration.
         tls: TlsConfig,
     },
+    /// QUIC (`quic://`, usually UDP port 14567), ALPN `mqtt`: TLS 1.3 with this configuration,
+    /// one bidirectional stream.
+    Quic(TlsConfig),
 }
 
 impl TransportKind {
-    /// The URL scheme: `mqtt`, `mqtts`, `ws` or `wss`.
+    /// The URL scheme: `mqtt`, `mqtts`, `ws`, `wss` or `quic`.
     pub fn scheme(&self) -> &'static str {
         match self {
             Self::Tcp => "mqtt",
             Self::Tls(_) => "mqtts",
             Self::Ws { .. } => "ws",
             Self::Wss { .. } => "wss",
+            Self::Quic(_) => "quic",
         }
     }
 }

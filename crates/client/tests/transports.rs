@@ -1,11 +1,11 @@
-//! The client over TLS, WebSocket and WebSocket over TLS: a proxy terminates them in front of an
-//! in-process broker (plain TCP), with certificates made at test time.
+//! The client over TLS, WebSocket, WebSocket over TLS and QUIC, against an in-process broker's
+//! own listeners, with certificates made at test time.
 
 use starling_client::{
     Client, ClientError, ClientOptions, Incoming, Message, QoS, TlsConfig, TlsOptions,
     TransportKind,
 };
-use starling_testkit::transports::{Front, Proxy, TestPki};
+use starling_testkit::transports::{Front, TestPki};
 use starling_testkit::TestBroker;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,11 +61,11 @@ async fn round_trip(addr: SocketAddr, transport: TransportKind) {
 
 #[tokio::test]
 async fn tls_with_the_ca_file() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Tls(false)]).await;
+    let proxy = broker.addrs()[1];
     round_trip(
-        proxy.addr(),
+        proxy,
         TransportKind::Tls(tls(&pki, Some(&pki.ca), false, false)),
     )
     .await;
@@ -73,11 +73,11 @@ async fn tls_with_the_ca_file() {
 
 #[tokio::test]
 async fn tls_with_another_ca_fails_in_words() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Tls(false)]).await;
+    let proxy = broker.addrs()[1];
     let transport = TransportKind::Tls(tls(&pki, Some(&pki.other_ca), false, false));
-    let err = Client::connect(&options(proxy.addr(), transport, "c"))
+    let err = Client::connect(&options(proxy, transport, "c"))
         .await
         .err()
         .expect("must fail");
@@ -87,25 +87,25 @@ async fn tls_with_another_ca_fails_in_words() {
         text,
         format!(
             "TLS handshake with localhost:{} failed: invalid peer certificate: UnknownIssuer",
-            proxy.addr().port()
+            proxy.port()
         )
     );
 }
 
 #[tokio::test]
 async fn tls_checks_the_server_name() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Tls(false)]).await;
+    let proxy = broker.addrs()[1];
     let transport = TransportKind::Tls(tls(&pki, Some(&pki.ca), false, false));
-    let opts = options(proxy.addr(), transport.clone(), "c").server_name("example.org");
+    let opts = options(proxy, transport.clone(), "c").server_name("example.org");
     let err = Client::connect(&opts).await.err().expect("must fail");
     assert!(
         err.to_string().contains("invalid peer certificate"),
         "{err}"
     );
     // The IP address is in the certificate too.
-    let mut opts = options(proxy.addr(), transport, "c");
+    let mut opts = options(proxy, transport, "c");
     opts.server_name = None;
     let (client, _in) = Client::connect(&opts).await.expect("by IP address");
     client.disconnect().await.expect("disconnect");
@@ -113,26 +113,26 @@ async fn tls_checks_the_server_name() {
 
 #[tokio::test]
 async fn tls_insecure_accepts_an_unknown_issuer() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Tls(pki.server_config(false)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Tls(false)]).await;
+    let proxy = broker.addrs()[1];
     let transport = TransportKind::Tls(tls(&pki, Some(&pki.other_ca), true, false));
-    round_trip(proxy.addr(), transport).await;
+    round_trip(proxy, transport).await;
 }
 
 #[tokio::test]
 async fn mutual_tls() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Tls(pki.server_config(true)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Tls(true)]).await;
+    let proxy = broker.addrs()[1];
     round_trip(
-        proxy.addr(),
+        proxy,
         TransportKind::Tls(tls(&pki, Some(&pki.ca), false, true)),
     )
     .await;
     // Without a client certificate the server ends the handshake.
     let transport = TransportKind::Tls(tls(&pki, Some(&pki.ca), false, false));
-    let err = Client::connect(&options(proxy.addr(), transport, "c"))
+    let err = Client::connect(&options(proxy, transport, "c"))
         .await
         .err()
         .expect("must fail");
@@ -186,29 +186,31 @@ fn bad_tls_files_fail_in_words() {
         ..TlsOptions::default()
     })
     .expect_err("a key of another certificate");
-    assert!(matches!(err, ClientError::TlsConfig(_)), "{err:?}");
+    assert!(
+        matches!(err, starling_client::NetError::TlsConfig(_)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn websocket_offers_the_mqtt_subprotocol() {
-    let broker = TestBroker::start().await;
-    let proxy = Proxy::start(Front::Ws, broker.addr()).await;
+    let pki = TestPki::generate();
+    let broker = pki.broker(&[Front::Ws]).await;
+    let proxy = broker.addrs()[1];
     let path = "/mqtt".to_string();
-    round_trip(proxy.addr(), TransportKind::Ws { path }).await;
-    let upgrades = proxy.upgrades();
-    assert_eq!(upgrades.len(), 2);
-    for u in upgrades {
-        assert_eq!(u.path, "/mqtt");
-        assert_eq!(u.subprotocol.as_deref(), Some("mqtt"));
-    }
+    round_trip(proxy, TransportKind::Ws { path }).await;
+    // The broker refuses an upgrade without the mqtt subprotocol: none was refused.
+    let refused = &broker.metrics().transport.ws_upgrade_refused;
+    assert_eq!(refused.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
 
 #[tokio::test]
 async fn websocket_refused_upgrade_says_the_status() {
-    let broker = TestBroker::start().await;
-    let proxy = Proxy::start(Front::Ws, broker.addr()).await;
+    let pki = TestPki::generate();
+    let broker = pki.broker(&[Front::Ws]).await;
+    let proxy = broker.addrs()[1];
     let path = "/elsewhere".to_string();
-    let err = Client::connect(&options(proxy.addr(), TransportKind::Ws { path }, "c"))
+    let err = Client::connect(&options(proxy, TransportKind::Ws { path }, "c"))
         .await
         .err()
         .expect("must fail");
@@ -217,28 +219,45 @@ async fn websocket_refused_upgrade_says_the_status() {
         format!(
             "WebSocket upgrade at ws://localhost:{}/elsewhere failed: the server answered \
              HTTP 404 Not Found instead of switching protocols",
-            proxy.addr().port()
+            proxy.port()
         )
     );
 }
 
 #[tokio::test]
 async fn websocket_over_tls() {
-    let broker = TestBroker::start().await;
     let pki = TestPki::generate();
-    let proxy = Proxy::start(Front::Wss(pki.server_config(true)), broker.addr()).await;
+    let broker = pki.broker(&[Front::Wss(true)]).await;
+    let proxy = broker.addrs()[1];
     let transport = TransportKind::Wss {
         path: "/mqtt".into(),
         tls: tls(&pki, Some(&pki.ca), false, true),
     };
-    round_trip(proxy.addr(), transport).await;
+    round_trip(proxy, transport).await;
     let transport = TransportKind::Wss {
         path: "/mqtt".into(),
         tls: tls(&pki, Some(&pki.other_ca), false, true),
     };
-    let err = Client::connect(&options(proxy.addr(), transport, "c"))
+    let err = Client::connect(&options(proxy, transport, "c"))
         .await
         .err()
         .expect("must fail");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+}
+
+#[tokio::test]
+async fn quic_with_the_ca_file_and_a_client_certificate() {
+    let pki = TestPki::generate();
+    let broker = pki.broker(&[Front::Quic(false), Front::Quic(true)]).await;
+    let transport = TransportKind::Quic(tls(&pki, Some(&pki.ca), false, false));
+    round_trip(broker.addrs()[1], transport).await;
+    let transport = TransportKind::Quic(tls(&pki, Some(&pki.ca), false, true));
+    round_trip(broker.addrs()[2], transport).await;
+    let transport = TransportKind::Quic(tls(&pki, Some(&pki.other_ca), false, false));
+    let err = Client::connect(&options(broker.addrs()[1], transport, "c"))
+        .await
+        .err()
+        .expect("must fail");
+    assert!(matches!(err, ClientError::Quic { .. }), "{err:?}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }

@@ -152,13 +152,15 @@ fn listeners(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> 
         let ws = match (kind.uses_ws(), l.ws) {
             (true, raw) => Some(ws(&key("ws"), raw.unwrap_or_default())?),
             (false, None) => None,
-            (false, Some(_)) => return Err(ConfigError::invalid(
-                key("ws"),
-                format!(
+            (false, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("ws"),
+                    format!(
                     "only \"ws\" and \"wss\" listeners take WebSocket settings, this one is {:?}",
                     kind.as_str()
                 ),
-            )),
+                ))
+            }
         };
         out.push(ListenerConfig {
             name: l.name,
@@ -220,17 +222,18 @@ fn tls(key: &str, raw: RawTls) -> Result<TlsConfig, ConfigError> {
     };
     let mut versions = Vec::new();
     for v in &raw.versions {
-        let version =
-            match v.to_ascii_lowercase().as_str() {
-                "tlsv1.2" | "tls1.2" | "1.2" => TlsVersion::V1_2,
-                "tlsv1.3" | "tls1.3" | "1.3" => TlsVersion::V1_3,
-                _ => return Err(ConfigError::invalid(
+        let version = match v.to_ascii_lowercase().as_str() {
+            "tlsv1.2" | "tls1.2" | "1.2" => TlsVersion::V1_2,
+            "tlsv1.3" | "tls1.3" | "1.3" => TlsVersion::V1_3,
+            _ => {
+                return Err(ConfigError::invalid(
                     k("versions"),
                     format!(
                         "{v:?} is not a TLS version this broker speaks (\"tlsv1.2\", \"tlsv1.3\")"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if !versions.contains(&version) {
             versions.push(version);
         }

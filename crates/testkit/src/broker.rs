@@ -17,6 +17,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct TestBroker {
     running: Option<RunningBroker>,
     addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     metrics: Arc<Metrics>,
     config: Config,
     /// The store's directory, removed when the broker is dropped (unless a test chose its own).
@@ -63,9 +64,11 @@ impl TestBroker {
             panic!("the test broker has no listener");
         };
         let metrics = running.metrics().clone();
+        let addrs = running.local_addrs().to_vec();
         TestBroker {
             running: Some(running),
             addr,
+            addrs,
             metrics,
             config,
             _data: Some(data),
@@ -75,6 +78,11 @@ impl TestBroker {
     /// The address of the (first) listener.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The addresses of every listener, in the configuration's order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// The broker's counters.

@@ -1,28 +1,16 @@
-//! TLS and WebSocket in front of a [`crate::TestBroker`] (which speaks plain TCP), for the tests
-//! of the client's transports: [`TestPki`] makes a CA and certificates at test time (rcgen), and
-//! [`Proxy`] terminates TLS and/or WebSocket on 127.0.0.1:0 and forwards the bytes to the
-//! broker. Feature `transports`.
+//! Certificates for the transport tests: [`TestPki`] makes a CA and certificates at test time
+//! (rcgen), and gives a [`crate::TestBroker`] TLS, WebSocket, WSS and QUIC listeners of its own
+//! that use them ([`Front`]). Feature `transports`.
 
-use futures_util::{SinkExt, StreamExt};
+use crate::TestBroker;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use starling_config::{CertFiles, ListenerConfig, ListenerKind, PeerVerify};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
-use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::Message;
 
 /// A CA, a server certificate for `localhost` and `127.0.0.1` and a client certificate, both
 /// issued by the CA, and a second CA that issued neither: PEM files in a temporary directory
@@ -112,33 +100,6 @@ impl TestPki {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-
-    /// A rustls server configuration with the server certificate; with `client_auth`, the
-    /// client must show a certificate issued by the CA.
-    pub fn server_config(&self, client_auth: bool) -> Arc<ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions");
-        let builder = if client_auth {
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(&self.ca).expect("CA") {
-                roots.add(cert.expect("CA")).expect("CA");
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .expect("client verifier");
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
-        };
-        let chain = CertificateDer::pem_file_iter(&self.server_cert)
-            .expect("server certificate")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("server certificate");
-        let key = PrivateKeyDer::from_pem_file(&self.server_key).expect("server key");
-        Arc::new(builder.with_single_cert(chain, key).expect("server config"))
-    }
 }
 
 impl Drop for TestPki {
@@ -147,150 +108,49 @@ impl Drop for TestPki {
     }
 }
 
-/// What a [`Proxy`] accepts.
-#[derive(Clone)]
+/// A listener of the broker's own, with this PKI's server certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
-    /// TLS.
-    Tls(Arc<ServerConfig>),
-    /// WebSocket at the path `/mqtt` (any other path is answered 404).
+    /// TLS; with `true`, a client certificate issued by the CA is required.
+    Tls(bool),
+    /// WebSocket at `/mqtt`.
     Ws,
-    /// WebSocket over TLS.
-    Wss(Arc<ServerConfig>),
+    /// WebSocket over TLS; `true` requires a client certificate.
+    Wss(bool),
+    /// QUIC; `true` requires a client certificate.
+    Quic(bool),
 }
 
-/// What the proxy saw of one WebSocket upgrade request.
-#[derive(Debug, Clone)]
-pub struct Upgrade {
-    /// The request path.
-    pub path: String,
-    /// The `Sec-WebSocket-Protocol` header, if any.
-    pub subprotocol: Option<String>,
-}
-
-/// A TLS and/or WebSocket front on 127.0.0.1:0 forwarding to a TCP backend (the broker).
-/// Stops on drop.
-pub struct Proxy {
-    addr: SocketAddr,
-    upgrades: Arc<Mutex<Vec<Upgrade>>>,
-    task: JoinHandle<()>,
-}
-
-impl Proxy {
-    /// Starts a proxy for `front` in front of `backend`.
-    pub async fn start(front: Front, backend: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let upgrades = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&upgrades);
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let front = front.clone();
-                let seen = Arc::clone(&seen);
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(backend).await else {
-                        return;
-                    };
-                    match front {
-                        Front::Tls(config) => {
-                            if let Ok(tls) = TlsAcceptor::from(config).accept(client).await {
-                                pipe(tls, server).await;
-                            }
-                        }
-                        Front::Ws => ws_pipe(client, server, seen).await,
-                        Front::Wss(config) => {
-                            if let Ok(tls) = TlsAcceptor::from(config).accept(client).await {
-                                ws_pipe(tls, server, seen).await;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            upgrades,
-            task,
+impl TestPki {
+    /// The configuration of a `front` listener on `127.0.0.1:0` serving this PKI's server
+    /// certificate and trusting its CA for client certificates.
+    pub fn listener(&self, front: Front) -> ListenerConfig {
+        let (kind, mutual) = match front {
+            Front::Tls(m) => (ListenerKind::Tls, m),
+            Front::Ws => (ListenerKind::Ws, false),
+            Front::Wss(m) => (ListenerKind::Wss, m),
+            Front::Quic(m) => (ListenerKind::Quic, m),
+        };
+        let mut listener = ListenerConfig::new(kind, SocketAddr::from(([127, 0, 0, 1], 0)));
+        if let Some(tls) = &mut listener.tls {
+            tls.cert = Some(CertFiles {
+                certfile: self.server_cert.clone(),
+                keyfile: self.server_key.clone(),
+            });
+            tls.cacertfile = Some(self.ca.clone());
+            tls.verify = if mutual {
+                PeerVerify::Required
+            } else {
+                PeerVerify::None
+            };
         }
+        listener
     }
 
-    /// The address to connect to.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// A test broker with its TCP listener (first) and one listener per `fronts`, in order:
+    /// `broker.addrs()[i + 1]` serves `fronts[i]`.
+    pub async fn broker(&self, fronts: &[Front]) -> TestBroker {
+        let listeners: Vec<ListenerConfig> = fronts.iter().map(|f| self.listener(*f)).collect();
+        TestBroker::start_with(|config| config.listeners.extend(listeners)).await
     }
-
-    /// The WebSocket upgrade requests seen so far.
-    pub fn upgrades(&self) -> Vec<Upgrade> {
-        self.upgrades.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn pipe<S: AsyncRead + AsyncWrite + Unpin>(mut client: S, mut server: TcpStream) {
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-    let _ = client.shutdown().await;
-}
-
-/// Accepts the upgrade at `/mqtt` (selecting the `mqtt` subprotocol when offered), then
-/// forwards binary messages to the broker and the broker's bytes as binary messages.
-async fn ws_pipe<S: AsyncRead + AsyncWrite + Unpin>(
-    client: S,
-    mut server: TcpStream,
-    seen: Arc<Mutex<Vec<Upgrade>>>,
-) {
-    #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
-    let callback = |request: &Request, mut response: Response| {
-        let subprotocol = request
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let path = request.uri().path().to_owned();
-        seen.lock().expect("lock").push(Upgrade {
-            path: path.clone(),
-            subprotocol: subprotocol.clone(),
-        });
-        if path != "/mqtt" {
-            let mut refused = ErrorResponse::new(Some("no such path".into()));
-            *refused.status_mut() = StatusCode::NOT_FOUND;
-            return Err(refused);
-        }
-        if subprotocol.is_some_and(|s| s.split(',').any(|p| p.trim() == "mqtt")) {
-            response
-                .headers_mut()
-                .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
-        }
-        Ok(response)
-    };
-    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(client, callback).await else {
-        return;
-    };
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            message = ws.next() => match message {
-                Some(Ok(Message::Binary(data))) => {
-                    if server.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                _ => break,
-            },
-            read = server.read(&mut buf) => match read {
-                Ok(n) if n > 0 => {
-                    let data = buf[..n].to_vec();
-                    if ws.send(Message::Binary(data.into())).await.is_err() {
-                        break;
-                    }
-                }
-                _ => break,
-            },
-        }
-    }
-    let _ = ws.close(None).await;
 }

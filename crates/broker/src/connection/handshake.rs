@@ -1,14 +1,15 @@
 //! The CONNECT handshake: wait (bounded by `connect_timeout`) for the first packet, which must be
 //! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
 //! connection of the same client id and resuming its session unless Clean Start
-//! (`takeover`); answer CONNACK.
+//! (`takeover`); answer CONNACK. A verified client certificate's names may stand for the
+//! username and client id ([`CertIdentity`]).
 
 use super::transport::{Stream, Transport};
 use super::{resume, takeover};
 use crate::context::Context;
 use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
-use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode};
+use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode, Utf8String};
 use starling_core::{connack_fitting, connack_refused, negotiate, Channel, SessionState};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,18 +33,39 @@ pub(crate) struct Accepted<S> {
 /// for its whole life).
 pub(crate) type Handshaken<S> = (Accepted<S>, Option<u64>);
 
+/// What a verified client certificate says the client is, as the listener's
+/// `peer_cert_as_username` / `peer_cert_as_clientid` pick it: it replaces what CONNECT says.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CertIdentity {
+    pub(crate) username: Option<String>,
+    pub(crate) client_id: Option<String>,
+}
+
+impl CertIdentity {
+    /// Puts the certificate's names into `connect`.
+    fn apply(self, connect: &mut Connect) {
+        if let Some(Ok(name)) = self.username.map(Utf8String::try_from) {
+            connect.username = Some(name);
+        }
+        if let Some(Ok(id)) = self.client_id.map(Utf8String::try_from) {
+            connect.client_id = id;
+        }
+    }
+}
+
 /// Runs the handshake; `None` when the connection was refused or went away.
 pub(crate) async fn accept<S>(
     stream: S,
     peer: SocketAddr,
     ctx: Arc<Context>,
+    identity: Option<Box<CertIdentity>>,
 ) -> Option<Handshaken<S>>
 where
     S: Stream,
 {
     let ctx = &*ctx;
     let mut transport = Transport::new(stream, ctx.connect_max_packet_size);
-    let connect = tokio::select! {
+    let mut connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport, &ctx.metrics)) => {
             match connect {
                 Ok(Some(connect)) => connect,
@@ -56,6 +78,9 @@ where
         }
         () = ctx.shutdown.cancelled() => return None,
     };
+    if let Some(identity) = identity {
+        identity.apply(&mut connect);
+    }
     let version = connect.protocol;
     let now = crate::clock::now();
     let neg = match negotiate(&connect, &ctx.limits, assign_client_id) {
@@ -86,6 +111,7 @@ where
     let registering = takeover::Registering {
         client_id: client_id.clone(),
         conn_id,
+        peer,
         clean_start,
         expiry_interval: neg.session_expiry,
         will: neg.will.clone(),

@@ -22,6 +22,7 @@ use crate::mailbox::{Inbox, SessionMsg};
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use crate::router::Handoff;
+pub(crate) use handshake::CertIdentity;
 use handshake::{Accepted, Handshaken};
 use online::Online;
 use starling_core::{Message, SessionState, WillSpec};
@@ -48,7 +49,13 @@ pub(crate) enum Ended {
 
 /// Serves one connection admitted into `slot` until it and its session are done; the slot is
 /// given back when the connection closes (`crate::admission`).
-pub(crate) fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<Context>, slot: Slot) -> Connection<S>
+pub(crate) fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+    slot: Slot,
+    identity: Option<Box<CertIdentity>>,
+) -> Connection<S>
 where
     S: Stream + 'static,
 {
@@ -59,7 +66,8 @@ where
     // events.
     let span = debug_span!("conn", %peer, client_id = field::Empty, proto = field::Empty);
     // Boxed: the handshake's state (a whole CONNECT) must not stay in every task.
-    let handshake = Box::pin(handshake::accept(stream, peer, ctx.clone()).instrument(span));
+    let handshake =
+        Box::pin(handshake::accept(stream, peer, ctx.clone(), identity).instrument(span));
     Connection {
         ctx,
         phase: Phase::Handshake(handshake),

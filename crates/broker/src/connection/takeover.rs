@@ -33,6 +33,7 @@ pub(crate) enum Previous {
 pub(crate) struct Registering {
     pub(crate) client_id: Arc<str>,
     pub(crate) conn_id: u64,
+    pub(crate) peer: std::net::SocketAddr,
     pub(crate) clean_start: bool,
     pub(crate) expiry_interval: u32,
     pub(crate) will: Option<Box<WillSpec>>,
@@ -50,6 +51,7 @@ pub(crate) async fn register(
     let cmd = RouterCmd::Connect {
         client_id: registering.client_id,
         conn_id: registering.conn_id,
+        peer: registering.peer,
         clean_start: registering.clean_start,
         expiry_interval: registering.expiry_interval,
         will: registering.will,

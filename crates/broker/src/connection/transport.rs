@@ -1,6 +1,7 @@
 //! Framing over any byte stream: a read buffer decoded packet by packet, and a write buffer that
 //! collects every packet produced in one turn of the connection loop and is written once
-//! (one write per socket per turn). Generic over the stream so TLS and WebSocket fit later.
+//! (one write per socket per turn). Generic over the stream: TCP, TLS, WebSocket and QUIC
+//! ([`Stream`], from `starling-net`).
 //!
 //! Memory: an idle connection holds neither buffer. The read buffer is allocated only once the
 //! socket is readable and given back when every byte in it has been decoded; the write buffer is
@@ -12,26 +13,14 @@ use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, Protoco
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio_util::io::poll_read_buf;
 use tracing::warn;
 
+pub(crate) use starling_net::Stream;
+
 /// Bytes reserved for one read.
 const READ_CHUNK: usize = 4096;
-
-/// A byte stream a connection runs over: reads, writes, and read readiness (so that waiting for
-/// the next packet needs no buffer).
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {
-    /// Ready when a read would make progress (data, end of stream or an error).
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-}
-
-impl Stream for TcpStream {
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        TcpStream::poll_read_ready(self, cx)
-    }
-}
 
 /// A framed MQTT connection.
 pub(crate) struct Transport<S> {

@@ -83,6 +83,9 @@ pub(crate) enum RouterCmd {
         client_id: Arc<str>,
         /// This connection.
         conn_id: ConnId,
+        /// The client's address (the PROXY header's or trusted proxy's when there is one), for
+        /// the `connected` event.
+        peer: std::net::SocketAddr,
         /// Clean Start: the previous session's subscriptions are dropped.
         clean_start: bool,
         /// The session expiry interval the connection negotiated (0: ends with it).

@@ -6,15 +6,17 @@ use bytes::Bytes;
 use starling_codec::QoS;
 use starling_core::{Message, MessageProperties};
 use starling_topic::TopicName;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 impl Router {
-    pub(super) fn client_event(&mut self, client_id: &str, connected: bool) {
+    /// `connected` (with the client's address) or, without one, `disconnected`.
+    pub(super) fn client_event(&mut self, client_id: &str, connected: Option<SocketAddr>) {
         if !self.settings.client_events {
             return;
         }
-        let what = if connected {
+        let what = if connected.is_some() {
             "connected"
         } else {
             "disconnected"
@@ -30,8 +32,11 @@ impl Router {
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
+        let address = connected.map_or_else(String::new, |peer| {
+            format!(",\"ipaddress\":\"{}\",\"port\":{}", peer.ip(), peer.port())
+        });
         let payload = format!(
-            "{{\"clientid\":{},\"ts\":{ts},\"event\":\"{what}\"}}",
+            "{{\"clientid\":{},\"ts\":{ts},\"event\":\"{what}\"{address}}}",
             json_string(client_id)
         );
         let message = Message {

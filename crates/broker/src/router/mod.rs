@@ -222,6 +222,7 @@ impl Router {
             RouterCmd::Connect {
                 client_id,
                 conn_id,
+                peer,
                 clean_start,
                 expiry_interval,
                 will,
@@ -229,7 +230,7 @@ impl Router {
                 reply,
             } => {
                 let connected = self.connect(
-                    client_id,
+                    client_id.clone(),
                     conn_id,
                     clean_start,
                     expiry_interval,
@@ -238,6 +239,7 @@ impl Router {
                     now,
                 );
                 let _ = reply.send(connected);
+                self.client_event(&client_id, Some(peer));
             }
             RouterCmd::Publish(message) => {
                 self.publish(message, now);
@@ -303,7 +305,7 @@ impl Router {
                     self.forget_session(&client_id);
                     Metrics::sub(&self.metrics.sessions, 1);
                     if was_online {
-                        self.client_event(&client_id, false);
+                        self.client_event(&client_id, None);
                     }
                 }
                 for delivery in redispatch {

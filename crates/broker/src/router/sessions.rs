@@ -151,7 +151,6 @@ impl Router {
             self.persist.session(&client_id, &record);
         }
         let previous = self.registry.insert(client_id.clone(), registration);
-        self.client_event(&client_id, true);
         let previous = match (previous, offline) {
             (None, _) => {
                 Metrics::add(&self.metrics.sessions, 1);
@@ -231,7 +230,7 @@ impl Router {
             return;
         };
         reg.set_offline();
-        self.client_event(&client_id, false);
+        self.client_event(&client_id, None);
         let max = self.settings.max_offline;
         if max != 0 && self.offline.len() >= max {
             Metrics::add(&self.metrics.sessions_refused, 1);

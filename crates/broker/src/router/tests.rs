@@ -71,6 +71,7 @@ pub(super) fn connect(
     let (reply, _previous) = oneshot::channel();
     r.handle(
         RouterCmd::Connect {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
             client_id: id.into(),
             conn_id,
             clean_start: clean,

@@ -74,6 +74,7 @@ fn a_takeover_of_an_offline_session_cancels_its_delayed_will() {
     let (tx, _rx) = mailbox();
     let (reply, mut connected) = oneshot::channel();
     let cmd = RouterCmd::Connect {
+        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
         client_id: "c".into(),
         conn_id: 2,
         clean_start: false,
@@ -128,6 +129,7 @@ fn a_stored_queue_stays_on_disk_and_streams_back_against_credit() {
     let (tx, mut inbox) = mailbox();
     let (reply, mut connected) = oneshot::channel();
     let cmd = RouterCmd::Connect {
+        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
         client_id: "s".into(),
         conn_id: 2,
         clean_start: false,

@@ -146,6 +146,8 @@ pub(crate) enum Scheme {
     Ws,
     /// WebSocket over TLS.
     Wss,
+    /// QUIC (UDP), ALPN `mqtt`.
+    Quic,
 }
 
 impl Scheme {
@@ -155,11 +157,12 @@ impl Scheme {
             Scheme::Mqtts => 8883,
             Scheme::Ws => 8083,
             Scheme::Wss => 8084,
+            Scheme::Quic => 14567,
         }
     }
 
     fn tls(self) -> bool {
-        matches!(self, Scheme::Mqtts | Scheme::Wss)
+        matches!(self, Scheme::Mqtts | Scheme::Wss | Scheme::Quic)
     }
 
     fn name(self) -> &'static str {
@@ -168,6 +171,7 @@ impl Scheme {
             Scheme::Mqtts => "mqtts",
             Scheme::Ws => "ws",
             Scheme::Wss => "wss",
+            Scheme::Quic => "quic",
         }
     }
 }
@@ -204,7 +208,7 @@ impl BrokerOpts {
         };
         if self.tls.requested() && !endpoint.scheme.tls() {
             bail!(
-                "--cafile, --cert, --key and --insecure are TLS options: use mqtts:// or wss://, \
+                "--cafile, --cert, --key and --insecure are TLS options: use mqtts://, wss:// or quic://, \
                  not {}://",
                 endpoint.scheme.name()
             );
@@ -214,7 +218,7 @@ impl BrokerOpts {
 
     /// The transport for `endpoint`, with the TLS files loaded (once: clones share them).
     pub(crate) fn transport(&self, endpoint: &Endpoint) -> anyhow::Result<TransportKind> {
-        let tls = || TlsConfig::new(&self.tls.options()).map_err(connect_error);
+        let tls = || TlsConfig::new(&self.tls.options()).map_err(|e| connect_error(e.into()));
         Ok(match endpoint.scheme {
             Scheme::Mqtt => TransportKind::Tcp,
             Scheme::Mqtts => TransportKind::Tls(tls()?),
@@ -225,6 +229,7 @@ impl BrokerOpts {
                 path: endpoint.path.clone(),
                 tls: tls()?,
             },
+            Scheme::Quic => TransportKind::Quic(tls()?),
         })
     }
 }
@@ -317,14 +322,14 @@ pub(crate) fn connect_error(error: ClientError) -> anyhow::Error {
 
 fn parse_url(url: &str) -> anyhow::Result<Endpoint> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        anyhow!("invalid --url {url:?}: expected mqtt://, mqtts://, ws:// or wss://host[:port]")
+        anyhow!("invalid --url {url:?}: expected mqtt://, mqtts://, ws://, wss:// or quic://host[:port]")
     })?;
     let scheme = match scheme {
         "mqtt" | "tcp" => Scheme::Mqtt,
         "mqtts" | "ssl" | "tls" => Scheme::Mqtts,
         "ws" => Scheme::Ws,
         "wss" => Scheme::Wss,
-        "quic" => bail!("quic:// is not supported yet: use mqtt://, mqtts://, ws:// or wss://"),
+        "quic" => Scheme::Quic,
         _ => bail!("invalid --url {url:?}: unknown scheme {scheme:?}"),
     };
     let (authority, path) = match rest.find('/') {
@@ -446,8 +451,7 @@ mod tests {
             ok("wss://[::1]"),
             endpoint(Scheme::Wss, "::1", 8084, "/mqtt")
         );
-        let e = parse_url("quic://h").expect_err("quic").to_string();
-        assert!(e.contains("not supported yet"), "{e}");
+        assert_eq!(ok("quic://h"), endpoint(Scheme::Quic, "h", 14567, ""));
         assert!(parse_url("http://h").is_err());
         assert!(parse_url("mqtt://h:x").is_err());
     }

@@ -1,91 +1,67 @@
-//! MQTT over WebSocket: the HTTP upgrade (subprotocol `mqtt`) and [`WsStream`], which turns the
-//! stream of binary WebSocket messages into the byte stream a connection reads and writes.
+//! [`WsStream`]: the stream of binary WebSocket messages as the byte stream a connection reads
+//! and writes, on either side.
 //!
-//! Every write becomes one binary message (the connection writes one batch per turn), and a
-//! message read may hold any part of a packet: MQTT packets are not aligned with messages.
+//! Every write becomes one binary message (a connection writes one batch per turn), and a
+//! message read may hold any part of a packet, or several: MQTT packets are not aligned with
+//! messages. A text message, or one over the configured size, ends the stream with an
+//! `InvalidData` error (counted on the server side).
 
-use crate::ClientError;
+use crate::counters::NetCounters;
 use bytes::Bytes;
-use futures_util::{Sink, Stream};
+use futures_util::{Sink, Stream as _};
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_rustls::rustls;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 /// The subprotocol MQTT registers for WebSocket (MQTT 3.1.1 section 6, 5.0 section 6).
-pub(crate) const SUBPROTOCOL: &str = "mqtt";
+pub const SUBPROTOCOL: &str = "mqtt";
+
+/// tungstenite's settings for MQTT: a 4 KiB read buffer instead of its 128 KiB default (which
+/// every idle connection would hold), writes sent at once (the connection batches already),
+/// and `max_size` on frames and messages.
+pub(crate) fn config(max_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_frame_size(Some(max_size))
+        .max_message_size(Some(max_size))
+}
 
 /// The byte stream of an MQTT-over-WebSocket connection.
-pub(crate) struct WsStream<S> {
+pub struct WsStream<S> {
     inner: WebSocketStream<S>,
     /// What is left of the last binary message read.
     read: Bytes,
     eof: bool,
+    /// The server's counters; `None` on the client side.
+    counters: Option<Arc<NetCounters>>,
 }
 
-/// Opens the WebSocket on `stream`: GET `url` (`ws://host:port/path`, or `wss://` over TLS)
-/// offering the `mqtt` subprotocol.
-pub(crate) async fn handshake<S>(url: &str, stream: S) -> Result<WsStream<S>, ClientError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let failed = |reason: String| ClientError::WebSocket {
-        url: url.to_owned(),
-        reason,
-    };
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| failed(e.to_string()))?;
-    request.headers_mut().insert(
-        SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    let (inner, _response) = match tokio_tungstenite::client_async(request, stream).await {
-        Ok(done) => done,
-        // A TLS alert (e.g. the client certificate refused): told as a TLS failure by the caller.
-        Err(tungstenite::Error::Io(e))
-            if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) =>
-        {
-            return Err(ClientError::Io(e))
+impl<S> WsStream<S> {
+    pub(crate) fn new(inner: WebSocketStream<S>, counters: Option<Arc<NetCounters>>) -> Self {
+        Self {
+            inner,
+            read: Bytes::new(),
+            eof: false,
+            counters,
         }
-        Err(e) => return Err(failed(upgrade_failure(e))),
-    };
-    Ok(WsStream {
-        inner,
-        read: Bytes::new(),
-        eof: false,
-    })
-}
+    }
 
-/// Why the upgrade failed, in words: the HTTP status when the server answered with one.
-fn upgrade_failure(error: tungstenite::Error) -> String {
-    match error {
-        tungstenite::Error::Http(response) => {
-            let status = response.status();
-            format!(
-                "the server answered HTTP {} {} instead of switching protocols",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
+    fn refuse(
+        &self,
+        what: &'static str,
+        counter: fn(&NetCounters) -> &std::sync::atomic::AtomicU64,
+    ) -> io::Error {
+        if let Some(counters) = &self.counters {
+            NetCounters::bump(counter(counters));
+            tracing::debug!("WebSocket connection closed: {what}");
         }
-        tungstenite::Error::Io(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-            ) =>
-        {
-            "the server closed the connection during the upgrade (is it a WebSocket port?)".into()
-        }
-        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => {
-            "the server closed the connection during the upgrade (is it a WebSocket port?)".into()
-        }
-        other => other.to_string(),
+        io::Error::new(io::ErrorKind::InvalidData, what)
     }
 }
 
@@ -123,12 +99,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 // Ping is answered by tungstenite on the next read or write.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
+                    return Poll::Ready(Err(this.refuse(
                         "a text WebSocket message: MQTT goes in binary messages",
+                        |c| &c.ws_text_frames,
                     )))
                 }
                 Some(Ok(Message::Close(_))) | None => this.eof = true,
+                Some(Err(tungstenite::Error::Capacity(_))) => {
+                    return Poll::Ready(Err(this.refuse(
+                        "a WebSocket frame or message over the maximum frame size",
+                        |c| &c.ws_oversize_frames,
+                    )))
+                }
                 Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
             }
         }
@@ -160,5 +142,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
             Ok(()) | Err(tungstenite::Error::ConnectionClosed) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(io_error(e))),
         }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> crate::Stream for WsStream<S> {
+    /// Always ready: tungstenite may hold a whole frame already read from the socket, and it
+    /// does not say so. A spurious readiness costs one read attempt that returns `Pending`
+    /// (the connection then gives its buffer back); it cannot busy-loop, since `Pending` waits
+    /// for the socket.
+    fn poll_read_ready(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }

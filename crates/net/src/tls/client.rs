@@ -1,9 +1,9 @@
-//! TLS: [`TlsOptions`] (files and flags, as a command line gives them) become a [`TlsConfig`]
+//! The client side of TLS: [`TlsOptions`] (files and flags, as a command line gives them) become a [`TlsConfig`]
 //! (a rustls client configuration on the `ring` provider, built once and shared by every
 //! connection), and the client side of the handshake with the server's name for SNI and
 //! certificate verification.
 
-use crate::ClientError;
+use crate::NetError;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use std::fmt;
@@ -58,11 +58,11 @@ impl fmt::Debug for TlsConfig {
 impl TlsConfig {
     /// Loads the files of `opts` and builds the configuration. Without a CA file the system's
     /// trust store is used (an error if it holds no certificate).
-    pub fn new(opts: &TlsOptions) -> Result<Self, ClientError> {
+    pub fn new(opts: &TlsOptions) -> Result<Self, NetError> {
         let provider = Arc::new(crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::TlsConfig(e.to_string()))?;
+            .map_err(|e| NetError::TlsConfig(e.to_string()))?;
         let builder = if opts.insecure {
             builder
                 .dangerous()
@@ -74,22 +74,22 @@ impl TlsConfig {
             (None, None) => builder.with_no_client_auth(),
             (Some(cert), Some(key)) => {
                 let chain = certificates(cert, "client certificate file")?;
-                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ClientError::TlsFile {
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| NetError::TlsFile {
                     what: "client key file",
                     path: key.clone(),
                     reason: pem_reason(e, "private key"),
                 })?;
                 builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|e| ClientError::TlsConfig(format!("client certificate: {e}")))?
+                    .map_err(|e| NetError::TlsConfig(format!("client certificate: {e}")))?
             }
             (Some(_), None) => {
-                return Err(ClientError::TlsConfig(
+                return Err(NetError::TlsConfig(
                     "a client certificate needs its private key (--key)".into(),
                 ))
             }
             (None, Some(_)) => {
-                return Err(ClientError::TlsConfig(
+                return Err(NetError::TlsConfig(
                     "a client private key needs its certificate (--cert)".into(),
                 ))
             }
@@ -110,12 +110,12 @@ impl TlsConfig {
 }
 
 /// The CA certificates of `cafile`, or the system's.
-fn roots(cafile: Option<&Path>) -> Result<RootCertStore, ClientError> {
+fn roots(cafile: Option<&Path>) -> Result<RootCertStore, NetError> {
     let mut store = RootCertStore::empty();
     match cafile {
         Some(path) => {
             for cert in certificates(path, "CA file")? {
-                store.add(cert).map_err(|e| ClientError::TlsFile {
+                store.add(cert).map_err(|e| NetError::TlsFile {
                     what: "CA file",
                     path: path.to_owned(),
                     reason: format!("unusable certificate: {e}"),
@@ -130,7 +130,7 @@ fn roots(cafile: Option<&Path>) -> Result<RootCertStore, ClientError> {
                     .errors
                     .first()
                     .map_or_else(String::new, |e| format!(" ({e})"));
-                return Err(ClientError::TlsConfig(format!(
+                return Err(NetError::TlsConfig(format!(
                     "no CA certificate in the system's trust store{why}: give one with --cafile"
                 )));
             }
@@ -140,11 +140,11 @@ fn roots(cafile: Option<&Path>) -> Result<RootCertStore, ClientError> {
 }
 
 /// Every certificate in the PEM file `path`; an error if there is none.
-fn certificates(
+pub(crate) fn certificates(
     path: &Path,
     what: &'static str,
-) -> Result<Vec<CertificateDer<'static>>, ClientError> {
-    let file_error = |reason: String| ClientError::TlsFile {
+) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let file_error = |reason: String| NetError::TlsFile {
         what,
         path: path.to_owned(),
         reason,
@@ -158,7 +158,7 @@ fn certificates(
     Ok(certs)
 }
 
-fn pem_reason(error: rustls_pki_types::pem::Error, what: &str) -> String {
+pub(crate) fn pem_reason(error: rustls_pki_types::pem::Error, what: &str) -> String {
     use rustls_pki_types::pem::Error;
     match error {
         Error::Io(e) => e.to_string(),
@@ -169,17 +169,17 @@ fn pem_reason(error: rustls_pki_types::pem::Error, what: &str) -> String {
 
 /// The TLS client handshake over `stream` with `server_name` (a DNS name or an IP address),
 /// bounded by the caller. `server` names the peer in errors (`host:port`).
-pub(crate) async fn handshake<S>(
+pub async fn handshake<S>(
     config: &TlsConfig,
     server_name: &str,
     server: &str,
     stream: S,
-) -> Result<TlsStream<S>, ClientError>
+) -> Result<TlsStream<S>, NetError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| ClientError::InvalidServerName(server_name.to_owned()))?;
+        .map_err(|_| NetError::InvalidServerName(server_name.to_owned()))?;
     TlsConnector::from(Arc::clone(&config.config))
         .connect(name, stream)
         .await
@@ -187,7 +187,7 @@ where
 }
 
 /// A TLS handshake error in words: rustls' reason when there is one.
-pub(crate) fn tls_failure(server: &str, error: std::io::Error) -> ClientError {
+pub fn tls_failure(server: &str, error: std::io::Error) -> NetError {
     let reason = match error
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>())
@@ -198,23 +198,9 @@ pub(crate) fn tls_failure(server: &str, error: std::io::Error) -> ClientError {
         }
         None => error.to_string(),
     };
-    ClientError::Tls {
+    NetError::Tls {
         server: server.to_owned(),
         reason,
-    }
-}
-
-/// After the handshake, the server may still reject the client's certificate (TLS 1.3 sends the
-/// alert with its first record): such an I/O error is a TLS failure too.
-pub(crate) fn explain(server: &str, error: ClientError) -> ClientError {
-    match error {
-        ClientError::Io(e)
-            if e.get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
-        {
-            tls_failure(server, e)
-        }
-        other => other,
     }
 }
 

@@ -1,0 +1,82 @@
+//! The QUIC accept loop: each incoming connection is admitted (rate and limits as on TCP),
+//! then its TLS handshake and first bidirectional stream are awaited within the listener's
+//! `handshake_timeout`, and the stream is served as an MQTT connection.
+
+use super::accept::admit;
+use super::bind::Listener;
+use super::upgrade::{bounded, identity, timed_out};
+use crate::admission::AcceptRate;
+use crate::connection;
+use crate::context::Context;
+use starling_net::quic::QuicStream;
+use starling_net::rustls::pki_types::CertificateDer;
+use starling_net::tls::PeerNames;
+use starling_net::NetCounters;
+use std::sync::Arc;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+/// Runs one QUIC listener until shutdown.
+pub(super) async fn run(
+    endpoint: quinn::Endpoint,
+    listener: Arc<Listener>,
+    index: usize,
+    ctx: Arc<Context>,
+    tasks: TaskTracker,
+) {
+    let mut rate = listener
+        .config
+        .max_connection_rate
+        .map(|r| AcceptRate::new(r, crate::clock::now()));
+    loop {
+        if let Some(rate) = &mut rate {
+            while let Err(wait) = rate.take(crate::clock::now()) {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return endpoint.close(0u32.into(), b""),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+        let incoming = tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            incoming = endpoint.accept() => incoming,
+        };
+        let Some(incoming) = incoming else { break };
+        let peer = incoming.remote_address();
+        let Some(slot) = admit(&ctx, &listener, index, peer) else {
+            incoming.refuse();
+            continue;
+        };
+        let listener = listener.clone();
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let deadline = Instant::now() + listener.config.handshake_timeout;
+            let opened = bounded(&ctx, deadline, async {
+                let connection = incoming.await?;
+                let names = connection
+                    .peer_identity()
+                    .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+                    .and_then(|chain| chain.first().map(PeerNames::of));
+                let (send, recv) = connection.accept_bi().await?;
+                Ok::<_, quinn::ConnectionError>((QuicStream::new(send, recv), names))
+            });
+            match opened.await {
+                Some(Ok((stream, names))) => {
+                    let identity = names.as_ref().and_then(|n| identity(n, &listener));
+                    connection::serve(stream, peer, ctx, slot, identity).await;
+                }
+                Some(Err(error)) => {
+                    NetCounters::bump(&ctx.metrics.transport.quic_handshake_failed);
+                    debug!(%peer, listener = %listener.label, %error, "QUIC connection failed");
+                    ctx.admission.release(slot);
+                }
+                None => {
+                    timed_out(&ctx, peer, &listener, "QUIC handshake");
+                    ctx.admission.release(slot);
+                }
+            }
+        });
+    }
+    // Connections still open get closed by their tasks (DISCONNECT 0x8B first, for 5.0).
+}

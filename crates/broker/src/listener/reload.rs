@@ -1,0 +1,104 @@
+//! TLS certificates reloaded without a restart: every listener's files are checked for changes
+//! each `reload_interval` (the smallest configured), and all are reloaded on SIGHUP. New
+//! connections get the new certificate; open ones keep theirs. A reload that fails keeps the
+//! old configuration and logs why (once per change of the files).
+
+use super::bind::Listener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// A TLS listener to keep up to date; a QUIC one also has its endpoint.
+pub(crate) struct Reloadable {
+    pub(crate) listener: Arc<ListenerTls>,
+    pub(crate) endpoint: Option<quinn::Endpoint>,
+}
+
+/// What a reload needs of a listener.
+pub(crate) struct ListenerTls {
+    pub(crate) label: String,
+    pub(crate) tls: Arc<starling_net::tls::ServerTls>,
+    pub(crate) interval: Option<Duration>,
+}
+
+impl Reloadable {
+    /// The reload view of `listener`, if it has TLS.
+    pub(crate) fn of(listener: &Listener, endpoint: Option<quinn::Endpoint>) -> Option<Self> {
+        let tls = listener.tls.clone()?;
+        let interval = listener.config.tls.as_ref().and_then(|t| t.reload_interval);
+        Some(Self {
+            listener: Arc::new(ListenerTls {
+                label: listener.label.clone(),
+                tls,
+                interval,
+            }),
+            endpoint,
+        })
+    }
+
+    fn reload(&self, force: bool) {
+        match self.listener.tls.reload(force) {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Some(endpoint) = &self.endpoint {
+                    match starling_net::quic::server_config(&self.listener.tls) {
+                        Ok(config) => endpoint.set_server_config(Some(config)),
+                        Err(error) => {
+                            warn!(listener = %self.listener.label, %error, "TLS reload not applied to QUIC");
+                            return;
+                        }
+                    }
+                }
+                info!(listener = %self.listener.label, "TLS certificate reloaded");
+            }
+            Err(error) => {
+                warn!(listener = %self.listener.label, %error, "TLS reload failed; the previous certificate stays in use");
+            }
+        }
+    }
+}
+
+/// Watches `listeners` until shutdown.
+pub(crate) async fn run(listeners: Vec<Reloadable>, shutdown: CancellationToken) {
+    // Even without TLS listeners, so that SIGHUP means "reload" and never ends the broker.
+    let period = listeners.iter().filter_map(|l| l.listener.interval).min();
+    let mut ticker = period.map(tokio::time::interval);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let tick = async {
+            match &mut ticker {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        let hup = async {
+            match &mut hangup {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup = std::future::pending::<Option<()>>();
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tick => {
+                for l in &listeners {
+                    if l.listener.interval.is_some() {
+                        l.reload(false);
+                    }
+                }
+            }
+            Some(()) = hup => {
+                info!("SIGHUP: reloading TLS certificates");
+                for l in &listeners {
+                    l.reload(true);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The server side of the WebSocket upgrade: the configured path, the `mqtt` (or `mqttv3.1`)
+//! subprotocol, an optional Origin check, and the client's real address from `X-Forwarded-For`
+//! or `X-Real-IP` when the connection comes from a trusted proxy.
+
+use super::stream::{config, WsStream};
+use crate::counters::NetCounters;
+use starling_config::{IpNet, WsConfig};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderMap, HeaderValue, StatusCode};
+
+/// Subprotocols accepted, in order of preference: MQTT 3.1.1/5.0's, then MQTT 3.1's.
+const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+
+/// An accepted upgrade.
+pub struct Upgraded<S> {
+    /// The MQTT byte stream.
+    pub stream: WsStream<S>,
+    /// The client's address as a trusted proxy reported it.
+    pub forwarded_for: Option<IpAddr>,
+}
+
+/// Why an upgrade was refused (the client got an HTTP error status, or nothing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsRefusal {
+    /// The request's path is not the listener's (404).
+    #[error("upgrade on path {0:?}, not the listener's")]
+    WrongPath(String),
+    /// Neither `mqtt` nor `mqttv3.1` was offered (400).
+    #[error("upgrade without the mqtt subprotocol (offered: {0:?})")]
+    NoSubprotocol(Option<String>),
+    /// The Origin is not allowed (403).
+    #[error("upgrade from origin {0:?}, which is not allowed")]
+    Origin(Option<String>),
+    /// Not a valid WebSocket upgrade, or the connection failed during it.
+    #[error("not a WebSocket upgrade: {0}")]
+    Invalid(String),
+}
+
+/// Answers the upgrade on `stream` from `peer` (the TCP peer, or the PROXY header's source) as
+/// `settings` say. A refusal is counted and logged at debug level.
+pub async fn accept<S>(
+    stream: S,
+    peer: IpAddr,
+    settings: &WsConfig,
+    counters: &Arc<NetCounters>,
+) -> Result<Upgraded<S>, WsRefusal>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut refusal = None;
+    let mut forwarded_for = None;
+    #[allow(clippy::result_large_err)] // the callback's type is tungstenite's
+    let callback = |request: &Request, mut response: Response| match check(request, settings) {
+        Ok(subprotocol) => {
+            response.headers_mut().insert(
+                "sec-websocket-protocol",
+                HeaderValue::from_static(subprotocol),
+            );
+            if settings
+                .trusted_proxies
+                .iter()
+                .any(|net| net.contains(peer))
+            {
+                forwarded_for = forwarded(request.headers(), &settings.trusted_proxies);
+            }
+            Ok(response)
+        }
+        Err(why) => {
+            let status = match &why {
+                WsRefusal::WrongPath(_) => StatusCode::NOT_FOUND,
+                WsRefusal::Origin(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let mut answer = ErrorResponse::new(Some(why.to_string()));
+            *answer.status_mut() = status;
+            refusal = Some(why);
+            Err(answer)
+        }
+    };
+    let accepted = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        callback,
+        Some(config(settings.max_frame_size as usize)),
+    )
+    .await;
+    match accepted {
+        Ok(ws) => Ok(Upgraded {
+            stream: WsStream::new(ws, Some(Arc::clone(counters))),
+            forwarded_for,
+        }),
+        Err(error) => {
+            let why = refusal.unwrap_or_else(|| WsRefusal::Invalid(error.to_string()));
+            NetCounters::bump(&counters.ws_upgrade_refused);
+            tracing::debug!(%peer, reason = %why, "WebSocket upgrade refused");
+            Err(why)
+        }
+    }
+}
+
+/// The subprotocol to answer with, or why the request is refused.
+fn check(request: &Request, settings: &WsConfig) -> Result<&'static str, WsRefusal> {
+    let path = request.uri().path();
+    if path != settings.path {
+        return Err(WsRefusal::WrongPath(path.to_owned()));
+    }
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if !settings.allowed_origins.is_empty() {
+        let origin = header("origin");
+        if !origin
+            .as_deref()
+            .is_some_and(|o| settings.allowed_origins.iter().any(|a| a == o))
+        {
+            return Err(WsRefusal::Origin(origin));
+        }
+    }
+    let offered = header("sec-websocket-protocol");
+    let chosen = offered.as_deref().and_then(|list| {
+        SUBPROTOCOLS.into_iter().find(|wanted| {
+            list.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case(wanted))
+        })
+    });
+    chosen.ok_or(WsRefusal::NoSubprotocol(offered))
+}
+
+/// The client's address from the forwarding headers of a trusted proxy: in `X-Forwarded-For`
+/// the rightmost address that is not itself a trusted proxy (what the nearest untrusted hop
+/// said cannot be believed), else `X-Real-IP`.
+fn forwarded(headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let parse = |s: &str| {
+        s.trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .ok()
+    };
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(parse)
+        .collect();
+    if let Some(first) = chain.first() {
+        let untrusted = chain
+            .iter()
+            .rev()
+            .find(|ip| !trusted.iter().any(|net| net.contains(**ip)));
+        return Some(*untrusted.unwrap_or(first));
+    }
+    headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_forwarded_address_is_the_client() {
+        let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8, 10.0.0.2")]);
+        assert_eq!(forwarded(&h, &trusted), Some("5.6.7.8".parse().unwrap()));
+        let h = headers(&[("x-forwarded-for", "10.1.1.1")]);
+        assert_eq!(forwarded(&h, &trusted), Some("10.1.1.1".parse().unwrap()));
+        let h = headers(&[("x-real-ip", "9.9.9.9")]);
+        assert_eq!(forwarded(&h, &trusted), Some("9.9.9.9".parse().unwrap()));
+        assert_eq!(forwarded(&headers(&[]), &trusted), None);
+    }
+}
