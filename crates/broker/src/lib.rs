@@ -85,6 +85,7 @@ pub struct RunningBroker {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     router: JoinHandle<()>,
+    tls: Arc<Vec<listener::Reloadable>>,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -190,13 +191,15 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         local_addrs.push(addr);
         tasks.spawn(listener::run(bound, index, ctx.clone(), tasks.clone()));
     }
-    tasks.spawn(listener::run_reload(reloadable, shutdown.clone()));
+    let reloadable = Arc::new(reloadable);
+    tasks.spawn(listener::run_reload(reloadable.clone(), shutdown.clone()));
     Ok(RunningBroker {
         local_addrs,
         metrics,
         shutdown,
         tasks,
         router,
+        tls: reloadable,
     })
 }
 
@@ -209,6 +212,15 @@ impl RunningBroker {
     /// The broker's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Reloads every TLS listener's certificate, key, CA and CRLs from their files now, as
+    /// SIGHUP does. New connections get the new files; a listener whose files are unusable
+    /// keeps the old ones (logged).
+    pub fn reload_tls(&self) {
+        for listener in self.tls.iter() {
+            listener.reload(true);
+        }
     }
 
     /// A token that, when cancelled, starts a graceful shutdown.

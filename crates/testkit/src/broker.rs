@@ -85,6 +85,13 @@ impl TestBroker {
         &self.addrs
     }
 
+    /// Reloads the TLS listeners' files now (as SIGHUP does).
+    pub fn reload_tls(&self) {
+        if let Some(running) = &self.running {
+            running.reload_tls();
+        }
+    }
+
     /// The broker's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -4,8 +4,9 @@
 
 use crate::TestBroker;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SerialNumber,
 };
 use starling_config::{CertFiles, ListenerConfig, ListenerKind, PeerVerify};
 use std::net::SocketAddr;
@@ -29,6 +30,16 @@ pub struct TestPki {
     pub client_cert: PathBuf,
     /// The client key.
     pub client_key: PathBuf,
+    /// A client certificate of the CA that expired in 2021, and its key.
+    pub expired_cert: PathBuf,
+    /// Its key.
+    pub expired_key: PathBuf,
+    /// A client certificate of the CA that [`TestPki::crl`] revokes, and its key.
+    pub revoked_cert: PathBuf,
+    /// Its key.
+    pub revoked_key: PathBuf,
+    /// A CRL of the CA revoking `revoked_cert`.
+    pub crl: PathBuf,
 }
 
 fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
@@ -46,8 +57,18 @@ fn leaf(
     usage: ExtendedKeyUsagePurpose,
     issuer: &Issuer<'static, KeyPair>,
 ) -> (String, String) {
+    leaf_with(names, usage, issuer, |_| {})
+}
+
+fn leaf_with(
+    names: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &Issuer<'static, KeyPair>,
+    tweak: impl FnOnce(&mut CertificateParams),
+) -> (String, String) {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(names.clone()).expect("params");
+    tweak(&mut params);
     params
         .distinguished_name
         .push(DnType::CommonName, names[0].as_str());
@@ -80,6 +101,38 @@ impl TestPki {
             ExtendedKeyUsagePurpose::ClientAuth,
             &issuer,
         );
+        let (expired_cert, expired_key) = leaf_with(
+            &["expired-client"],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &issuer,
+            |p| {
+                p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            },
+        );
+        let (revoked_cert, revoked_key) = leaf_with(
+            &["revoked-client"],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &issuer,
+            |p| p.serial_number = Some(SerialNumber::from(4242u64)),
+        );
+        let crl = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2025, 1, 1),
+            next_update: rcgen::date_time_ymd(2045, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from(4242u64),
+                revocation_time: rcgen::date_time_ymd(2025, 6, 1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .expect("CRL")
+        .pem()
+        .expect("CRL PEM");
         let write = |name: &str, pem: &str| {
             let path = dir.join(name);
             std::fs::write(&path, pem).expect("write PEM");
@@ -92,6 +145,11 @@ impl TestPki {
             server_key: write("server.key", &server_key),
             client_cert: write("client.pem", &client_cert),
             client_key: write("client.key", &client_key),
+            expired_cert: write("expired.pem", &expired_cert),
+            expired_key: write("expired.key", &expired_key),
+            revoked_cert: write("revoked.pem", &revoked_cert),
+            revoked_key: write("revoked.key", &revoked_key),
+            crl: write("ca.crl", &crl),
             dir,
         }
     }

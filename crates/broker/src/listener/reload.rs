@@ -37,7 +37,8 @@ impl Reloadable {
         })
     }
 
-    fn reload(&self, force: bool) {
+    /// Reloads if the files changed (or always, with `force`); logs the outcome.
+    pub(crate) fn reload(&self, force: bool) {
         match self.listener.tls.reload(force) {
             Ok(false) => {}
             Ok(true) => {
@@ -60,7 +61,7 @@ impl Reloadable {
 }
 
 /// Watches `listeners` until shutdown.
-pub(crate) async fn run(listeners: Vec<Reloadable>, shutdown: CancellationToken) {
+pub(crate) async fn run(listeners: Arc<Vec<Reloadable>>, shutdown: CancellationToken) {
     // Even without TLS listeners, so that SIGHUP means "reload" and never ends the broker.
     let period = listeners.iter().filter_map(|l| l.listener.interval).min();
     let mut ticker = period.map(tokio::time::interval);
@@ -87,7 +88,7 @@ pub(crate) async fn run(listeners: Vec<Reloadable>, shutdown: CancellationToken)
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tick => {
-                for l in &listeners {
+                for l in listeners.iter() {
                     if l.listener.interval.is_some() {
                         l.reload(false);
                     }
@@ -95,7 +96,7 @@ pub(crate) async fn run(listeners: Vec<Reloadable>, shutdown: CancellationToken)
             }
             Some(()) = hup => {
                 info!("SIGHUP: reloading TLS certificates");
-                for l in &listeners {
+                for l in listeners.iter() {
                     l.reload(true);
                 }
             }

@@ -135,7 +135,13 @@ impl ServerTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        match TlsAcceptor::from(self.config()).accept(stream).await {
+        // Fallible: on failure the stream comes back, so it is closed only after the failure
+        // is counted (a test that sees the close can read the counter).
+        match TlsAcceptor::from(self.config())
+            .accept(stream)
+            .into_fallible()
+            .await
+        {
             Ok(stream) => {
                 let peer_names = stream
                     .get_ref()
@@ -145,7 +151,7 @@ impl ServerTls {
                     .map(PeerNames::of);
                 Ok(TlsAccepted { stream, peer_names })
             }
-            Err(error) => {
+            Err((error, stream)) => {
                 let refusal = classify(&error);
                 let counter = match refusal {
                     TlsRefusal::BadCertificate => &counters.tls_bad_certificate,
@@ -154,6 +160,7 @@ impl ServerTls {
                 };
                 NetCounters::bump(counter);
                 tracing::debug!(%peer, ?refusal, %error, "TLS handshake failed");
+                drop(stream);
                 Err(refusal)
             }
         }

@@ -76,6 +76,8 @@ where
             };
             let mut answer = ErrorResponse::new(Some(why.to_string()));
             *answer.status_mut() = status;
+            // Counted before the answer is written (a client that reads it sees the count).
+            NetCounters::bump(&counters.ws_upgrade_refused);
             refusal = Some(why);
             Err(answer)
         }
@@ -92,8 +94,13 @@ where
             forwarded_for,
         }),
         Err(error) => {
-            let why = refusal.unwrap_or_else(|| WsRefusal::Invalid(error.to_string()));
-            NetCounters::bump(&counters.ws_upgrade_refused);
+            let why = match refusal {
+                Some(why) => why,
+                None => {
+                    NetCounters::bump(&counters.ws_upgrade_refused);
+                    WsRefusal::Invalid(error.to_string())
+                }
+            };
             tracing::debug!(%peer, reason = %why, "WebSocket upgrade refused");
             Err(why)
         }
