@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit, property and black-box tests (nextest), doc tests, then the
 # end-to-end tests that drive the release binary with paho-mqtt and mosquitto_pub/sub.
-# Installs what it needs when missing: mosquitto-clients, mosquitto and openssl from Debian (the
-# TLS end-to-end test runs Debian's mosquitto with certificates made by openssl), Python packages
-# from PyPI.
+# Installs what it needs when missing: mosquitto-clients, mosquitto, openssl and chromium from
+# Debian (the TLS end-to-end test runs Debian's mosquitto with certificates made by openssl; the
+# browser test drives chromium), Python packages (paho-mqtt, playwright, pytest) from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,14 @@ if { ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; } \
   $(need_root) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq mosquitto openssl >/dev/null
 fi
-if ! python3 -c 'import paho.mqtt, pytest' >/dev/null 2>&1; then
+# The browser end-to-end test drives Debian's Chromium with Playwright (pip); `playwright install`
+# is never run: it would download a browser build of its own.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium"
+  $(need_root) apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq chromium >/dev/null
+fi
+if ! python3 -c 'import paho.mqtt, pytest, playwright.sync_api' >/dev/null 2>&1; then
   echo "== installing Python test packages"
   python3 -m pip install -q -r tests/e2e/requirements.txt
 fi

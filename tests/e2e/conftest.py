@@ -6,6 +6,7 @@ a free port on 127.0.0.1; teardown sends SIGTERM and requires exit code 0 within
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -195,3 +196,87 @@ def clients():
     yield factory
     for c in made:
         c.close()
+
+
+# --- several listeners (tests/e2e/test_transports.py, test_browser.py) ---
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))  # a JSON string of plain text is a TOML basic string
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listeners_toml(listeners: list[dict], ports: list[int]) -> str:
+    """`[[listener]]` tables: first a plain "tcp" one (its bind is the conftest's
+    STARLING_LISTENER__0__BIND, i.e. broker.port), then one per dict of `listeners`
+    ({"kind": ..., "tls": {...}, "ws": {...}, other listener keys}) on 127.0.0.1:ports[i]."""
+    out = ['[[listener]]\nname = "plain"\nkind = "tcp"\n'
+           '# bind: set by STARLING_LISTENER__0__BIND (broker.port)\nbind = "127.0.0.1:1"\n']
+    for i, (spec, port) in enumerate(zip(listeners, ports)):
+        spec = dict(spec)
+        tls, ws = spec.pop("tls", None), spec.pop("ws", None)
+        spec.setdefault("name", f"{spec['kind']}{i + 1}")
+        lines = ["[[listener]]", f'bind = "127.0.0.1:{port}"']
+        lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]
+        for table, keys in (("tls", tls), ("ws", ws)):
+            if keys is not None:
+                lines.append(f"[listener.{table}]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in keys.items()]
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def wait_tcp_ports(broker: "Broker", ports: list[int], timeout: float = STARTUP_TIMEOUT) -> None:
+    """Wait (bounded) until every port accepts TCP on broker.host."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            if broker.proc.poll() is not None:
+                raise RuntimeError(f"starling exited with {broker.proc.returncode}:\n"
+                                   f"{broker.log()}")
+            try:
+                with socket.create_connection((broker.host, port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"starling did not accept TCP on {port} within "
+                                       f"{timeout}s:\n{broker.log()}")
+                time.sleep(0.05)  # polling a port that has no readiness event
+
+
+@pytest.fixture
+def listener_broker(broker_factory):
+    """Start a broker with a plain TCP listener on broker.port plus the given listeners, each on
+    a free port of 127.0.0.1, and wait until every TCP-based one accepts:
+
+        b = listener_broker({"kind": "tls"}, {"kind": "ws", "ws": {"path": "/mqtt"}},
+                            extra="[sys]\\nclient_events = true\\n")
+        b.ports  # [tls port, ws port], in the order given
+        b.workdir / "data" / "certs" / "ca.pem"  # the generated CA when no certfile is set
+
+    `extra` is more TOML (other sections). Teardown is broker_factory's (SIGTERM, exit 0)."""
+
+    def start(*listeners: dict, extra: str = "") -> Broker:
+        ports: list[int] = []
+        while len(ports) < len(listeners):
+            kind = listeners[len(ports)]["kind"]
+            p = _free_udp_port() if kind == "quic" else free_port()
+            if p not in ports:
+                ports.append(p)
+        b = broker_factory(config=listeners_toml(list(listeners), ports) + "\n" + extra)
+        b.ports = ports
+        b.workdir = pathlib.Path(b._tmp.name)
+        wait_tcp_ports(b, [p for spec, p in zip(listeners, ports) if spec["kind"] != "quic"])
+        return b
+
+    return start
