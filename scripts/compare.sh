@@ -18,7 +18,13 @@
 #     needs about one of them; Mosquitto is single-threaded. starling-mt: Starling's default, one
 #     worker thread per core (on a machine shared with the generator, the cost of waking the
 #     second worker for every hand-off between tasks makes it slower; see docs/benchmarks.md).
-#   SCENARIOS="conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k"
+#   SCENARIOS="conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k conn_tls fanin0_tls
+#              fanin0_ws fanin0_quic"
+#     conn_tls: $CONNS_TLS idle connections over TLS: handshakes per second and RSS per idle TLS
+#     connection. fanin0_tls/_ws/_quic: fanin0 over TLS, WebSocket, QUIC (compare with fanin0,
+#     plain TCP, in the same run). Every broker gets a TLS listener on its port + 1000 (the same
+#     ECDSA P-256 certificate, made here with openssl); Starling also WebSocket on + 2000 and QUIC
+#     on + 3000 (Debian's Mosquitto has no WebSocket or QUIC: those runs show "–").
 #     fanin1p: fan-in QoS 1 into a persistent subscriber (session kept, expiry 1 h): every
 #     message is written to the store and acked once durable.
 #   More brokers for the durability rows: starling-interval (fsync = "interval", 100 ms) and
@@ -43,7 +49,8 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-19000}
 OUT=${OUT:-target/compare/results.md}
 BROKERS=${BROKERS:-"starling mosquitto rumqttd starling-mt"}
-SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k"}
+SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k conn_tls fanin0_tls fanin0_ws fanin0_quic"}
+CONNS_TLS=${CONNS_TLS:-5000}
 RUMQTTD_VERSION=${RUMQTTD_VERSION:-0.20.0}
 PEERS_ROOT=${PEERS_ROOT:-$ROOT/target/compare/peers}
 RUN_DIR=${RUN_DIR:-$ROOT/target/compare/run-$(date +%Y%m%d-%H%M%S)}
@@ -116,8 +123,35 @@ mkdir -p "$RUN_DIR" "$(dirname "$OUT")"
 cp "$BIN" "$RUN_DIR/starling" && BIN=$RUN_DIR/starling
 [[ -n ${BASE_BIN:-} ]] && cp "$BASE_BIN" "$RUN_DIR/starling-base" && BASE_BIN=$RUN_DIR/starling-base
 
-# Per-run configs: the committed files with the port rewritten.
-sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf" > "$RUN_DIR/mosquitto.conf"
+# One server certificate for every broker's TLS listener (same key type, same chain length).
+CA=$RUN_DIR/tls/ca.pem CERT=$RUN_DIR/tls/server.pem KEY=$RUN_DIR/tls/server.key
+mkdir -p "$RUN_DIR/tls" && chmod 755 "$RUN_DIR/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+  -subj "/CN=compare CA" -keyout "$RUN_DIR/tls/ca.key" -out "$CA" 2>/dev/null \
+  && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+    -keyout "$KEY" -out "$RUN_DIR/tls/server.csr" 2>/dev/null \
+  && openssl x509 -req -in "$RUN_DIR/tls/server.csr" -CA "$CA" -CAkey "$RUN_DIR/tls/ca.key" \
+    -CAcreateserial -days 30 -out "$CERT" \
+    -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') 2>/dev/null \
+  || { log "openssl could not make the TLS certificate"; exit 1; }
+# Mosquitto drops root privileges before reading its key: these throwaway files are readable.
+chmod 644 "$RUN_DIR"/tls/*
+tport() { echo $(( PORT[$1] + 1000 )); }
+wport() { echo $(( PORT[$1] + 2000 )); }
+qport() { echo $(( PORT[$1] + 3000 )); }
+# Starling's extra listeners (not for starling-base: an earlier binary may not have them).
+starling_transports() {  # $1 broker: prints env assignments
+  echo "STARLING_LISTENER__1__KIND=tls STARLING_LISTENER__1__BIND=127.0.0.1:$(tport "$1")" \
+    "STARLING_LISTENER__1__TLS__CERTFILE=$CERT STARLING_LISTENER__1__TLS__KEYFILE=$KEY" \
+    "STARLING_LISTENER__2__KIND=ws STARLING_LISTENER__2__BIND=127.0.0.1:$(wport "$1")" \
+    "STARLING_LISTENER__3__KIND=quic STARLING_LISTENER__3__BIND=127.0.0.1:$(qport "$1")" \
+    "STARLING_LISTENER__3__TLS__CERTFILE=$CERT STARLING_LISTENER__3__TLS__KEYFILE=$KEY"
+}
+
+# Per-run configs: the committed files with the port rewritten, plus a TLS listener.
+{ sed "s/^listener [0-9]* /listener ${PORT[mosquitto]} /" "$HERE/mosquitto.conf"
+  printf 'listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n' "$(tport mosquitto)" "$CERT" "$KEY"
+} > "$RUN_DIR/mosquitto.conf"
 { sed "s/^listener [0-9]* /listener ${PORT[mosquitto-persist]} /" "$HERE/mosquitto.conf"
   echo "persistence true"; echo "persistence_location $RUN_DIR/mosquitto-data/"; echo "autosave_interval 1800"
 } > "$RUN_DIR/mosquitto-persist.conf"
@@ -145,7 +179,7 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
   case $b in
     starling)
       # A fresh store per start: what one scenario retained must not load into the next.
-      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
+      env $(starling_transports starling) STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling]} STARLING_LOG=warn \
         STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
       ;;
@@ -154,12 +188,12 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
         STARLING_NODE__WORKER_THREADS=1 "$BASE_BIN" start > "$logf" 2>&1 &
       ;;
     starling-mt)
-      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-mt]} STARLING_LOG=warn \
+      env $(starling_transports starling-mt) STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-mt]} STARLING_LOG=warn \
         STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         "$BIN" start > "$logf" 2>&1 &
       ;;
     starling-interval)
-      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-interval]} STARLING_LOG=warn \
+      env $(starling_transports starling-interval) STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-interval]} STARLING_LOG=warn \
         STARLING_NODE__DATA_DIR="$(mktemp -d "$RUN_DIR/data.XXXXXX")" \
         STARLING_DURABILITY__FSYNC=interval \
         STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
@@ -195,8 +229,13 @@ stop_broker() {
 }
 
 # ---------------------------------------------------------------- scenarios
-args_of() {
+args_of() {  # $1 scenario, $2 broker (for the transport ports; "<b>" in commands.txt)
+  local b=${2:-starling} fanin="pubsub --pubs 100 --subs 1 -t bench/fanin -q 0 -s 64 -d $DURATION"
   case $1 in
+    conn_tls)    echo "conn -c $CONNS_TLS -d 3s --url mqtts://127.0.0.1:$(tport "$b") --cafile $CA" ;;
+    fanin0_tls)  echo "$fanin --url mqtts://127.0.0.1:$(tport "$b") --cafile $CA" ;;
+    fanin0_ws)   echo "$fanin --url ws://127.0.0.1:$(wport "$b")/mqtt" ;;
+    fanin0_quic) echo "$fanin --url quic://127.0.0.1:$(qport "$b") --cafile $CA" ;;
     conn)       echo "conn -c $CONNS -d 3s${IFADDR:+ --ifaddr $IFADDR}" ;;
     fanin0)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 0 -s 64 -d $DURATION" ;;
     fanin1)     echo "pubsub --pubs 100 --subs 1 -t bench/fanin -q 1 -s 64 -d $DURATION" ;;
@@ -210,14 +249,22 @@ args_of() {
 }
 for s in $SCENARIOS; do args_of "$s" >/dev/null || { log "unknown scenario $s"; exit 1; }; done
 for s in $SCENARIOS; do echo "$s: starling bench $(args_of "$s") -p <port> --json --broker-pid <pid>"; done > "$RUN_DIR/commands.txt"
+# Transport scenarios run only on brokers that serve the transport.
+serves() {  # $1 scenario, $2 broker
+  case $1:$2 in
+    *_tls:starling-base|*_ws:starling-base|*_quic:starling-base|conn_tls:starling-base) return 1 ;;
+    *_ws:mosquitto*|*_quic:mosquitto*|*_tls:rumqttd|*_ws:rumqttd|*_quic:rumqttd|conn_tls:rumqttd) return 1 ;;
+  esac
+}
 
 for r in $(seq 1 "$ROUNDS"); do
   mkdir -p "$RUN_DIR/r$r"
   for s in $SCENARIOS; do
     for b in $BROKERS; do
+      serves "$s" "$b" || continue
       out=$RUN_DIR/r$r/$s.$b
       start_broker "$b" "$out.broker.log" || { stop_broker; continue; }
-      a=$(args_of "$s")
+      a=$(args_of "$s" "$b")
       log "round $r/$ROUNDS $s $b (load $(cut -d' ' -f1-3 /proc/loadavg)): starling bench $a -p ${PORT[$b]} --json --broker-pid $BPID"
       echo "$(cut -d' ' -f1 /proc/loadavg)" > "$out.load"
       # bounded: duration plus generous slack for connecting and draining

@@ -84,8 +84,20 @@ if present("conn"):
     metric("conn", "idle connections: broker peak RSS", "MB", "↓",
            lambda d: kb_to_mb(get(d, "broker", "peak_rss_kb")))
 
+if present("conn_tls"):
+    metric("conn_tls", "idle TLS connections: connected", "conn", "↑", lambda d: get(d, "connected"))
+    metric("conn_tls", "idle TLS connections: TLS handshakes (connect rate)", "conn/s", "↑",
+           lambda d: get(d, "connect_rate"))
+    metric("conn_tls", "idle TLS connections: broker RSS per connection", "bytes", "↓",
+           lambda d: get(d, "broker", "rss_per_connection_bytes"))
+    metric("conn_tls", "idle TLS connections: broker peak RSS", "MB", "↓",
+           lambda d: kb_to_mb(get(d, "broker", "peak_rss_kb")))
+
 for s, label in [
     ("fanin0", "fan-in 100 -> 1, QoS 0"),
+    ("fanin0_tls", "fan-in 100 -> 1, QoS 0, TLS"),
+    ("fanin0_ws", "fan-in 100 -> 1, QoS 0, WebSocket"),
+    ("fanin0_quic", "fan-in 100 -> 1, QoS 0, QUIC"),
     ("fanin1", "fan-in 100 -> 1, QoS 1"),
     ("fanin1p", "fan-in 100 -> 1, QoS 1, persistent subscriber"),
     ("fanout0", "fan-out 1 -> 100, QoS 0"),

@@ -2,8 +2,10 @@
 //! shutdown, at most `max_connection_rate` a second, and spawns one task per connection; a
 //! listener at its `max_connections`, or an address at its `max_connections_per_address`, has
 //! new sockets closed at once (and counted). A plain TCP listener without the PROXY protocol
-//! spawns the connection itself (the smallest task); the others spawn `upgrade::serve`, which
-//! does the PROXY header, TLS and WebSocket first.
+//! spawns the connection itself; the others spawn a handshake task (`upgrade`: PROXY header,
+//! TLS, WebSocket), which spawns the connection's own task once it is done. So every
+//! connection's long-lived task is exactly its `connection::Connection` future: the handshake's
+//! state (tens of kilobytes for TLS and WebSocket together) is gone with its task.
 
 use super::bind::Listener;
 use super::upgrade;
@@ -59,7 +61,14 @@ pub(super) async fn run(
         let _ = stream.set_nodelay(true);
         if config.proxy_protocol.is_some() {
             // Admitted once the header names the client: the balancer's address says nothing.
-            let task = upgrade::serve(stream, peer, listener.clone(), index, ctx.clone());
+            let task = upgrade::serve(
+                stream,
+                peer,
+                listener.clone(),
+                index,
+                ctx.clone(),
+                tasks.clone(),
+            );
             tasks.spawn(task);
             continue;
         }
@@ -69,7 +78,14 @@ pub(super) async fn run(
         if direct {
             tasks.spawn(connection::serve(stream, peer, ctx.clone(), slot, None));
         } else {
-            let task = upgrade::serve_admitted(stream, peer, slot, listener.clone(), ctx.clone());
+            let task = upgrade::serve_admitted(
+                stream,
+                peer,
+                slot,
+                listener.clone(),
+                ctx.clone(),
+                tasks.clone(),
+            );
             tasks.spawn(task);
         }
     }

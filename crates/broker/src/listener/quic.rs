@@ -50,6 +50,7 @@ pub(super) async fn run(
         };
         let listener = listener.clone();
         let ctx = ctx.clone();
+        let connections = tasks.clone();
         tasks.spawn(async move {
             let deadline = Instant::now() + listener.config.handshake_timeout;
             let opened = bounded(&ctx, deadline, async {
@@ -64,7 +65,8 @@ pub(super) async fn run(
             match opened.await {
                 Some(Ok((stream, names))) => {
                     let identity = names.as_ref().and_then(|n| identity(n, &listener));
-                    connection::serve(stream, peer, ctx, slot, identity).await;
+                    // Its own task: this one's handshake state goes with it.
+                    connections.spawn(connection::serve(stream, peer, ctx, slot, identity));
                 }
                 Some(Err(error)) => {
                     NetCounters::bump(&ctx.metrics.transport.quic_handshake_failed);

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 /// Reads the PROXY header (the listener has `proxy_protocol` on), admits the client by the
@@ -26,6 +27,7 @@ pub(super) async fn serve(
     listener: Arc<Listener>,
     index: usize,
     ctx: Arc<Context>,
+    tasks: TaskTracker,
 ) {
     let counters = &ctx.metrics.transport;
     let Some(timeout) = listener.config.proxy_protocol else {
@@ -53,33 +55,37 @@ pub(super) async fn serve(
     let Some(slot) = admit(&ctx, &listener, index, peer) else {
         return;
     };
-    serve_admitted(stream, peer, slot, listener, ctx).await;
+    serve_admitted(stream, peer, slot, listener, ctx, tasks).await;
 }
 
-/// Does the listener's TLS and WebSocket handshakes on an admitted connection, then serves it.
+/// Does the listener's TLS and WebSocket handshakes on an admitted connection, then spawns the
+/// connection's task (this one ends, and its state with it).
 pub(super) async fn serve_admitted(
     stream: TcpStream,
     peer: SocketAddr,
     slot: Slot,
     listener: Arc<Listener>,
     ctx: Arc<Context>,
+    tasks: TaskTracker,
 ) {
     let deadline = Instant::now() + listener.config.handshake_timeout;
     match listener.config.kind {
-        ListenerKind::Tcp => connection::serve(stream, peer, ctx, slot, None).await,
+        ListenerKind::Tcp => {
+            tasks.spawn(connection::serve(stream, peer, ctx, slot, None));
+        }
         ListenerKind::Ws => {
             let Some((stream, peer)) = websocket(stream, peer, deadline, &listener, &ctx).await
             else {
                 return ctx.admission.release(slot);
             };
-            connection::serve(stream, peer, ctx, slot, None).await;
+            tasks.spawn(connection::serve(stream, peer, ctx, slot, None));
         }
         ListenerKind::Tls => {
             let Some((stream, identity)) = tls(stream, peer, deadline, &listener, &ctx).await
             else {
                 return ctx.admission.release(slot);
             };
-            connection::serve(stream, peer, ctx, slot, identity).await;
+            tasks.spawn(connection::serve(stream, peer, ctx, slot, identity));
         }
         ListenerKind::Wss => {
             let Some((stream, identity)) = tls(stream, peer, deadline, &listener, &ctx).await
@@ -90,7 +96,7 @@ pub(super) async fn serve_admitted(
             else {
                 return ctx.admission.release(slot);
             };
-            connection::serve(stream, peer, ctx, slot, identity).await;
+            tasks.spawn(connection::serve(stream, peer, ctx, slot, identity));
         }
         ListenerKind::Quic => unreachable!("QUIC listeners do not accept TCP"),
     }
