@@ -301,9 +301,15 @@ async fn the_certificate_names_become_username_and_client_id() {
         .await
         .expect("suback");
     let transport = TransportKind::Tls(tls(&pki.ca, Some((&pki.client_cert, &pki.client_key))));
-    let (_client, _in) = Client::connect(&options(broker.addrs()[1], transport, "claimed-id"))
+    let (client, _in) = Client::connect(&options(broker.addrs()[1], transport, "claimed-id"))
         .await
         .expect("connect");
+    let assigned = client
+        .connack()
+        .properties
+        .assigned_client_identifier
+        .clone();
+    assert_eq!(assigned.as_deref(), Some("test-client"));
     let event = recv(&mut events).await;
     assert!(
         event

@@ -42,13 +42,17 @@ pub(crate) struct CertIdentity {
 }
 
 impl CertIdentity {
-    /// Puts the certificate's names into `connect`.
-    fn apply(self, connect: &mut Connect) {
+    /// Puts the certificate's names into `connect`; true when the client id was replaced.
+    fn apply(self, connect: &mut Connect) -> bool {
         if let Some(Ok(name)) = self.username.map(Utf8String::try_from) {
             connect.username = Some(name);
         }
-        if let Some(Ok(id)) = self.client_id.map(Utf8String::try_from) {
-            connect.client_id = id;
+        match self.client_id.map(Utf8String::try_from) {
+            Some(Ok(id)) if id.as_str() != connect.client_id.as_str() => {
+                connect.client_id = id;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -78,12 +82,10 @@ where
         }
         () = ctx.shutdown.cancelled() => return None,
     };
-    if let Some(identity) = identity {
-        identity.apply(&mut connect);
-    }
+    let replaced_id = identity.is_some_and(|identity| identity.apply(&mut connect));
     let version = connect.protocol;
     let now = crate::clock::now();
-    let neg = match negotiate(&connect, &ctx.limits, assign_client_id) {
+    let mut neg = match negotiate(&connect, &ctx.limits, assign_client_id) {
         Ok(neg) => neg,
         Err(reason) => {
             debug!(%reason, "CONNECT refused");
@@ -93,6 +95,8 @@ where
             return None;
         }
     };
+    // A 5.0 client learns the id its certificate gave it as an Assigned Client Identifier.
+    neg.assigned_id |= replaced_id;
     let span = tracing::Span::current();
     span.record("client_id", &*neg.client_id);
     span.record("proto", version.to_string());

@@ -22,7 +22,13 @@ pub(crate) struct StartArgs {
 
 pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     let config = settings::load(args.config.as_deref(), std::env::vars())?;
-    let filter = std::env::var("STARLING_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let mut filter = std::env::var("STARLING_LOG").unwrap_or_else(|_| config.log.level.clone());
+    // rustls warns about what peers send (an IP address as SNI, from every OpenSSL client that
+    // connects by address): anyone could fill the log with it. Failed handshakes are logged
+    // (debug) and counted by the broker itself.
+    if !filter.contains("rustls") {
+        filter.push_str(",rustls=error");
+    }
     tracing_subscriber::fmt()
         .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(EnvFilter::try_new(&filter).context("log.level")?)
