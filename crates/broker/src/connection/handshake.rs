@@ -42,15 +42,18 @@ pub(crate) struct CertIdentity {
 }
 
 impl CertIdentity {
-    /// Puts the certificate's names into `connect`; true when the client id was replaced.
+    /// Puts the certificate's names into `connect`; true when the client sent no client id and
+    /// the certificate gave it one (a 5.0 client must then be told it; one that sent an id of
+    /// its own must not be: libmosquitto, for one, takes that as a protocol error).
     fn apply(self, connect: &mut Connect) -> bool {
         if let Some(Ok(name)) = self.username.map(Utf8String::try_from) {
             connect.username = Some(name);
         }
         match self.client_id.map(Utf8String::try_from) {
             Some(Ok(id)) if id.as_str() != connect.client_id.as_str() => {
+                let sent_none = connect.client_id.is_empty();
                 connect.client_id = id;
-                true
+                sent_none
             }
             _ => false,
         }
@@ -95,7 +98,7 @@ where
             return None;
         }
     };
-    // A 5.0 client learns the id its certificate gave it as an Assigned Client Identifier.
+    // A 5.0 client that sent no id learns the one its certificate gave it.
     neg.assigned_id |= replaced_id;
     let span = tracing::Span::current();
     span.record("client_id", &*neg.client_id);

@@ -144,7 +144,7 @@ async fn websocket<S: Stream>(
     deadline: Instant,
     listener: &Listener,
     ctx: &Context,
-) -> Option<(ws::WsStream<S>, SocketAddr)> {
+) -> Option<(ws::ServerWsStream<S>, SocketAddr)> {
     let Some(settings) = &listener.config.ws else {
         unreachable!("WebSocket listeners have their settings");
     };

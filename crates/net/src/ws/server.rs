@@ -2,12 +2,16 @@
 //! subprotocol, an optional Origin check, and the client's real address from `X-Forwarded-For`
 //! or `X-Real-IP` when the connection comes from a trusted proxy.
 
-use super::stream::{config, WsStream};
+use super::frames::ServerWsStream;
+use super::stream::config;
 use crate::counters::NetCounters;
 use starling_config::{IpNet, WsConfig};
+use std::io;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -17,7 +21,7 @@ const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
 /// An accepted upgrade.
 pub struct Upgraded<S> {
     /// The MQTT byte stream.
-    pub stream: WsStream<S>,
+    pub stream: ServerWsStream<S>,
     /// The client's address as a trusted proxy reported it.
     pub forwarded_for: Option<IpAddr>,
 }
@@ -83,16 +87,35 @@ where
         }
     };
     let accepted = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
+        Lent(Some(stream)),
         callback,
         Some(config(settings.max_frame_size as usize)),
     )
     .await;
     match accepted {
-        Ok(ws) => Ok(Upgraded {
-            stream: WsStream::new(ws, Some(Arc::clone(counters))),
-            forwarded_for,
-        }),
+        Ok(mut ws) => {
+            // The socket back from tungstenite: frames are read by `ServerWsStream`, which keeps
+            // no buffer while idle. A client sends nothing before the 101 answer (RFC 6455
+            // 4.1), so tungstenite holds no frame bytes of it; one that does anyway breaks its
+            // own framing and is closed.
+            let Some(mut socket) = ws.get_mut().0.take() else {
+                return Err(WsRefusal::Invalid(
+                    "the socket was lost in the upgrade".into(),
+                ));
+            };
+            drop(ws);
+            if let Err(e) = socket.flush().await {
+                return Err(WsRefusal::Invalid(e.to_string()));
+            }
+            Ok(Upgraded {
+                stream: ServerWsStream::new(
+                    socket,
+                    settings.max_frame_size as usize,
+                    Arc::clone(counters),
+                ),
+                forwarded_for,
+            })
+        }
         Err(error) => {
             let why = match refusal {
                 Some(why) => why,
@@ -103,6 +126,53 @@ where
             };
             tracing::debug!(%peer, reason = %why, "WebSocket upgrade refused");
             Err(why)
+        }
+    }
+}
+
+/// The socket lent to tungstenite for the upgrade, and taken back after it.
+struct Lent<S>(Option<S>);
+
+fn gone() -> io::Error {
+    io::ErrorKind::NotConnected.into()
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Lent<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().0 {
+            Some(s) => Pin::new(s).poll_read(cx, buf),
+            None => Poll::Ready(Err(gone())),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Lent<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().0 {
+            Some(s) => Pin::new(s).poll_write(cx, buf),
+            None => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().0 {
+            Some(s) => Pin::new(s).poll_flush(cx),
+            None => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().0 {
+            Some(s) => Pin::new(s).poll_shutdown(cx),
+            None => Poll::Ready(Err(gone())),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! [`WsStream`]: the stream of binary WebSocket messages as the byte stream a connection reads
-//! and writes, on either side.
+//! [`WsStream`]: the stream of binary WebSocket messages as the byte stream a client connection
+//! reads and writes (the server reads frames itself: `frames`).
 //!
 //! Every write becomes one binary message (a connection writes one batch per turn), and a
 //! message read may hold any part of a packet, or several: MQTT packets are not aligned with
