@@ -93,6 +93,13 @@ if present("conn_tls"):
     metric("conn_tls", "idle TLS connections: broker peak RSS", "MB", "↓",
            lambda d: kb_to_mb(get(d, "broker", "peak_rss_kb")))
 
+if present("conn_ws"):
+    metric("conn_ws", "idle WebSocket connections: connected", "conn", "↑", lambda d: get(d, "connected"))
+    metric("conn_ws", "idle WebSocket connections: connect rate", "conn/s", "↑",
+           lambda d: get(d, "connect_rate"))
+    metric("conn_ws", "idle WebSocket connections: broker RSS per connection", "bytes", "↓",
+           lambda d: get(d, "broker", "rss_per_connection_bytes"))
+
 for s, label in [
     ("fanin0", "fan-in 100 -> 1, QoS 0"),
     ("fanin0_tls", "fan-in 100 -> 1, QoS 0, TLS"),
