@@ -542,3 +542,108 @@ async fn the_proxy_protocol_gives_the_real_address_and_bad_headers_are_refused()
         assert_eq!(get(&counters.proxy_header_bad), n as u64 + 1);
     }
 }
+
+/// An upgrade request with extra `headers`; the status line of the answer.
+async fn upgrade_with(addr: SocketAddr, headers: &str) -> (String, TcpStream) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: mqtt\r\n{headers}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte, so that nothing after the answer's headers is taken.
+    while !answer.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(WAIT, stream.read(&mut byte)).await {
+            Ok(Ok(1)) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    (text.lines().next().unwrap_or("").to_owned(), stream)
+}
+
+/// A masked binary WebSocket frame carrying `payload`.
+fn ws_frame(payload: &[u8]) -> Vec<u8> {
+    let mask = [7, 1, 9, 3];
+    let mut frame = vec![0x82, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_origin_check_and_forwarded_address_from_a_trusted_proxy() {
+    let pki = TestPki::generate();
+    let mut listener = pki.listener(Front::Ws);
+    if let Some(ws) = &mut listener.ws {
+        ws.allowed_origins = vec!["https://app.example".into()];
+        ws.trusted_proxies = vec![starling_config::IpNet::parse("127.0.0.0/8").expect("net")];
+    }
+    let broker = TestBroker::start_with(|c| {
+        c.sys.client_events = true;
+        c.listeners.push(listener);
+    })
+    .await;
+    let addr = broker.addrs()[1];
+    let (status, _) = upgrade_with(addr, "Origin: https://evil.example\r\n").await;
+    assert!(status.contains("403"), "{status}");
+    let (status, _) = upgrade_with(addr, "").await;
+    assert!(status.contains("403"), "no Origin: {status}");
+    assert_eq!(get(&broker.metrics().transport.ws_upgrade_refused), 2);
+
+    let (watcher, mut events) =
+        Client::connect(&options(broker.addr(), TransportKind::Tcp, "watcher"))
+            .await
+            .expect("connect");
+    watcher
+        .subscribe("$SYS/brokers/+/clients/+/connected", QoS::AtMostOnce)
+        .await
+        .expect("suback");
+    let headers = "Origin: https://app.example\r\nX-Forwarded-For: 198.51.100.23, 127.0.0.9\r\n";
+    let (status, mut ws) = upgrade_with(addr, headers).await;
+    assert!(status.contains("101"), "{status}");
+    ws.write_all(&ws_frame(&connect_bytes()))
+        .await
+        .expect("CONNECT");
+    let mut connack = [0u8; 6];
+    tokio::time::timeout(WAIT, ws.read_exact(&mut connack))
+        .await
+        .expect("CONNACK in time")
+        .expect("CONNACK");
+    assert_eq!(
+        connack,
+        [0x82, 4, 0x20, 2, 0, 0],
+        "a binary frame holding CONNACK"
+    );
+    let event = recv(&mut events).await;
+    let payload = String::from_utf8_lossy(&event.payload).into_owned();
+    assert!(
+        payload.contains("\"ipaddress\":\"198.51.100.23\""),
+        "{payload}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_client_certificates_let_clients_without_one_in() {
+    let pki = TestPki::generate();
+    let mut listener = pki.listener(Front::Tls(true));
+    if let Some(tls) = &mut listener.tls {
+        tls.verify = starling_config::PeerVerify::Optional;
+    }
+    let broker = TestBroker::start_with(|c| c.listeners.push(listener)).await;
+    let addr = broker.addrs()[1];
+    round_trip(addr, TransportKind::Tls(tls(&pki.ca, None)), "t/anon").await;
+    let good = TransportKind::Tls(tls(&pki.ca, Some((&pki.client_cert, &pki.client_key))));
+    round_trip(addr, good, "t/cert").await;
+    // A certificate that is shown is still checked.
+    let expired = Some((&pki.expired_cert, &pki.expired_key));
+    refused_tls(
+        addr,
+        client_config(&pki, expired, &[&rustls::version::TLS13]),
+    )
+    .await;
+    assert_eq!(get(&broker.metrics().transport.tls_bad_certificate), 1);
+}

@@ -282,3 +282,58 @@ fn build(
     config.alpn_protocols = alpn.to_vec();
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// Copies `from` over `to` and gives it the modification time `secs` (file times are coarse:
+    /// two writes in a row may get the same one).
+    fn put(from: &std::path::Path, to: &std::path::Path, secs: u64) {
+        std::fs::copy(from, to).unwrap();
+        let file = std::fs::File::options().write(true).open(to).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_changed_file_is_reloaded_and_a_broken_one_keeps_the_old_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = crate::tls::ensure_default_certs(&dir.path().join("a")).unwrap();
+        let second = crate::tls::ensure_default_certs(&dir.path().join("b")).unwrap();
+        let files = TlsFiles {
+            certfile: dir.path().join("server.pem"),
+            keyfile: dir.path().join("server.key"),
+            cacertfile: first.ca.clone(),
+        };
+        put(&first.cert, &files.certfile, 1_000);
+        put(&first.key, &files.keyfile, 1_000);
+        let tls = ServerTls::new(&TlsConfig::default(), files.clone(), &[]).unwrap();
+        assert!(!tls.reload(false).unwrap(), "nothing changed");
+
+        let before = tls.config();
+        put(&second.cert, &files.certfile, 2_000);
+        put(&second.key, &files.keyfile, 2_000);
+        assert!(tls.reload(false).unwrap(), "new files");
+        assert!(!Arc::ptr_eq(&before, &tls.config()));
+
+        let current = tls.config();
+        std::fs::write(&files.keyfile, "not a key").unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&files.keyfile)
+            .unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(3_000))
+            .unwrap();
+        let err = tls.reload(false).unwrap_err().to_string();
+        assert!(err.contains("key file"), "{err}");
+        assert!(
+            Arc::ptr_eq(&current, &tls.config()),
+            "the old configuration stays"
+        );
+        // Reported once per change, not at every poll.
+        assert!(!tls.reload(false).unwrap());
+    }
+}
