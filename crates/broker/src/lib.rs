@@ -46,35 +46,36 @@ use tracing::{info, warn};
 /// Capacity of the router's inbox shared by all connections (back-pressure on publishers).
 const ROUTER_INBOX: usize = 8192;
 
-/// Why the broker could not start.
+/// Why the broker could not start. Each message carries its cause (the fields are not
+/// `source`s, so a printed error chain does not say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener's address could not be bound.
-    #[error("listener {listener}: cannot listen on {addr}: {source}")]
+    #[error("listener {listener}: cannot listen on {addr}: {error}")]
     Bind {
         /// The listener's name, or its kind and address.
         listener: String,
         /// The address.
         addr: SocketAddr,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A TLS listener's certificate, key, CA or settings are unusable.
-    #[error("listener {listener}: {source}")]
+    #[error("listener {listener}: {error}")]
     Tls {
         /// The listener's name, or its kind and address.
         listener: String,
         /// Why.
-        source: starling_net::NetError,
+        error: starling_net::NetError,
     },
     /// The store could not be opened (another broker holds its directory, or it cannot be
     /// created). A damaged store is not this: it is set aside and the broker starts.
-    #[error("store in {dir}: {source}")]
+    #[error("store in {dir}: {error}")]
     Store {
         /// `node.data_dir`.
         dir: std::path::PathBuf,
         /// Why.
-        source: starling_store::StoreError,
+        error: starling_store::StoreError,
     },
 }
 
@@ -267,10 +268,10 @@ async fn open_store(
     let opened = tokio::task::spawn_blocking(move || starling_store::Store::open(&options)).await;
     match opened {
         Ok(Ok(opened)) => Ok(opened),
-        Ok(Err(source)) => Err(StartError::Store { dir, source }),
+        Ok(Err(error)) => Err(StartError::Store { dir, error }),
         Err(join) => Err(StartError::Store {
             dir,
-            source: starling_store::StoreError::Io {
+            error: starling_store::StoreError::Io {
                 what: "opening the store",
                 path: config.node.data_dir.clone(),
                 source: std::io::Error::other(join.to_string()),

@@ -41,9 +41,9 @@ pub(crate) async fn bind_all(config: &Config) -> Result<Vec<Bound>, StartError> 
             None => None,
             Some(settings) => {
                 let files =
-                    files(config, listener, &mut defaults).map_err(|source| StartError::Tls {
+                    files(config, listener, &mut defaults).map_err(|error| StartError::Tls {
                         listener: label.clone(),
-                        source,
+                        error,
                     })?;
                 let alpn: &[&str] = if listener.kind == ListenerKind::Quic {
                     &[starling_net::quic::ALPN]
@@ -51,17 +51,17 @@ pub(crate) async fn bind_all(config: &Config) -> Result<Vec<Bound>, StartError> 
                     &[]
                 };
                 let tls =
-                    ServerTls::new(settings, files, alpn).map_err(|source| StartError::Tls {
+                    ServerTls::new(settings, files, alpn).map_err(|error| StartError::Tls {
                         listener: label.clone(),
-                        source,
+                        error,
                     })?;
                 Some(Arc::new(tls))
             }
         };
-        let bind_error = |source: std::io::Error| StartError::Bind {
+        let bind_error = |error: std::io::Error| StartError::Bind {
             listener: label.clone(),
             addr: listener.bind,
-            source,
+            error,
         };
         let (socket, addr) = match listener.kind {
             ListenerKind::Quic => {
