@@ -72,6 +72,19 @@ async fn round_trip(addr: SocketAddr, transport: TransportKind, topic: &str) {
     sub.disconnect().await.expect("disconnect");
 }
 
+/// A client on the broker's TCP listener subscribed to every `connected` event (keep the client:
+/// the events stop with it).
+async fn watch_connections(broker: &TestBroker) -> (Client, Incoming) {
+    let (watcher, events) = Client::connect(&options(broker.addr(), TransportKind::Tcp, "watcher"))
+        .await
+        .expect("connect");
+    watcher
+        .subscribe("$SYS/brokers/+/clients/+/connected", QoS::AtMostOnce)
+        .await
+        .expect("suback");
+    (watcher, events)
+}
+
 /// Reads `stream` until the broker closes it (end of stream or reset).
 async fn until_closed(stream: &mut TcpStream) {
     let mut buf = [0u8; 4096];
@@ -292,14 +305,7 @@ async fn the_certificate_names_become_username_and_client_id() {
         c.listeners.push(listener);
     })
     .await;
-    let (watcher, mut events) =
-        Client::connect(&options(broker.addr(), TransportKind::Tcp, "watcher"))
-            .await
-            .expect("connect");
-    watcher
-        .subscribe("$SYS/brokers/+/clients/+/connected", QoS::AtMostOnce)
-        .await
-        .expect("suback");
+    let (_watcher, mut events) = watch_connections(&broker).await;
     let transport = TransportKind::Tls(tls(&pki.ca, Some((&pki.client_cert, &pki.client_key))));
     let (client, _in) = Client::connect(&options(broker.addrs()[1], transport, "claimed-id"))
         .await
@@ -491,14 +497,7 @@ async fn the_proxy_protocol_gives_the_real_address_and_bad_headers_are_refused()
     .await;
     let addr = broker.addrs()[1];
     let counters = &broker.metrics().transport;
-    let (watcher, mut events) =
-        Client::connect(&options(broker.addr(), TransportKind::Tcp, "watcher"))
-            .await
-            .expect("connect");
-    watcher
-        .subscribe("$SYS/brokers/+/clients/+/connected", QoS::AtMostOnce)
-        .await
-        .expect("suback");
+    let (_watcher, mut events) = watch_connections(&broker).await;
 
     let _v1 = proxied(
         addr,
@@ -594,14 +593,7 @@ async fn websocket_origin_check_and_forwarded_address_from_a_trusted_proxy() {
     assert!(status.contains("403"), "no Origin: {status}");
     assert_eq!(get(&broker.metrics().transport.ws_upgrade_refused), 2);
 
-    let (watcher, mut events) =
-        Client::connect(&options(broker.addr(), TransportKind::Tcp, "watcher"))
-            .await
-            .expect("connect");
-    watcher
-        .subscribe("$SYS/brokers/+/clients/+/connected", QoS::AtMostOnce)
-        .await
-        .expect("suback");
+    let (_watcher, mut events) = watch_connections(&broker).await;
     let headers = "Origin: https://app.example\r\nX-Forwarded-For: 198.51.100.23, 127.0.0.9\r\n";
     let (status, mut ws) = upgrade_with(addr, headers).await;
     assert!(status.contains("101"), "{status}");
