@@ -21,7 +21,8 @@
 #   SCENARIOS="conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k conn_tls conn_ws
 #              fanin0_tls fanin0_ws fanin0_quic"
 #     conn_tls: $CONNS_TLS idle connections over TLS: handshakes per second and RSS per idle TLS
-#     connection (conn_ws: the same over WebSocket, Starling only).
+#     connection (conn_ws: the same over WebSocket, Starling only; conn_tls_full: every
+#     handshake a full one, no session resumption).
 #     fanin0_tls/_ws/_quic: fanin0 over TLS, WebSocket, QUIC (compare with fanin0,
 #     plain TCP, in the same run). Every broker gets a TLS listener on its port + 1000 (the same
 #     ECDSA P-256 certificate, made here with openssl); Starling also WebSocket on + 2000 and QUIC
@@ -50,7 +51,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-19000}
 OUT=${OUT:-target/compare/results.md}
 BROKERS=${BROKERS:-"starling mosquitto rumqttd starling-mt"}
-SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k conn_tls conn_ws fanin0_tls fanin0_ws fanin0_quic"}
+SCENARIOS=${SCENARIOS:-"conn fanin0 fanin1 fanin1p fanout0 pairs0 lat10k fanin0_16k conn_tls conn_tls_full conn_ws fanin0_tls fanin0_ws fanin0_quic"}
 CONNS_TLS=${CONNS_TLS:-5000}
 RUMQTTD_VERSION=${RUMQTTD_VERSION:-0.20.0}
 PEERS_ROOT=${PEERS_ROOT:-$ROOT/target/compare/peers}
@@ -235,6 +236,7 @@ args_of() {  # $1 scenario, $2 broker (for the transport ports; "<b>" in command
   case $1 in
     conn_tls)    echo "conn -c $CONNS_TLS -d 3s --url mqtts://127.0.0.1:$(tport "$b") --cafile $CA" ;;
     conn_ws)     echo "conn -c $CONNS_TLS -d 3s --url ws://127.0.0.1:$(wport "$b")/mqtt" ;;
+    conn_tls_full) echo "conn -c $CONNS_TLS -d 3s --url mqtts://127.0.0.1:$(tport "$b") --cafile $CA --no-tls-resume" ;;
     fanin0_tls)  echo "$fanin --url mqtts://127.0.0.1:$(tport "$b") --cafile $CA" ;;
     fanin0_ws)   echo "$fanin --url ws://127.0.0.1:$(wport "$b")/mqtt" ;;
     fanin0_quic) echo "$fanin --url quic://127.0.0.1:$(qport "$b") --cafile $CA" ;;
@@ -254,8 +256,8 @@ for s in $SCENARIOS; do echo "$s: starling bench $(args_of "$s") -p <port> --jso
 # Transport scenarios run only on brokers that serve the transport.
 serves() {  # $1 scenario, $2 broker
   case $1:$2 in
-    *_tls:starling-base|*_ws:starling-base|*_quic:starling-base|conn_tls:starling-base) return 1 ;;
-    *_ws:mosquitto*|*_quic:mosquitto*|*_tls:rumqttd|*_ws:rumqttd|*_quic:rumqttd|conn_tls:rumqttd) return 1 ;;
+    *_tls:starling-base|*_ws:starling-base|*_quic:starling-base|conn_tls*:starling-base) return 1 ;;
+    *_ws:mosquitto*|*_quic:mosquitto*|*_tls:rumqttd|*_ws:rumqttd|*_quic:rumqttd|conn_tls*:rumqttd) return 1 ;;
     conn_ws:starling-base) return 1 ;;
   esac
 }

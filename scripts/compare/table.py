@@ -93,6 +93,10 @@ if present("conn_tls"):
     metric("conn_tls", "idle TLS connections: broker peak RSS", "MB", "↓",
            lambda d: kb_to_mb(get(d, "broker", "peak_rss_kb")))
 
+if present("conn_tls_full"):
+    metric("conn_tls_full", "idle TLS connections, full handshakes: TLS handshakes (connect rate)",
+           "conn/s", "↑", lambda d: get(d, "connect_rate"))
+
 if present("conn_ws"):
     metric("conn_ws", "idle WebSocket connections: connected", "conn", "↑", lambda d: get(d, "connected"))
     metric("conn_ws", "idle WebSocket connections: connect rate", "conn/s", "↑",

@@ -18,6 +18,7 @@ fn tls(pki: &TestPki, cafile: Option<&PathBuf>, insecure: bool, mutual: bool) ->
         key: mutual.then(|| pki.client_key.clone()),
         insecure,
         alpn: Vec::new(),
+        no_resumption: false,
     };
     TlsConfig::new(&opts).expect("TLS config")
 }

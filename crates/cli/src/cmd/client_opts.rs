@@ -117,11 +117,19 @@ pub(crate) struct TlsOpts {
     /// broker; for tests and self-signed setups only).
     #[arg(long)]
     pub(crate) insecure: bool,
+    /// Make a full TLS handshake on every connection (no session resumption), e.g. to measure
+    /// handshakes with `bench conn`.
+    #[arg(long)]
+    pub(crate) no_tls_resume: bool,
 }
 
 impl TlsOpts {
     fn requested(&self) -> bool {
-        self.cafile.is_some() || self.cert.is_some() || self.key.is_some() || self.insecure
+        self.cafile.is_some()
+            || self.cert.is_some()
+            || self.key.is_some()
+            || self.insecure
+            || self.no_tls_resume
     }
 
     fn options(&self) -> TlsOptions {
@@ -131,6 +139,7 @@ impl TlsOpts {
             key: self.key.clone(),
             insecure: self.insecure,
             alpn: Vec::new(),
+            no_resumption: self.no_tls_resume,
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct TlsOptions {
     pub insecure: bool,
     /// ALPN protocols to offer (e.g. `mqtt`), in order of preference; empty offers none.
     pub alpn: Vec<String>,
+    /// Never resume a TLS session: every connection makes a full handshake (to measure
+    /// handshakes; clients resume by default).
+    pub no_resumption: bool,
 }
 
 /// A rustls client configuration, cheap to clone: build it once with [`TlsConfig::new`] and
@@ -95,6 +98,9 @@ impl TlsConfig {
             }
         };
         config.alpn_protocols = opts.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        if opts.no_resumption {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
         Ok(Self::from_rustls(Arc::new(config)))
     }
 
