@@ -95,9 +95,9 @@ where
     match accepted {
         Ok(mut ws) => {
             // The socket back from tungstenite: frames are read by `ServerWsStream`, which keeps
-            // no buffer while idle. A client sends nothing before the 101 answer (RFC 6455
-            // 4.1), so tungstenite holds no frame bytes of it; one that does anyway breaks its
-            // own framing and is closed.
+            // no buffer while idle. Nothing is lost: tungstenite stops reading at the end of the
+            // request and refuses bytes that came with it (`JunkAfterRequest`; a client sends
+            // nothing before the 101 answer, RFC 6455 4.1).
             let Some(mut socket) = ws.get_mut().0.take() else {
                 return Err(WsRefusal::Invalid(
                     "the socket was lost in the upgrade".into(),
