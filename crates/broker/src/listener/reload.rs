@@ -11,15 +11,10 @@ use tracing::{info, warn};
 
 /// A TLS listener to keep up to date; a QUIC one also has its endpoint.
 pub(crate) struct Reloadable {
-    pub(crate) listener: Arc<ListenerTls>,
-    pub(crate) endpoint: Option<quinn::Endpoint>,
-}
-
-/// What a reload needs of a listener.
-pub(crate) struct ListenerTls {
-    pub(crate) label: String,
-    pub(crate) tls: Arc<starling_net::tls::ServerTls>,
-    pub(crate) interval: Option<Duration>,
+    label: String,
+    tls: Arc<starling_net::tls::ServerTls>,
+    interval: Option<Duration>,
+    endpoint: Option<quinn::Endpoint>,
 }
 
 impl Reloadable {
@@ -28,33 +23,31 @@ impl Reloadable {
         let tls = listener.tls.clone()?;
         let interval = listener.config.tls.as_ref().and_then(|t| t.reload_interval);
         Some(Self {
-            listener: Arc::new(ListenerTls {
-                label: listener.label.clone(),
-                tls,
-                interval,
-            }),
+            label: listener.label.clone(),
+            tls,
+            interval,
             endpoint,
         })
     }
 
     /// Reloads if the files changed (or always, with `force`); logs the outcome.
     pub(crate) fn reload(&self, force: bool) {
-        match self.listener.tls.reload(force) {
+        match self.tls.reload(force) {
             Ok(false) => {}
             Ok(true) => {
                 if let Some(endpoint) = &self.endpoint {
-                    match starling_net::quic::server_config(&self.listener.tls) {
+                    match starling_net::quic::server_config(&self.tls) {
                         Ok(config) => endpoint.set_server_config(Some(config)),
                         Err(error) => {
-                            warn!(listener = %self.listener.label, %error, "TLS reload not applied to QUIC");
+                            warn!(listener = %self.label, %error, "TLS reload not applied to QUIC");
                             return;
                         }
                     }
                 }
-                info!(listener = %self.listener.label, "TLS certificate reloaded");
+                info!(listener = %self.label, "TLS certificate reloaded");
             }
             Err(error) => {
-                warn!(listener = %self.listener.label, %error, "TLS reload failed; the previous certificate stays in use");
+                warn!(listener = %self.label, %error, "TLS reload failed; the previous certificate stays in use");
             }
         }
     }
@@ -63,7 +56,7 @@ impl Reloadable {
 /// Watches `listeners` until shutdown.
 pub(crate) async fn run(listeners: Arc<Vec<Reloadable>>, shutdown: CancellationToken) {
     // Even without TLS listeners, so that SIGHUP means "reload" and never ends the broker.
-    let period = listeners.iter().filter_map(|l| l.listener.interval).min();
+    let period = listeners.iter().filter_map(|l| l.interval).min();
     let mut ticker = period.map(tokio::time::interval);
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -89,7 +82,7 @@ pub(crate) async fn run(listeners: Arc<Vec<Reloadable>>, shutdown: CancellationT
             () = shutdown.cancelled() => return,
             () = tick => {
                 for l in listeners.iter() {
-                    if l.listener.interval.is_some() {
+                    if l.interval.is_some() {
                         l.reload(false);
                     }
                 }

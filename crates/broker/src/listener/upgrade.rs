@@ -170,7 +170,7 @@ async fn websocket<S: Stream>(
 
 /// The username and client id a verified client certificate gives, as the listener picks them.
 pub(super) fn identity(names: &PeerNames, listener: &Listener) -> Option<Box<CertIdentity>> {
-    let settings = listener.tls.as_ref().and(listener.config.tls.as_ref())?;
+    let settings = listener.config.tls.as_ref()?;
     let identity = CertIdentity {
         username: names
             .pick(settings.peer_cert_as_username)

@@ -46,7 +46,7 @@ where
         }
         Err(e) => return Err(failed(upgrade_failure(e))),
     };
-    Ok(WsStream::new(inner, None))
+    Ok(WsStream::new(inner))
 }
 
 /// Why the upgrade failed, in words: the HTTP status when the server answered with one.

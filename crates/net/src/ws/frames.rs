@@ -209,8 +209,7 @@ impl<S> ServerWsStream<S> {
                             self.header_len = (have + take) as u8;
                             at += take;
                         }
-                        Err(e) => {
-                            let _ = e;
+                        Err(_) => {
                             return Err(self.refuse("a malformed WebSocket frame header", None));
                         }
                     }
@@ -344,9 +343,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ServerWsStream<S> {
             opcode: OpCode::Data(Data::Binary),
             ..FrameHeader::default()
         };
-        let mut head = Vec::with_capacity(10);
-        let _ = header.format(buf.len() as u64, &mut head);
-        let slices = [IoSlice::new(&head), IoSlice::new(buf)];
+        // On the stack: a server frame header is at most 10 bytes (no mask).
+        let mut space = [0u8; 10];
+        let mut free = &mut space[..];
+        let _ = header.format(buf.len() as u64, &mut free);
+        let used = 10 - free.len();
+        let head = &space[..used];
+        let slices = [IoSlice::new(head), IoSlice::new(buf)];
         let written = match Pin::new(&mut this.inner).poll_write_vectored(cx, &slices) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

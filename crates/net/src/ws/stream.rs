@@ -4,14 +4,12 @@
 //! Every write becomes one binary message (a connection writes one batch per turn), and a
 //! message read may hold any part of a packet, or several: MQTT packets are not aligned with
 //! messages. A text message, or one over the configured size, ends the stream with an
-//! `InvalidData` error (counted on the server side).
+//! `InvalidData` error.
 
-use crate::counters::NetCounters;
 use bytes::Bytes;
 use futures_util::{Sink, Stream as _};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -38,31 +36,20 @@ pub struct WsStream<S> {
     /// What is left of the last binary message read.
     read: Bytes,
     eof: bool,
-    /// The server's counters; `None` on the client side.
-    counters: Option<Arc<NetCounters>>,
 }
 
 impl<S> WsStream<S> {
-    pub(crate) fn new(inner: WebSocketStream<S>, counters: Option<Arc<NetCounters>>) -> Self {
+    pub(crate) fn new(inner: WebSocketStream<S>) -> Self {
         Self {
             inner,
             read: Bytes::new(),
             eof: false,
-            counters,
         }
     }
+}
 
-    fn refuse(
-        &self,
-        what: &'static str,
-        counter: fn(&NetCounters) -> &std::sync::atomic::AtomicU64,
-    ) -> io::Error {
-        if let Some(counters) = &self.counters {
-            NetCounters::bump(counter(counters));
-            tracing::debug!("WebSocket connection closed: {what}");
-        }
-        io::Error::new(io::ErrorKind::InvalidData, what)
-    }
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 fn io_error(error: tungstenite::Error) -> io::Error {
@@ -99,16 +86,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 // Ping is answered by tungstenite on the next read or write.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(this.refuse(
+                    return Poll::Ready(Err(invalid(
                         "a text WebSocket message: MQTT goes in binary messages",
-                        |c| &c.ws_text_frames,
                     )))
                 }
                 Some(Ok(Message::Close(_))) | None => this.eof = true,
                 Some(Err(tungstenite::Error::Capacity(_))) => {
-                    return Poll::Ready(Err(this.refuse(
+                    return Poll::Ready(Err(invalid(
                         "a WebSocket frame or message over the maximum frame size",
-                        |c| &c.ws_oversize_frames,
                     )))
                 }
                 Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
@@ -142,15 +127,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
             Ok(()) | Err(tungstenite::Error::ConnectionClosed) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(io_error(e))),
         }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> crate::Stream for WsStream<S> {
-    /// Always ready: tungstenite may hold a whole frame already read from the socket, and it
-    /// does not say so. A spurious readiness costs one read attempt that returns `Pending`
-    /// (the connection then gives its buffer back); it cannot busy-loop, since `Pending` waits
-    /// for the socket.
-    fn poll_read_ready(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }
