@@ -32,6 +32,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 const MAX_HEADER: usize = 14;
 /// The largest control frame payload (RFC 6455 5.5).
 const MAX_CONTROL: usize = 125;
+/// Pongs are queued only while less than this is waiting to be written.
+const MAX_QUEUED_CONTROL: usize = 4096;
 
 /// What the bytes being read belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +172,14 @@ impl<S> ServerWsStream<S> {
     fn finish_control(&mut self, control: Control) {
         let payload = std::mem::take(&mut self.control);
         match control {
-            Control::Ping => self.queue_frame(OpCode::Control(Control::Pong), &payload),
+            // A client that pings and never reads must not grow `out`: past a bound the pong is
+            // left out (RFC 6455 5.5.3 lets a pong answer only the latest ping).
+            Control::Ping if self.out.len() < MAX_QUEUED_CONTROL => {
+                self.queue_frame(OpCode::Control(Control::Pong), &payload)
+            }
+            Control::Ping => {
+                tracing::debug!("WebSocket ping not answered: the client reads nothing")
+            }
             Control::Close => {
                 if !self.close_sent {
                     // Echo the status code (RFC 6455 5.5.1), without the reason.
@@ -488,6 +497,31 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
             assert!(err.to_string().contains(what), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn pings_from_a_client_that_reads_nothing_queue_a_bounded_answer() {
+        // The server's writes go nowhere: a duplex of 64 bytes that nobody reads.
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut ws = ServerWsStream::new(server, 1 << 20, Arc::default());
+        let mut pings = Vec::new();
+        for _ in 0..1000 {
+            pings.extend(frame(0x9, true, &[7u8; 100]));
+        }
+        pings.extend(frame(0x2, true, b"end"));
+        let writer = tokio::spawn(async move {
+            client.write_all(&pings).await.unwrap();
+            client
+        });
+        let mut buf = [0u8; 16];
+        let n = ws.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"end");
+        assert!(
+            ws.out.len() < MAX_QUEUED_CONTROL + 2 + MAX_CONTROL,
+            "{}",
+            ws.out.len()
+        );
+        drop(writer.await.unwrap());
     }
 
     #[tokio::test]
