@@ -38,6 +38,7 @@
 //! - `store`: [`Store`] — open, tickets, the reads of a returning session, stats;
 //! - `batch`: [`Batch`] — buffered writes, committed atomically;
 //! - `sync`: tickets and the `store-sync` group-commit thread;
+//! - `active_journal`: the fsync of the newest journal that leaves fjall's journal lock free;
 //! - `recovery`: [`Recovered`] — reading everything back at open, removing damage;
 //! - `damage`: [`Damage`] — what recovery set aside; moving an unopenable store aside;
 //! - `journal`: cutting off a journal batch that fails its check (a torn write), not the
@@ -50,6 +51,7 @@
 //! - `lock`: the data directory's `LOCK`; `options`: [`StoreOptions`], [`Fsync`];
 //! - `error`: [`StoreError`], [`RecordError`].
 
+mod active_journal;
 mod batch;
 mod damage;
 mod dir;

@@ -172,13 +172,14 @@ impl Store {
         })?;
         recovered.elapsed = started.elapsed();
         let tickets = Arc::new(Tickets::new(options.fsync, watermark, mark));
-        let sync_thread = tickets
-            .spawn(engine.db.clone())
-            .map_err(|source| StoreError::Io {
-                what: "start the store-sync thread for",
-                path: dir.clone(),
-                source,
-            })?;
+        let sync_thread =
+            tickets
+                .spawn(engine.db.clone(), &path)
+                .map_err(|source| StoreError::Io {
+                    what: "start the store-sync thread for",
+                    path: dir.clone(),
+                    source,
+                })?;
         let inner = Inner {
             engine,
             tickets,
@@ -316,7 +317,7 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner
             .tickets
-            .sync(&self.inner.engine.db)
+            .sync(|| self.inner.engine.sync())
             .map_err(StoreError::from)
     }
 

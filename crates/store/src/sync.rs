@@ -21,7 +21,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use fjall::{Database, PersistMode};
+use fjall::Database;
+
+use crate::active_journal::ActiveJournal;
 
 use crate::lock::DirLock;
 use crate::options::Fsync;
@@ -178,9 +180,14 @@ impl Tickets {
 
     /// One fsync; on success `durable` covers every commit that finished before it began, and
     /// so does the watermark.
-    pub(crate) fn sync(&self, db: &Database) -> Result<(), fjall::Error> {
+    /// `fsync` is the sync thread's [`ActiveJournal::sync`], or fjall's own for a flush asked
+    /// by a caller.
+    pub(crate) fn sync<E: std::fmt::Display>(
+        &self,
+        fsync: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), E> {
         let target = self.written();
-        match db.persist(PersistMode::SyncAll) {
+        match fsync() {
             Ok(()) => {
                 self.watermark.record(self.base + target);
                 self.durable.fetch_max(target, Ordering::SeqCst);
@@ -216,16 +223,22 @@ impl Tickets {
     }
 
     /// Starts the sync thread for the mode (none for [`Fsync::Never`]).
-    pub(crate) fn spawn(self: &Arc<Self>, db: Database) -> std::io::Result<Option<JoinHandle<()>>> {
+    /// `dir` is the fjall database's directory, where its journals are.
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        db: Database,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Option<JoinHandle<()>>> {
         let tickets = Arc::clone(self);
+        let mut journal = ActiveJournal::new(dir);
         let run: Box<dyn FnOnce() + Send> = match self.mode {
             Fsync::Always => Box::new(move || {
-                tickets.run_always(&db);
+                tickets.run_always(&mut journal);
                 drop(db);
                 drop(tickets.lock().lock.take());
             }),
             Fsync::Interval(every) => Box::new(move || {
-                tickets.run_interval(&db, every);
+                tickets.run_interval(&mut journal, every);
                 drop(db);
                 drop(tickets.lock().lock.take());
             }),
@@ -237,7 +250,7 @@ impl Tickets {
             .map(Some)
     }
 
-    fn run_always(&self, db: &Database) {
+    fn run_always(&self, journal: &mut ActiveJournal) {
         loop {
             let stopping = {
                 let mut waiters = self.lock();
@@ -260,7 +273,7 @@ impl Tickets {
                 }
                 waiters.stop
             };
-            if self.sync(db).is_err() && !stopping {
+            if self.sync(|| journal.sync()).is_err() && !stopping {
                 std::thread::park_timeout(RETRY);
             }
             if stopping {
@@ -269,7 +282,7 @@ impl Tickets {
         }
     }
 
-    fn run_interval(&self, db: &Database, every: Duration) {
+    fn run_interval(&self, journal: &mut ActiveJournal, every: Duration) {
         loop {
             let stopping = {
                 let waiters = self.lock();
@@ -285,7 +298,7 @@ impl Tickets {
             };
             if self.written() > self.durable.load(Ordering::SeqCst) {
                 // A failure is counted and logged; the next interval tries again.
-                let _ = self.sync(db);
+                let _ = self.sync(|| journal.sync());
             }
             if stopping {
                 return;
