@@ -1,7 +1,68 @@
 //! `starling-auth`: who may connect, and what each client may do with which topics.
 //!
-//! It depends on `starling-topic` only (topic names and filters), not on the broker: the
-//! broker asks it, at CONNECT and at every PUBLISH, SUBSCRIBE and delivery, through the types
-//! exported here.
+//! It depends on `starling-topic` (filters) and `starling-config` (`[auth]`), not on the
+//! broker: the broker asks it, at CONNECT and at every PUBLISH, SUBSCRIBE and delivery,
+//! through the types exported here, and runs authentication on a blocking thread.
 //!
 //! # Modules
+//!
+//! - `authn`: [`Authenticator`], the `[[auth.authn]]` chain ([`Credentials`] in, allowed or
+//!   [`Refusal`] out);
+//! - `authz`: [`Authorizer`], the `[[auth.authz]]` chain and `no_match`;
+//! - `acl`: [`Principal`], [`Action`], rules compiled into a topic-level trie ([`AclTrie`]),
+//!   Mosquitto's ACL file ([`AclFile`]);
+//! - `password_file`: Mosquitto's password file (`$6$` and `$7$` hashes) and its editing, for
+//!   `starling passwd`;
+//! - `failures`: failed logins per address, and the growing delay before a refusal;
+//! - `reload`: files swapped whole when they change, the old version kept if the new one is bad.
+
+pub mod acl;
+mod authn;
+mod authz;
+mod failures;
+pub mod password_file;
+mod reload;
+
+pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal};
+pub use authn::{AllowedBy, Authenticator, Credentials, Refusal};
+pub use authz::Authorizer;
+pub use failures::Failures;
+pub use reload::Reloaded;
+
+use starling_config::AuthConfig;
+
+/// A file named in `[auth]` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A password file.
+    #[error(transparent)]
+    PasswordFile(#[from] password_file::PasswordFileError),
+    /// An ACL file.
+    #[error(transparent)]
+    AclFile(#[from] AclFileError),
+}
+
+/// Everything the broker needs for access control, loaded from `[auth]`.
+#[derive(Debug)]
+pub struct Auth {
+    /// The authentication chain.
+    pub authn: Authenticator,
+    /// The authorization chain; `None`: no checks at all.
+    pub authz: Option<Authorizer>,
+    /// Failed logins per address.
+    pub failures: Failures,
+    /// Whether a denied PUBLISH closes the connection.
+    pub deny_disconnects: bool,
+}
+
+impl Auth {
+    /// Loads every file `config` names.
+    pub fn load(config: &AuthConfig) -> Result<Auth, AuthError> {
+        Ok(Auth {
+            authn: Authenticator::load(config)?,
+            authz: Authorizer::load(config)?,
+            failures: Failures::new(config.failure_delay, config.max_failure_delay),
+            deny_disconnects: config.deny_disconnects,
+        })
+    }
+}

@@ -30,6 +30,8 @@ pub(crate) struct Context {
     next_conn_id: AtomicU64,
     /// The store, whose durable ticket releases acks held at a channel's gate.
     pub(crate) store: Option<starling_store::Store>,
+    /// Authentication and authorization (`[auth]`).
+    pub(crate) auth: Arc<starling_auth::Auth>,
 }
 
 impl Context {
@@ -40,6 +42,7 @@ impl Context {
         shutdown: CancellationToken,
         connect_timeout: Duration,
         listeners: usize,
+        auth: Arc<starling_auth::Auth>,
     ) -> Self {
         Self {
             admission: Admission::new(listeners),
@@ -52,6 +55,7 @@ impl Context {
             keepalive: KeepAliveTimer::new(),
             next_conn_id: AtomicU64::new(1),
             store: None,
+            auth,
         }
     }
 

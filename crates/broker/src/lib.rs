@@ -10,6 +10,7 @@
 //! - `listener`: binding, accept loops (TCP, TLS, WebSocket, WSS, QUIC), the PROXY header and
 //!   the TLS/WebSocket handshakes (from `starling-net`), TLS reload; `admission`: connection
 //!   slots, per-address limits, accept rate.
+//! - `access`: authentication at CONNECT and each client's ACL (`starling-auth`).
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
@@ -18,6 +19,7 @@
 //! - [`metrics`]: atomic counters.
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
+mod access;
 mod admission;
 mod clock;
 mod connection;
@@ -68,6 +70,12 @@ pub enum StartError {
         /// Why.
         error: starling_net::NetError,
     },
+    /// A file named in `[auth]` could not be loaded (the error names it, and the line).
+    #[error("{error}")]
+    Auth {
+        /// Why.
+        error: starling_auth::AuthError,
+    },
     /// The store could not be opened (another broker holds its directory, or it cannot be
     /// created). A damaged store is not this: it is set aside and the broker starts.
     #[error("store in {dir}: {error}")]
@@ -87,6 +95,7 @@ pub struct RunningBroker {
     tasks: TaskTracker,
     router: JoinHandle<()>,
     tls: Arc<Vec<listener::Reloadable>>,
+    auth: Arc<starling_auth::Auth>,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -95,6 +104,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     // The store first: its lock refuses a second broker on the same directory before anything
     // binds, and what it kept is loaded before any client can connect.
     let (store, recovered) = open_store(config).await?;
+    let auth = Arc::new(access::load(config)?);
     let bound = listener::bind_all(config).await?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
@@ -150,6 +160,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             shutdown.clone(),
             config.mqtt.connect_timeout,
             bound.len(),
+            Arc::clone(&auth),
         )
         .with_store(store.clone()),
     );
@@ -193,7 +204,11 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tasks.spawn(listener::run(bound, index, ctx.clone(), tasks.clone()));
     }
     let reloadable = Arc::new(reloadable);
-    tasks.spawn(listener::run_reload(reloadable.clone(), shutdown.clone()));
+    tasks.spawn(listener::run_reload(
+        reloadable.clone(),
+        Arc::clone(&auth),
+        shutdown.clone(),
+    ));
     Ok(RunningBroker {
         local_addrs,
         metrics,
@@ -201,6 +216,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tasks,
         router,
         tls: reloadable,
+        auth,
     })
 }
 
@@ -222,6 +238,12 @@ impl RunningBroker {
         for listener in self.tls.iter() {
             listener.reload(true);
         }
+    }
+
+    /// Loads again the `[auth]` password and ACL files that changed, as the periodic check and
+    /// SIGHUP do. A file that fails keeps its previous contents (logged).
+    pub fn reload_auth(&self) {
+        access::reload(&self.auth);
     }
 
     /// A token that, when cancelled, starts a graceful shutdown.

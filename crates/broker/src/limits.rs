@@ -28,6 +28,7 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         response_information: mqtt.response_information.clone(),
         max_keepalive: mqtt.max_keepalive.unwrap_or(0),
         delayed_enabled: config.delayed.enabled,
+        deny_disconnects: config.auth.deny_disconnects,
         max_user_properties: mqtt.max_user_properties as usize,
         max_user_property_bytes: mqtt.max_user_property_bytes as usize,
         max_topic_alias_bytes: mqtt.max_topic_alias_bytes as usize,

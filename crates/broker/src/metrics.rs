@@ -54,6 +54,14 @@ pub struct Metrics {
     /// Times a persistent session's queue spilled to the store (its memory queue was full, or
     /// its mailbox): the rest was streamed from the store, nothing dropped.
     pub stored_spills: AtomicU64,
+    /// CONNECTs refused by authentication (bad credentials, anonymous not allowed).
+    pub auth_failures: AtomicU64,
+    /// PUBLISHes (and wills) an ACL denied.
+    pub acl_denied_publish: AtomicU64,
+    /// Subscriptions an ACL denied.
+    pub acl_denied_subscribe: AtomicU64,
+    /// Deliveries an ACL denied (the subscriber may not read the topic).
+    pub acl_denied_delivery: AtomicU64,
     /// What the transports refused (TLS, WebSocket, PROXY header, handshake timeouts), shared
     /// with the connections that count into it.
     pub transport: Arc<NetCounters>,

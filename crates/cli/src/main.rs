@@ -1,6 +1,7 @@
 //! `starling`: the one binary. `main` parses the command line and hands over to a command module.
 //!
 //! - `cmd::start`: run the broker.
+//! - `cmd::passwd`: manage a Mosquitto-compatible password file.
 //! - `settings`: configuration layering (file, then `STARLING_*` environment).
 
 mod cmd;
@@ -29,6 +30,8 @@ enum Command {
     /// Subscribe and print messages (mosquitto_sub conventions; -h is the host, --help the help).
     #[command(disable_help_flag = true)]
     Sub(cmd::subscribe::SubArgs),
+    /// Manage a password file (mosquitto_passwd's format and flags).
+    Passwd(cmd::passwd::PasswdArgs),
 }
 
 /// mimalloc rather than the system allocator: a message's life is a handful of small
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args).map(|()| ExitCode::SUCCESS),
         Command::Pub(args) => cmd::publish::run(args).map(|()| ExitCode::SUCCESS),
         Command::Sub(args) => cmd::subscribe::run(args),
+        Command::Passwd(args) => cmd::passwd::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

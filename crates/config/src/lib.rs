@@ -17,13 +17,17 @@
 //! - `raw`: the serde types as written in the file, and their defaults;
 //! - `model`: the typed configuration and its enums;
 //! - `validate`: raw to typed, one check per key;
+//! - `auth`: `[auth]`, raw and checked (its own module: it is the only section of lists of
+//!   kinds);
 //! - `error`: [`ConfigError`].
 
+mod auth;
 mod error;
 mod model;
 mod raw;
 mod validate;
 
+pub use auth::{AuthConfig, AuthnConfig, AuthzConfig, RawAuth, RawAuthn, RawAuthz};
 pub use error::ConfigError;
 pub use model::{
     CertFiles, Config, DelayedConfig, DurabilityConfig, IpNet, ListenerConfig, ListenerKind,

@@ -29,6 +29,8 @@ pub struct Config {
     pub log: LogConfig,
     /// How the store reaches the disk.
     pub durability: DurabilityConfig,
+    /// Authentication and authorization.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

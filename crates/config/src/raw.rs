@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub log: RawLog,
     /// `[durability]`: how the store reaches the disk.
     pub durability: RawDurability,
+    /// `[auth]`: authentication and authorization.
+    pub auth: crate::auth::RawAuth,
 }
 
 impl Default for RawConfig {
@@ -50,6 +52,7 @@ impl Default for RawConfig {
             sys: RawSys::default(),
             log: RawLog::default(),
             durability: RawDurability::default(),
+            auth: crate::auth::RawAuth::default(),
         }
     }
 }

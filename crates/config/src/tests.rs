@@ -198,6 +198,13 @@ fn each_invalid_value_names_its_key() {
         ("[durability]\nfsync = \"sometimes\"", "durability.fsync", "\"sometimes\""),
         ("[durability]\nfsync = \"interval\"\nfsync_interval = \"0s\"", "durability.fsync_interval", "more than 0s"),
         ("[durability]\nfsync = \"interval\"\nfsync_interval = \"x\"", "durability.fsync_interval", "\"x\""),
+        ("[auth]\nno_match = \"maybe\"", "auth.no_match", "\"maybe\""),
+        ("[auth]\ndeny_action = \"shout\"", "auth.deny_action", "\"shout\""),
+        ("[auth]\nfailure_delay = \"9s\"", "auth.max_failure_delay", "at least auth.failure_delay"),
+        ("[[auth.authn]]\nkind = \"ldap\"", "auth.authn[0].kind", "\"ldap\""),
+        ("[[auth.authn]]\nkind = \"password_file\"", "auth.authn[0].path", "needs a path"),
+        ("[[auth.authn]]\nkind = \"x509\"\npath = \"x\"", "auth.authn[0].path", "takes no path"),
+        ("[[auth.authz]]\nkind = \"acl_file\"\npath = \"a\"\n[[auth.authz]]\nkind = \"http\"", "auth.authz[1].kind", "\"http\""),
         ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
         ("[log]\nlevel = \"loud\"", "log.level", "\"loud\""),
         ("[log]\nlevel = \"info,a=b\"", "log.level", "\"a=b\""),
@@ -343,4 +350,22 @@ fn ip_networks_match_their_addresses() {
         .contains("2001:db8::1".parse().unwrap()));
     assert_eq!(IpNet::parse("1.2.3.4/40"), None);
     assert_eq!(IpNet::parse("host"), None);
+}
+
+#[test]
+fn no_match_denies_once_an_authz_source_is_configured() {
+    let none = parse_str("", "t").unwrap();
+    assert!(none.auth.no_match_allows && none.auth.authz.is_empty());
+    let acl = parse_str("[[auth.authz]]\nkind = \"acl_file\"\npath = \"acl\"\n", "t").unwrap();
+    assert!(!acl.auth.no_match_allows);
+    let explicit = parse_str(
+        "[auth]\nno_match = \"allow\"\n[[auth.authz]]\nkind = \"acl_file\"\npath = \"acl\"\n",
+        "t",
+    )
+    .unwrap();
+    assert!(explicit.auth.no_match_allows);
+    assert_eq!(
+        explicit.auth.authz,
+        vec![crate::AuthzConfig::AclFile { path: "acl".into() }]
+    );
 }

@@ -39,6 +39,7 @@ impl RawConfig {
             sys: sys(self.sys)?,
             log: log(self.log)?,
             durability: durability(self.durability)?,
+            auth: crate::auth::validate(self.auth)?,
         })
     }
 }
@@ -535,7 +536,7 @@ fn int<T: TryFrom<i64>>(
 }
 
 /// A humantime duration such as "10s", "2h" or "1h 30m".
-fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(text).map_err(|e| {
         ConfigError::invalid(
             key,

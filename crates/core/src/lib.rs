@@ -10,6 +10,7 @@
 //! [`channel::Effect`] values and the broker carries them out.
 //!
 //! Map:
+//! - [`access`]: `Access`, what one client may do with topics (the broker's ACLs, asked here).
 //! - [`message`]: `Message` (shared by all subscribers) and `Delivery` (one message to one session).
 //! - [`session`]: `SessionState`, the queue and its overflow policy.
 //! - [`limits`]: `ServerLimits`, what the server allows and announces.
@@ -19,6 +20,7 @@
 //! - [`channel`]: `Channel`, the per-connection state machine, and its `Effect`s.
 //! - [`wall`]: `WallClock`, monotonic `now` to wall-clock deadlines (what must outlive a restart).
 
+pub mod access;
 pub mod channel;
 pub mod connect;
 pub mod limits;
@@ -27,6 +29,7 @@ pub mod publish_rules;
 pub mod session;
 pub mod wall;
 
+pub use access::Access;
 pub use channel::{Channel, ChannelStats, CloseReason, Effect, SessionWrite, SubscribeRequest};
 pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;

@@ -54,6 +54,9 @@ pub struct ServerLimits {
     /// Whether `$delayed/<seconds>/<topic>` is delayed publish. When it is, a malformed
     /// `$delayed/...` topic is refused; when not, it is an ordinary topic.
     pub delayed_enabled: bool,
+    /// Whether a PUBLISH refused as Not authorized closes the connection (5.0: DISCONNECT 0x87)
+    /// instead of being answered 0x87 (3.x: acknowledged and dropped).
+    pub deny_disconnects: bool,
     /// User properties one PUBLISH or will may carry: every one is copied into the stored
     /// message and cloned into each outgoing PUBLISH.
     pub max_user_properties: usize,
@@ -101,6 +104,7 @@ impl Default for ServerLimits {
             response_information: None,
             max_keepalive: 65535,
             delayed_enabled: true,
+            deny_disconnects: false,
             max_user_properties: 32,
             max_user_property_bytes: 8192,
             max_topic_alias_bytes: 65536,

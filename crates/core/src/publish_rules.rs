@@ -31,6 +31,17 @@ pub fn topic_refusal(topic: &TopicName, limits: &ServerLimits) -> Option<ReasonC
     }
 }
 
+/// Where a message published to `topic` goes: for `$delayed/<s>/<t>` (while delayed publish
+/// is on), `<t>`; else `topic`. ACLs judge this, not the wrapper.
+pub fn target_topic(topic: &TopicName, limits: &ServerLimits) -> TopicName {
+    if limits.delayed_enabled {
+        if let Ok(Some(delayed)) = DelayedPublish::parse(topic.as_str(), &limits.topic) {
+            return delayed.topic;
+        }
+    }
+    topic.clone()
+}
+
 /// Quota exceeded (0x97) when `user_properties` are more than `max_user_properties` or their
 /// keys and values add up to more than `max_user_property_bytes`.
 pub fn user_properties_refusal(

@@ -92,6 +92,13 @@ impl TestBroker {
         }
     }
 
+    /// Loads again the `[auth]` files that changed (`RunningBroker::reload_auth`).
+    pub fn reload_auth(&self) {
+        if let Some(running) = &self.running {
+            running.reload_auth();
+        }
+    }
+
     /// The broker's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

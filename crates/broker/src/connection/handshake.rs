@@ -6,11 +6,15 @@
 
 use super::transport::{Stream, Transport};
 use super::{resume, takeover};
+use crate::access::ClientAccess;
 use crate::context::Context;
 use crate::mailbox::Inbox;
 use crate::metrics::Metrics;
+use starling_auth::{Credentials, Principal};
 use starling_codec::{Connect, DecodeError, Packet, ProtocolVersion, ReasonCode, Utf8String};
-use starling_core::{connack_fitting, connack_refused, negotiate, Channel, SessionState};
+use starling_core::{
+    connack_fitting, connack_refused, negotiate, publish_rules, Access, Channel, SessionState,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +89,7 @@ where
         }
         () = ctx.shutdown.cancelled() => return None,
     };
+    let cert_verified = identity.is_some();
     let replaced_id = identity.is_some_and(|identity| identity.apply(&mut connect));
     let version = connect.protocol;
     let now = crate::clock::now();
@@ -92,12 +97,30 @@ where
         Ok(neg) => neg,
         Err(reason) => {
             debug!(%reason, "CONNECT refused");
-            let refusal = Packet::ConnAck(connack_refused(reason));
-            transport.queue(&refusal, version, &ctx.metrics);
-            transport.close(&ctx.metrics, ctx.close_timeout()).await;
-            return None;
+            return refuse(transport, reason, version, ctx).await;
         }
     };
+    let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
+    let credentials = Credentials {
+        client_id: neg.client_id.to_string(),
+        username: username.clone(),
+        password: connect.password.as_ref().map(|p| p.to_vec()),
+        peer: Some(peer.ip()),
+        cert_verified,
+    };
+    if let Err(reason) = crate::access::authenticate(ctx, credentials, peer).await {
+        return refuse(transport, reason, version, ctx).await;
+    }
+    let principal = Principal::new(username, &neg.client_id, Some(peer.ip()));
+    let mut access = ClientAccess::new(&ctx.auth, principal);
+    if let (Some(access), Some(will)) = (&mut access, &neg.will) {
+        let target = publish_rules::target_topic(&will.message.topic, &ctx.limits);
+        if !access.may_publish(&target) {
+            debug!(topic = target.as_str(), "will refused by the ACL");
+            crate::metrics::Metrics::add(&ctx.metrics.acl_denied_publish, 1);
+            return refuse(transport, ReasonCode::NotAuthorized, version, ctx).await;
+        }
+    }
     // A 5.0 client that sent no id learns the one its certificate gave it.
     neg.assigned_id |= replaced_id;
     let span = tracing::Span::current();
@@ -144,6 +167,9 @@ where
     transport.queue(&Packet::ConnAck(connack), version, &ctx.metrics);
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let mut channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
+    if let Some(access) = access {
+        channel.set_access(Box::new(access));
+    }
     channel.skip_stored(in_window);
     let accepted = Accepted {
         transport,
@@ -152,6 +178,19 @@ where
         conn_id,
     };
     Some((accepted, resume_from))
+}
+
+/// Answers CONNACK with `reason` and closes; always `None`.
+async fn refuse<S: Stream, T>(
+    mut transport: Transport<S>,
+    reason: ReasonCode,
+    version: ProtocolVersion,
+    ctx: &Context,
+) -> Option<T> {
+    let refusal = Packet::ConnAck(connack_refused(reason));
+    transport.queue(&refusal, version, &ctx.metrics);
+    transport.close(&ctx.metrics, ctx.close_timeout()).await;
+    None
 }
 
 /// Reads until a CONNECT is decoded. Anything else first, or bad bytes, ends the connection;

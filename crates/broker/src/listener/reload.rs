@@ -1,5 +1,6 @@
-//! TLS certificates reloaded without a restart: every listener's files are checked for changes
-//! each `reload_interval` (the smallest configured), and all are reloaded on SIGHUP. New
+//! TLS certificates and `[auth]` files reloaded without a restart: every listener's files are
+//! checked for changes each `reload_interval` (the smallest configured), the password and ACL
+//! files every [`AUTH_CHECK`] (or that interval, if shorter), and all are reloaded on SIGHUP. New
 //! connections get the new certificate; open ones keep theirs. A reload that fails keeps the
 //! old configuration and logs why (once per change of the files).
 
@@ -53,10 +54,21 @@ impl Reloadable {
     }
 }
 
-/// Watches `listeners` until shutdown.
-pub(crate) async fn run(listeners: Arc<Vec<Reloadable>>, shutdown: CancellationToken) {
+/// How often the `[auth]` files are checked for changes.
+pub(crate) const AUTH_CHECK: Duration = Duration::from_secs(10);
+
+/// Watches `listeners` and the `[auth]` files until shutdown.
+pub(crate) async fn run(
+    listeners: Arc<Vec<Reloadable>>,
+    auth: Arc<starling_auth::Auth>,
+    shutdown: CancellationToken,
+) {
     // Even without TLS listeners, so that SIGHUP means "reload" and never ends the broker.
-    let period = listeners.iter().filter_map(|l| l.interval).min();
+    let period = listeners
+        .iter()
+        .filter_map(|l| l.interval)
+        .chain(std::iter::once(AUTH_CHECK))
+        .min();
     let mut ticker = period.map(tokio::time::interval);
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -86,12 +98,14 @@ pub(crate) async fn run(listeners: Arc<Vec<Reloadable>>, shutdown: CancellationT
                         l.reload(false);
                     }
                 }
+                crate::access::reload(&auth);
             }
             Some(()) = hup => {
-                info!("SIGHUP: reloading TLS certificates");
+                info!("SIGHUP: reloading TLS certificates and [auth] files");
                 for l in listeners.iter() {
                     l.reload(true);
                 }
+                crate::access::reload(&auth);
             }
         }
     }

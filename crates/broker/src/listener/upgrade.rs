@@ -168,18 +168,18 @@ async fn websocket<S: Stream>(
     }
 }
 
-/// The username and client id a verified client certificate gives, as the listener picks them.
+/// What a verified client certificate says: that there is one (for `x509` authentication),
+/// and the username and client id it gives, as the listener picks them.
 pub(super) fn identity(names: &PeerNames, listener: &Listener) -> Option<Box<CertIdentity>> {
     let settings = listener.config.tls.as_ref()?;
-    let identity = CertIdentity {
+    Some(Box::new(CertIdentity {
         username: names
             .pick(settings.peer_cert_as_username)
             .map(str::to_owned),
         client_id: names
             .pick(settings.peer_cert_as_clientid)
             .map(str::to_owned),
-    };
-    (identity.username.is_some() || identity.client_id.is_some()).then(|| Box::new(identity))
+    }))
 }
 
 /// `work` until `deadline`; `None` when the deadline passed, or the broker is shutting down.

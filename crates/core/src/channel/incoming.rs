@@ -56,6 +56,9 @@ impl Channel {
             return self.close_with(ReasonCode::RetainNotSupported); // [MQTT-3.2.2-14]
         }
         let refusal = self.publish_refusal(&publish, &topic);
+        if refusal == Some(ReasonCode::NotAuthorized) && self.limits.deny_disconnects {
+            return self.close_with(ReasonCode::NotAuthorized);
+        }
         let id = publish.packet_id;
         match (publish.qos, id) {
             (QoS::AtMostOnce, _) => {
@@ -175,11 +178,26 @@ impl Channel {
 
     /// Why an otherwise valid PUBLISH is not routed (answered in its ack), if it is not; counted.
     fn publish_refusal(&mut self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
-        let refusal = self.refusal_of(publish, topic);
+        let mut refusal = self.refusal_of(publish, topic);
+        if refusal.is_none() && !self.may_publish(topic) {
+            self.rare().refused.denied_publish += 1;
+            refusal = Some(ReasonCode::NotAuthorized);
+        }
         if let Some(reason) = refusal {
             self.count_refusal(reason);
         }
         refusal
+    }
+
+    /// What the ACL says of publishing to `topic`; for `$delayed/<s>/<topic>`, of `<topic>`,
+    /// where the message will go.
+    fn may_publish(&mut self, topic: &TopicName) -> bool {
+        if self.access().is_none() {
+            return true;
+        }
+        let target = publish_rules::target_topic(topic, &self.limits);
+        self.access()
+            .is_none_or(|access| access.may_publish(&target))
     }
 
     fn refusal_of(&self, publish: &Publish, topic: &TopicName) -> Option<ReasonCode> {
@@ -286,6 +304,14 @@ impl Channel {
             if target.filter().has_wildcards() && !self.limits.wildcard_subscription_available {
                 requests.push(Err(ReasonCode::WildcardSubscriptionsNotSupported));
                 continue;
+            }
+            // Judged on the real filter: `$share/g/a/#` and `$exclusive/a/#` are `a/#`.
+            if let Some(access) = self.access() {
+                if !access.may_subscribe(target.filter()) {
+                    self.rare().refused.denied_subscribe += 1;
+                    requests.push(Err(ReasonCode::NotAuthorized));
+                    continue;
+                }
             }
             let mut options = sub.options;
             options.qos = options.qos.min(self.limits.max_qos);

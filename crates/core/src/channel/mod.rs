@@ -138,6 +138,12 @@ pub struct ChannelStats {
     pub refused_invalid: u32,
     /// PUBLISHes from the client refused as Quota exceeded (too many user properties).
     pub refused_quota: u32,
+    /// Of `refused_not_authorized`, those an ACL denied (the rest are `$SYS`).
+    pub denied_publish: u32,
+    /// Subscriptions an ACL denied (SUBACK 0x87, 3.x 0x80).
+    pub denied_subscribe: u32,
+    /// Deliveries dropped because an ACL denies this client reading their topic.
+    pub denied_delivery: u32,
 }
 
 impl ChannelStats {
@@ -149,6 +155,7 @@ impl ChannelStats {
             + u64::from(self.refused_not_authorized)
             + u64::from(self.refused_invalid)
             + u64::from(self.refused_quota)
+            + u64::from(self.denied_delivery)
     }
 }
 
@@ -183,6 +190,9 @@ struct Rare {
     /// inflight window, sorted: the router streams the whole stored queue, and these are
     /// skipped as they pass (they are in flight already).
     resumed: Vec<u64>,
+    /// What the client may do with topics; `None`: no ACL is configured, everything is
+    /// allowed. Here, not inline: the connection's task must stay within 384 bytes.
+    access: Option<Box<dyn crate::Access>>,
 }
 
 /// The protocol state of one connected client.
@@ -226,6 +236,16 @@ impl Channel {
         channel.resend_inflight(now);
         channel.fill_window(now);
         channel
+    }
+
+    /// Checks every PUBLISH, SUBSCRIBE and delivery from now on against `access`.
+    pub fn set_access(&mut self, access: Box<dyn crate::Access>) {
+        self.rare().access = Some(access);
+    }
+
+    /// The client's ACL, if one is configured.
+    fn access(&mut self) -> Option<&mut Box<dyn crate::Access>> {
+        self.rare.as_mut().and_then(|rare| rare.access.as_mut())
     }
 
     /// The negotiated connection parameters.

@@ -23,6 +23,15 @@ impl Channel {
         if self.skip_spilled(&delivery) || self.skip_resumed(&delivery) {
             return;
         }
+        if let Some(access) = self.access() {
+            // Every path ends here: live and retained deliveries, stored ones streamed after a
+            // restart or a rule change, shared groups, delayed messages firing, `$SYS`.
+            if !access.may_read(&delivery.message.topic) {
+                self.rare().refused.denied_delivery += 1;
+                self.done(delivery.stored, delivery.qos == QoS::ExactlyOnce);
+                return;
+            }
+        }
         if delivery.message.is_expired(self.limits.clock.at(now)) {
             self.stats.expired += 1;
             self.done(delivery.stored, delivery.qos == QoS::ExactlyOnce);

@@ -51,6 +51,9 @@ where
     let dropped = stats.dropped();
     if dropped > 0 {
         Metrics::add(&ctx.metrics.messages_dropped, dropped);
+        crate::access::count_denials(&ctx.metrics, &stats);
+    } else if stats.denied_subscribe > 0 {
+        crate::access::count_denials(&ctx.metrics, &stats);
     }
     let version = channel.version();
     let client_id = channel.session().client_id.clone();

@@ -10,6 +10,7 @@ use starling_codec::{
 };
 use starling_topic::TopicName;
 
+mod access;
 mod connection;
 mod gate;
 mod incoming;

@@ -1,0 +1,197 @@
+//! Access control at the broker: authentication at CONNECT (on a blocking thread, the hashes
+//! are slow on purpose), the delay before a refusal, and [`ClientAccess`], the ACL of one
+//! connected client as the core's [`Access`] asks it.
+
+use crate::context::Context;
+use crate::metrics::Metrics;
+use starling_auth::{Action, Auth, Credentials, Principal, Refusal};
+use starling_codec::ReasonCode;
+use starling_core::{Access, ChannelStats};
+use starling_topic::{TopicFilter, TopicName};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tracing::info;
+
+/// Decisions one connection remembers: a publisher sends to the same few topics, a subscriber
+/// receives from them, so most checks are a string compare.
+const CACHE: usize = 8;
+
+/// One connected client's permissions, with its recent decisions.
+pub(crate) struct ClientAccess {
+    auth: Arc<Auth>,
+    principal: Principal,
+    /// The rules' generation the cache was filled under.
+    generation: u64,
+    cache: [Option<(Action, Arc<str>, bool)>; CACHE],
+    next: usize,
+}
+
+impl std::fmt::Debug for ClientAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAccess")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientAccess {
+    /// The access of `principal`; `None` when no authorization source is configured.
+    pub(crate) fn new(auth: &Arc<Auth>, principal: Principal) -> Option<Self> {
+        let authz = auth.authz.as_ref()?;
+        Some(Self {
+            generation: authz.generation(),
+            auth: Arc::clone(auth),
+            principal,
+            cache: Default::default(),
+            next: 0,
+        })
+    }
+
+    fn allows(&mut self, action: Action, topic: &str) -> bool {
+        let Some(authz) = &self.auth.authz else {
+            return true;
+        };
+        let generation = authz.generation();
+        if generation != self.generation {
+            self.cache = Default::default();
+            self.generation = generation;
+        }
+        for (a, t, allowed) in self.cache.iter().flatten() {
+            if *a == action && **t == *topic {
+                return *allowed;
+            }
+        }
+        let allowed = authz.allows(&self.principal, action, topic);
+        self.cache[self.next] = Some((action, topic.into(), allowed));
+        self.next = (self.next + 1) % CACHE;
+        allowed
+    }
+}
+
+impl Access for ClientAccess {
+    fn may_publish(&mut self, topic: &TopicName) -> bool {
+        self.allows(Action::Publish, topic.as_str())
+    }
+
+    fn may_subscribe(&mut self, filter: &TopicFilter) -> bool {
+        self.allows(Action::Subscribe, filter.as_str())
+    }
+
+    fn may_read(&mut self, topic: &TopicName) -> bool {
+        self.allows(Action::Read, topic.as_str())
+    }
+}
+
+/// Runs the authentication chain for a CONNECT. On refusal, waits the growing delay for the
+/// client's address first, then returns the CONNACK reason.
+pub(crate) async fn authenticate(
+    ctx: &Context,
+    credentials: Credentials,
+    peer: SocketAddr,
+) -> Result<(), ReasonCode> {
+    let auth = Arc::clone(&ctx.auth);
+    if auth.authn.lets_everyone_in() {
+        return Ok(());
+    }
+    let client_id = credentials.client_id.clone();
+    let username = credentials.username.clone();
+    let checked = tokio::task::spawn_blocking({
+        let auth = Arc::clone(&auth);
+        move || auth.authn.authenticate(&credentials)
+    })
+    .await;
+    let refusal = match checked {
+        Ok(Ok(by)) => {
+            auth.failures.succeeded(Some(peer.ip()));
+            tracing::debug!(client_id, ?by, "authenticated");
+            return Ok(());
+        }
+        Ok(Err(refusal)) => refusal,
+        // The blocking pool is shutting down.
+        Err(_) => Refusal::NotAuthorized,
+    };
+    Metrics::add(&ctx.metrics.auth_failures, 1);
+    let delay = auth
+        .failures
+        .failed(Some(peer.ip()), std::time::Instant::now());
+    info!(%peer, client_id, username, ?refusal, delay_ms = delay.as_millis() as u64, "authentication failed");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => {}
+        () = ctx.shutdown.cancelled() => {}
+    }
+    Err(match refusal {
+        Refusal::BadCredentials => ReasonCode::BadUserNameOrPassword,
+        Refusal::NotAuthorized => ReasonCode::NotAuthorized,
+    })
+}
+
+/// Adds a turn's ACL denials to the broker's counters.
+pub(crate) fn count_denials(metrics: &Metrics, stats: &ChannelStats) {
+    for (counter, n) in [
+        (&metrics.acl_denied_publish, stats.denied_publish),
+        (&metrics.acl_denied_subscribe, stats.denied_subscribe),
+        (&metrics.acl_denied_delivery, stats.denied_delivery),
+    ] {
+        if n > 0 {
+            Metrics::add(counter, u64::from(n));
+        }
+    }
+}
+
+/// Loads `[auth]`'s files, and says at start what is checked.
+pub(crate) fn load(config: &starling_config::Config) -> Result<Auth, crate::StartError> {
+    let auth = Auth::load(&config.auth).map_err(|error| crate::StartError::Auth { error })?;
+    let authn = config.auth.authn.len();
+    match &auth.authz {
+        Some(authz) => info!(
+            authenticators = authn,
+            acl_rules = authz.rules(),
+            no_match = if config.auth.no_match_allows {
+                "allow"
+            } else {
+                "deny"
+            },
+            "access control on"
+        ),
+        None => info!(
+            authenticators = authn,
+            "no ACL configured: every topic is allowed"
+        ),
+    }
+    if auth.authz.is_some() && config.auth.authn.is_empty() {
+        tracing::warn!(
+            "ACL rules are configured but no authenticator: usernames are taken as sent, \
+             unverified"
+        );
+    }
+    if config.auth.allow_anonymous {
+        tracing::warn!(
+            "anonymous clients are allowed (auth.allow_anonymous = true): a client without a \
+             username gets in"
+        );
+    }
+    Ok(auth)
+}
+
+/// Loads again the `[auth]` files that changed, and logs the outcome; a file that fails keeps
+/// its previous contents.
+pub(crate) fn reload(auth: &Auth) {
+    for done in auth.authn.reload() {
+        match done.outcome {
+            Ok(users) => info!(path = %done.path.display(), users, "password file reloaded"),
+            Err(error) => {
+                tracing::warn!(%error, "password file not reloaded; the previous one stays in use")
+            }
+        }
+    }
+    if let Some(authz) = &auth.authz {
+        for done in authz.reload() {
+            match done.outcome {
+                Ok(rules) => info!(path = %done.path.display(), rules, "ACL file reloaded"),
+                Err(error) => {
+                    tracing::warn!(%error, "ACL file not reloaded; the previous rules stay in force")
+                }
+            }
+        }
+    }
+}
