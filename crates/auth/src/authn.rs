@@ -57,6 +57,25 @@ pub enum AllowedBy {
     Anonymous,
 }
 
+/// A client let in, and what its authenticator says about it beyond "yes".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who let it in.
+    pub by: AllowedBy,
+    /// When its credentials stop being valid (a token's expiry): the broker closes the
+    /// connection then. `None`: never.
+    pub expires_at: Option<std::time::SystemTime>,
+}
+
+impl Authenticated {
+    fn by(by: AllowedBy) -> Self {
+        Self {
+            by,
+            expires_at: None,
+        }
+    }
+}
+
 enum Authn {
     PasswordFile(Reloadable<PasswordFile>),
     X509,
@@ -102,7 +121,7 @@ impl Authenticator {
     }
 
     /// Runs the chain. Blocking: hashes passwords.
-    pub fn authenticate(&self, credentials: &Credentials) -> Result<AllowedBy, Refusal> {
+    pub fn authenticate(&self, credentials: &Credentials) -> Result<Authenticated, Refusal> {
         for authn in &self.chain {
             match authn {
                 Authn::PasswordFile(file) => {
@@ -111,24 +130,26 @@ impl Authenticator {
                     };
                     let password = credentials.password.as_deref().unwrap_or_default();
                     match file.get().verify(username, password) {
-                        Some(true) => return Ok(AllowedBy::PasswordFile),
+                        Some(true) => return Ok(Authenticated::by(AllowedBy::PasswordFile)),
                         Some(false) => return Err(Refusal::BadCredentials),
                         None => {}
                     }
                 }
                 Authn::X509 => {
                     if credentials.cert_verified {
-                        return Ok(AllowedBy::X509);
+                        return Ok(Authenticated::by(AllowedBy::X509));
                     }
                 }
             }
         }
         match &credentials.username {
-            None if self.allow_anonymous => Ok(AllowedBy::Anonymous),
+            None if self.allow_anonymous => Ok(Authenticated::by(AllowedBy::Anonymous)),
             None => Err(Refusal::NotAuthorized),
             // Sent a username nobody here knows. With no authenticator at all, a username is
             // just a name: the client is anonymous as far as checks go.
-            Some(_) if self.chain.is_empty() && self.allow_anonymous => Ok(AllowedBy::Anonymous),
+            Some(_) if self.chain.is_empty() && self.allow_anonymous => {
+                Ok(Authenticated::by(AllowedBy::Anonymous))
+            }
             Some(_) => Err(Refusal::BadCredentials),
         }
     }

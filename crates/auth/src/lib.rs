@@ -24,7 +24,7 @@ pub mod password_file;
 mod reload;
 
 pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal};
-pub use authn::{AllowedBy, Authenticator, Credentials, Refusal};
+pub use authn::{AllowedBy, Authenticated, Authenticator, Credentials, Refusal};
 pub use authz::Authorizer;
 pub use failures::Failures;
 pub use reload::Reloaded;

@@ -101,9 +101,9 @@ pub(crate) async fn authenticate(
     })
     .await;
     let refusal = match checked {
-        Ok(Ok(by)) => {
+        Ok(Ok(authenticated)) => {
             auth.failures.succeeded(Some(peer.ip()));
-            tracing::debug!(client_id, ?by, "authenticated");
+            tracing::debug!(client_id, by = ?authenticated.by, "authenticated");
             return Ok(());
         }
         Ok(Err(refusal)) => refusal,
