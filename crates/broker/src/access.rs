@@ -125,6 +125,49 @@ pub(crate) async fn authenticate(
     })
 }
 
+/// Why this CONNECT is refused as banned, if it is: a ban in force, or one made now because
+/// the client id is flapping.
+pub(crate) fn banned(
+    ctx: &Context,
+    client_id: &str,
+    username: Option<&str>,
+    peer: SocketAddr,
+) -> Option<String> {
+    let now = crate::clock::wall(&ctx.limits);
+    if let Some(reason) = ctx.bans.check(client_id, username, peer.ip(), now) {
+        Metrics::add(&ctx.metrics.banned_refused, 1);
+        return Some(reason);
+    }
+    let (count, flapping) = ctx
+        .flapping
+        .as_ref()?
+        .connected(client_id, crate::clock::now())?;
+    let reason = format!(
+        "flapping: {count} connects within {}",
+        humantime_secs(flapping.window)
+    );
+    tracing::warn!(client_id, %peer, ban_secs = flapping.ban_time.as_secs(), reason, "client id banned");
+    let ban = starling_store::BanRecord {
+        kind: starling_store::BanKind::ClientId,
+        who: client_id.to_owned(),
+        at: now,
+        until: Some(now + flapping.ban_time),
+        reason: reason.clone(),
+        by: "flapping".to_owned(),
+    };
+    if let Err(error) = ctx.bans.add(ban, now) {
+        tracing::warn!(%error, client_id, "flapping client not banned");
+        return None;
+    }
+    Metrics::add(&ctx.metrics.flapping_bans, 1);
+    Metrics::add(&ctx.metrics.banned_refused, 1);
+    Some(reason)
+}
+
+fn humantime_secs(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
 /// Adds a turn's ACL denials to the broker's counters.
 pub(crate) fn count_denials(metrics: &Metrics, stats: &ChannelStats) {
     for (counter, n) in [

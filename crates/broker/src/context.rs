@@ -32,6 +32,10 @@ pub(crate) struct Context {
     pub(crate) store: Option<starling_store::Store>,
     /// Authentication and authorization (`[auth]`).
     pub(crate) auth: Arc<starling_auth::Auth>,
+    /// Banned clients, checked at CONNECT.
+    pub(crate) bans: Arc<crate::bans::Bans>,
+    /// Flapping detection; `None`: off.
+    pub(crate) flapping: Option<crate::flapping::Flapping>,
 }
 
 impl Context {
@@ -56,12 +60,25 @@ impl Context {
             next_conn_id: AtomicU64::new(1),
             store: None,
             auth,
+            bans: Arc::new(crate::bans::Bans::new(1, None)),
+            flapping: None,
         }
     }
 
     /// Connections wait on `store` for the acks they hold.
     pub(crate) fn with_store(mut self, store: starling_store::Store) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Bans are checked in `bans`, and flapping client ids banned there.
+    pub(crate) fn with_protection(
+        mut self,
+        bans: Arc<crate::bans::Bans>,
+        flapping: Option<starling_config::FlappingConfig>,
+    ) -> Self {
+        self.bans = bans;
+        self.flapping = flapping.map(crate::flapping::Flapping::new);
         self
     }
 

@@ -11,6 +11,8 @@
 //!   the TLS/WebSocket handshakes (from `starling-net`), TLS reload; `admission`: connection
 //!   slots, per-address limits, accept rate.
 //! - `access`: authentication at CONNECT and each client's ACL (`starling-auth`).
+//! - `bans`: banned client ids, usernames, addresses and networks (stored); `flapping`:
+//!   client ids that connect too often are banned for a while.
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
@@ -21,9 +23,11 @@
 
 mod access;
 mod admission;
+mod bans;
 mod clock;
 mod connection;
 mod context;
+mod flapping;
 mod keepalive;
 mod limits;
 mod listener;
@@ -32,10 +36,12 @@ pub mod metrics;
 mod router;
 mod sys;
 
+pub use bans::{BanError, Bans};
 use context::Context;
 use metrics::Metrics;
 use router::{Router, RouterSettings};
 use starling_config::{Config, ListenerKind};
+pub use starling_store::{BanKind, BanRecord};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +102,7 @@ pub struct RunningBroker {
     router: JoinHandle<()>,
     tls: Arc<Vec<listener::Reloadable>>,
     auth: Arc<starling_auth::Auth>,
+    bans: Arc<Bans>,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -103,7 +110,7 @@ pub struct RunningBroker {
 pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     // The store first: its lock refuses a second broker on the same directory before anything
     // binds, and what it kept is loaded before any client can connect.
-    let (store, recovered) = open_store(config).await?;
+    let (store, mut recovered) = open_store(config).await?;
     let auth = Arc::new(access::load(config)?);
     let bound = listener::bind_all(config).await?;
     let metrics = Arc::new(Metrics::default());
@@ -144,6 +151,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             max_bytes: config.session.max_stored_bytes,
         },
     };
+    let bans = Arc::new(Bans::new(config.max_bans, Some(store.clone())));
+    bans.restore(std::mem::take(&mut recovered.banned), clock::wall(&limits));
     let mut router = Router::new(settings, metrics.clone()).with_store(store.clone());
     restore(&mut router, recovered, &metrics, limits.clock);
     let router = tokio::spawn(router::run(
@@ -162,7 +171,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             bound.len(),
             Arc::clone(&auth),
         )
-        .with_store(store.clone()),
+        .with_store(store.clone())
+        .with_protection(Arc::clone(&bans), config.flapping),
     );
     tasks.spawn({
         let ctx = ctx.clone();
@@ -217,6 +227,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         router,
         tls: reloadable,
         auth,
+        bans,
     })
 }
 
@@ -244,6 +255,12 @@ impl RunningBroker {
     /// SIGHUP do. A file that fails keeps its previous contents (logged).
     pub fn reload_auth(&self) {
         access::reload(&self.auth);
+    }
+
+    /// The banned clients: add, lift and list bans (they are stored, and hold across
+    /// restarts).
+    pub fn bans(&self) -> &Arc<Bans> {
+        &self.bans
     }
 
     /// A token that, when cancelled, starts a graceful shutdown.

@@ -54,6 +54,10 @@ pub struct Metrics {
     /// Times a persistent session's queue spilled to the store (its memory queue was full, or
     /// its mailbox): the rest was streamed from the store, nothing dropped.
     pub stored_spills: AtomicU64,
+    /// CONNECTs refused because the client id, username or address is banned.
+    pub banned_refused: AtomicU64,
+    /// Client ids banned for connecting too often.
+    pub flapping_bans: AtomicU64,
     /// CONNECTs refused by authentication (bad credentials, anonymous not allowed).
     pub auth_failures: AtomicU64,
     /// PUBLISHes (and wills) an ACL denied.

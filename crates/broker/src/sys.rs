@@ -77,6 +77,8 @@ fn snapshot(m: &Metrics, started: Instant) -> Vec<(&'static str, String)> {
         ("store/set_aside/records", get(&m.store_records_set_aside)),
         ("store/set_aside/bytes", get(&m.store_bytes_set_aside)),
         ("auth/failures", get(&m.auth_failures)),
+        ("banned/refused", get(&m.banned_refused)),
+        ("banned/flapping", get(&m.flapping_bans)),
         ("acl/denied/publish", get(&m.acl_denied_publish)),
         ("acl/denied/subscribe", get(&m.acl_denied_subscribe)),
         ("acl/denied/delivery", get(&m.acl_denied_delivery)),

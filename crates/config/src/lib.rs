@@ -19,11 +19,13 @@
 //! - `validate`: raw to typed, one check per key;
 //! - `auth`: `[auth]`, raw and checked (its own module: it is the only section of lists of
 //!   kinds);
+//! - `protection`: `[flapping]`, `[banned]`, `[rate_limit]`;
 //! - `error`: [`ConfigError`].
 
 mod auth;
 mod error;
 mod model;
+mod protection;
 mod raw;
 mod validate;
 
@@ -34,6 +36,7 @@ pub use model::{
     LogConfig, MqttConfig, NodeConfig, PeerCertField, PeerVerify, QueueOverflow, RetainConfig,
     SessionConfig, SharedConfig, SharedStrategy, SysConfig, TlsConfig, TlsVersion, WsConfig,
 };
+pub use protection::{FlappingConfig, RateLimitConfig, RawBanned, RawFlapping, RawRateLimit};
 pub use raw::{
     RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
     RawSession, RawShared, RawSys, RawTls, RawWs,

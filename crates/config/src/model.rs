@@ -31,6 +31,12 @@ pub struct Config {
     pub durability: DurabilityConfig,
     /// Authentication and authorization.
     pub auth: crate::auth::AuthConfig,
+    /// Flapping detection; `None`: off.
+    pub flapping: Option<crate::protection::FlappingConfig>,
+    /// Bans held at most.
+    pub max_bans: usize,
+    /// Per-client rates.
+    pub rate_limit: crate::protection::RateLimitConfig,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

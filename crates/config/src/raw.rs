@@ -37,6 +37,12 @@ pub struct RawConfig {
     pub durability: RawDurability,
     /// `[auth]`: authentication and authorization.
     pub auth: crate::auth::RawAuth,
+    /// `[flapping]`: client ids that connect too often are banned for a while.
+    pub flapping: crate::protection::RawFlapping,
+    /// `[banned]`: the table of banned clients.
+    pub banned: crate::protection::RawBanned,
+    /// `[rate_limit]`: what one client may send per second.
+    pub rate_limit: crate::protection::RawRateLimit,
 }
 
 impl Default for RawConfig {
@@ -53,6 +59,9 @@ impl Default for RawConfig {
             log: RawLog::default(),
             durability: RawDurability::default(),
             auth: crate::auth::RawAuth::default(),
+            flapping: crate::protection::RawFlapping::default(),
+            banned: crate::protection::RawBanned::default(),
+            rate_limit: crate::protection::RawRateLimit::default(),
         }
     }
 }

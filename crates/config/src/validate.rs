@@ -40,6 +40,9 @@ impl RawConfig {
             log: log(self.log)?,
             durability: durability(self.durability)?,
             auth: crate::auth::validate(self.auth)?,
+            flapping: crate::protection::flapping(self.flapping)?,
+            max_bans: crate::protection::banned(self.banned)?,
+            rate_limit: crate::protection::rate_limit(self.rate_limit)?,
         })
     }
 }
@@ -520,7 +523,7 @@ fn check_filter(filter: &str) -> Result<(), String> {
 }
 
 /// `value` as a `T` if it lies in `lo..=hi`, else an error naming `key` and the bounds.
-fn int<T: TryFrom<i64>>(
+pub(crate) fn int<T: TryFrom<i64>>(
     key: &str,
     value: i64,
     lo: i64,

@@ -190,6 +190,20 @@ impl Batch {
         self.delete(Space::Delayed, delayed_key(at, id).to_vec());
     }
 
+    /// Writes a ban (replacing one on the same kind and name).
+    pub fn put_ban(&mut self, ban: &crate::BanRecord) {
+        self.put(
+            Space::Banned,
+            crate::record::ban::ban_key(ban.kind, &ban.who),
+            crate::record::ban::encode_ban(ban),
+        );
+    }
+
+    /// Removes the ban on `who` of `kind`.
+    pub fn delete_ban(&mut self, kind: crate::BanKind, who: &str) {
+        self.delete(Space::Banned, crate::record::ban::ban_key(kind, who));
+    }
+
     /// True when the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()

@@ -23,6 +23,8 @@ pub struct KeyspaceCounts {
     pub retained: u64,
     /// In `delayed`.
     pub delayed: u64,
+    /// In `banned`.
+    pub banned: u64,
 }
 
 impl KeyspaceCounts {
@@ -35,6 +37,7 @@ impl KeyspaceCounts {
             + self.awaiting_rel
             + self.retained
             + self.delayed
+            + self.banned
     }
 
     pub(crate) fn add(&mut self, space: Space) {
@@ -46,6 +49,7 @@ impl KeyspaceCounts {
             Space::AwaitingRel => &mut self.awaiting_rel,
             Space::Retained => &mut self.retained,
             Space::Delayed => &mut self.delayed,
+            Space::Banned => &mut self.banned,
         };
         *n += 1;
     }

@@ -21,11 +21,13 @@ pub(crate) enum Space {
     Retained,
     /// Fire-at + id -> delayed message.
     Delayed,
+    /// Kind + name -> ban (`record::ban`).
+    Banned,
 }
 
 impl Space {
     /// Every keyspace, in the order recovery scans them.
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Sessions,
         Self::Subscriptions,
         Self::Queue,
@@ -33,6 +35,7 @@ impl Space {
         Self::AwaitingRel,
         Self::Retained,
         Self::Delayed,
+        Self::Banned,
     ];
 
     /// The keyspace's name on disk and in logs.
@@ -45,6 +48,7 @@ impl Space {
             Self::AwaitingRel => "awaiting_rel",
             Self::Retained => "retained",
             Self::Delayed => "delayed",
+            Self::Banned => "banned",
         }
     }
 }

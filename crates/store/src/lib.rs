@@ -71,7 +71,7 @@ pub use batch::Batch;
 pub use damage::{Damage, KeyspaceCounts};
 pub use error::{RecordError, StoreError};
 pub use options::{Fsync, StoreOptions, DEFAULT_CACHE_BYTES};
-pub use record::SessionRecord;
+pub use record::{BanKind, BanRecord, SessionRecord};
 pub use recovery::{Recovered, RecoveredSession};
 pub use store::{InflightRecord, Store, StoreStats};
 pub use sync::Ticket;

@@ -35,6 +35,8 @@ pub struct Recovered {
     pub delayed: Vec<(SystemTime, u64, Message)>,
     /// One more than the highest delayed-message id seen (0 when there are none).
     pub next_delayed_id: u64,
+    /// Banned clients, expired ones included (the broker drops those).
+    pub banned: Vec<crate::BanRecord>,
     /// What was set aside.
     pub damage: Damage,
     /// How long recovery took.
@@ -194,6 +196,9 @@ impl Scan {
             Space::Sessions => self.session(key, value).into(),
             Space::Retained => self.retained(key, value).into(),
             Space::Delayed => self.delayed(key, value).into(),
+            Space::Banned => crate::record::ban::decode_ban(key, value)
+                .map(|ban| self.out.banned.push(ban))
+                .into(),
             _ => self.per_client(space, key, value),
         }
     }

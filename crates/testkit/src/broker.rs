@@ -92,6 +92,14 @@ impl TestBroker {
         }
     }
 
+    /// The running broker (for what the test kit does not wrap, e.g. its bans).
+    pub fn running(&self) -> &RunningBroker {
+        match &self.running {
+            Some(running) => running,
+            None => panic!("the test broker was shut down"),
+        }
+    }
+
     /// Loads again the `[auth]` files that changed (`RunningBroker::reload_auth`).
     pub fn reload_auth(&self) {
         if let Some(running) = &self.running {

@@ -101,6 +101,10 @@ where
         }
     };
     let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
+    if let Some(reason) = crate::access::banned(ctx, &neg.client_id, username.as_deref(), peer) {
+        debug!(%peer, reason, "banned client refused");
+        return refuse(transport, ReasonCode::Banned, version, ctx).await;
+    }
     let credentials = Credentials {
         client_id: neg.client_id.to_string(),
         username: username.clone(),

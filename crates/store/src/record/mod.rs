@@ -9,8 +9,10 @@
 //!
 //! - [`field`]: the primitives ([`field::Writer`], [`field::Reader`]);
 //! - [`message`]: `Message`, `Delivery` and `WillSpec`;
-//! - [`session`]: [`SessionRecord`], subscriptions and inflight entries.
+//! - [`session`]: [`SessionRecord`], subscriptions and inflight entries;
+//! - [`ban`]: [`BanRecord`], a banned client id, username or address.
 
+pub(crate) mod ban;
 pub(crate) mod field;
 pub(crate) mod message;
 pub(crate) mod session;
@@ -18,6 +20,7 @@ pub(crate) mod session;
 #[cfg(test)]
 mod tests;
 
+pub use ban::{BanKind, BanRecord};
 pub use session::SessionRecord;
 
 /// The version byte that opens every record this build writes.

@@ -1,0 +1,139 @@
+//! Banned clients (by client id, username, address, network; with an end), kept across a
+//! restart, and flapping detection banning a client id that reconnects too often.
+
+use starling_broker::{BanKind, BanRecord};
+use starling_codec::{Connect, ProtocolVersion, ReasonCode};
+use starling_config::FlappingConfig;
+use starling_testkit::{connect_packet, string, versions, RawClient, TestBroker};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+async fn connack(addr: SocketAddr, v: ProtocolVersion, id: &str, user: Option<&str>) -> ReasonCode {
+    let connect = Connect {
+        username: user.map(string),
+        ..connect_packet(v, id)
+    };
+    RawClient::connect_with(addr, connect).await.1.reason_code
+}
+
+/// 3.x has return code 5 (not authorized) for a ban.
+fn banned(v: ProtocolVersion) -> ReasonCode {
+    if v.is_v5() {
+        ReasonCode::Banned
+    } else {
+        ReasonCode::NotAuthorized
+    }
+}
+
+fn ban(kind: BanKind, who: &str, until: Option<SystemTime>) -> BanRecord {
+    BanRecord {
+        kind,
+        who: who.into(),
+        at: SystemTime::now(),
+        until,
+        reason: "test".into(),
+        by: "test".into(),
+    }
+}
+
+async fn on(dir: PathBuf) -> TestBroker {
+    TestBroker::start_with(move |c| c.node.data_dir = dir).await
+}
+
+#[tokio::test]
+async fn bans_refuse_by_client_id_username_and_address_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = on(dir.path().to_owned()).await;
+    let now = SystemTime::now();
+    let bans = broker.running().bans();
+    bans.add(ban(BanKind::ClientId, "evil", None), now)
+        .expect("ban");
+    bans.add(ban(BanKind::Username, "mallory", None), now)
+        .expect("ban");
+    bans.add(ban(BanKind::Address, "10.9.8.0/24", None), now)
+        .expect("ban");
+    // Already over: never refuses.
+    bans.add(ban(BanKind::ClientId, "reformed", Some(now)), now)
+        .expect("ban");
+    let addr = broker.addr();
+    for v in versions() {
+        assert_eq!(connack(addr, v, "evil", None).await, banned(v), "{v}");
+        assert_eq!(
+            connack(addr, v, "x", Some("mallory")).await,
+            banned(v),
+            "{v}"
+        );
+        assert_eq!(
+            connack(addr, v, "reformed", None).await,
+            ReasonCode::Success,
+            "{v}"
+        );
+        assert_eq!(
+            connack(addr, v, "good", Some("alice")).await,
+            ReasonCode::Success,
+            "{v}"
+        );
+    }
+    broker.shutdown().await;
+
+    let broker = on(dir.path().to_owned()).await;
+    let v = ProtocolVersion::V5;
+    assert_eq!(
+        connack(broker.addr(), v, "evil", None).await,
+        ReasonCode::Banned
+    );
+    let kept: Vec<String> = broker
+        .running()
+        .bans()
+        .list(SystemTime::now())
+        .into_iter()
+        .map(|b| b.who)
+        .collect();
+    assert_eq!(kept, ["evil", "mallory", "10.9.8.0/24"]);
+    // Lifted, it lets the client in, and stays lifted.
+    assert!(broker.running().bans().remove(BanKind::ClientId, "evil"));
+    assert_eq!(
+        connack(broker.addr(), v, "evil", None).await,
+        ReasonCode::Success
+    );
+    assert!(broker.metrics().banned_refused.load(Ordering::Relaxed) >= 1);
+}
+
+#[tokio::test]
+async fn a_client_id_that_reconnects_too_often_is_banned_for_a_while() {
+    let broker = TestBroker::start_with(|c| {
+        c.flapping = Some(FlappingConfig {
+            max_count: 5,
+            window: Duration::from_secs(60),
+            ban_time: Duration::from_secs(300),
+        });
+    })
+    .await;
+    let v = ProtocolVersion::V5;
+    for i in 0..5 {
+        let code = connack(broker.addr(), v, "flappy", None).await;
+        assert_eq!(code, ReasonCode::Success, "connect {i}");
+    }
+    assert_eq!(
+        connack(broker.addr(), v, "flappy", None).await,
+        ReasonCode::Banned
+    );
+    assert_eq!(
+        connack(broker.addr(), v, "flappy", None).await,
+        ReasonCode::Banned
+    );
+    assert_eq!(
+        connack(broker.addr(), v, "steady", None).await,
+        ReasonCode::Success
+    );
+    assert_eq!(broker.metrics().flapping_bans.load(Ordering::Relaxed), 1);
+    let bans = broker.running().bans().list(SystemTime::now());
+    assert_eq!(bans.len(), 1);
+    assert_eq!(
+        (bans[0].kind, bans[0].by.as_str()),
+        (BanKind::ClientId, "flapping")
+    );
+    assert!(bans[0].until.is_some_and(|until| until > SystemTime::now()));
+}
