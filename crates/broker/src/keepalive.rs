@@ -45,14 +45,19 @@ struct Entry {
 /// (2^63 ms is 292 million years); ordering masks it off.
 const SEND_CHECK: u64 = 1 << 63;
 
+/// The next bit: the entry ends a rate-limit pause ([`SessionControl::ResumeInput`]).
+const RESUME: u64 = 1 << 62;
+
 impl Entry {
     fn due(&self) -> u64 {
-        self.at & !SEND_CHECK
+        self.at & !(SEND_CHECK | RESUME)
     }
 
     fn order(&self) -> SessionControl {
         if self.at & SEND_CHECK != 0 {
             SessionControl::SendCheck
+        } else if self.at & RESUME != 0 {
+            SessionControl::ResumeInput
         } else {
             SessionControl::KeepAlive
         }
@@ -102,12 +107,17 @@ impl KeepAliveTimer {
 
     /// Sends [`SessionControl::KeepAlive`] to `mailbox` at `at`.
     pub(crate) fn schedule(&self, at: Instant, mailbox: WeakMailbox) {
-        self.push(self.millis(at).min(SEND_CHECK - 1), mailbox);
+        self.push(self.millis(at).min(RESUME - 1), mailbox);
+    }
+
+    /// Wakes the session at `at` to read again after a rate-limit pause.
+    pub(crate) fn schedule_resume(&self, at: Instant, mailbox: WeakMailbox) {
+        self.push(self.millis(at).min(RESUME - 1) | RESUME, mailbox);
     }
 
     /// Sends [`SessionControl::SendCheck`] to `mailbox` at `at`.
     pub(crate) fn schedule_send_check(&self, at: Instant, mailbox: WeakMailbox) {
-        self.push(self.millis(at).min(SEND_CHECK - 1) | SEND_CHECK, mailbox);
+        self.push(self.millis(at).min(RESUME - 1) | SEND_CHECK, mailbox);
     }
 
     /// A connection ended: its entry (if any) is dead. Dead entries are dropped in one pass

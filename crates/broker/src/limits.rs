@@ -29,6 +29,8 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         max_keepalive: mqtt.max_keepalive.unwrap_or(0),
         delayed_enabled: config.delayed.enabled,
         deny_disconnects: config.auth.deny_disconnects,
+        message_rate: config.rate_limit.messages,
+        byte_rate: config.rate_limit.bytes,
         max_user_properties: mqtt.max_user_properties as usize,
         max_user_property_bytes: mqtt.max_user_property_bytes as usize,
         max_topic_alias_bytes: mqtt.max_topic_alias_bytes as usize,

@@ -57,6 +57,10 @@ pub struct ServerLimits {
     /// Whether a PUBLISH refused as Not authorized closes the connection (5.0: DISCONNECT 0x87)
     /// instead of being answered 0x87 (3.x: acknowledged and dropped).
     pub deny_disconnects: bool,
+    /// PUBLISH packets per second one client may send, and the burst; `None`: no limit.
+    pub message_rate: Option<(u32, u32)>,
+    /// PUBLISH bytes (topic and payload) per second one client may send, and the burst.
+    pub byte_rate: Option<(u64, u64)>,
     /// User properties one PUBLISH or will may carry: every one is copied into the stored
     /// message and cloned into each outgoing PUBLISH.
     pub max_user_properties: usize,
@@ -105,6 +109,8 @@ impl Default for ServerLimits {
             max_keepalive: 65535,
             delayed_enabled: true,
             deny_disconnects: false,
+            message_rate: None,
+            byte_rate: None,
             max_user_properties: 32,
             max_user_property_bytes: 8192,
             max_topic_alias_bytes: 65536,

@@ -54,6 +54,8 @@ pub(crate) enum SessionControl {
     /// The send-timeout check the session armed when its writes got stuck (from
     /// `crate::keepalive`): end the connection if they still make no progress.
     SendCheck,
+    /// A rate-limit pause is over: read from the client again.
+    ResumeInput,
     /// Answer to the PUBLISHes this connection sent with [`RouterCmd::PublishAnswered`]: the
     /// next `count` were routed, and what they made the router write is covered by store
     /// ticket `ticket` (0: nothing was written).

@@ -21,7 +21,13 @@ impl Channel {
         }
         self.last_received = now;
         match packet {
-            Packet::Publish(publish) => self.handle_publish(publish, now),
+            Packet::Publish(publish) => {
+                let bytes = publish.topic.as_str().len() + publish.payload.len();
+                if let Err(reason) = self.charge(bytes, now) {
+                    return self.close_with(reason);
+                }
+                self.handle_publish(publish, now)
+            }
             Packet::PubAck(ack) => self.handle_puback(ack, now),
             Packet::PubRec(rec) => self.handle_pubrec(rec, now),
             Packet::PubRel(rel) => self.handle_pubrel(rel),

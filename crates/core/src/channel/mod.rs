@@ -8,12 +8,15 @@
 //! - `incoming`: packets from the client (PUBLISH and its QoS 2 handshake, SUBSCRIBE, ...).
 //! - `outgoing`: deliveries to the client (inflight window, queue, topic aliases, acks).
 //! - `gate`: packets held until what they promise is safe (the router's answer, the store).
+//! - `rate`: per-client publish rates (token buckets; reading pauses while in debt).
 
 mod gate;
 mod incoming;
 mod outgoing;
+mod rate;
 
 pub use gate::Ticket;
+pub use rate::MAX_DEBT;
 
 use crate::connect::{Negotiated, WillSpec};
 use crate::limits::ServerLimits;
@@ -193,6 +196,8 @@ struct Rare {
     /// What the client may do with topics; `None`: no ACL is configured, everything is
     /// allowed. Here, not inline: the connection's task must stay within 384 bytes.
     access: Option<Box<dyn crate::Access>>,
+    /// The client's publish rate buckets, once a rate limit is configured and it published.
+    buckets: Option<rate::Buckets>,
 }
 
 /// The protocol state of one connected client.
@@ -279,7 +284,7 @@ impl Channel {
     /// decode nothing more until an answer comes, so a client pipelining SUBSCRIBEs cannot make
     /// the router (and the answers in its mailbox) hold more than that for it.
     pub fn wants_input(&self) -> bool {
-        self.answers_pending() < self.limits.max_pending_answers
+        self.answers_pending() < self.limits.max_pending_answers && !self.rate_paused()
     }
 
     /// Takes the effects produced so far.
@@ -344,6 +349,11 @@ impl Channel {
     /// Time passes: closes the connection with Keep Alive timeout (0x8D) once the deadline passed.
     pub fn handle_tick(&mut self, now: Instant) {
         if self.closed {
+            return;
+        }
+        if self.rate_paused() {
+            // We are not reading it (its publish rate): its silence is ours.
+            self.last_received = now;
             return;
         }
         if self

@@ -103,5 +103,9 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
         }
         // Noted by the batch: handled by the loop.
         SessionControl::Owed | SessionControl::SendCheck | SessionControl::Durable => None,
+        SessionControl::ResumeInput => {
+            channel.resume_input(clock::now());
+            None
+        }
     }
 }

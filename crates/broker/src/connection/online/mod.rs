@@ -248,6 +248,11 @@ impl<S: Stream> Online<S> {
                 }
             }
             self.request_retained(ctx);
+            if let Some(until) = self.conn.channel.take_input_pause() {
+                // Over its publish rate: not read from until then (`rate` in the core).
+                ctx.keepalive
+                    .schedule_resume(until, self.conn.inbox.downgrade());
+            }
             // One write for the whole turn.
             match self.conn.transport.poll_flush(cx, &ctx.metrics) {
                 Poll::Ready(Ok(())) => self.writes_moved(ctx),

@@ -15,6 +15,7 @@ mod connection;
 mod gate;
 mod incoming;
 mod outgoing;
+mod rate;
 
 fn connect(version: ProtocolVersion, receive_max: Option<u16>) -> Connect {
     let mut properties = Properties::default();
