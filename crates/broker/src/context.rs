@@ -36,6 +36,8 @@ pub(crate) struct Context {
     pub(crate) bans: Arc<crate::bans::Bans>,
     /// Flapping detection; `None`: off.
     pub(crate) flapping: Option<crate::flapping::Flapping>,
+    /// Set while the broker is overloaded: new connections are refused.
+    pub(crate) overloaded: Arc<crate::overload::OverloadFlag>,
 }
 
 impl Context {
@@ -62,6 +64,7 @@ impl Context {
             auth,
             bans: Arc::new(crate::bans::Bans::new(1, None)),
             flapping: None,
+            overloaded: Arc::default(),
         }
     }
 
@@ -76,7 +79,9 @@ impl Context {
         mut self,
         bans: Arc<crate::bans::Bans>,
         flapping: Option<starling_config::FlappingConfig>,
+        overloaded: Arc<crate::overload::OverloadFlag>,
     ) -> Self {
+        self.overloaded = overloaded;
         self.bans = bans;
         self.flapping = flapping.map(crate::flapping::Flapping::new);
         self

@@ -13,6 +13,7 @@
 //! - `access`: authentication at CONNECT and each client's ACL (`starling-auth`).
 //! - `bans`: banned client ids, usernames, addresses and networks (stored); `flapping`:
 //!   client ids that connect too often are banned for a while.
+//! - `overload`: memory and run-queue watermarks; refuse, shed QoS 0, alarm, recover.
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
@@ -33,6 +34,7 @@ mod limits;
 mod listener;
 mod mailbox;
 pub mod metrics;
+mod overload;
 mod router;
 mod sys;
 
@@ -103,6 +105,7 @@ pub struct RunningBroker {
     tls: Arc<Vec<listener::Reloadable>>,
     auth: Arc<starling_auth::Auth>,
     bans: Arc<Bans>,
+    overload: Option<Arc<overload::Monitor>>,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -153,7 +156,10 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     };
     let bans = Arc::new(Bans::new(config.max_bans, Some(store.clone())));
     bans.restore(std::mem::take(&mut recovered.banned), clock::wall(&limits));
-    let mut router = Router::new(settings, metrics.clone()).with_store(store.clone());
+    let overloaded = Arc::new(overload::OverloadFlag::default());
+    let mut router = Router::new(settings, metrics.clone())
+        .with_store(store.clone())
+        .with_overload(Arc::clone(&overloaded));
     restore(&mut router, recovered, &metrics, limits.clock);
     let router = tokio::spawn(router::run(
         router,
@@ -172,11 +178,24 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             Arc::clone(&auth),
         )
         .with_store(store.clone())
-        .with_protection(Arc::clone(&bans), config.flapping),
+        .with_protection(Arc::clone(&bans), config.flapping, Arc::clone(&overloaded)),
     );
     tasks.spawn({
         let ctx = ctx.clone();
         async move { ctx.keepalive.run(ctx.shutdown.clone()).await }
+    });
+    let overload = config.overload.map(|overload| {
+        let monitor = Arc::new(overload::Monitor::new(
+            &overload,
+            overloaded,
+            metrics.clone(),
+        ));
+        tasks.spawn(monitor_loop(
+            Arc::clone(&monitor),
+            overload.check_interval,
+            shutdown.clone(),
+        ));
+        monitor
     });
     if let Some(interval) = config.sys.interval {
         let sys = sys::run(
@@ -228,6 +247,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tls: reloadable,
         auth,
         bans,
+        overload,
     })
 }
 
@@ -263,6 +283,14 @@ impl RunningBroker {
         &self.bans
     }
 
+    /// Reads memory and the run queue now and updates the overload state, as the periodic
+    /// check does (no-op when `[overload]` is off).
+    pub fn check_overload(&self) {
+        if let Some(monitor) = &self.overload {
+            monitor.check();
+        }
+    }
+
     /// A token that, when cancelled, starts a graceful shutdown.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -287,6 +315,24 @@ impl RunningBroker {
         }
         self.router.abort();
         let _ = self.router.await;
+    }
+}
+
+/// Checks for overload every `every` until shutdown.
+async fn monitor_loop(
+    monitor: Arc<overload::Monitor>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    // The first check one interval after start: a broker starts below its watermarks.
+    let first = tokio::time::Instant::now() + every;
+    let mut ticker = tokio::time::interval_at(first, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => monitor.check(),
+        }
     }
 }
 

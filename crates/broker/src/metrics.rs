@@ -54,6 +54,14 @@ pub struct Metrics {
     /// Times a persistent session's queue spilled to the store (its memory queue was full, or
     /// its mailbox): the rest was streamed from the store, nothing dropped.
     pub stored_spills: AtomicU64,
+    /// 1 while the broker is overloaded (`overload`), else 0.
+    pub overload_active: AtomicU64,
+    /// Times the overload alarm was raised.
+    pub overload_alarms: AtomicU64,
+    /// CONNECTs refused with Server busy while overloaded.
+    pub overload_refused: AtomicU64,
+    /// QoS 0 deliveries shed to slow subscribers while overloaded.
+    pub overload_shed: AtomicU64,
     /// CONNECTs refused because the client id, username or address is banned.
     pub banned_refused: AtomicU64,
     /// Client ids banned for connecting too often.

@@ -19,7 +19,7 @@
 //! - `validate`: raw to typed, one check per key;
 //! - `auth`: `[auth]`, raw and checked (its own module: it is the only section of lists of
 //!   kinds);
-//! - `protection`: `[flapping]`, `[banned]`, `[rate_limit]`;
+//! - `protection`: `[flapping]`, `[banned]`, `[rate_limit]`, `[overload]`;
 //! - `error`: [`ConfigError`].
 
 mod auth;
@@ -36,7 +36,10 @@ pub use model::{
     LogConfig, MqttConfig, NodeConfig, PeerCertField, PeerVerify, QueueOverflow, RetainConfig,
     SessionConfig, SharedConfig, SharedStrategy, SysConfig, TlsConfig, TlsVersion, WsConfig,
 };
-pub use protection::{FlappingConfig, RateLimitConfig, RawBanned, RawFlapping, RawRateLimit};
+pub use protection::{
+    FlappingConfig, MemoryWatermark, OverloadConfig, RateLimitConfig, RawBanned, RawFlapping,
+    RawOverload, RawRateLimit,
+};
 pub use raw::{
     RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
     RawSession, RawShared, RawSys, RawTls, RawWs,

@@ -37,6 +37,8 @@ pub struct Config {
     pub max_bans: usize,
     /// Per-client rates.
     pub rate_limit: crate::protection::RateLimitConfig,
+    /// Overload protection; `None`: off.
+    pub overload: Option<crate::protection::OverloadConfig>,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

@@ -135,3 +135,93 @@ pub(crate) fn rate_limit(raw: RawRateLimit) -> Result<RateLimitConfig, ConfigErr
         bytes: (bytes > 0).then_some((bytes, if byte_burst == 0 { bytes } else { byte_burst })),
     })
 }
+
+/// `[overload]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOverload {
+    /// Whether the broker watches its memory and run queue.
+    pub enabled: bool,
+    /// RSS above which it is overloaded: `"80%"` of the machine's memory, or bytes (`"2GiB"`
+    /// is not parsed: a plain integer); `"0"` turns the memory check off.
+    pub memory_high: String,
+    /// Tasks waiting in the runtime's global run queue above which it is overloaded (0: off).
+    pub run_queue_high: i64,
+    /// How often both are read (humantime).
+    pub check_interval: String,
+}
+
+impl Default for RawOverload {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            memory_high: "80%".to_owned(),
+            run_queue_high: 50_000,
+            check_interval: "1s".to_owned(),
+        }
+    }
+}
+
+/// The memory watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryWatermark {
+    /// A share of the machine's memory, in percent (1..=100).
+    Percent(u8),
+    /// Bytes.
+    Bytes(u64),
+}
+
+/// `[overload]`, checked; `None` when disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverloadConfig {
+    /// RSS watermark; `None`: not checked.
+    pub memory_high: Option<MemoryWatermark>,
+    /// Run-queue watermark; `None`: not checked.
+    pub run_queue_high: Option<usize>,
+    /// How often they are read.
+    pub check_interval: Duration,
+}
+
+pub(crate) fn overload(raw: RawOverload) -> Result<Option<OverloadConfig>, ConfigError> {
+    let text = raw.memory_high.trim();
+    let memory_high = if let Some(percent) = text.strip_suffix('%') {
+        match percent.trim().parse::<u8>() {
+            Ok(p) if (1..=100).contains(&p) => Some(MemoryWatermark::Percent(p)),
+            _ => {
+                return Err(ConfigError::invalid(
+                    "overload.memory_high",
+                    format!("a percentage must be 1% to 100%, got {text:?}"),
+                ))
+            }
+        }
+    } else {
+        match text.parse::<u64>() {
+            Ok(0) => None,
+            Ok(bytes) => Some(MemoryWatermark::Bytes(bytes)),
+            Err(_) => {
+                return Err(ConfigError::invalid(
+                    "overload.memory_high",
+                    format!("must be a percentage (\"80%\") or a number of bytes, got {text:?}"),
+                ))
+            }
+        }
+    };
+    let run_queue: usize = int(
+        "overload.run_queue_high",
+        raw.run_queue_high,
+        0,
+        1_i64 << 40,
+    )?;
+    let check_interval = duration("overload.check_interval", &raw.check_interval)?;
+    if check_interval < Duration::from_millis(100) {
+        return Err(ConfigError::invalid(
+            "overload.check_interval",
+            format!("must be at least 100ms, got {}", raw.check_interval),
+        ));
+    }
+    Ok(raw.enabled.then_some(OverloadConfig {
+        memory_high,
+        run_queue_high: (run_queue > 0).then_some(run_queue),
+        check_interval,
+    }))
+}

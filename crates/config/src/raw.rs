@@ -43,6 +43,8 @@ pub struct RawConfig {
     pub banned: crate::protection::RawBanned,
     /// `[rate_limit]`: what one client may send per second.
     pub rate_limit: crate::protection::RawRateLimit,
+    /// `[overload]`: memory and run-queue watermarks.
+    pub overload: crate::protection::RawOverload,
 }
 
 impl Default for RawConfig {
@@ -62,6 +64,7 @@ impl Default for RawConfig {
             flapping: crate::protection::RawFlapping::default(),
             banned: crate::protection::RawBanned::default(),
             rate_limit: crate::protection::RawRateLimit::default(),
+            overload: crate::protection::RawOverload::default(),
         }
     }
 }

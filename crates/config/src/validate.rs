@@ -43,6 +43,7 @@ impl RawConfig {
             flapping: crate::protection::flapping(self.flapping)?,
             max_bans: crate::protection::banned(self.banned)?,
             rate_limit: crate::protection::rate_limit(self.rate_limit)?,
+            overload: crate::protection::overload(self.overload)?,
         })
     }
 }

@@ -100,6 +100,11 @@ where
             return refuse(transport, reason, version, ctx).await;
         }
     };
+    if ctx.overloaded.is_active() {
+        crate::metrics::Metrics::add(&ctx.metrics.overload_refused, 1);
+        debug!(%peer, "overloaded: CONNECT refused");
+        return refuse(transport, ReasonCode::ServerBusy, version, ctx).await;
+    }
     let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
     if let Some(reason) = crate::access::banned(ctx, &neg.client_id, username.as_deref(), peer) {
         debug!(%peer, reason, "banned client refused");

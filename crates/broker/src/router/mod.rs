@@ -162,6 +162,8 @@ pub(crate) struct Router {
     targets: HashMap<Arc<str>, Target>,
     groups_hit: Vec<Arc<starling_core::SharedTag>>,
     persist: persist::Persist,
+    /// Set while the broker is overloaded: QoS 0 to slow subscribers is shed.
+    overloaded: Arc<crate::overload::OverloadFlag>,
     /// PUBLISHes routed this turn whose publishers wait for an answer, by client.
     answers: HashMap<Arc<str>, Answer>,
     /// Sessions whose state is in the store.
@@ -189,12 +191,19 @@ impl Router {
             targets: HashMap::new(),
             groups_hit: Vec::new(),
             persist: persist::Persist::default(),
+            overloaded: Arc::default(),
             answers: HashMap::new(),
             stored: HashMap::new(),
             offline: HashMap::new(),
             timers: BTreeSet::new(),
             pending: Vec::new(),
         }
+    }
+
+    /// While `flag` is set, QoS 0 deliveries to subscribers that are behind are shed.
+    pub(crate) fn with_overload(mut self, flag: Arc<crate::overload::OverloadFlag>) -> Self {
+        self.overloaded = flag;
+        self
     }
 
     /// This router writes what must outlive the process to `store`.

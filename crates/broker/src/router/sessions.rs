@@ -356,10 +356,18 @@ impl Router {
         };
         if reg.online() && !reg.stored() {
             // The common case, in one lookup: a connected session that is not in the store.
-            let sent = reg
-                .mailbox
-                .deliver(delivery, self.settings.mailbox_capacity);
+            let mut capacity = self.settings.mailbox_capacity;
+            // Overloaded: a subscriber whose mailbox is an eighth full is behind, and its
+            // QoS 0 goes first (counted as shed, and dropped).
+            let shedding = delivery.qos == QoS::AtMostOnce && self.overloaded.is_active();
+            if shedding {
+                capacity = (capacity / 8).max(1);
+            }
+            let sent = reg.mailbox.deliver(delivery, capacity);
             if !sent {
+                if shedding {
+                    Metrics::add(&self.metrics.overload_shed, 1);
+                }
                 Metrics::add(&self.metrics.messages_dropped, 1);
             }
             return sent;
