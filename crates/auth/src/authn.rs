@@ -2,13 +2,19 @@
 //! it, or passes it on ("not mine"); a client no authenticator decided on gets in only if it
 //! sent no username and `allow_anonymous` is on.
 //!
-//! [`Authenticator::authenticate`] does CPU work (password hashes are slow on purpose): the
-//! broker runs it on a blocking thread, never on the async runtime.
+//! [`Authenticator::authenticate`] blocks: password hashes are slow on purpose, and the `http`
+//! authenticator waits for its service. The broker runs it on a blocking thread, never on the
+//! async runtime.
 
-use crate::password_file::{PasswordFile, PasswordFileError};
+use crate::acl::AclTrie;
+use crate::http::HttpAuthn;
+use crate::jwt::JwtAuthn;
+use crate::password_file::PasswordFile;
 use crate::reload::{Reloadable, Reloaded};
+use crate::AuthError;
 use starling_config::{AuthConfig, AuthnConfig};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What a client presents at CONNECT (owned: it moves to the blocking thread).
 #[derive(Clone, Default)]
@@ -53,32 +59,55 @@ pub enum AllowedBy {
     PasswordFile,
     /// A verified client certificate.
     X509,
+    /// A JSON Web Token sent as the password.
+    Jwt,
+    /// A web service (`kind = "http"`).
+    Http,
     /// Nobody claimed it, it sent no username, and `allow_anonymous` is on.
     Anonymous,
 }
 
 /// A client let in, and what its authenticator says about it beyond "yes".
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Authenticated {
     /// Who let it in.
     pub by: AllowedBy,
     /// When its credentials stop being valid (a token's expiry): the broker closes the
     /// connection then. `None`: never.
     pub expires_at: Option<std::time::SystemTime>,
+    /// ACL rules that came with the credentials (a JWT's `acl` claim), compiled with `%u` /
+    /// `%c` templates, for this connection only. Meant to be asked before `[[auth.authz]]`,
+    /// as EMQX does: a rule that matches decides, and with none the configured sources do.
+    /// `None`: the credentials carried no rules (every authenticator but `jwt`).
+    pub acl: Option<Arc<AclTrie>>,
 }
 
 impl Authenticated {
-    fn by(by: AllowedBy) -> Self {
+    pub(crate) fn by(by: AllowedBy) -> Self {
         Self {
             by,
             expires_at: None,
+            acl: None,
         }
     }
+}
+
+/// One authenticator's answer.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Let the client in.
+    Allow(Authenticated),
+    /// Refuse it; the chain stops.
+    Deny(Refusal),
+    /// "Not mine": the next authenticator decides.
+    Pass,
 }
 
 enum Authn {
     PasswordFile(Reloadable<PasswordFile>),
     X509,
+    Jwt(JwtAuthn),
+    Http(HttpAuthn),
 }
 
 /// The configured chain, for the whole broker.
@@ -98,7 +127,7 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// Loads every authenticator's files; an error stops the broker's start.
-    pub fn load(config: &AuthConfig) -> Result<Authenticator, PasswordFileError> {
+    pub fn load(config: &AuthConfig) -> Result<Authenticator, AuthError> {
         let mut chain = Vec::with_capacity(config.authn.len());
         for authn in &config.authn {
             chain.push(match authn {
@@ -106,6 +135,8 @@ impl Authenticator {
                     Authn::PasswordFile(Reloadable::load(path, PasswordFile::load)?)
                 }
                 AuthnConfig::X509 => Authn::X509,
+                AuthnConfig::Jwt(jwt) => Authn::Jwt(JwtAuthn::load(jwt)?),
+                AuthnConfig::Http(http) => Authn::Http(HttpAuthn::load(http)?),
             });
         }
         Ok(Authenticator {
@@ -120,26 +151,22 @@ impl Authenticator {
         self.chain.is_empty() && self.allow_anonymous
     }
 
-    /// Runs the chain. Blocking: hashes passwords.
+    /// Runs the chain. Blocking: hashes passwords, and waits for web services.
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Authenticated, Refusal> {
         for authn in &self.chain {
-            match authn {
-                Authn::PasswordFile(file) => {
-                    let Some(username) = &credentials.username else {
-                        continue;
-                    };
-                    let password = credentials.password.as_deref().unwrap_or_default();
-                    match file.get().verify(username, password) {
-                        Some(true) => return Ok(Authenticated::by(AllowedBy::PasswordFile)),
-                        Some(false) => return Err(Refusal::BadCredentials),
-                        None => {}
-                    }
+            let outcome = match authn {
+                Authn::PasswordFile(file) => password_file(&file.get(), credentials),
+                Authn::X509 if credentials.cert_verified => {
+                    Outcome::Allow(Authenticated::by(AllowedBy::X509))
                 }
-                Authn::X509 => {
-                    if credentials.cert_verified {
-                        return Ok(Authenticated::by(AllowedBy::X509));
-                    }
-                }
+                Authn::X509 => Outcome::Pass,
+                Authn::Jwt(jwt) => jwt.authenticate(credentials),
+                Authn::Http(http) => http.authenticate(credentials),
+            };
+            match outcome {
+                Outcome::Allow(authenticated) => return Ok(authenticated),
+                Outcome::Deny(refusal) => return Err(refusal),
+                Outcome::Pass => {}
             }
         }
         match &credentials.username {
@@ -154,14 +181,31 @@ impl Authenticator {
         }
     }
 
-    /// Loads again every file that changed; a file that fails keeps its old contents.
-    pub fn reload(&self) -> Vec<Reloaded<PasswordFileError>> {
+    /// Loads again every file that changed (password files, JWT keys); a file that fails
+    /// keeps its old contents. The size is the new version's users or keys.
+    pub fn reload(&self) -> Vec<Reloaded<AuthError>> {
         self.chain
             .iter()
             .filter_map(|authn| match authn {
-                Authn::PasswordFile(file) => file.reload(PasswordFile::load, PasswordFile::len),
-                Authn::X509 => None,
+                Authn::PasswordFile(file) => file
+                    .reload(PasswordFile::load, PasswordFile::len)
+                    .map(Reloaded::err_into),
+                Authn::Jwt(jwt) => jwt.reload().map(Reloaded::err_into),
+                Authn::X509 | Authn::Http(_) => None,
             })
             .collect()
+    }
+}
+
+/// A password file's answer: a user it does not have is not its business.
+fn password_file(file: &PasswordFile, credentials: &Credentials) -> Outcome {
+    let Some(username) = &credentials.username else {
+        return Outcome::Pass;
+    };
+    let password = credentials.password.as_deref().unwrap_or_default();
+    match file.verify(username, password) {
+        Some(true) => Outcome::Allow(Authenticated::by(AllowedBy::PasswordFile)),
+        Some(false) => Outcome::Deny(Refusal::BadCredentials),
+        None => Outcome::Pass,
     }
 }

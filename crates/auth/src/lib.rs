@@ -8,6 +8,9 @@
 //!
 //! - `authn`: [`Authenticator`], the `[[auth.authn]]` chain ([`Credentials`] in, allowed or
 //!   [`Refusal`] out);
+//! - `jwt`: the `jwt` authenticator, a JSON Web Token as the password (its keys, its `acl`
+//!   claim);
+//! - `http`: the `http` authenticator, a web service asked at CONNECT, answers cached;
 //! - `authz`: [`Authorizer`], the `[[auth.authz]]` chain and `no_match`;
 //! - `acl`: [`Principal`], [`Action`], rules compiled into a topic-level trie ([`AclTrie`]),
 //!   Mosquitto's ACL file ([`AclFile`]);
@@ -20,6 +23,8 @@ pub mod acl;
 mod authn;
 mod authz;
 mod failures;
+mod http;
+mod jwt;
 pub mod password_file;
 mod reload;
 
@@ -27,6 +32,8 @@ pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal
 pub use authn::{AllowedBy, Authenticated, Authenticator, Credentials, Refusal};
 pub use authz::Authorizer;
 pub use failures::Failures;
+pub use http::HttpError;
+pub use jwt::JwtKeyError;
 pub use reload::Reloaded;
 
 use starling_config::AuthConfig;
@@ -40,6 +47,12 @@ pub enum AuthError {
     /// An ACL file.
     #[error(transparent)]
     AclFile(#[from] AclFileError),
+    /// A JWT public key or JWKS file.
+    #[error(transparent)]
+    JwtKey(#[from] JwtKeyError),
+    /// An `http` authenticator's client could not be set up.
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
 /// Everything the broker needs for access control, loaded from `[auth]`.

@@ -45,6 +45,16 @@ pub struct Reloaded<E> {
     pub outcome: Result<usize, E>,
 }
 
+impl<E> Reloaded<E> {
+    /// The same outcome with the error converted, for a caller that reloads several kinds.
+    pub(crate) fn err_into<F: From<E>>(self) -> Reloaded<F> {
+        Reloaded {
+            path: self.path,
+            outcome: self.outcome.map_err(F::from),
+        }
+    }
+}
+
 impl<T> Reloadable<T> {
     /// Loads `path` now; an error stops the broker's start.
     pub(crate) fn load<E>(path: &Path, load: impl Fn(&Path) -> Result<T, E>) -> Result<Self, E> {

@@ -3,8 +3,9 @@
 //! connected client as the core's [`Access`] asks it.
 
 use crate::context::Context;
+use crate::mailbox::WeakMailbox;
 use crate::metrics::Metrics;
-use starling_auth::{Action, Auth, Credentials, Principal, Refusal};
+use starling_auth::{AclTrie, Action, Auth, Authenticated, Credentials, Principal, Refusal};
 use starling_codec::ReasonCode;
 use starling_core::{Access, ChannelStats};
 use starling_topic::{TopicFilter, TopicName};
@@ -20,6 +21,8 @@ const CACHE: usize = 8;
 pub(crate) struct ClientAccess {
     auth: Arc<Auth>,
     principal: Principal,
+    /// Rules that came with the credentials (a JWT's `acl` claim), asked first.
+    claims: Option<Arc<AclTrie>>,
     /// The rules' generation the cache was filled under.
     generation: u64,
     cache: [Option<(Action, Arc<str>, bool)>; CACHE],
@@ -35,23 +38,41 @@ impl std::fmt::Debug for ClientAccess {
 }
 
 impl ClientAccess {
-    /// The access of `principal`; `None` when no authorization source is configured.
-    pub(crate) fn new(auth: &Arc<Auth>, principal: Principal) -> Option<Self> {
-        let authz = auth.authz.as_ref()?;
+    /// The access of `principal`; `None` when there is nothing to check: no authorization
+    /// source configured and no rules in its credentials.
+    pub(crate) fn new(
+        auth: &Arc<Auth>,
+        principal: Principal,
+        claims: Option<Arc<AclTrie>>,
+    ) -> Option<Self> {
+        if auth.authz.is_none() && claims.is_none() {
+            return None;
+        }
         Some(Self {
-            generation: authz.generation(),
+            generation: auth.authz.as_ref().map_or(0, |a| a.generation()),
             auth: Arc::clone(auth),
             principal,
+            claims,
             cache: Default::default(),
             next: 0,
         })
     }
 
+    fn decide(&self, action: Action, topic: &str) -> bool {
+        if let Some(claims) = &self.claims {
+            if let Some(grant) = claims.check(&self.principal, action, topic) {
+                return grant.allow;
+            }
+        }
+        match &self.auth.authz {
+            Some(authz) => authz.allows(&self.principal, action, topic),
+            // Only the credentials' rules, and none matched.
+            None => true,
+        }
+    }
+
     fn allows(&mut self, action: Action, topic: &str) -> bool {
-        let Some(authz) = &self.auth.authz else {
-            return true;
-        };
-        let generation = authz.generation();
+        let generation = self.auth.authz.as_ref().map_or(0, |a| a.generation());
         if generation != self.generation {
             self.cache = Default::default();
             self.generation = generation;
@@ -61,7 +82,7 @@ impl ClientAccess {
                 return *allowed;
             }
         }
-        let allowed = authz.allows(&self.principal, action, topic);
+        let allowed = self.decide(action, topic);
         self.cache[self.next] = Some((action, topic.into(), allowed));
         self.next = (self.next + 1) % CACHE;
         allowed
@@ -88,10 +109,10 @@ pub(crate) async fn authenticate(
     ctx: &Context,
     credentials: Credentials,
     peer: SocketAddr,
-) -> Result<(), ReasonCode> {
+) -> Result<Option<Authenticated>, ReasonCode> {
     let auth = Arc::clone(&ctx.auth);
     if auth.authn.lets_everyone_in() {
-        return Ok(());
+        return Ok(None);
     }
     let client_id = credentials.client_id.clone();
     let username = credentials.username.clone();
@@ -104,7 +125,7 @@ pub(crate) async fn authenticate(
         Ok(Ok(authenticated)) => {
             auth.failures.succeeded(Some(peer.ip()));
             tracing::debug!(client_id, by = ?authenticated.by, "authenticated");
-            return Ok(());
+            return Ok(Some(authenticated));
         }
         Ok(Err(refusal)) => refusal,
         // The blocking pool is shutting down.
@@ -123,6 +144,21 @@ pub(crate) async fn authenticate(
         Refusal::BadCredentials => ReasonCode::BadUserNameOrPassword,
         Refusal::NotAuthorized => ReasonCode::NotAuthorized,
     })
+}
+
+/// Closes the connection when its credentials expire (a token's `exp`): a small task that
+/// sleeps until then and orders the session out, a no-op if it has gone already.
+pub(crate) fn close_at_expiry(ctx: &Context, at: std::time::SystemTime, mailbox: WeakMailbox) {
+    let deadline = ctx.limits.clock.instant(at);
+    let shutdown = ctx.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {
+                mailbox.control(crate::router::command::SessionControl::CredentialsExpired);
+            }
+            () = shutdown.cancelled() => {}
+        }
+    });
 }
 
 /// Why this CONNECT is refused as banned, if it is: a ban in force, or one made now because
@@ -221,9 +257,11 @@ pub(crate) fn load(config: &starling_config::Config) -> Result<Auth, crate::Star
 pub(crate) fn reload(auth: &Auth) {
     for done in auth.authn.reload() {
         match done.outcome {
-            Ok(users) => info!(path = %done.path.display(), users, "password file reloaded"),
+            Ok(entries) => {
+                info!(path = %done.path.display(), entries, "authentication file reloaded")
+            }
             Err(error) => {
-                tracing::warn!(%error, "password file not reloaded; the previous one stays in use")
+                tracing::warn!(%error, "authentication file not reloaded; the previous one stays in use")
             }
         }
     }

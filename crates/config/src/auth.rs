@@ -1,6 +1,13 @@
 //! `[auth]`: who may connect (`[[auth.authn]]`, an ordered chain) and what each client may do
 //! with topics (`[[auth.authz]]`), raw and validated.
 
+mod http;
+mod jwt;
+
+pub use http::{HttpConfig, HttpOnError};
+pub use jwt::{JwtAlgorithm, JwtConfig, JwtKey, JwtSecret};
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,14 +51,87 @@ impl Default for RawAuth {
     }
 }
 
-/// One `[[auth.authn]]` as written.
+/// One `[[auth.authn]]` as written. Each kind reads its own keys and refuses the others'.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuthn {
-    /// `"password_file"` or `"x509"`.
+    /// `"password_file"`, `"x509"`, `"jwt"` or `"http"`.
     pub kind: String,
     /// The file, for `password_file`.
     pub path: String,
+    /// `jwt`: the signature algorithm tokens must use (`"HS256"`, ..., `"ES384"`).
+    #[serde(default)]
+    pub algorithm: String,
+    /// `jwt`: the HMAC secret (`HS*`).
+    #[serde(default)]
+    pub secret: String,
+    /// `jwt`: `secret` is base64 (standard alphabet), decoded to the key's bytes.
+    #[serde(default)]
+    pub secret_base64: bool,
+    /// `jwt`: a PEM file holding the RSA or EC public key (`RS*`, `ES*`).
+    #[serde(default)]
+    pub public_key: String,
+    /// `jwt`: a JWKS file (JSON `{"keys": [...]}`); a token's `kid` picks its key.
+    #[serde(default)]
+    pub jwks: String,
+    /// `jwt`: claims a token must carry, name to value; `%u` is the username, `%c` the
+    /// client id.
+    #[serde(default)]
+    pub verify_claims: BTreeMap<String, String>,
+    /// `http`: the service asked at every CONNECT (`http://` or `https://`).
+    #[serde(default)]
+    pub url: String,
+    /// `http`: how long a request may take (humantime); default `"5s"`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `http`: how long an answer is remembered (humantime); default `"60s"`, `"0s"`: never.
+    #[serde(default)]
+    pub cache_ttl: Option<String>,
+    /// `http`: how many answers are remembered at most; default 10000.
+    #[serde(default)]
+    pub cache_size: Option<i64>,
+    /// `http`: `"deny"` (default) or `"ignore"`: what a failing service means.
+    #[serde(default)]
+    pub on_error: Option<String>,
+}
+
+impl RawAuthn {
+    /// The keys this entry sets, besides `kind`.
+    fn keys_set(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("path", !self.path.is_empty()),
+            ("algorithm", !self.algorithm.is_empty()),
+            ("secret", !self.secret.is_empty()),
+            ("secret_base64", self.secret_base64),
+            ("public_key", !self.public_key.is_empty()),
+            ("jwks", !self.jwks.is_empty()),
+            ("verify_claims", !self.verify_claims.is_empty()),
+            ("url", !self.url.is_empty()),
+            ("timeout", self.timeout.is_some()),
+            ("cache_ttl", self.cache_ttl.is_some()),
+            ("cache_size", self.cache_size.is_some()),
+            ("on_error", self.on_error.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+    }
+
+    /// Refuses a key that `kind` does not read (`allowed` are the ones it does).
+    fn only(&self, key: &dyn Fn(&str) -> String, allowed: &[&str]) -> Result<(), ConfigError> {
+        match self.keys_set().find(|name| !allowed.contains(name)) {
+            None => Ok(()),
+            Some(name) => {
+                let hint = match self.kind.as_str() {
+                    "x509" => " (the TLS listener verifies certificates)",
+                    _ => "",
+                };
+                Err(ConfigError::invalid(
+                    key(name),
+                    format!("kind {:?} takes no {name}{hint}", self.kind),
+                ))
+            }
+        }
+    }
 }
 
 /// One `[[auth.authz]]` as written.
@@ -94,6 +174,10 @@ pub enum AuthnConfig {
     },
     /// A client certificate verified by a TLS listener (`verify = "optional"` or `"required"`).
     X509,
+    /// A JSON Web Token sent as the MQTT password.
+    Jwt(JwtConfig),
+    /// A web service asked at every CONNECT (EMQX 5's HTTP authentication contract).
+    Http(HttpConfig),
 }
 
 /// One authorization source.
@@ -116,31 +200,42 @@ fn path(key: String, raw: &str, kind: &str) -> Result<PathBuf, ConfigError> {
     Ok(raw.into())
 }
 
+/// Checks one `[[auth.authn]]`, the `i`th.
+fn authenticator(i: usize, entry: &RawAuthn) -> Result<AuthnConfig, ConfigError> {
+    let key = |field: &str| format!("auth.authn[{i}].{field}");
+    Ok(match entry.kind.as_str() {
+        "password_file" => {
+            entry.only(&key, &["path"])?;
+            AuthnConfig::PasswordFile {
+                path: path(key("path"), &entry.path, &entry.kind)?,
+            }
+        }
+        "x509" => {
+            entry.only(&key, &[])?;
+            AuthnConfig::X509
+        }
+        "jwt" => {
+            entry.only(&key, jwt::KEYS)?;
+            AuthnConfig::Jwt(jwt::validate(entry, &key)?)
+        }
+        "http" => {
+            entry.only(&key, http::KEYS)?;
+            AuthnConfig::Http(http::validate(entry, &key)?)
+        }
+        other => {
+            return Err(ConfigError::invalid(
+                key("kind"),
+                format!("must be \"password_file\", \"x509\", \"jwt\" or \"http\", got {other:?}"),
+            ))
+        }
+    })
+}
+
 /// Checks `[auth]`.
 pub(crate) fn validate(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
     let mut authn = Vec::with_capacity(raw.authn.len());
     for (i, entry) in raw.authn.iter().enumerate() {
-        let key = |field: &str| format!("auth.authn[{i}].{field}");
-        authn.push(match entry.kind.as_str() {
-            "password_file" => AuthnConfig::PasswordFile {
-                path: path(key("path"), &entry.path, &entry.kind)?,
-            },
-            "x509" => {
-                if !entry.path.is_empty() {
-                    return Err(ConfigError::invalid(
-                        key("path"),
-                        "kind \"x509\" takes no path (the TLS listener verifies certificates)",
-                    ));
-                }
-                AuthnConfig::X509
-            }
-            other => {
-                return Err(ConfigError::invalid(
-                    key("kind"),
-                    format!("must be \"password_file\" or \"x509\", got {other:?}"),
-                ))
-            }
-        });
+        authn.push(authenticator(i, entry)?);
     }
     let mut authz = Vec::with_capacity(raw.authz.len());
     for (i, entry) in raw.authz.iter().enumerate() {

@@ -29,7 +29,10 @@ mod protection;
 mod raw;
 mod validate;
 
-pub use auth::{AuthConfig, AuthnConfig, AuthzConfig, RawAuth, RawAuthn, RawAuthz};
+pub use auth::{
+    AuthConfig, AuthnConfig, AuthzConfig, HttpConfig, HttpOnError, JwtAlgorithm, JwtConfig, JwtKey,
+    JwtSecret, RawAuth, RawAuthn, RawAuthz,
+};
 pub use error::ConfigError;
 pub use model::{
     CertFiles, Config, DelayedConfig, DurabilityConfig, IpNet, ListenerConfig, ListenerKind,

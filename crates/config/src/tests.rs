@@ -212,6 +212,32 @@ fn each_invalid_value_names_its_key() {
         ("[flapping]\nwindow = \"0s\"", "flapping.window", "more than 0s"),
         ("[banned]\nmax_entries = 0", "banned.max_entries", "got 0"),
         ("[rate_limit]\nmessages_per_second = -1", "rate_limit.messages_per_second", "got -1"),
+        ("[[auth.authn]]\nkind = \"password_file\"\npath = \"p\"\nalgorithm = \"HS256\"", "auth.authn[0].algorithm", "takes no algorithm"),
+        ("[[auth.authn]]\nkind = \"x509\"\nurl = \"http://a\"", "auth.authn[0].url", "takes no url"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nsecret = \"s\"", "auth.authn[0].algorithm", "needs an algorithm"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS257\"\nsecret = \"s\"", "auth.authn[0].algorithm", "\"HS257\""),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"none\"\nsecret = \"s\"", "auth.authn[0].algorithm", "\"none\""),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"", "auth.authn[0].secret", "exactly one of secret, public_key or jwks"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"s\"\njwks = \"k.json\"", "auth.authn[0].jwks", "only one of"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"RS256\"\npublic_key = \"k.pem\"\njwks = \"k.json\"", "auth.authn[0].jwks", "public_key is too"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"RS256\"\nsecret = \"s\"", "auth.authn[0].secret", "RS256 verifies with a public_key or jwks"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS512\"\npublic_key = \"k.pem\"", "auth.authn[0].public_key", "HS512 verifies with a secret"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"not base64!\"\nsecret_base64 = true", "auth.authn[0].secret", "not valid base64"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret_base64 = true", "auth.authn[0].secret", "secret is empty"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"ES256\"\npublic_key = \"k.pem\"\nsecret_base64 = true", "auth.authn[0].secret_base64", "secret only"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"s\"\nverify_claims = { \"\" = \"x\" }", "auth.authn[0].verify_claims", "must not be empty"),
+        ("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"s\"\ntimeout = \"1s\"", "auth.authn[0].timeout", "kind \"jwt\" takes no timeout"),
+        ("[[auth.authn]]\nkind = \"http\"", "auth.authn[0].url", "needs a url"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"ftp://auth\"", "auth.authn[0].url", "http:// or https://, got \"ftp://auth\""),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"https:///path\"", "auth.authn[0].url", "has no host"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a b/\"", "auth.authn[0].url", "blanks"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\ntimeout = \"50ms\"", "auth.authn[0].timeout", "between 100ms and 60s, got 50ms"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\ntimeout = \"61s\"", "auth.authn[0].timeout", "got 61s"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\ntimeout = \"quick\"", "auth.authn[0].timeout", "\"quick\""),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\ncache_ttl = \"long\"", "auth.authn[0].cache_ttl", "\"long\""),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\ncache_size = -1", "auth.authn[0].cache_size", "got -1"),
+        ("[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\non_error = \"retry\"", "auth.authn[0].on_error", "\"retry\""),
+        ("[[auth.authn]]\nkind = \"x509\"\n[[auth.authn]]\nkind = \"http\"\nurl = \"http://a\"\nsecret = \"s\"", "auth.authn[1].secret", "kind \"http\" takes no secret"),
         ("[log]\nlevel = \"\"", "log.level", "must not be empty"),
         ("[log]\nlevel = \"loud\"", "log.level", "\"loud\""),
         ("[log]\nlevel = \"info,a=b\"", "log.level", "\"a=b\""),
@@ -375,4 +401,84 @@ fn no_match_denies_once_an_authz_source_is_configured() {
         explicit.auth.authz,
         vec![crate::AuthzConfig::AclFile { path: "acl".into() }]
     );
+}
+
+#[test]
+fn jwt_and_http_authenticators_validate_with_their_defaults() {
+    use crate::{AuthnConfig, HttpConfig, HttpOnError, JwtAlgorithm, JwtConfig, JwtKey};
+    let text = "[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"ES384\"\njwks = \"keys.json\"\n\
+                verify_claims = { client_id = \"%c\", sub = \"%u\" }\n\
+                [[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"AAEC\"\nsecret_base64 = true\n\
+                [[auth.authn]]\nkind = \"http\"\nurl = \"https://auth.local:8443/mqtt?x=1\"\n\
+                [[auth.authn]]\nkind = \"http\"\nurl = \"http://127.0.0.1/a\"\ntimeout = \"100ms\"\n\
+                cache_ttl = \"0s\"\ncache_size = 0\non_error = \"ignore\"\n";
+    let authn = parse_str(text, "t").unwrap().auth.authn;
+    assert_eq!(
+        authn[0],
+        AuthnConfig::Jwt(JwtConfig {
+            algorithm: JwtAlgorithm::Es384,
+            key: JwtKey::Jwks("keys.json".into()),
+            verify_claims: vec![
+                ("client_id".into(), "%c".into()),
+                ("sub".into(), "%u".into())
+            ],
+        })
+    );
+    let AuthnConfig::Jwt(JwtConfig {
+        key: JwtKey::Secret(secret),
+        ..
+    }) = &authn[1]
+    else {
+        panic!("{:?}", authn[1]);
+    };
+    assert_eq!(secret.as_bytes(), [0, 1, 2]);
+    assert!(!format!("{secret:?}").contains("AAEC"));
+    assert_eq!(
+        authn[2],
+        AuthnConfig::Http(HttpConfig {
+            url: "https://auth.local:8443/mqtt?x=1".into(),
+            timeout: Duration::from_secs(5),
+            cache_ttl: Duration::from_secs(60),
+            cache_size: 10_000,
+            on_error: HttpOnError::Deny,
+        })
+    );
+    assert_eq!(
+        authn[3],
+        AuthnConfig::Http(HttpConfig {
+            url: "http://127.0.0.1/a".into(),
+            timeout: Duration::from_millis(100),
+            cache_ttl: Duration::ZERO,
+            cache_size: 0,
+            on_error: HttpOnError::Ignore,
+        })
+    );
+}
+
+#[test]
+fn the_commented_authn_examples_of_the_documented_file_validate() {
+    // Each example is a `# [[auth.authn]]` line and the `# key = value` lines after it.
+    let lines: Vec<&str> = DOC.lines().collect();
+    let mut examples = 0;
+    for (at, _) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l == "# [[auth.authn]]")
+    {
+        let mut text = String::from("[[auth.authn]]\n");
+        for line in &lines[at + 1..] {
+            match line.strip_prefix("# ") {
+                Some(kv) if kv.contains(" = ") && !kv.starts_with(' ') => {
+                    text.push_str(kv);
+                    text.push('\n');
+                }
+                _ => break,
+            }
+        }
+        if let Err(e) = parse_str(&text, "example") {
+            panic!("{text}: {e}");
+        }
+        examples += 1;
+    }
+    assert!(examples >= 3, "{examples}");
 }

@@ -117,11 +117,13 @@ where
         peer: Some(peer.ip()),
         cert_verified,
     };
-    if let Err(reason) = crate::access::authenticate(ctx, credentials, peer).await {
-        return refuse(transport, reason, version, ctx).await;
-    }
+    let authenticated = match crate::access::authenticate(ctx, credentials, peer).await {
+        Ok(authenticated) => authenticated,
+        Err(reason) => return refuse(transport, reason, version, ctx).await,
+    };
+    let (expires_at, claims) = authenticated.map_or((None, None), |a| (a.expires_at, a.acl));
     let principal = Principal::new(username, &neg.client_id, Some(peer.ip()));
-    let mut access = ClientAccess::new(&ctx.auth, principal);
+    let mut access = ClientAccess::new(&ctx.auth, principal, claims);
     if let (Some(access), Some(will)) = (&mut access, &neg.will) {
         let target = publish_rules::target_topic(&will.message.topic, &ctx.limits);
         if !access.may_publish(&target) {
@@ -145,6 +147,9 @@ where
     };
     let conn_id = ctx.conn_id();
     let (mailbox, inbox) = crate::mailbox::mailbox();
+    if let Some(at) = expires_at {
+        crate::access::close_at_expiry(ctx, at, inbox.downgrade());
+    }
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;
     let registering = takeover::Registering {

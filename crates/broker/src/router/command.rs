@@ -56,6 +56,8 @@ pub(crate) enum SessionControl {
     SendCheck,
     /// A rate-limit pause is over: read from the client again.
     ResumeInput,
+    /// The client's credentials (a token) expired: close with Not authorized.
+    CredentialsExpired,
     /// Answer to the PUBLISHes this connection sent with [`RouterCmd::PublishAnswered`]: the
     /// next `count` were routed, and what they made the router write is covered by store
     /// ticket `ticket` (0: nothing was written).
