@@ -116,3 +116,80 @@ def test_paho_subscription_to_a_denied_filter_is_refused(auth_broker):
         assert [getattr(x, "value", x) for x in codes] == [1]
     finally:
         c.close()
+
+
+def _connect_packet(client_id: str, username: str, password: str) -> bytes:
+    """A 3.1.1 CONNECT with credentials, by hand (the flood must not wait for CONNACKs)."""
+    def s(text: str) -> bytes:
+        b = text.encode()
+        return len(b).to_bytes(2, "big") + b
+    body = s("MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big")
+    body += s(client_id) + s(username) + s(password)
+    n, length = len(body), b""
+    while True:
+        byte, n = n % 128, n // 128
+        length += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            break
+    return bytes([0x10]) + length + body
+
+
+def _rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_flood_of_bad_logins_and_a_reconnect_storm_leave_legit_traffic_flowing(auth_broker):
+    import socket
+    import threading
+
+    sub = Client(auth_broker, V5, connect=False)
+    sub.c.username_pw_set("bob", "builder")
+    sub.connect()
+    sub.subscribe("data/legit/#", qos=1)
+    pub = Client(auth_broker, V5, connect=False)
+    pub.c.username_pw_set("alice", "wonderland")
+    pub.connect()
+    rss_before = _rss_kb(auth_broker.proc.pid)
+
+    flood: list[socket.socket] = []
+    refused_storm = []
+
+    def bad_logins():
+        # 3,000 CONNECTs with a wrong password, all held open while the broker delays its
+        # answers (bounded: one address, so the delay is at its 40 ms cap here).
+        for i in range(3000):
+            s = socket.create_connection((auth_broker.host, auth_broker.port), timeout=10)
+            s.sendall(_connect_packet(f"flood-{i}", "alice", "guess-" + str(i)))
+            flood.append(s)
+
+    def storm():
+        # One client id reconnecting over and over: flapping detection bans it.
+        for _ in range(60):
+            with socket.create_connection((auth_broker.host, auth_broker.port), timeout=30) as s:
+                s.sendall(_connect_packet("stormy", "alice", "wonderland"))
+                connack = b""
+                while len(connack) < 4:
+                    chunk = s.recv(4 - len(connack))
+                    assert chunk, "closed before CONNACK"
+                    connack += chunk
+                if connack[3] != 0:
+                    refused_storm.append(connack[3])
+
+    threads = [threading.Thread(target=bad_logins), threading.Thread(target=storm)]
+    for t in threads:
+        t.start()
+    for i in range(300):
+        pub.publish(f"data/legit/{i}", f"m{i}".encode(), qos=1)
+    got = sub.wait_messages(300, timeout=60)
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(m.payload for m in got) == sorted(f"m{i}".encode() for i in range(300))
+    assert refused_storm, "the reconnect storm was not banned"
+    grown_mb = (_rss_kb(auth_broker.proc.pid) - rss_before) / 1024
+    for s in flood:
+        s.close()
+    assert grown_mb < 64, f"broker RSS grew {grown_mb:.1f} MB under the flood"
+    print(f"flood: 3000 bad logins, storm refused {len(refused_storm)}/60, RSS +{grown_mb:.1f} MB")
