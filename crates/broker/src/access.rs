@@ -161,8 +161,7 @@ pub(crate) fn close_at_expiry(ctx: &Context, at: std::time::SystemTime, mailbox:
     });
 }
 
-/// Why this CONNECT is refused as banned, if it is: a ban in force, or one made now because
-/// the client id is flapping.
+/// Why this CONNECT is refused as banned, if it is.
 pub(crate) fn banned(
     ctx: &Context,
     client_id: &str,
@@ -170,34 +169,44 @@ pub(crate) fn banned(
     peer: SocketAddr,
 ) -> Option<String> {
     let now = crate::clock::wall(&ctx.limits);
-    if let Some(reason) = ctx.bans.check(client_id, username, peer.ip(), now) {
-        Metrics::add(&ctx.metrics.banned_refused, 1);
-        return Some(reason);
-    }
-    let (count, flapping) = ctx
-        .flapping
-        .as_ref()?
-        .connected(client_id, crate::clock::now())?;
+    let reason = ctx.bans.check(client_id, username, peer.ip(), now)?;
+    Metrics::add(&ctx.metrics.banned_refused, 1);
+    Some(reason)
+}
+
+/// A connection of `client_id` ended: counted for flapping detection, which bans it once it
+/// ended too often (its next CONNECT is refused).
+pub(crate) fn disconnected(ctx: &Context, client_id: &str) {
+    let Some(flapping) = &ctx.flapping else {
+        return;
+    };
+    let Some((count, flapping)) = flapping.disconnected(client_id, crate::clock::now()) else {
+        return;
+    };
+    let now = crate::clock::wall(&ctx.limits);
     let reason = format!(
-        "flapping: {count} connects within {}",
+        "flapping: {count} disconnects within {}",
         humantime_secs(flapping.window)
     );
-    tracing::warn!(client_id, %peer, ban_secs = flapping.ban_time.as_secs(), reason, "client id banned");
+    tracing::warn!(
+        client_id,
+        ban_secs = flapping.ban_time.as_secs(),
+        reason,
+        "client id banned"
+    );
     let ban = starling_store::BanRecord {
         kind: starling_store::BanKind::ClientId,
         who: client_id.to_owned(),
         at: now,
         until: Some(now + flapping.ban_time),
-        reason: reason.clone(),
+        reason,
         by: "flapping".to_owned(),
     };
     if let Err(error) = ctx.bans.add(ban, now) {
         tracing::warn!(%error, client_id, "flapping client not banned");
-        return None;
+        return;
     }
     Metrics::add(&ctx.metrics.flapping_bans, 1);
-    Metrics::add(&ctx.metrics.banned_refused, 1);
-    Some(reason)
 }
 
 fn humantime_secs(d: std::time::Duration) -> String {

@@ -1,6 +1,7 @@
-//! Flapping detection: a client id that connects more than `flapping.max_count` times within
-//! `flapping.window` is banned for `flapping.ban_time` (a reconnect storm from one buggy
-//! client costs a ban, not the broker's time).
+//! Flapping detection: a client id whose connection ends more than `flapping.max_count` times
+//! within `flapping.window` is banned for `flapping.ban_time` (a reconnect storm from one
+//! buggy client costs a ban, not the broker's time). Counted when a connection ends, as EMQX
+//! does, so a client that stays connected costs no entry here.
 //!
 //! The counts sit behind a mutex taken once per CONNECT for one hash lookup. At most
 //! [`MAX_TRACKED`] client ids are tracked; past that, ids whose window has passed are
@@ -30,7 +31,7 @@ impl Flapping {
     }
 
     /// The ban's length and the count that triggered it, or `None`.
-    pub(crate) fn connected(
+    pub(crate) fn disconnected(
         &self,
         client_id: &str,
         now: Instant,
@@ -71,18 +72,21 @@ mod tests {
         });
         let t = Instant::now();
         for i in 0..3 {
-            assert!(f.connected("c", t + Duration::from_secs(i)).is_none());
+            assert!(f.disconnected("c", t + Duration::from_secs(i)).is_none());
         }
-        assert!(f.connected("other", t).is_none());
+        assert!(f.disconnected("other", t).is_none());
         assert_eq!(
-            f.connected("c", t + Duration::from_secs(4)).map(|(n, _)| n),
+            f.disconnected("c", t + Duration::from_secs(4))
+                .map(|(n, _)| n),
             Some(4)
         );
         // Counting starts again after a ban, and after the window.
-        assert!(f.connected("c", t + Duration::from_secs(5)).is_none());
+        assert!(f.disconnected("c", t + Duration::from_secs(5)).is_none());
         for i in 0..3 {
-            assert!(f.connected("d", t + Duration::from_secs(i * 30)).is_none());
+            assert!(f
+                .disconnected("d", t + Duration::from_secs(i * 30))
+                .is_none());
         }
-        assert!(f.connected("d", t + Duration::from_secs(100)).is_none());
+        assert!(f.disconnected("d", t + Duration::from_secs(100)).is_none());
     }
 }

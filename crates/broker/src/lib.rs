@@ -106,6 +106,7 @@ pub struct RunningBroker {
     auth: Arc<starling_auth::Auth>,
     bans: Arc<Bans>,
     overload: Option<Arc<overload::Monitor>>,
+    router_tx: mpsc::Sender<router::command::RouterCmd>,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -120,6 +121,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (router_tx, router_rx) = mpsc::channel(ROUTER_INBOX);
+    let kick_tx = router_tx.clone();
     let limits = Arc::new(limits::from_config(config));
     let settings = RouterSettings {
         node: config.node.name.clone(),
@@ -248,6 +250,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         auth,
         bans,
         overload,
+        router_tx: kick_tx,
     })
 }
 
@@ -281,6 +284,26 @@ impl RunningBroker {
     /// restarts).
     pub fn bans(&self) -> &Arc<Bans> {
         &self.bans
+    }
+
+    /// Closes the connection of `client_id` (5.0: DISCONNECT 0x98 Administrative action), if
+    /// it is connected; its session stays, as after any lost connection.
+    pub async fn kick(&self, client_id: &str) {
+        let cmd = router::command::RouterCmd::Kick {
+            client_id: client_id.into(),
+        };
+        let _ = self.router_tx.send(cmd).await;
+    }
+
+    /// Bans, durably, and closes the connection of a client id banned now.
+    pub async fn ban(&self, ban: BanRecord) -> Result<(), BanError> {
+        let now = std::time::SystemTime::now();
+        let kick = (ban.kind == BanKind::ClientId).then(|| ban.who.clone());
+        self.bans.add(ban, now)?;
+        if let Some(client_id) = kick {
+            self.kick(&client_id).await;
+        }
+        Ok(())
     }
 
     /// Reads memory and the run queue now and updates the overload state, as the periodic

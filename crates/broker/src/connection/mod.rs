@@ -190,6 +190,9 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
         return;
     }
     Metrics::sub(&ctx.metrics.connections, 1);
+    if matches!(ended, Ended::ClientDisconnect | Ended::Lost) {
+        crate::access::disconnected(ctx, &client_id);
+    }
     match ended {
         Ended::Takeover(..) | Ended::Shutdown => {
             transport.close(&ctx.metrics, ctx.close_timeout()).await

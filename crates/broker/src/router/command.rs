@@ -58,6 +58,8 @@ pub(crate) enum SessionControl {
     ResumeInput,
     /// The client's credentials (a token) expired: close with Not authorized.
     CredentialsExpired,
+    /// An operator (or a ban) removes the client: close with Administrative action.
+    Kicked,
     /// Answer to the PUBLISHes this connection sent with [`RouterCmd::PublishAnswered`]: the
     /// next `count` were routed, and what they made the router write is covered by store
     /// ticket `ticket` (0: nothing was written).
@@ -103,6 +105,12 @@ pub(crate) enum RouterCmd {
         reply: oneshot::Sender<Connected>,
     },
     /// An application message to route.
+    /// Close the connection of `client_id`, if it is connected (its session stays, as after
+    /// any lost connection).
+    Kick {
+        /// Whom.
+        client_id: Arc<str>,
+    },
     Publish(Arc<Message>),
     /// An application message to route, answered with [`SessionControl::Routed`] once what
     /// it changed in the store is committed (its publisher's ack waits for that).

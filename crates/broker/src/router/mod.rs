@@ -253,6 +253,13 @@ impl Router {
             RouterCmd::Publish(message) => {
                 self.publish(message, now);
             }
+            RouterCmd::Kick { client_id } => {
+                if let Some(reg) = self.registry.get(&client_id) {
+                    if reg.online() {
+                        reg.mailbox.control(SessionControl::Kicked);
+                    }
+                }
+            }
             RouterCmd::PublishAnswered { message, conn_id } => {
                 let publisher = message.publisher.clone();
                 let reach = self.publish(message, now);

@@ -215,6 +215,9 @@ pub struct Channel {
     answers_pending: u16,
     effects: Vec<Effect>,
     stats: Drops,
+    /// An ACL was set (it lives in `rare`): checked first, so a channel without one does not
+    /// touch `rare` for every delivery.
+    guarded: bool,
 }
 
 impl Channel {
@@ -237,6 +240,7 @@ impl Channel {
             answers_pending: 0,
             effects: Vec::new(),
             stats: Drops::default(),
+            guarded: false,
         };
         channel.resend_inflight(now);
         channel.fill_window(now);
@@ -246,10 +250,14 @@ impl Channel {
     /// Checks every PUBLISH, SUBSCRIBE and delivery from now on against `access`.
     pub fn set_access(&mut self, access: Box<dyn crate::Access>) {
         self.rare().access = Some(access);
+        self.guarded = true;
     }
 
     /// The client's ACL, if one is configured.
     fn access(&mut self) -> Option<&mut Box<dyn crate::Access>> {
+        if !self.guarded {
+            return None;
+        }
         self.rare.as_mut().and_then(|rare| rare.access.as_mut())
     }
 

@@ -76,6 +76,9 @@ impl Channel {
 
     /// True while a rate limit pauses reading.
     pub(super) fn rate_paused(&self) -> bool {
+        if self.limits.message_rate.is_none() && self.limits.byte_rate.is_none() {
+            return false;
+        }
         self.rare
             .as_ref()
             .and_then(|rare| rare.buckets.as_ref())

@@ -103,6 +103,10 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
         }
         // Noted by the batch: handled by the loop.
         SessionControl::Owed | SessionControl::SendCheck | SessionControl::Durable => None,
+        SessionControl::Kicked => {
+            channel.handle_server_close(ReasonCode::AdministrativeAction);
+            Some(Ended::Lost)
+        }
         SessionControl::CredentialsExpired => {
             channel.handle_server_close(ReasonCode::NotAuthorized);
             Some(Ended::Lost)
