@@ -17,11 +17,13 @@
 //! - `password_file`: Mosquitto's password file (`$6$` and `$7$` hashes) and its editing, for
 //!   `starling passwd`;
 //! - `failures`: failed logins per address, and the growing delay before a refusal;
+//! - `bounded`: reading a file with a size cap;
 //! - `reload`: files swapped whole when they change, the old version kept if the new one is bad.
 
 pub mod acl;
 mod authn;
 mod authz;
+mod bounded;
 mod failures;
 mod http;
 mod jwt;

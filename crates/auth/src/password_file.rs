@@ -52,7 +52,6 @@ pub use line::{
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read as _;
 use std::path::Path;
 
 /// The users of a password file and their password hashes, for authentication.
@@ -123,18 +122,12 @@ impl fmt::Debug for PasswordFile {
 
 /// Reads `path` as UTF-8, refusing more than [`MAX_FILE_BYTES`].
 fn read_bounded(path: &Path) -> Result<String, PasswordFileError> {
-    let io_error = |error| PasswordFileError::Io {
-        path: path.to_owned(),
-        error,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(path));
-    }
+    let bytes = crate::bounded::read(path, MAX_FILE_BYTES)
+        .map_err(|error| PasswordFileError::Io {
+            path: path.to_owned(),
+            error,
+        })?
+        .ok_or_else(|| too_large(path))?;
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let number = valid.iter().filter(|&&b| b == b'\n').count() + 1;

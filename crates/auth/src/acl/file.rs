@@ -44,12 +44,10 @@ pub enum AclFileError {
         source: std::io::Error,
     },
     /// The file is larger than 64 MiB.
-    #[error("ACL file {path} is {bytes} bytes; at most {MAX_FILE_BYTES} are read")]
+    #[error("ACL file {path} is larger than {MAX_FILE_BYTES} bytes, the most read")]
     TooLarge {
         /// The file.
         path: PathBuf,
-        /// Its size.
-        bytes: u64,
     },
     /// A line is not a rule.
     #[error("ACL file {path}, line {line}: {problem}")]
@@ -82,14 +80,13 @@ impl AclFile {
             path: path.to_path_buf(),
             source,
         };
-        let bytes = std::fs::metadata(path).map_err(io)?.len();
-        if bytes > MAX_FILE_BYTES {
-            return Err(AclFileError::TooLarge {
+        let bytes = crate::bounded::read(path, MAX_FILE_BYTES)
+            .map_err(io)?
+            .ok_or_else(|| AclFileError::TooLarge {
                 path: path.to_path_buf(),
-                bytes,
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+            })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         Self::parse(&text, path)
     }
 

@@ -17,7 +17,6 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use starling_config::JwtAlgorithm;
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Key files larger than this are refused: a JWKS of a few keys is a few KiB.
@@ -228,19 +227,12 @@ fn fits(jwk: &Jwk, algorithm: JwtAlgorithm) -> bool {
 
 /// Reads `path`, refusing more than [`MAX_FILE_BYTES`].
 fn read_bounded(path: &Path) -> Result<Vec<u8>, JwtKeyError> {
-    let io_error = |source| JwtKeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(JwtKeyError::TooLarge {
+    crate::bounded::read(path, MAX_FILE_BYTES)
+        .map_err(|source| JwtKeyError::Io {
             path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
+            source,
+        })?
+        .ok_or_else(|| JwtKeyError::TooLarge {
+            path: path.to_owned(),
+        })
 }
