@@ -5,6 +5,7 @@
 
 use crate::{PacketId, Properties, ProtocolVersion, QoS, ReasonCode, Utf8String};
 use bytes::Bytes;
+use std::fmt;
 
 /// The control packet type in the high nibble of the first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,8 +101,8 @@ impl Packet {
     }
 }
 
-/// CONNECT (spec 3.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// CONNECT (spec 3.1). Its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connect {
     /// Protocol name and level.
     pub protocol: ProtocolVersion,
@@ -119,6 +120,27 @@ pub struct Connect {
     pub password: Option<Bytes>,
     /// CONNECT properties (5.0).
     pub properties: Properties,
+}
+
+impl fmt::Debug for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connect")
+            .field("protocol", &self.protocol)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &self
+                    .password
+                    .as_ref()
+                    .map(|p| format!("<{} bytes>", p.len())),
+            )
+            .field("properties", &self.properties)
+            .finish()
+    }
 }
 
 /// The will message inside CONNECT.
@@ -283,4 +305,32 @@ pub struct Auth {
     pub reason_code: ReasonCode,
     /// Properties (authentication method and data, reason string, user properties).
     pub properties: Properties,
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_never_shows_its_password_in_debug() {
+        let connect = Connect {
+            protocol: ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: 0,
+            client_id: Utf8String::from_static("c"),
+            will: None,
+            username: Some(Utf8String::from_static("alice")),
+            password: Some(Bytes::from_static(b"wonderland")),
+            properties: Properties::default(),
+        };
+        let shown = format!("{connect:?}");
+        assert!(
+            !shown.contains("wonderland") && !shown.contains("119, 111"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("alice") && shown.contains("<10 bytes>"),
+            "{shown}"
+        );
+    }
 }
