@@ -20,15 +20,19 @@
 //! - `mailbox`: the one queue from the router into each session task.
 //! - `keepalive`: one timer task for every connection's keep-alive deadline.
 //! - [`metrics`]: atomic counters.
+//! - [`BrokerHandle`] (`handle`): what the management API reaches the broker through;
+//!   [`clients`]: who each connection is, and the shapes of the API's pages.
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
 mod access;
 mod admission;
 mod bans;
+pub mod clients;
 mod clock;
 mod connection;
 mod context;
 mod flapping;
+mod handle;
 mod keepalive;
 mod limits;
 mod listener;
@@ -40,6 +44,7 @@ mod sys;
 
 pub use bans::{BanError, Bans};
 use context::Context;
+pub use handle::{AdminRecords, BrokerHandle, ListenerInfo, PublishError, PublishRequest, Stopped};
 use metrics::Metrics;
 use router::{Router, RouterSettings};
 use starling_config::{Config, ListenerKind};
@@ -107,6 +112,7 @@ pub struct RunningBroker {
     bans: Arc<Bans>,
     overload: Option<Arc<overload::Monitor>>,
     router_tx: mpsc::Sender<router::command::RouterCmd>,
+    handle: BrokerHandle,
 }
 
 /// Binds every listener and starts the broker. Fails without serving anything if any listener
@@ -158,6 +164,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     };
     let bans = Arc::new(Bans::new(config.max_bans, Some(store.clone())));
     bans.restore(std::mem::take(&mut recovered.banned), clock::wall(&limits));
+    let admin_records = std::mem::take(&mut recovered.admin);
     let overloaded = Arc::new(overload::OverloadFlag::default());
     let mut router = Router::new(settings, metrics.clone())
         .with_store(store.clone())
@@ -210,6 +217,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tasks.spawn(sys);
     }
     let mut local_addrs = Vec::new();
+    let mut listeners = Vec::new();
     let mut reloadable = Vec::new();
     for (index, bound) in bound.into_iter().enumerate() {
         let addr = bound.addr;
@@ -232,6 +240,12 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             "listening for MQTT 3.1, 3.1.1 and 5.0"
         );
         local_addrs.push(addr);
+        listeners.push(ListenerInfo {
+            name: bound.listener.config.label(),
+            kind: kind.as_str(),
+            addr,
+            max_connections: bound.listener.config.max_connections,
+        });
         tasks.spawn(listener::run(bound, index, ctx.clone(), tasks.clone()));
     }
     let reloadable = Arc::new(reloadable);
@@ -240,7 +254,18 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         Arc::clone(&auth),
         shutdown.clone(),
     ));
+    let handle = BrokerHandle::new(handle::HandleParts {
+        metrics: metrics.clone(),
+        bans: Arc::clone(&bans),
+        router: kick_tx.clone(),
+        store: store.clone(),
+        listeners,
+        config: Arc::new(config.clone()),
+        admin_records,
+        limits: Arc::clone(&ctx.limits),
+    });
     Ok(RunningBroker {
+        handle,
         local_addrs,
         metrics,
         shutdown,
@@ -263,6 +288,11 @@ impl RunningBroker {
     /// The broker's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The handle the management API works through.
+    pub fn handle(&self) -> BrokerHandle {
+        self.handle.clone()
     }
 
     /// Reloads every TLS listener's certificate, key, CA and CRLs from their files now, as

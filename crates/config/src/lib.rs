@@ -20,8 +20,10 @@
 //! - `auth`: `[auth]`, raw and checked (its own module: it is the only section of lists of
 //!   kinds);
 //! - `protection`: `[flapping]`, `[banned]`, `[rate_limit]`, `[overload]`;
+//! - `api`: `[api]` and `[prometheus]`, the management API;
 //! - `error`: [`ConfigError`].
 
+mod api;
 mod auth;
 mod error;
 mod model;
@@ -29,6 +31,7 @@ mod protection;
 mod raw;
 mod validate;
 
+pub use api::{ApiConfig, RawApi, RawPrometheus};
 pub use auth::{
     AuthConfig, AuthnConfig, AuthzConfig, HttpConfig, HttpOnError, JwtAlgorithm, JwtConfig, JwtKey,
     JwtSecret, RawAuth, RawAuthn, RawAuthz,

@@ -39,6 +39,8 @@ pub struct Config {
     pub rate_limit: crate::protection::RateLimitConfig,
     /// Overload protection; `None`: off.
     pub overload: Option<crate::protection::OverloadConfig>,
+    /// The management API.
+    pub api: crate::api::ApiConfig,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

@@ -45,6 +45,10 @@ pub struct RawConfig {
     pub rate_limit: crate::protection::RawRateLimit,
     /// `[overload]`: memory and run-queue watermarks.
     pub overload: crate::protection::RawOverload,
+    /// `[api]`: the management API.
+    pub api: crate::api::RawApi,
+    /// `[prometheus]`: the Prometheus route of the API.
+    pub prometheus: crate::api::RawPrometheus,
 }
 
 impl Default for RawConfig {
@@ -65,6 +69,8 @@ impl Default for RawConfig {
             banned: crate::protection::RawBanned::default(),
             rate_limit: crate::protection::RawRateLimit::default(),
             overload: crate::protection::RawOverload::default(),
+            api: crate::api::RawApi::default(),
+            prometheus: crate::api::RawPrometheus::default(),
         }
     }
 }

@@ -44,6 +44,7 @@ impl RawConfig {
             max_bans: crate::protection::banned(self.banned)?,
             rate_limit: crate::protection::rate_limit(self.rate_limit)?,
             overload: crate::protection::overload(self.overload)?,
+            api: crate::api::validate(self.api, self.prometheus)?,
         })
     }
 }

@@ -204,6 +204,16 @@ impl Batch {
         self.delete(Space::Banned, crate::record::ban::ban_key(kind, who));
     }
 
+    /// Writes one of the management API's records (its bytes are the admin crate's).
+    pub fn put_admin(&mut self, key: &[u8], value: &[u8]) {
+        self.put(Space::Admin, key.to_vec(), value.to_vec());
+    }
+
+    /// Removes one of the management API's records.
+    pub fn delete_admin(&mut self, key: &[u8]) {
+        self.delete(Space::Admin, key.to_vec());
+    }
+
     /// True when the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()

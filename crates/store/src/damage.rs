@@ -25,6 +25,8 @@ pub struct KeyspaceCounts {
     pub delayed: u64,
     /// In `banned`.
     pub banned: u64,
+    /// In `admin`.
+    pub admin: u64,
 }
 
 impl KeyspaceCounts {
@@ -38,6 +40,7 @@ impl KeyspaceCounts {
             + self.retained
             + self.delayed
             + self.banned
+            + self.admin
     }
 
     pub(crate) fn add(&mut self, space: Space) {
@@ -50,6 +53,7 @@ impl KeyspaceCounts {
             Space::Retained => &mut self.retained,
             Space::Delayed => &mut self.delayed,
             Space::Banned => &mut self.banned,
+            Space::Admin => &mut self.admin,
         };
         *n += 1;
     }

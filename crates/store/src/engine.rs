@@ -23,11 +23,14 @@ pub(crate) enum Space {
     Delayed,
     /// Kind + name -> ban (`record::ban`).
     Banned,
+    /// The management API's own records (dashboard users, API keys), opaque here: the admin
+    /// crate encodes keys and values.
+    Admin,
 }
 
 impl Space {
     /// Every keyspace, in the order recovery scans them.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
         Self::Sessions,
         Self::Subscriptions,
         Self::Queue,
@@ -36,6 +39,7 @@ impl Space {
         Self::Retained,
         Self::Delayed,
         Self::Banned,
+        Self::Admin,
     ];
 
     /// The keyspace's name on disk and in logs.
@@ -49,6 +53,7 @@ impl Space {
             Self::Retained => "retained",
             Self::Delayed => "delayed",
             Self::Banned => "banned",
+            Self::Admin => "admin",
         }
     }
 }

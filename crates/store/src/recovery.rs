@@ -37,6 +37,8 @@ pub struct Recovered {
     pub next_delayed_id: u64,
     /// Banned clients, expired ones included (the broker drops those).
     pub banned: Vec<crate::BanRecord>,
+    /// The management API's records (key, value), in key order; the admin crate decodes them.
+    pub admin: Vec<(Vec<u8>, Vec<u8>)>,
     /// What was set aside.
     pub damage: Damage,
     /// How long recovery took.
@@ -199,6 +201,10 @@ impl Scan {
             Space::Banned => crate::record::ban::decode_ban(key, value)
                 .map(|ban| self.out.banned.push(ban))
                 .into(),
+            Space::Admin => {
+                self.out.admin.push((key.to_vec(), value.to_vec()));
+                Verdict::Keep
+            }
             _ => self.per_client(space, key, value),
         }
     }

@@ -28,7 +28,6 @@ pub(crate) struct Accepted<S> {
     pub(crate) transport: Transport<S>,
     pub(crate) channel: Channel,
     pub(crate) inbox: Inbox,
-    pub(crate) conn_id: u64,
 }
 
 /// What the handshake hands the online loop: the connection, and for a session resumed from
@@ -122,6 +121,7 @@ where
         Err(reason) => return refuse(transport, reason, version, ctx).await,
     };
     let (expires_at, claims) = authenticated.map_or((None, None), |a| (a.expires_at, a.acl));
+    let username_shown: Option<Arc<str>> = username.as_deref().map(Arc::from);
     let principal = Principal::new(username, &neg.client_id, Some(peer.ip()));
     let mut access = ClientAccess::new(&ctx.auth, principal, claims);
     if let (Some(access), Some(will)) = (&mut access, &neg.will) {
@@ -152,6 +152,19 @@ where
     }
     let client_id = neg.client_id.clone();
     let clean_start = neg.clean_start;
+    let info = Arc::new(crate::clients::ClientInfo {
+        client_id: client_id.clone(),
+        conn_id,
+        username: username_shown,
+        peer,
+        protocol: version,
+        keep_alive: neg.keep_alive,
+        clean_start,
+        expiry_interval: neg.session_expiry,
+        connected_at: crate::clock::wall(&ctx.limits),
+        counters: crate::clients::ClientCounters::default(),
+    });
+    transport.set_client(Arc::clone(&info));
     let registering = takeover::Registering {
         client_id: client_id.clone(),
         conn_id,
@@ -159,6 +172,7 @@ where
         clean_start,
         expiry_interval: neg.session_expiry,
         will: neg.will.clone(),
+        info,
     };
     let (previous, from_store) = takeover::register(ctx, registering, mailbox).await?;
     let session = takeover::settle(ctx, previous, &client_id, conn_id, clean_start).await?;
@@ -189,7 +203,6 @@ where
         transport,
         channel,
         inbox,
-        conn_id,
     };
     Some((accepted, resume_from))
 }

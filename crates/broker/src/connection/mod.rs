@@ -170,8 +170,8 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
         mut transport,
         channel,
         mut inbox,
-        conn_id,
     } = conn;
+    let conn_id = transport.conn_id();
     let (mut session, will, expiry) = channel.into_parts();
     let client_id = session.client_id.clone();
     // Whoever holds the session next reads its inflight window from the store.

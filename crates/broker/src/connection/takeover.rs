@@ -37,6 +37,7 @@ pub(crate) struct Registering {
     pub(crate) clean_start: bool,
     pub(crate) expiry_interval: u32,
     pub(crate) will: Option<Box<WillSpec>>,
+    pub(crate) info: Arc<crate::clients::ClientInfo>,
 }
 
 /// Registers the connection and collects the previous session, and whether it resumes from
@@ -56,6 +57,7 @@ pub(crate) async fn register(
         expiry_interval: registering.expiry_interval,
         will: registering.will,
         mailbox,
+        info: registering.info,
         reply,
     };
     ctx.router.send(cmd).await.ok()?;

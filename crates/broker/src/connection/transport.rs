@@ -7,11 +7,13 @@
 //! socket is readable and given back when every byte in it has been decoded; the write buffer is
 //! given back after each flush. With thousands of idle clients this is most of their footprint.
 
+use crate::clients::{ClientCounters, ClientInfo};
 use crate::metrics::Metrics;
 use bytes::{Buf, BytesMut};
 use starling_codec::{decode, encode, DecodeError, DecodeOptions, Packet, ProtocolVersion};
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::poll_read_buf;
@@ -33,6 +35,8 @@ pub(crate) struct Transport<S> {
     /// Some bytes were written since [`Transport::take_progress`] last looked.
     progressed: bool,
     options: DecodeOptions,
+    /// Who the client is, once CONNECT was accepted: its traffic is counted there too.
+    client: Option<Arc<ClientInfo>>,
 }
 
 /// The read and write buffers of a busy connection.
@@ -53,6 +57,25 @@ impl<S: Stream> Transport<S> {
                 version: None,
                 max_packet_size,
             },
+            client: None,
+        }
+    }
+
+    /// From now on the client's own counters count its traffic too.
+    pub(crate) fn set_client(&mut self, client: Arc<ClientInfo>) {
+        self.client = Some(client);
+    }
+
+    /// The connection's number (0 before CONNECT was accepted). Kept in the client's info
+    /// rather than beside the transport: every byte of an idle connection's task counts.
+    pub(crate) fn conn_id(&self) -> u64 {
+        self.client.as_ref().map_or(0, |c| c.conn_id)
+    }
+
+    /// Counts a PUBLISH read from the client in its own counters.
+    pub(crate) fn count_publish_in(&self) {
+        if let Some(client) = &self.client {
+            ClientCounters::add(&client.counters.messages_in, 1);
         }
     }
 
@@ -110,6 +133,9 @@ impl<S: Stream> Transport<S> {
         match poll_read_buf(Pin::new(&mut self.stream), cx, read) {
             Poll::Ready(Ok(n)) => {
                 Metrics::add(&metrics.bytes_received, n as u64);
+                if let Some(client) = &self.client {
+                    ClientCounters::add(&client.counters.bytes_in, n as u64);
+                }
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -129,6 +155,9 @@ impl<S: Stream> Transport<S> {
         }
         if matches!(packet, Packet::Publish(_)) {
             Metrics::add(&metrics.messages_sent, 1);
+            if let Some(client) = &self.client {
+                ClientCounters::add(&client.counters.messages_out, 1);
+            }
         }
     }
 
@@ -152,6 +181,9 @@ impl<S: Stream> Transport<S> {
                         return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                     }
                     Metrics::add(&metrics.bytes_sent, n as u64);
+                    if let Some(client) = &self.client {
+                        ClientCounters::add(&client.counters.bytes_out, n as u64);
+                    }
                     write.advance(n);
                     self.progressed = true;
                 }

@@ -60,6 +60,9 @@ pub(crate) enum SessionControl {
     CredentialsExpired,
     /// An operator (or a ban) removes the client: close with Administrative action.
     Kicked,
+    /// An operator ends the client's session: close with Administrative action, and the
+    /// session ends with the connection.
+    Discarded,
     /// Answer to the PUBLISHes this connection sent with [`RouterCmd::PublishAnswered`]: the
     /// next `count` were routed, and what they made the router write is covered by store
     /// ticket `ticket` (0: nothing was written).
@@ -101,16 +104,20 @@ pub(crate) enum RouterCmd {
         will: Option<Box<WillSpec>>,
         /// How to reach the new session.
         mailbox: SessionMailbox,
+        /// Who connected, for the management API.
+        info: Arc<crate::clients::ClientInfo>,
         /// Gets the previous session (if there was one) and whether this one is in the store.
         reply: oneshot::Sender<Connected>,
     },
-    /// An application message to route.
     /// Close the connection of `client_id`, if it is connected (its session stays, as after
     /// any lost connection).
     Kick {
         /// Whom.
         client_id: Arc<str>,
     },
+    /// A management query, answered with bounded work (`router::query`).
+    Query(Box<super::query::Query>),
+    /// An application message to route.
     Publish(Arc<Message>),
     /// An application message to route, answered with [`SessionControl::Routed`] once what
     /// it changed in the store is committed (its publisher's ack waits for that).

@@ -21,6 +21,7 @@
 //!   sessions and the stream of their queue from the store, delivery to a session.
 //! - `route`: routing one message to subscriptions and share groups.
 //! - `events`: `$SYS` client connected/disconnected messages.
+//! - `query`: the management API's questions, each answered with bounded work.
 //! - `task`: the async loop around the state machine.
 
 pub(crate) mod command;
@@ -28,6 +29,7 @@ mod cursor;
 mod delayed;
 mod events;
 mod persist;
+mod query;
 mod retain;
 mod route;
 mod sessions;
@@ -37,9 +39,12 @@ mod task;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_query;
+#[cfg(test)]
 mod tests_sessions;
 
 pub(crate) use cursor::RETAINED_BATCH;
+pub(crate) use query::Query;
 pub(crate) use task::run;
 
 use crate::metrics::Metrics;
@@ -54,7 +59,7 @@ use starling_codec::{PacketId, QoS, ReasonCode};
 use starling_config::SharedStrategy;
 use starling_core::{Delivery, QueueLimits, SubscribeRequest};
 use starling_topic::{SubscriptionTarget, TopicLimits};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 use subscriptions::{SubKey, SubscribeRefusal, Subscriptions};
@@ -152,6 +157,10 @@ pub(crate) struct Router {
     settings: RouterSettings,
     metrics: Arc<Metrics>,
     registry: HashMap<Arc<str>, Registration>,
+    /// Every registered session by client id, in order, with what its last connection said
+    /// (`None`: restored from the store, not connected since): management pages walk it
+    /// from a cursor (`query`). The hash registry stays the one routing looks up.
+    index: BTreeMap<Arc<str>, Option<Arc<crate::clients::ClientInfo>>>,
     /// The broker is shutting down (every session was told).
     stopping: bool,
     subs: Subscriptions,
@@ -186,6 +195,7 @@ impl Router {
             settings,
             metrics,
             registry: HashMap::new(),
+            index: BTreeMap::new(),
             stopping: false,
             cursors: HashMap::new(),
             targets: HashMap::new(),
@@ -236,8 +246,10 @@ impl Router {
                 expiry_interval,
                 will,
                 mailbox,
+                info,
                 reply,
             } => {
+                self.index.insert(client_id.clone(), Some(info));
                 let connected = self.connect(
                     client_id.clone(),
                     conn_id,
@@ -250,6 +262,7 @@ impl Router {
                 let _ = reply.send(connected);
                 self.client_event(&client_id, Some(peer));
             }
+            RouterCmd::Query(query) => self.query(*query, now),
             RouterCmd::Publish(message) => {
                 self.publish(message, now);
             }

@@ -103,6 +103,22 @@ impl RetainStore {
         RetainOutcome::Stored
     }
 
+    /// The message retained on `topic` (expired or not).
+    pub(crate) fn get(&self, topic: &str) -> Option<&Arc<Message>> {
+        self.messages.get(topic)
+    }
+
+    /// Removes the message retained on `topic`; true when there was one.
+    pub(crate) fn remove(&mut self, topic: &str) -> bool {
+        match self.messages.remove(topic) {
+            Some(old) => {
+                self.forget(&old);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Accounts for a message that left the store.
     fn forget(&mut self, old: &Message) {
         self.bytes -= footprint(old);

@@ -322,8 +322,24 @@ impl Router {
         }
     }
 
+    /// Ends the offline session of `client_id` now (an operator discards it), will included.
+    pub(super) fn end_offline_now(&mut self, client_id: &Arc<str>, now: SystemTime) {
+        match self.offline.remove(client_id) {
+            Some(offline) => {
+                Metrics::sub(&self.metrics.sessions_offline, 1);
+                self.end_offline(client_id, *offline, now);
+            }
+            None => {
+                self.registry.remove(client_id);
+                self.forget_session(client_id);
+                Metrics::sub(&self.metrics.sessions, 1);
+            }
+        }
+    }
+
     /// Forgets a session that ended: its subscriptions, retained cursors and stored state.
     pub(super) fn forget_session(&mut self, client_id: &Arc<str>) {
+        self.index.remove(client_id);
         self.forget_subscriptions(client_id);
         if let Some(stored) = self.stored.remove(client_id) {
             Metrics::sub(&self.metrics.stored_messages, stored.count);
@@ -602,6 +618,7 @@ impl Router {
             registration.set_offline();
             registration.set_stored();
             self.registry.insert(client_id.clone(), registration);
+            self.index.insert(client_id.clone(), None);
             let mut stored = Stored::new(next_seq.max(1));
             stored.count = queued;
             stored.bytes = queued_bytes;

@@ -190,6 +190,44 @@ impl Subscriptions {
         self.count
     }
 
+    /// The subscriptions `client_id` holds (empty when none).
+    pub(crate) fn of(&self, client_id: &str) -> &HashSet<SubscriptionTarget> {
+        static NONE: std::sync::OnceLock<HashSet<SubscriptionTarget>> = std::sync::OnceLock::new();
+        self.clients
+            .get(client_id)
+            .unwrap_or_else(|| NONE.get_or_init(HashSet::new))
+    }
+
+    /// The options and identifier of one of `client_id`'s subscriptions.
+    pub(crate) fn options_of(
+        &self,
+        client_id: &Arc<str>,
+        target: &SubscriptionTarget,
+    ) -> Option<(SubscriptionOptions, Option<u32>)> {
+        let sub = match target {
+            SubscriptionTarget::Plain(filter) => {
+                self.trie.get(filter, &SubKey::Client(client_id.clone()))
+            }
+            SubscriptionTarget::Exclusive(filter) => {
+                self.trie.get(filter, &SubKey::Exclusive(client_id.clone()))
+            }
+            SubscriptionTarget::Shared { group, filter } => {
+                let tag = SharedTag {
+                    group: group.as_str().into(),
+                    filter: filter.as_str().into(),
+                };
+                let member = self
+                    .groups
+                    .get(&tag)?
+                    .members
+                    .iter()
+                    .find(|m| m.client_id == *client_id)?;
+                return Some((member.options, member.subscription_id));
+            }
+        }?;
+        Some((sub.options, sub.subscription_id))
+    }
+
     /// Number of subscriptions `client_id` holds.
     #[cfg(test)]
     pub(crate) fn of_client(&self, client_id: &str) -> usize {

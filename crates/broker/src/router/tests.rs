@@ -78,11 +78,28 @@ pub(super) fn connect(
             expiry_interval: if clean { 0 } else { u32::MAX },
             will: None,
             mailbox: tx,
+            info: info(id),
             reply,
         },
         now,
     );
     rx
+}
+
+/// What a test connection of `id` says about itself.
+pub(super) fn info(id: &str) -> Arc<crate::clients::ClientInfo> {
+    Arc::new(crate::clients::ClientInfo {
+        client_id: id.into(),
+        conn_id: 1,
+        username: Some(format!("user-{id}").into()),
+        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+        protocol: starling_codec::ProtocolVersion::V5,
+        keep_alive: 60,
+        clean_start: true,
+        expiry_interval: 0,
+        connected_at: SystemTime::UNIX_EPOCH,
+        counters: crate::clients::ClientCounters::default(),
+    })
 }
 
 /// The connection `conn_id` of `id` closed: its session goes offline with the router.

@@ -81,6 +81,7 @@ fn a_takeover_of_an_offline_session_cancels_its_delayed_will() {
         expiry_interval: 60,
         will: None,
         mailbox: tx,
+        info: super::tests::info("c"),
         reply,
     };
     r.handle(cmd, t0);
@@ -136,6 +137,7 @@ fn a_stored_queue_stays_on_disk_and_streams_back_against_credit() {
         expiry_interval: u32::MAX,
         will: None,
         mailbox: tx,
+        info: super::tests::info("c"),
         reply,
     };
     r.handle(cmd, now);

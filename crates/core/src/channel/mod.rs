@@ -386,6 +386,12 @@ impl Channel {
         }
     }
 
+    /// An operator ends the session: it will not outlive the connection (session expiry 0),
+    /// whatever the client negotiated.
+    pub fn discard_session(&mut self) {
+        self.neg.session_expiry = 0;
+    }
+
     /// Ends the connection and returns what outlives it: the session, the will (unless the
     /// client disconnected normally), and the session expiry in force.
     pub fn into_parts(self) -> (SessionState, Option<WillSpec>, u32) {

@@ -169,3 +169,28 @@ fn delete_session_spares_a_client_whose_id_is_a_prefix() {
     let (_store, recovered) = open(dir.path());
     assert!(recovered.sessions.is_empty() && recovered.damage.is_clean());
 }
+
+#[test]
+fn admin_records_survive_a_reopen_and_can_be_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, _) = open(dir.path());
+        let mut batch = store.batch();
+        batch.put_admin(b"user/admin", b"{\"v\":1}");
+        batch.put_admin(b"key/ci", b"{\"v\":2}");
+        batch.put_admin(b"user/gone", b"x");
+        batch.commit().unwrap();
+        let mut batch = store.batch();
+        batch.delete_admin(b"user/gone");
+        batch.commit().unwrap();
+    }
+    let (_store, recovered) = open(dir.path());
+    assert_eq!(
+        recovered.admin,
+        vec![
+            (b"key/ci".to_vec(), b"{\"v\":2}".to_vec()),
+            (b"user/admin".to_vec(), b"{\"v\":1}".to_vec()),
+        ]
+    );
+    assert!(recovered.damage.is_clean());
+}

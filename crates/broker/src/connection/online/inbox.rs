@@ -107,6 +107,11 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.handle_server_close(ReasonCode::AdministrativeAction);
             Some(Ended::Lost)
         }
+        SessionControl::Discarded => {
+            channel.discard_session();
+            channel.handle_server_close(ReasonCode::AdministrativeAction);
+            Some(Ended::Lost)
+        }
         SessionControl::CredentialsExpired => {
             channel.handle_server_close(ReasonCode::NotAuthorized);
             Some(Ended::Lost)

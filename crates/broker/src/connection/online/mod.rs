@@ -141,19 +141,10 @@ impl<S: Stream> Online<S> {
         let mut waiting = Vec::new();
         let mut pending = self.slow.as_mut().and_then(|s| s.pending_writes.take());
         let Accepted {
-            transport,
-            channel,
-            conn_id,
-            ..
+            transport, channel, ..
         } = &mut self.conn;
-        let ended = apply_effects(
-            channel,
-            transport,
-            ctx,
-            *conn_id,
-            &mut waiting,
-            &mut pending,
-        );
+        let conn_id = transport.conn_id();
+        let ended = apply_effects(channel, transport, ctx, conn_id, &mut waiting, &mut pending);
         if pending.is_some() {
             self.slow().pending_writes = pending;
         }
@@ -278,7 +269,7 @@ impl<S: Stream> Online<S> {
         let from = slow.resume_from.take();
         let cmd = RouterCmd::Resume {
             client_id: self.conn.channel.session().client_id.clone(),
-            conn_id: self.conn.conn_id,
+            conn_id: self.conn.transport.conn_id(),
             credit,
             from,
         };
@@ -388,6 +379,7 @@ where
         Ok(Some(packet)) => {
             if matches!(packet, Packet::Publish(_)) {
                 Metrics::add(&ctx.metrics.messages_received, 1);
+                transport.count_publish_in();
             }
             channel.handle_packet(packet, clock::now());
             Ok(true)

@@ -1,0 +1,309 @@
+//! Management queries (the admin API): pages of clients, subscriptions and retained messages,
+//! one client, removing a retained message, discarding a session.
+//!
+//! Every query is bounded: it walks at most [`SCAN_LIMIT`] entries from its cursor (the
+//! sessions' `BTreeMap` by client id, or the retained tree in topic order) and returns at
+//! most [`MAX_PAGE`], with the cursor to continue from. A filter that matches little costs
+//! several calls, each one short, so listing 100,000 clients never holds the router for long.
+
+use super::subscriptions::Subscriptions;
+use super::Router;
+use crate::clients::{
+    ClientFilter, ClientInfo, ClientRow, Page, RetainedRow, SubscriptionFilter, SubscriptionRow,
+    MAX_PAGE, SCAN_LIMIT,
+};
+use starling_topic::{SubscriptionTarget, TopicFilter, TopicName};
+use std::ops::{Bound, ControlFlow};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::oneshot;
+
+/// A query and where its answer goes.
+#[derive(Debug)]
+pub(crate) enum Query {
+    /// Clients after `after`, in client-id order.
+    Clients {
+        after: Option<Arc<str>>,
+        limit: usize,
+        filter: ClientFilter,
+        reply: oneshot::Sender<Page<ClientRow, Arc<str>>>,
+    },
+    /// One client.
+    Client {
+        client_id: String,
+        reply: oneshot::Sender<Option<ClientRow>>,
+    },
+    /// Subscriptions after (client id, filter as written), in that order.
+    Subscriptions {
+        after: Option<(Arc<str>, String)>,
+        limit: usize,
+        filter: SubscriptionFilter,
+        reply: oneshot::Sender<Page<SubscriptionRow, (Arc<str>, String)>>,
+    },
+    /// Retained messages matching `filter` after the topic `after`, in topic order.
+    Retained {
+        after: Option<String>,
+        limit: usize,
+        filter: TopicFilter,
+        reply: oneshot::Sender<Page<RetainedRow, String>>,
+    },
+    /// The message retained on one topic.
+    RetainedGet {
+        topic: String,
+        reply: oneshot::Sender<Option<RetainedRow>>,
+    },
+    /// Removes the message retained on one topic (no delivery, unlike an empty retained
+    /// PUBLISH); answers whether there was one.
+    RetainedDelete {
+        topic: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Ends a client's session: a connected client is closed (0x98) and its session ends
+    /// with the connection; an offline one ends now, will included. Answers whether the
+    /// client was known.
+    Discard {
+        client_id: String,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+impl Router {
+    pub(super) fn query(&mut self, query: Query, now: SystemTime) {
+        match query {
+            Query::Clients {
+                after,
+                limit,
+                filter,
+                reply,
+            } => {
+                let _ = reply.send(self.clients_page(after.as_deref(), limit, &filter));
+            }
+            Query::Client { client_id, reply } => {
+                let row = self
+                    .index
+                    .get_key_value(client_id.as_str())
+                    .map(|(id, info)| self.row(id, info.clone()));
+                let _ = reply.send(row);
+            }
+            Query::Subscriptions {
+                after,
+                limit,
+                filter,
+                reply,
+            } => {
+                let _ = reply.send(self.subscriptions_page(after, limit, &filter));
+            }
+            Query::Retained {
+                after,
+                limit,
+                filter,
+                reply,
+            } => {
+                let _ = reply.send(self.retained_page(after.as_deref(), limit, &filter, now));
+            }
+            Query::RetainedGet { topic, reply } => {
+                let row = self.retained.get(&topic).filter(|m| !m.is_expired(now));
+                let _ = reply.send(row.map(|m| RetainedRow { message: m.clone() }));
+            }
+            Query::RetainedDelete { topic, reply } => {
+                let removed = self.retained.remove(&topic);
+                if removed {
+                    self.persist.retained_cleared(&topic);
+                }
+                let _ = reply.send(removed);
+            }
+            Query::Discard { client_id, reply } => {
+                let _ = reply.send(self.discard(&client_id, now));
+            }
+        }
+    }
+
+    fn row(&self, client_id: &Arc<str>, info: Option<Arc<ClientInfo>>) -> ClientRow {
+        let reg = self.registry.get(client_id);
+        ClientRow {
+            client_id: client_id.clone(),
+            connected: reg.is_some_and(|r| r.online()),
+            info,
+            subscriptions: self.subs.of(client_id).len(),
+            persistent: reg.is_some_and(|r| r.stored()),
+        }
+    }
+
+    fn clients_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: &ClientFilter,
+    ) -> Page<ClientRow, Arc<str>> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut scanned = 0;
+        let mut range = self
+            .index
+            .range::<str, _>((start, Bound::Unbounded))
+            .peekable();
+        for (id, info) in range.by_ref() {
+            scanned += 1;
+            last = Some(id.clone());
+            let online = self.registry.get(id).is_some_and(|r| r.online());
+            if filter.matches(id, info.as_deref(), online) {
+                items.push(self.row(id, info.clone()));
+            }
+            if items.len() == limit || scanned == SCAN_LIMIT {
+                break;
+            }
+        }
+        let next = range.peek().is_some().then_some(last).flatten();
+        Page { items, next }
+    }
+
+    fn subscriptions_page(
+        &self,
+        after: Option<(Arc<str>, String)>,
+        limit: usize,
+        filter: &SubscriptionFilter,
+    ) -> Page<SubscriptionRow, (Arc<str>, String)> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let match_topic = filter
+            .match_topic
+            .as_deref()
+            .and_then(|t| TopicName::new(t).ok());
+        let (start, skip_to) = match &after {
+            Some((id, topic)) => (Bound::Included(&**id), Some((id.clone(), topic.as_str()))),
+            None => (Bound::Unbounded, None),
+        };
+        let clients: Box<dyn Iterator<Item = &Arc<str>>> = match filter.client_id.as_deref() {
+            Some(id) => Box::new(self.index.get_key_value(id).map(|(k, _)| k).into_iter()),
+            None => Box::new(
+                self.index
+                    .range::<str, _>((start, Bound::Unbounded))
+                    .map(|(k, _)| k),
+            ),
+        };
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        let mut next = None;
+        'clients: for id in clients {
+            let mut subs = subscriptions_of(&self.subs, id);
+            subs.sort_by(|a, b| a.topic.cmp(&b.topic));
+            // The last filter of this client looked at: a page that ends here resumes after it
+            // (an empty string sorts before every filter).
+            let mut prev = String::new();
+            for row in subs {
+                if let Some((after_id, after_topic)) = &skip_to {
+                    if after_id == id && row.topic.as_str() <= *after_topic {
+                        continue;
+                    }
+                }
+                if items.len() == limit || scanned == SCAN_LIMIT {
+                    next = Some((id.clone(), prev));
+                    break 'clients;
+                }
+                scanned += 1;
+                prev.clone_from(&row.topic);
+                if sub_matches(filter, match_topic.as_ref(), &row) {
+                    items.push(row);
+                }
+            }
+        }
+        Page { items, next }
+    }
+
+    fn retained_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: &TopicFilter,
+        now: SystemTime,
+    ) -> Page<RetainedRow, String> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut items = Vec::new();
+        let mut more = false;
+        let _ = self.retained.for_each_match_after(filter, after, now, |m| {
+            if items.len() == limit {
+                more = true;
+                return ControlFlow::Break(());
+            }
+            items.push(RetainedRow { message: m.clone() });
+            ControlFlow::Continue(())
+        });
+        let next = more
+            .then(|| items.last().map(|r| r.message.topic.as_str().to_owned()))
+            .flatten();
+        Page { items, next }
+    }
+
+    /// Ends `client_id`'s session (see [`Query::Discard`]).
+    fn discard(&mut self, client_id: &str, now: SystemTime) -> bool {
+        let Some((id, reg)) = self.registry.get_key_value(client_id) else {
+            return false;
+        };
+        let id = id.clone();
+        if reg.online() {
+            reg.mailbox
+                .control(super::command::SessionControl::Discarded);
+        } else {
+            self.end_offline_now(&id, now);
+        }
+        true
+    }
+}
+
+fn sub_matches(
+    filter: &SubscriptionFilter,
+    match_topic: Option<&TopicName>,
+    row: &SubscriptionRow,
+) -> bool {
+    filter.topic.as_deref().is_none_or(|t| t == row.topic)
+        && filter.qos.is_none_or(|q| q == row.qos)
+        && filter
+            .share_group
+            .as_deref()
+            .is_none_or(|g| row.group.as_deref() == Some(g))
+        && match (&filter.match_topic, match_topic) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(name)) => TopicFilter::new(&row.filter).is_ok_and(|f| f.matches(name)),
+        }
+}
+
+/// Every subscription `client_id` holds, with its options.
+fn subscriptions_of(subs: &Subscriptions, client_id: &Arc<str>) -> Vec<SubscriptionRow> {
+    subs.of(client_id)
+        .iter()
+        .filter_map(|target| {
+            let (options, subscription_id) = subs.options_of(client_id, target)?;
+            let (topic, filter, group) = match target {
+                SubscriptionTarget::Plain(f) => {
+                    (f.as_str().to_owned(), f.as_str().to_owned(), None)
+                }
+                SubscriptionTarget::Exclusive(f) => (
+                    format!("$exclusive/{}", f.as_str()),
+                    f.as_str().to_owned(),
+                    None,
+                ),
+                SubscriptionTarget::Shared { group, filter } => {
+                    let topic = if group == "$queue" {
+                        format!("$queue/{}", filter.as_str())
+                    } else {
+                        format!("$share/{group}/{}", filter.as_str())
+                    };
+                    (topic, filter.as_str().to_owned(), Some(group.clone()))
+                }
+            };
+            Some(SubscriptionRow {
+                client_id: client_id.clone(),
+                topic,
+                filter,
+                group,
+                qos: options.qos,
+                no_local: options.no_local,
+                retain_as_published: options.retain_as_published,
+                retain_handling: options.retain_handling as u8,
+                subscription_id,
+            })
+        })
+        .collect()
+}
