@@ -310,6 +310,16 @@ impl BrokerHandle {
         self.ask(|reply| Query::Discard { client_id, reply }).await
     }
 
+    /// Bans, durably, and closes the connection of a client id banned now (5.0: 0x98).
+    pub async fn ban(&self, ban: starling_store::BanRecord) -> Result<(), crate::BanError> {
+        let kick = (ban.kind == starling_store::BanKind::ClientId).then(|| ban.who.clone());
+        self.inner.bans.add(ban, self.now())?;
+        if let Some(client_id) = kick {
+            let _ = self.kick(&client_id).await;
+        }
+        Ok(())
+    }
+
     /// Publishes a message as the broker (no ACL applies; `$SYS` is refused).
     pub async fn publish(&self, request: PublishRequest) -> Result<(), PublishError> {
         let topic =

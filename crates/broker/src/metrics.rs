@@ -18,6 +18,10 @@ pub struct Metrics {
     pub messages_received: AtomicU64,
     /// PUBLISH packets sent to clients.
     pub messages_sent: AtomicU64,
+    /// PUBLISH packets received, by QoS (0, 1, 2).
+    pub messages_received_qos: [AtomicU64; 3],
+    /// PUBLISH packets sent, by QoS (0, 1, 2).
+    pub messages_sent_qos: [AtomicU64; 3],
     /// Messages dropped: queue full, expired, too large for the client, mailbox full.
     pub messages_dropped: AtomicU64,
     /// Bytes read from clients.

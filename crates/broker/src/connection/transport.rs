@@ -153,8 +153,9 @@ impl<S: Stream> Transport<S> {
             warn!(error = %e, "dropping a packet that cannot be encoded");
             return;
         }
-        if matches!(packet, Packet::Publish(_)) {
+        if let Packet::Publish(publish) = packet {
             Metrics::add(&metrics.messages_sent, 1);
+            Metrics::add(&metrics.messages_sent_qos[publish.qos as usize], 1);
             if let Some(client) = &self.client {
                 ClientCounters::add(&client.counters.messages_out, 1);
             }

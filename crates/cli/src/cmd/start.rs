@@ -43,6 +43,11 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let broker = starling_broker::start(&config).await?;
+        if config.api.enabled {
+            // The API stops with the broker: it shares the broker's shutdown token.
+            let api = starling_admin::serve(broker.handle(), broker.shutdown_token()).await?;
+            info!(addr = %api.local_addr, "management API at http://{}/api/v5 (OpenAPI: /api-docs)", api.local_addr);
+        }
         info!(
             version = env!("CARGO_PKG_VERSION"),
             node = %config.node.name,

@@ -377,8 +377,9 @@ where
 {
     match transport.next_packet() {
         Ok(Some(packet)) => {
-            if matches!(packet, Packet::Publish(_)) {
+            if let Packet::Publish(publish) = &packet {
                 Metrics::add(&ctx.metrics.messages_received, 1);
+                Metrics::add(&ctx.metrics.messages_received_qos[publish.qos as usize], 1);
                 transport.count_publish_in();
             }
             channel.handle_packet(packet, clock::now());
