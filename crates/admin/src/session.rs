@@ -116,7 +116,8 @@ mod tests {
         let d = tokens.issue("d");
         tokens.revoke(&d);
         assert!(tokens.check(&d).is_none());
+        assert_eq!(tokens.len(), 1, "c is left");
         tokens.revoke_user("c");
-        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens.len(), 0);
     }
 }

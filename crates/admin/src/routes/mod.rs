@@ -26,7 +26,6 @@ use crate::state::Shared;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Starling management API", description = "REST API of the Starling MQTT broker, in the shape of EMQX 5's /api/v5."),
-    modifiers(&Secured),
     security(("bearer" = []), ("basic" = [])),
     components(schemas(crate::error::ErrorBody)),
 )]
@@ -95,7 +94,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
 
 /// The router and its document.
 pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::change_pwd))
@@ -125,5 +124,8 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(publish::bulk))
         .routes(routes!(banned::list, banned::add))
         .routes(routes!(banned::delete))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: a modifier in `#[openapi]` would see no paths yet.
+    Secured.modify(&mut doc);
+    (router, doc)
 }

@@ -1,0 +1,375 @@
+//! The API against a broker with real MQTT clients: clients (list, filters, detail, kick,
+//! discard), subscriptions, retained messages, publish, bans, statistics and Prometheus.
+
+mod common;
+
+use common::Api;
+use serde_json::json;
+use starling_codec::{Connect, QoS, ReasonCode};
+use starling_testkit::{connect_packet, string, ProtocolVersion, RawClient};
+
+async fn client(api: &Api, id: &str, username: Option<&str>, clean: bool) -> RawClient {
+    let connect = Connect {
+        username: username.map(string),
+        clean_start: clean,
+        properties: starling_codec::Properties {
+            session_expiry_interval: (!clean).then_some(3600),
+            ..Default::default()
+        },
+        ..connect_packet(ProtocolVersion::V5, id)
+    };
+    let (c, connack) = RawClient::connect_with(api.broker.addr(), connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    c
+}
+
+#[tokio::test]
+async fn clients_are_listed_filtered_paged_shown_kicked_and_discarded() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let mut sensors = Vec::new();
+    for i in 0..5 {
+        let mut c = client(&api, &format!("sensor-{i}"), Some("fleet"), true).await;
+        c.subscribe(&format!("s/{i}/#"), QoS::AtLeastOnce).await;
+        sensors.push(c);
+    }
+    let mut durable = client(&api, "keeper", Some("ops"), false).await;
+    durable.subscribe("k/+", QoS::ExactlyOnce).await;
+
+    let page = api
+        .call("GET", "/api/v5/clients?limit=4", None, auth.clone())
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let data = page.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 4);
+    assert_eq!(data[0]["clientid"], "keeper");
+    assert_eq!(page.body["meta"]["hasnext"], true);
+    let cursor = page.body["meta"]["cursor"].as_str().unwrap();
+    let rest = api
+        .call(
+            "GET",
+            &format!("/api/v5/clients?limit=4&cursor={cursor}"),
+            None,
+            auth.clone(),
+        )
+        .await;
+    let ids: Vec<_> = rest.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["clientid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sensor-3", "sensor-4"]);
+    assert_eq!(rest.body["meta"]["hasnext"], false);
+
+    let fleet = api
+        .call(
+            "GET",
+            "/api/v5/clients?like_username=flee",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(fleet.body["data"].as_array().unwrap().len(), 5);
+    let one = api
+        .call(
+            "GET",
+            "/api/v5/clients?like_clientid=or-2&proto_ver=5&ip_address=127.0.0.1",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(one.body["data"][0]["clientid"], "sensor-2");
+
+    let detail = api
+        .call("GET", "/api/v5/clients/keeper", None, auth.clone())
+        .await;
+    let d = &detail.body;
+    assert_eq!(d["connected"], true);
+    assert_eq!(d["username"], "ops");
+    assert_eq!(d["proto_ver"], 5);
+    assert_eq!(d["expiry_interval"], 3600);
+    assert_eq!(d["durable"], true);
+    assert_eq!(d["subscriptions_cnt"], 1);
+    assert!(d["recv_oct"].as_u64().unwrap() > 0 && d["send_oct"].as_u64().unwrap() > 0);
+    let subs = api
+        .call(
+            "GET",
+            "/api/v5/clients/keeper/subscriptions",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(subs.body[0]["topic"], "k/+");
+    assert_eq!(subs.body[0]["qos"], 2);
+
+    // Kick: the connection closes with 0x98, the session stays (offline).
+    let kicked = api
+        .call("POST", "/api/v5/clients/keeper/kickout", None, auth.clone())
+        .await;
+    assert_eq!(kicked.status, 204);
+    durable
+        .expect_disconnect(ReasonCode::AdministrativeAction)
+        .await;
+    // The router learns that the connection closed after the client sees it close: ask
+    // until it shows (each ask is a round trip through the router), a bounded number of times.
+    let mut offline = None;
+    for _ in 0..1_000 {
+        let a = api
+            .call(
+                "GET",
+                "/api/v5/clients?conn_state=disconnected",
+                None,
+                auth.clone(),
+            )
+            .await;
+        if !a.body["data"].as_array().unwrap().is_empty() {
+            offline = Some(a);
+            break;
+        }
+    }
+    let offline = offline.expect("the kicked session shows as disconnected");
+    assert_eq!(offline.body["data"][0]["clientid"], "keeper");
+    assert_eq!(offline.body["data"][0]["connected"], false);
+
+    // Discard: the session ends; the client is gone from the list.
+    assert_eq!(
+        api.call("DELETE", "/api/v5/clients/keeper", None, auth.clone())
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        api.call("GET", "/api/v5/clients/keeper", None, auth.clone())
+            .await
+            .status,
+        404
+    );
+    // Discarding a connected client closes it too.
+    assert_eq!(
+        api.call("DELETE", "/api/v5/clients/sensor-0", None, auth.clone())
+            .await
+            .status,
+        204
+    );
+    sensors[0]
+        .expect_disconnect(ReasonCode::AdministrativeAction)
+        .await;
+
+    let all = api
+        .call(
+            "GET",
+            "/api/v5/subscriptions?match_topic=s/3/x",
+            None,
+            auth.clone(),
+        )
+        .await;
+    let topics: Vec<_> = all.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["s/3/#"]);
+}
+
+#[tokio::test]
+async fn publish_retained_list_read_and_delete_through_the_api() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let mut sub = client(&api, "listener", None, true).await;
+    sub.subscribe("api/#", QoS::AtLeastOnce).await;
+    let sent = api
+        .call(
+            "POST",
+            "/api/v5/publish",
+            Some(json!({"topic": "api/hello", "payload": "hi", "qos": 1, "retain": true,
+                        "properties": {"content_type": "text/plain", "user_properties": {"k": "v"}}})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let got = sub.expect_next_publish_on("api/hello").await;
+    assert_eq!(&got.payload[..], b"hi");
+    assert_eq!(
+        got.properties.content_type.as_ref().map(|c| c.as_str()),
+        Some("text/plain")
+    );
+
+    let bulk = api
+        .call(
+            "POST",
+            "/api/v5/publish/bulk",
+            Some(json!([{"topic": "api/b1", "payload": "AQID", "payload_encoding": "base64", "retain": true},
+                        {"topic": "api/b2", "payload": "two", "retain": true}])),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bulk.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        &sub.expect_next_publish_on("api/b1").await.payload[..],
+        [1, 2, 3]
+    );
+    sub.expect_next_publish_on("api/b2").await;
+
+    let list = api
+        .call(
+            "GET",
+            "/api/v5/mqtt/retainer/messages?topic=api/%23&limit=2",
+            None,
+            auth.clone(),
+        )
+        .await;
+    let topics: Vec<_> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["api/b1", "api/b2"]);
+    assert_eq!(list.body["meta"]["hasnext"], true);
+    let one = api
+        .call(
+            "GET",
+            "/api/v5/mqtt/retainer/message/api%2Fhello",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(one.body["payload"], "aGk=");
+    assert_eq!(one.body["content_type"], "text/plain");
+    assert_eq!(
+        api.call(
+            "DELETE",
+            "/api/v5/mqtt/retainer/message/api%2Fhello",
+            None,
+            auth.clone()
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        api.call(
+            "GET",
+            "/api/v5/mqtt/retainer/message/api%2Fhello",
+            None,
+            auth.clone()
+        )
+        .await
+        .status,
+        404
+    );
+
+    // A new subscriber gets the two retained messages left, not the deleted one.
+    let mut late = client(&api, "late", None, true).await;
+    late.subscribe("api/#", QoS::AtMostOnce).await;
+    let first = late.recv_publish().await;
+    let second = late.recv_publish().await;
+    assert_eq!(
+        (first.topic.as_str(), second.topic.as_str()),
+        ("api/b1", "api/b2")
+    );
+}
+
+#[tokio::test]
+async fn a_ban_through_the_api_closes_the_client_refuses_it_and_can_be_lifted() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let mut victim = client(&api, "noisy", None, true).await;
+    let made = api
+        .call(
+            "POST",
+            "/api/v5/banned",
+            Some(json!({"as": "clientid", "who": "noisy", "reason": "spam"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(made.body["by"], "api");
+    victim
+        .expect_disconnect(ReasonCode::AdministrativeAction)
+        .await;
+    let (_c, connack) = RawClient::connect_with(
+        api.broker.addr(),
+        connect_packet(ProtocolVersion::V5, "noisy"),
+    )
+    .await;
+    assert_eq!(connack.reason_code, ReasonCode::Banned);
+    let list = api.call("GET", "/api/v5/banned", None, auth.clone()).await;
+    assert_eq!(list.body["data"][0]["who"], "noisy");
+    assert_eq!(list.body["data"][0]["as"], "clientid");
+    let net = api
+        .call(
+            "POST",
+            "/api/v5/banned",
+            Some(json!({"as": "peerhost", "who": "10.0.0.0/8", "until": "2999-01-01T00:00:00Z"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(net.status, 200, "{}", net.text);
+    assert_eq!(
+        api.call(
+            "DELETE",
+            "/api/v5/banned/clientid/noisy",
+            None,
+            auth.clone()
+        )
+        .await
+        .status,
+        204
+    );
+    let (_c, connack) = RawClient::connect_with(
+        api.broker.addr(),
+        connect_packet(ProtocolVersion::V5, "noisy"),
+    )
+    .await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+}
+
+#[tokio::test]
+async fn statistics_metrics_listeners_and_prometheus_agree_with_the_traffic() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let mut sub = client(&api, "s", None, true).await;
+    sub.subscribe("m", QoS::AtLeastOnce).await;
+    let mut publisher = client(&api, "p", None, true).await;
+    publisher
+        .send(&starling_codec::Packet::Publish(
+            starling_testkit::publish_packet("m", b"x", QoS::AtLeastOnce, false, Some(1)),
+        ))
+        .await;
+    sub.expect_next_publish_on("m").await;
+    let stats = api.call("GET", "/api/v5/stats", None, auth.clone()).await;
+    assert_eq!(stats.body["connections.count"], 2);
+    assert_eq!(stats.body["subscriptions.count"], 1);
+    let metrics = api.call("GET", "/api/v5/metrics", None, auth.clone()).await;
+    assert_eq!(metrics.body["messages.qos1.received"], 1);
+    assert!(metrics.body["messages.qos1.sent"].as_u64() >= Some(1));
+    let listeners = api
+        .call("GET", "/api/v5/listeners", None, auth.clone())
+        .await;
+    assert_eq!(listeners.body[0]["type"], "tcp");
+    assert_eq!(listeners.body[0]["running"], true);
+    let status = api.call("GET", "/api/v5/status", None, None).await;
+    assert!(status.text.contains("is running"));
+    let prom = api
+        .call("GET", "/api/v5/prometheus/stats", None, auth.clone())
+        .await;
+    assert_eq!(prom.status, 200);
+    assert!(prom
+        .text
+        .contains("# TYPE starling_messages_received counter"));
+    assert!(
+        prom.text
+            .contains("starling_connections_count{node=\"starling@127.0.0.1\"} 2"),
+        "{}",
+        prom.text
+    );
+    assert_eq!(
+        api.call("GET", "/api/v5/prometheus/stats", None, None)
+            .await
+            .status,
+        401
+    );
+}
