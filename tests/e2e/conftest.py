@@ -51,6 +51,9 @@ class Broker:
             if k.startswith("STARLING_"):
                 del full_env[k]
         full_env["STARLING_LISTENER__0__BIND"] = f"{self.host}:{self.port}"
+        # The management API on a port of its own, so brokers can run side by side.
+        self.api_port = free_port()
+        full_env["STARLING_API__BIND"] = f"{self.host}:{self.api_port}"
         full_env.update(env or {})
         args = [STARLING_BIN, "start"]
         if config is not None:

@@ -280,7 +280,8 @@ pub(crate) struct StatusBody {
 
 /// Health check (no login): 200 while the broker runs.
 #[utoipa::path(get, path = "/api/v5/status", tag = "node", params(StatusQuery),
-    responses((status = 200, description = "running (text, or JSON with format=json)", body = StatusBody),
+    responses((status = 200, description = "running (text, or JSON with format=json)",
+               content((String = "text/plain"), (StatusBody = "application/json"))),
               (status = 400, body = ErrorBody)),
     security(()))]
 pub(crate) async fn status(

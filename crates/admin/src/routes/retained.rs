@@ -94,9 +94,8 @@ pub(crate) async fn list(
             limit,
             hasnext: result.next.is_some(),
             cursor: result.next.map(|t| page::encode(&[&t])),
-            count: Some(starling_broker::metrics::Metrics::get(
-                &state.handle.metrics().retained,
-            )),
+            // Not `retained.count`: that includes `$SYS` messages, which `#` does not match.
+            count: None,
         },
     }))
 }

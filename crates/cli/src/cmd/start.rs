@@ -29,6 +29,11 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     if !filter.contains("rustls") {
         filter.push_str(",rustls=error");
     }
+    // The store engine logs each keyspace it creates and each flush at info: its own
+    // bookkeeping, not the broker's. The broker logs what it restored and what it set aside.
+    if !filter.contains("fjall") && !filter.contains("lsm_tree") {
+        filter.push_str(",fjall=warn,lsm_tree=warn");
+    }
     tracing_subscriber::fmt()
         .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(EnvFilter::try_new(&filter).context("log.level")?)
