@@ -156,12 +156,15 @@ where
         client_id: client_id.clone(),
         conn_id,
         username: username_shown,
-        peer,
+        ip: peer.ip(),
+        port: peer.port(),
         protocol: version,
         keep_alive: neg.keep_alive,
         clean_start,
         expiry_interval: neg.session_expiry,
-        connected_at: crate::clock::wall(&ctx.limits),
+        connected_at_ms: crate::clock::wall(&ctx.limits)
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         counters: crate::clients::ClientCounters::default(),
     });
     transport.set_client(Arc::clone(&info));

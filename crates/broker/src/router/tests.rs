@@ -92,12 +92,13 @@ pub(super) fn info(id: &str) -> Arc<crate::clients::ClientInfo> {
         client_id: id.into(),
         conn_id: 1,
         username: Some(format!("user-{id}").into()),
-        peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        port: 1,
         protocol: starling_codec::ProtocolVersion::V5,
         keep_alive: 60,
         clean_start: true,
         expiry_interval: 0,
-        connected_at: SystemTime::UNIX_EPOCH,
+        connected_at_ms: 0,
         counters: crate::clients::ClientCounters::default(),
     })
 }
