@@ -25,6 +25,10 @@ pub struct KeyspaceCounts {
     pub delayed: u64,
     /// In `banned`.
     pub banned: u64,
+    /// In `auth_users`.
+    pub auth_users: u64,
+    /// In `auth_acl`.
+    pub auth_acl: u64,
 }
 
 impl KeyspaceCounts {
@@ -38,6 +42,8 @@ impl KeyspaceCounts {
             + self.retained
             + self.delayed
             + self.banned
+            + self.auth_users
+            + self.auth_acl
     }
 
     pub(crate) fn add(&mut self, space: Space) {
@@ -50,6 +56,8 @@ impl KeyspaceCounts {
             Space::Retained => &mut self.retained,
             Space::Delayed => &mut self.delayed,
             Space::Banned => &mut self.banned,
+            Space::AuthUsers => &mut self.auth_users,
+            Space::AuthAcl => &mut self.auth_acl,
         };
         *n += 1;
     }

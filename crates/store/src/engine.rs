@@ -23,11 +23,15 @@ pub(crate) enum Space {
     Delayed,
     /// Kind + name -> ban (`record::ban`).
     Banned,
+    /// Username -> built-in user (`record::builtin`).
+    AuthUsers,
+    /// Rule id (`u64` BE) -> built-in ACL rule (`record::builtin`).
+    AuthAcl,
 }
 
 impl Space {
     /// Every keyspace, in the order recovery scans them.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::Sessions,
         Self::Subscriptions,
         Self::Queue,
@@ -36,6 +40,8 @@ impl Space {
         Self::Retained,
         Self::Delayed,
         Self::Banned,
+        Self::AuthUsers,
+        Self::AuthAcl,
     ];
 
     /// The keyspace's name on disk and in logs.
@@ -49,6 +55,8 @@ impl Space {
             Self::Retained => "retained",
             Self::Delayed => "delayed",
             Self::Banned => "banned",
+            Self::AuthUsers => "auth_users",
+            Self::AuthAcl => "auth_acl",
         }
     }
 }
@@ -70,7 +78,7 @@ pub(crate) struct Engine {
 }
 
 /// The most one keyspace's memtable holds before it is written out (fjall's default is 64 MiB
-/// each, 448 MiB for our seven): what the store adds to the broker's memory is these, the block
+/// each, 640 MiB for our ten): what the store adds to the broker's memory is these, the block
 /// cache and the memtables being flushed, whatever the amount of data (a million queued
 /// messages included). Kept in the keyspace's configuration when it is created.
 const MEMTABLE_BYTES: u64 = 4 * 1024 * 1024;

@@ -37,6 +37,10 @@ pub struct Recovered {
     pub next_delayed_id: u64,
     /// Banned clients, expired ones included (the broker drops those).
     pub banned: Vec<crate::BanRecord>,
+    /// Users of the `builtin` authenticator, in username order.
+    pub auth_users: Vec<crate::UserRecord>,
+    /// Rules of the `builtin` authorization source, in id order (their precedence).
+    pub auth_acl: Vec<crate::AclRuleRecord>,
     /// What was set aside.
     pub damage: Damage,
     /// How long recovery took.
@@ -198,6 +202,12 @@ impl Scan {
             Space::Delayed => self.delayed(key, value).into(),
             Space::Banned => crate::record::ban::decode_ban(key, value)
                 .map(|ban| self.out.banned.push(ban))
+                .into(),
+            Space::AuthUsers => crate::record::builtin::decode_user(key, value)
+                .map(|user| self.out.auth_users.push(user))
+                .into(),
+            Space::AuthAcl => crate::record::builtin::decode_rule(key, value)
+                .map(|rule| self.out.auth_acl.push(rule))
                 .into(),
             _ => self.per_client(space, key, value),
         }
