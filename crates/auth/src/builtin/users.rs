@@ -143,6 +143,8 @@ pub struct UserEntry {
     pub hash: Arc<str>,
     /// Skips every ACL check.
     pub superuser: bool,
+    /// When the user was made.
+    pub created_at: std::time::SystemTime,
 }
 
 type Shard = HashMap<Box<str>, UserEntry>;
