@@ -53,6 +53,7 @@ fn the_chain_passes_unknown_users_on_and_keeps_the_superuser_flag() {
         UserEntry {
             hash: hash.clone(),
             superuser: false,
+            created_at: std::time::SystemTime::UNIX_EPOCH,
         },
     );
     users.put(
@@ -60,6 +61,7 @@ fn the_chain_passes_unknown_users_on_and_keeps_the_superuser_flag() {
         UserEntry {
             hash,
             superuser: true,
+            created_at: std::time::SystemTime::UNIX_EPOCH,
         },
     );
     assert_eq!(users.len(), 2);
