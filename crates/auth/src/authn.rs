@@ -7,6 +7,7 @@
 //! async runtime.
 
 use crate::acl::AclTrie;
+use crate::builtin::BuiltinUsers;
 use crate::http::HttpAuthn;
 use crate::jwt::JwtAuthn;
 use crate::password_file::PasswordFile;
@@ -55,6 +56,8 @@ pub enum Refusal {
 /// Who let a client in, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowedBy {
+    /// A user of the `builtin` authenticator (kept in the store).
+    Builtin,
     /// A password file.
     PasswordFile,
     /// A verified client certificate.
@@ -80,6 +83,8 @@ pub struct Authenticated {
     /// as EMQX does: a rule that matches decides, and with none the configured sources do.
     /// `None`: the credentials carried no rules (every authenticator but `jwt`).
     pub acl: Option<Arc<AclTrie>>,
+    /// A superuser (a `builtin` user so flagged): no ACL check applies to it.
+    pub superuser: bool,
 }
 
 impl Authenticated {
@@ -88,6 +93,7 @@ impl Authenticated {
             by,
             expires_at: None,
             acl: None,
+            superuser: false,
         }
     }
 }
@@ -104,6 +110,7 @@ pub(crate) enum Outcome {
 }
 
 enum Authn {
+    Builtin(Arc<BuiltinUsers>),
     PasswordFile(Reloadable<PasswordFile>),
     X509,
     Jwt(JwtAuthn),
@@ -126,11 +133,21 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Loads every authenticator's files; an error stops the broker's start.
+    /// Loads every authenticator's files; an error stops the broker's start. A `builtin`
+    /// authenticator gets an empty table of its own (see [`Authenticator::load_with`]).
     pub fn load(config: &AuthConfig) -> Result<Authenticator, AuthError> {
+        Self::load_with(config, &Arc::new(BuiltinUsers::new(config.max_users)))
+    }
+
+    /// Loads every authenticator's files; a `builtin` one asks `users`.
+    pub fn load_with(
+        config: &AuthConfig,
+        users: &Arc<BuiltinUsers>,
+    ) -> Result<Authenticator, AuthError> {
         let mut chain = Vec::with_capacity(config.authn.len());
         for authn in &config.authn {
             chain.push(match authn {
+                AuthnConfig::Builtin => Authn::Builtin(Arc::clone(users)),
                 AuthnConfig::PasswordFile { path } => {
                     Authn::PasswordFile(Reloadable::load(path, PasswordFile::load)?)
                 }
@@ -155,6 +172,7 @@ impl Authenticator {
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Authenticated, Refusal> {
         for authn in &self.chain {
             let outcome = match authn {
+                Authn::Builtin(users) => crate::builtin::authenticate(users, credentials),
                 Authn::PasswordFile(file) => password_file(&file.get(), credentials),
                 Authn::X509 if credentials.cert_verified => {
                     Outcome::Allow(Authenticated::by(AllowedBy::X509))
@@ -191,7 +209,7 @@ impl Authenticator {
                     .reload(PasswordFile::load, PasswordFile::len)
                     .map(Reloaded::err_into),
                 Authn::Jwt(jwt) => jwt.reload().map(Reloaded::err_into),
-                Authn::X509 | Authn::Http(_) => None,
+                Authn::Builtin(_) | Authn::X509 | Authn::Http(_) => None,
             })
             .collect()
     }

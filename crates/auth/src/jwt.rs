@@ -167,6 +167,7 @@ impl JwtAuthn {
             by: AllowedBy::Jwt,
             expires_at: claims.get("exp").and_then(expiry),
             acl,
+            superuser: false,
         })
     }
 }

@@ -12,6 +12,8 @@
 //!   claim);
 //! - `http`: the `http` authenticator, a web service asked at CONNECT, answers cached;
 //! - `authz`: [`Authorizer`], the `[[auth.authz]]` chain and `no_match`;
+//! - `builtin`: [`Builtin`], the users (argon2id hashes) and ACL rules the broker keeps in its
+//!   store: the `builtin` authenticator and authorization source;
 //! - `acl`: [`Principal`], [`Action`], rules compiled into a topic-level trie ([`AclTrie`]),
 //!   Mosquitto's ACL file ([`AclFile`]);
 //! - `password_file`: Mosquitto's password file (`$6$` and `$7$` hashes) and its editing, for
@@ -24,6 +26,7 @@ pub mod acl;
 mod authn;
 mod authz;
 mod bounded;
+pub mod builtin;
 mod failures;
 mod http;
 mod jwt;
@@ -33,6 +36,7 @@ mod reload;
 pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal};
 pub use authn::{AllowedBy, Authenticated, Authenticator, Credentials, Refusal};
 pub use authz::Authorizer;
+pub use builtin::Builtin;
 pub use failures::Failures;
 pub use http::HttpError;
 pub use jwt::JwtKeyError;
@@ -68,14 +72,18 @@ pub struct Auth {
     pub failures: Failures,
     /// Whether a denied PUBLISH closes the connection.
     pub deny_disconnects: bool,
+    /// The `builtin` users and rules (asked only if `[auth]` names `builtin`).
+    pub builtin: Builtin,
 }
 
 impl Auth {
     /// Loads every file `config` names.
     pub fn load(config: &AuthConfig) -> Result<Auth, AuthError> {
+        let builtin = Builtin::new(config);
         Ok(Auth {
-            authn: Authenticator::load(config)?,
-            authz: Authorizer::load(config)?,
+            authn: Authenticator::load_with(config, &builtin.users)?,
+            authz: Authorizer::load_with(config, &builtin.rules)?,
+            builtin,
             failures: Failures::new(config.failure_delay, config.max_failure_delay),
             deny_disconnects: config.deny_disconnects,
         })

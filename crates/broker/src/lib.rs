@@ -11,6 +11,8 @@
 //!   the TLS/WebSocket handshakes (from `starling-net`), TLS reload; `admission`: connection
 //!   slots, per-address limits, accept rate.
 //! - `access`: authentication at CONNECT and each client's ACL (`starling-auth`).
+//! - `builtin`: [`BuiltinAccess`], the `builtin` users and ACL rules (stored, managed at run
+//!   time through [`RunningBroker::builtin`]).
 //! - `bans`: banned client ids, usernames, addresses and networks (stored); `flapping`:
 //!   client ids that connect too often are banned for a while.
 //! - `overload`: memory and run-queue watermarks; refuse, shed QoS 0, alarm, recover.
@@ -27,6 +29,7 @@
 mod access;
 mod admission;
 mod bans;
+mod builtin;
 pub mod clients;
 mod clock;
 mod connection;
@@ -43,10 +46,12 @@ mod router;
 mod sys;
 
 pub use bans::{BanError, Bans};
+pub use builtin::{BuiltinAccess, BuiltinError, BuiltinUser};
 use context::Context;
 pub use handle::{AdminRecords, BrokerHandle, ListenerInfo, PublishError, PublishRequest, Stopped};
 use metrics::Metrics;
 use router::{Router, RouterSettings};
+pub use starling_auth::builtin::{Permission, Rule, RuleAction, Who};
 use starling_config::{Config, ListenerKind};
 pub use starling_store::{BanKind, BanRecord};
 use std::net::SocketAddr;
@@ -110,6 +115,7 @@ pub struct RunningBroker {
     tls: Arc<Vec<listener::Reloadable>>,
     auth: Arc<starling_auth::Auth>,
     bans: Arc<Bans>,
+    builtin: Arc<BuiltinAccess>,
     overload: Option<Arc<overload::Monitor>>,
     router_tx: mpsc::Sender<router::command::RouterCmd>,
     handle: BrokerHandle,
@@ -165,6 +171,11 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let bans = Arc::new(Bans::new(config.max_bans, Some(store.clone())));
     bans.restore(std::mem::take(&mut recovered.banned), clock::wall(&limits));
     let admin_records = std::mem::take(&mut recovered.admin);
+    let builtin = Arc::new(BuiltinAccess::new(&auth.builtin, store.clone()));
+    builtin.restore(
+        std::mem::take(&mut recovered.auth_users),
+        std::mem::take(&mut recovered.auth_acl),
+    );
     let overloaded = Arc::new(overload::OverloadFlag::default());
     let mut router = Router::new(settings, metrics.clone())
         .with_store(store.clone())
@@ -274,6 +285,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         tls: reloadable,
         auth,
         bans,
+        builtin,
         overload,
         router_tx: kick_tx,
     })
@@ -314,6 +326,12 @@ impl RunningBroker {
     /// restarts).
     pub fn bans(&self) -> &Arc<Bans> {
         &self.bans
+    }
+
+    /// The `builtin` users and ACL rules: list, add, change and delete them (stored, they
+    /// hold across restarts; asked by the chains when `[auth]` names `kind = "builtin"`).
+    pub fn builtin(&self) -> &Arc<BuiltinAccess> {
+        &self.builtin
     }
 
     /// Closes the connection of `client_id` (5.0: DISCONNECT 0x98 Administrative action), if

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
-use crate::validate::duration;
+use crate::validate::{duration, int};
 
 /// `[auth]` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,10 @@ pub struct RawAuth {
     pub failure_delay: String,
     /// The longest such delay.
     pub max_failure_delay: String,
+    /// The most users the `builtin` authenticator holds.
+    pub max_users: i64,
+    /// The most rules the `builtin` authorization source holds.
+    pub max_rules: i64,
     /// `[[auth.authn]]`: authenticators, asked in order.
     pub authn: Vec<RawAuthn>,
     /// `[[auth.authz]]`: authorization sources, asked in order.
@@ -45,6 +49,8 @@ impl Default for RawAuth {
             deny_action: "ignore".to_owned(),
             failure_delay: "500ms".to_owned(),
             max_failure_delay: "5s".to_owned(),
+            max_users: 100_000,
+            max_rules: 100_000,
             authn: Vec::new(),
             authz: Vec::new(),
         }
@@ -55,7 +61,7 @@ impl Default for RawAuth {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuthn {
-    /// `"password_file"`, `"x509"`, `"jwt"` or `"http"`.
+    /// `"builtin"`, `"password_file"`, `"x509"`, `"jwt"` or `"http"`.
     pub kind: String,
     /// The file, for `password_file`.
     pub path: String,
@@ -123,6 +129,7 @@ impl RawAuthn {
             Some(name) => {
                 let hint = match self.kind.as_str() {
                     "x509" => " (the TLS listener verifies certificates)",
+                    "builtin" => " (its users are in the store)",
                     _ => "",
                 };
                 Err(ConfigError::invalid(
@@ -138,7 +145,7 @@ impl RawAuthn {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuthz {
-    /// `"acl_file"`.
+    /// `"builtin"` or `"acl_file"`.
     pub kind: String,
     /// The file, for `acl_file`.
     pub path: String,
@@ -158,6 +165,10 @@ pub struct AuthConfig {
     pub failure_delay: Duration,
     /// The longest such delay.
     pub max_failure_delay: Duration,
+    /// The most users the `builtin` authenticator holds (`max_users`, 100,000).
+    pub max_users: usize,
+    /// The most rules the `builtin` authorization source holds (`max_rules`, 100,000).
+    pub max_rules: usize,
     /// The authenticators, in order.
     pub authn: Vec<AuthnConfig>,
     /// The authorization sources, in order; empty: every topic is allowed.
@@ -167,6 +178,8 @@ pub struct AuthConfig {
 /// One authenticator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthnConfig {
+    /// Users kept in the store (argon2id hashes), managed at run time.
+    Builtin,
     /// Mosquitto's password file (`mosquitto_passwd` / `starling passwd`).
     PasswordFile {
         /// The file.
@@ -183,6 +196,8 @@ pub enum AuthnConfig {
 /// One authorization source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthzConfig {
+    /// Rules kept in the store, managed at run time.
+    Builtin,
     /// Mosquitto's ACL file.
     AclFile {
         /// The file.
@@ -204,6 +219,10 @@ fn path(key: String, raw: &str, kind: &str) -> Result<PathBuf, ConfigError> {
 fn authenticator(i: usize, entry: &RawAuthn) -> Result<AuthnConfig, ConfigError> {
     let key = |field: &str| format!("auth.authn[{i}].{field}");
     Ok(match entry.kind.as_str() {
+        "builtin" => {
+            entry.only(&key, &[])?;
+            AuthnConfig::Builtin
+        }
         "password_file" => {
             entry.only(&key, &["path"])?;
             AuthnConfig::PasswordFile {
@@ -225,7 +244,10 @@ fn authenticator(i: usize, entry: &RawAuthn) -> Result<AuthnConfig, ConfigError>
         other => {
             return Err(ConfigError::invalid(
                 key("kind"),
-                format!("must be \"password_file\", \"x509\", \"jwt\" or \"http\", got {other:?}"),
+                format!(
+                    "must be \"builtin\", \"password_file\", \"x509\", \"jwt\" or \"http\", \
+                     got {other:?}"
+                ),
             ))
         }
     })
@@ -241,13 +263,20 @@ pub(crate) fn validate(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
     for (i, entry) in raw.authz.iter().enumerate() {
         let key = |field: &str| format!("auth.authz[{i}].{field}");
         authz.push(match entry.kind.as_str() {
+            "builtin" if !entry.path.is_empty() => {
+                return Err(ConfigError::invalid(
+                    key("path"),
+                    "kind \"builtin\" takes no path (its rules are in the store)",
+                ))
+            }
+            "builtin" => AuthzConfig::Builtin,
             "acl_file" => AuthzConfig::AclFile {
                 path: path(key("path"), &entry.path, &entry.kind)?,
             },
             other => {
                 return Err(ConfigError::invalid(
                     key("kind"),
-                    format!("must be \"acl_file\", got {other:?}"),
+                    format!("must be \"builtin\" or \"acl_file\", got {other:?}"),
                 ))
             }
         });
@@ -285,6 +314,8 @@ pub(crate) fn validate(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
         ));
     }
     Ok(AuthConfig {
+        max_users: int("auth.max_users", raw.max_users, 1, 100_000_000)?,
+        max_rules: int("auth.max_rules", raw.max_rules, 1, 100_000_000)?,
         allow_anonymous: raw.allow_anonymous,
         no_match_allows,
         deny_disconnects,

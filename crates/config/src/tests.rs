@@ -204,6 +204,10 @@ fn each_invalid_value_names_its_key() {
         ("[[auth.authn]]\nkind = \"ldap\"", "auth.authn[0].kind", "\"ldap\""),
         ("[[auth.authn]]\nkind = \"password_file\"", "auth.authn[0].path", "needs a path"),
         ("[[auth.authn]]\nkind = \"x509\"\npath = \"x\"", "auth.authn[0].path", "takes no path"),
+        ("[[auth.authn]]\nkind = \"builtin\"\npath = \"x\"", "auth.authn[0].path", "users are in the store"),
+        ("[[auth.authz]]\nkind = \"builtin\"\npath = \"x\"", "auth.authz[0].path", "rules are in the store"),
+        ("[auth]\nmax_users = 0", "auth.max_users", "got 0"),
+        ("[auth]\nmax_rules = -1", "auth.max_rules", "got -1"),
         ("[[auth.authz]]\nkind = \"acl_file\"\npath = \"a\"\n[[auth.authz]]\nkind = \"http\"", "auth.authz[1].kind", "\"http\""),
         ("[overload]\nmemory_high = \"120%\"", "overload.memory_high", "1% to 100%"),
         ("[overload]\nmemory_high = \"lots\"", "overload.memory_high", "\"lots\""),
@@ -400,6 +404,33 @@ fn no_match_denies_once_an_authz_source_is_configured() {
     assert_eq!(
         explicit.auth.authz,
         vec![crate::AuthzConfig::AclFile { path: "acl".into() }]
+    );
+}
+
+#[test]
+fn builtin_is_an_authenticator_and_an_authorization_source() {
+    use crate::{AuthnConfig, AuthzConfig};
+    let text = "[auth]\nmax_users = 7\nmax_rules = 9\n[[auth.authn]]\nkind = \"builtin\"\n\
+                [[auth.authn]]\nkind = \"x509\"\n[[auth.authz]]\nkind = \"builtin\"\n\
+                [[auth.authz]]\nkind = \"acl_file\"\npath = \"acl\"\n";
+    let config = parse_str(text, "t").unwrap();
+    assert_eq!(
+        config.auth.authn,
+        vec![AuthnConfig::Builtin, AuthnConfig::X509]
+    );
+    assert_eq!(
+        config.auth.authz,
+        vec![
+            AuthzConfig::Builtin,
+            AuthzConfig::AclFile { path: "acl".into() }
+        ]
+    );
+    assert_eq!((config.auth.max_users, config.auth.max_rules), (7, 9));
+    assert!(!config.auth.no_match_allows);
+    let defaults = parse_str("", "t").unwrap();
+    assert_eq!(
+        (defaults.auth.max_users, defaults.auth.max_rules),
+        (100_000, 100_000)
     );
 }
 

@@ -214,6 +214,34 @@ impl Batch {
         self.delete(Space::Admin, key.to_vec());
     }
 
+    /// Writes a user of the `builtin` authenticator (replacing one of the same name).
+    pub fn put_auth_user(&mut self, user: &crate::UserRecord) {
+        self.put(
+            Space::AuthUsers,
+            crate::record::builtin::user_key(&user.username),
+            crate::record::builtin::encode_user(user),
+        );
+    }
+
+    /// Removes the `builtin` user `username`.
+    pub fn delete_auth_user(&mut self, username: &str) {
+        self.delete(Space::AuthUsers, crate::record::builtin::user_key(username));
+    }
+
+    /// Writes a rule of the `builtin` authorization source (replacing the one of its id).
+    pub fn put_auth_rule(&mut self, rule: &crate::AclRuleRecord) {
+        self.put(
+            Space::AuthAcl,
+            crate::record::builtin::rule_key(rule.id),
+            crate::record::builtin::encode_rule(rule),
+        );
+    }
+
+    /// Removes the `builtin` rule `id`.
+    pub fn delete_auth_rule(&mut self, id: u64) {
+        self.delete(Space::AuthAcl, crate::record::builtin::rule_key(id));
+    }
+
     /// True when the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()

@@ -27,6 +27,10 @@ pub struct KeyspaceCounts {
     pub banned: u64,
     /// In `admin`.
     pub admin: u64,
+    /// In `auth_users`.
+    pub auth_users: u64,
+    /// In `auth_acl`.
+    pub auth_acl: u64,
 }
 
 impl KeyspaceCounts {
@@ -41,6 +45,8 @@ impl KeyspaceCounts {
             + self.delayed
             + self.banned
             + self.admin
+            + self.auth_users
+            + self.auth_acl
     }
 
     pub(crate) fn add(&mut self, space: Space) {
@@ -54,6 +60,8 @@ impl KeyspaceCounts {
             Space::Delayed => &mut self.delayed,
             Space::Banned => &mut self.banned,
             Space::Admin => &mut self.admin,
+            Space::AuthUsers => &mut self.auth_users,
+            Space::AuthAcl => &mut self.auth_acl,
         };
         *n += 1;
     }

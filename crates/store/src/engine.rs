@@ -26,11 +26,15 @@ pub(crate) enum Space {
     /// The management API's own records (dashboard users, API keys), opaque here: the admin
     /// crate encodes keys and values.
     Admin,
+    /// Username -> built-in user (`record::builtin`).
+    AuthUsers,
+    /// Rule id (`u64` BE) -> built-in ACL rule (`record::builtin`).
+    AuthAcl,
 }
 
 impl Space {
     /// Every keyspace, in the order recovery scans them.
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 11] = [
         Self::Sessions,
         Self::Subscriptions,
         Self::Queue,
@@ -40,6 +44,8 @@ impl Space {
         Self::Delayed,
         Self::Banned,
         Self::Admin,
+        Self::AuthUsers,
+        Self::AuthAcl,
     ];
 
     /// The keyspace's name on disk and in logs.
@@ -54,6 +60,8 @@ impl Space {
             Self::Delayed => "delayed",
             Self::Banned => "banned",
             Self::Admin => "admin",
+            Self::AuthUsers => "auth_users",
+            Self::AuthAcl => "auth_acl",
         }
     }
 }
@@ -75,7 +83,7 @@ pub(crate) struct Engine {
 }
 
 /// The most one keyspace's memtable holds before it is written out (fjall's default is 64 MiB
-/// each, 448 MiB for our seven): what the store adds to the broker's memory is these, the block
+/// each, 640 MiB for our ten): what the store adds to the broker's memory is these, the block
 /// cache and the memtables being flushed, whatever the amount of data (a million queued
 /// messages included). Kept in the keyspace's configuration when it is created.
 const MEMTABLE_BYTES: u64 = 4 * 1024 * 1024;

@@ -3,7 +3,8 @@
 //!
 //! It owns the on-disk form of persistent sessions and their subscriptions, each session's
 //! queued deliveries, outgoing inflight packet ids, incoming QoS 2 packet ids awaiting PUBREL,
-//! retained messages, delayed messages and wills (inside the session record). The engine is
+//! retained messages, delayed messages and wills (inside the session record), bans, and the
+//! users and ACL rules of the `builtin` authenticator and authorization source. The engine is
 //! fjall 3 (a journal plus LSM trees, chosen by measuring the queue workload in
 //! `bench/store-engines`); one database lives in `<dir>/store`.
 //!
@@ -31,7 +32,8 @@
 //!
 //! Per-client keyspaces (`sessions`, `subscriptions`, `queue`, `inflight`, `awaiting_rel`) key
 //! by `u16` length + client id, then the subscription target, the sequence (`u64` BE) or the
-//! packet id (`u16` BE); `retained` keys by topic; `delayed` by fire-at (ms, `u64` BE) + id.
+//! packet id (`u16` BE); `retained` keys by topic; `delayed` by fire-at (ms, `u64` BE) + id;
+//! `banned` by kind + name; `auth_users` by username; `auth_acl` by rule id (`u64` BE).
 //!
 //! # Modules
 //!
@@ -71,7 +73,7 @@ pub use batch::Batch;
 pub use damage::{Damage, KeyspaceCounts};
 pub use error::{RecordError, StoreError};
 pub use options::{Fsync, StoreOptions, DEFAULT_CACHE_BYTES};
-pub use record::{BanKind, BanRecord, SessionRecord};
+pub use record::{AclAction, AclRuleRecord, AclWho, BanKind, BanRecord, SessionRecord, UserRecord};
 pub use recovery::{Recovered, RecoveredSession};
 pub use store::{InflightRecord, Store, StoreStats};
 pub use sync::Ticket;

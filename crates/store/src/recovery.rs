@@ -39,6 +39,10 @@ pub struct Recovered {
     pub banned: Vec<crate::BanRecord>,
     /// The management API's records (key, value), in key order; the admin crate decodes them.
     pub admin: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Users of the `builtin` authenticator, in username order.
+    pub auth_users: Vec<crate::UserRecord>,
+    /// Rules of the `builtin` authorization source, in id order (their precedence).
+    pub auth_acl: Vec<crate::AclRuleRecord>,
     /// What was set aside.
     pub damage: Damage,
     /// How long recovery took.
@@ -205,6 +209,12 @@ impl Scan {
                 self.out.admin.push((key.to_vec(), value.to_vec()));
                 Verdict::Keep
             }
+            Space::AuthUsers => crate::record::builtin::decode_user(key, value)
+                .map(|user| self.out.auth_users.push(user))
+                .into(),
+            Space::AuthAcl => crate::record::builtin::decode_rule(key, value)
+                .map(|rule| self.out.auth_acl.push(rule))
+                .into(),
             _ => self.per_client(space, key, value),
         }
     }

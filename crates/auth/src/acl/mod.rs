@@ -51,7 +51,7 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     /// Lower wins.
-    pub rank: u32,
+    pub rank: u64,
     /// Allow or deny.
     pub allow: bool,
 }

@@ -11,6 +11,9 @@
 //! rank wins (the source decides ranks: the ACL file puts denials first, as Mosquitto does).
 //! A check collects the best grant over every matching path.
 //!
+//! Rules whose topic is taken literally (the `builtin` source's `eq`) are kept apart, in a map
+//! from the exact string to its grants: one lookup per check.
+//!
 //! Matching follows MQTT's filter rules: `+` is one level, `#` the rest including nothing
 //! (`a/#` matches `a`), and a filter that starts with a wildcard does not match a topic that
 //! starts with `$` ([MQTT-4.7.2-1]), so `#` never grants `$SYS/...`.
@@ -97,6 +100,8 @@ struct Node {
 #[derive(Debug, Default)]
 pub struct AclTrie {
     root: Node,
+    /// Rules matched literally: topic (or filter) -> grants.
+    exact: HashMap<Box<str>, Grants>,
     rules: usize,
 }
 
@@ -191,6 +196,16 @@ impl AclTrie {
         self.rules += 1;
     }
 
+    /// Adds a rule that matches only `topic` itself, character for character: a PUBLISH to
+    /// that topic name, or a SUBSCRIBE with that very filter (`+` and `#` are plain text).
+    pub fn insert_exact(&mut self, topic: &str, grant: Grant, publish: bool, subscribe: bool) {
+        self.exact
+            .entry(topic.into())
+            .or_default()
+            .add(grant, publish, subscribe);
+        self.rules += 1;
+    }
+
     /// Rules inserted.
     pub fn len(&self) -> usize {
         self.rules
@@ -206,6 +221,13 @@ impl AclTrie {
     /// [`Action::Subscribe`] (granted only by rules whose filter covers all of it).
     pub fn check(&self, who: &Principal, action: Action, topic: &str) -> Option<Grant> {
         let mut best = None;
+        if action != Action::Read {
+            if let Some(grants) = self.exact.get(topic) {
+                if let Some(grant) = grants.get(action) {
+                    best = Some(grant);
+                }
+            }
+        }
         let filter = action == Action::Subscribe;
         let dollar = topic.starts_with('$');
         walk(
@@ -290,11 +312,11 @@ mod tests {
         Principal::new(username.map(str::to_owned), client_id, None)
     }
 
-    fn allow(rank: u32) -> Grant {
+    fn allow(rank: u64) -> Grant {
         Grant { rank, allow: true }
     }
 
-    fn deny(rank: u32) -> Grant {
+    fn deny(rank: u64) -> Grant {
         Grant { rank, allow: false }
     }
 

@@ -92,7 +92,7 @@ fn list(rules: &[Value], trie: &mut AclTrie) -> Result<(), AclClaimError> {
             .ok_or(AclClaimError::Topic(i))?;
         // At most MAX_RULES: the rank fits.
         let grant = Grant {
-            rank: i as u32,
+            rank: i as u64,
             allow,
         };
         trie.insert(&filter, true, grant, publish, subscribe);
@@ -127,7 +127,7 @@ fn old_map(map: &Map<String, Value>, trie: &mut AclTrie) -> Result<(), AclClaimE
     }
     for (i, (filter, publish, subscribe)) in rules.iter().enumerate() {
         let grant = Grant {
-            rank: i as u32,
+            rank: i as u64,
             allow: true,
         };
         trie.insert(filter, true, grant, *publish, *subscribe);

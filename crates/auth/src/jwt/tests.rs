@@ -440,7 +440,7 @@ fn who(username: &str, client_id: &str) -> Principal {
     Principal::new(Some(username.to_owned()), client_id, None)
 }
 
-fn grant(rank: u32, allow: bool) -> Option<Grant> {
+fn grant(rank: u64, allow: bool) -> Option<Grant> {
     Some(Grant { rank, allow })
 }
 

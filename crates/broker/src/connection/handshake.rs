@@ -120,10 +120,16 @@ where
         Ok(authenticated) => authenticated,
         Err(reason) => return refuse(transport, reason, version, ctx).await,
     };
-    let (expires_at, claims) = authenticated.map_or((None, None), |a| (a.expires_at, a.acl));
+    let (expires_at, claims, superuser) =
+        authenticated.map_or((None, None, false), |a| (a.expires_at, a.acl, a.superuser));
     let username_shown: Option<Arc<str>> = username.as_deref().map(Arc::from);
     let principal = Principal::new(username, &neg.client_id, Some(peer.ip()));
-    let mut access = ClientAccess::new(&ctx.auth, principal, claims);
+    // A superuser is not checked at all.
+    let mut access = if superuser {
+        None
+    } else {
+        ClientAccess::new(&ctx.auth, principal, claims)
+    };
     if let (Some(access), Some(will)) = (&mut access, &neg.will) {
         let target = publish_rules::target_topic(&will.message.topic, &ctx.limits);
         if !access.may_publish(&target) {

@@ -10,9 +10,11 @@
 //! - [`field`]: the primitives ([`field::Writer`], [`field::Reader`]);
 //! - [`message`]: `Message`, `Delivery` and `WillSpec`;
 //! - [`session`]: [`SessionRecord`], subscriptions and inflight entries;
-//! - [`ban`]: [`BanRecord`], a banned client id, username or address.
+//! - [`ban`]: [`BanRecord`], a banned client id, username or address;
+//! - [`builtin`]: [`UserRecord`] and [`AclRuleRecord`], the `builtin` users and ACL rules.
 
 pub(crate) mod ban;
+pub(crate) mod builtin;
 pub(crate) mod field;
 pub(crate) mod message;
 pub(crate) mod session;
@@ -21,6 +23,7 @@ pub(crate) mod session;
 mod tests;
 
 pub use ban::{BanKind, BanRecord};
+pub use builtin::{AclAction, AclRuleRecord, AclWho, UserRecord};
 pub use session::SessionRecord;
 
 /// The version byte that opens every record this build writes.

@@ -322,3 +322,44 @@ fn a_journal_batch_that_fails_its_check_costs_that_batch_and_later_ones_not_the_
         assert_eq!(again.retained.len(), kept);
     }
 }
+
+#[test]
+fn damaged_builtin_users_and_rules_are_set_aside_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    let mut batch = store.batch();
+    batch.put_auth_user(&crate::UserRecord {
+        username: "alice".into(),
+        password_hash: "$argon2id$x".into(),
+        is_superuser: false,
+        created_at: std::time::SystemTime::UNIX_EPOCH,
+    });
+    batch.put_auth_rule(&crate::AclRuleRecord {
+        id: 1,
+        who: crate::AclWho::All,
+        action: crate::AclAction::All,
+        allow: true,
+        topic: "#".into(),
+        eq: false,
+    });
+    wait_durable(&store, batch.commit().unwrap());
+    drop(store);
+
+    poke(dir.path(), Space::AuthUsers, b"bob", b"\x01garbage");
+    poke(dir.path(), Space::AuthUsers, b"\xff\xfe", b"");
+    poke(dir.path(), Space::AuthAcl, b"short", b"\x01\x00\x03\x01");
+    poke(dir.path(), Space::AuthAcl, &7u64.to_be_bytes(), b"\x01\x09");
+
+    let (store, recovered) = open(dir.path());
+    let damage = &recovered.damage;
+    assert_eq!(damage.damaged.auth_users, 2);
+    assert_eq!(damage.damaged.auth_acl, 2);
+    assert_eq!(damage.damaged.total(), 4);
+    assert_eq!(store.stats().records_set_aside, 4);
+    assert_eq!(recovered.auth_users.len(), 1);
+    assert_eq!(recovered.auth_users[0].username, "alice");
+    assert_eq!(recovered.auth_acl.len(), 1);
+    drop(store);
+    let (_store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+}

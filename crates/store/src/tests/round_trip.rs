@@ -194,3 +194,62 @@ fn admin_records_survive_a_reopen_and_can_be_removed() {
     );
     assert!(recovered.damage.is_clean());
 }
+
+#[test]
+fn builtin_users_and_rules_survive_a_reopen_and_their_deletes_too() {
+    use crate::{AclAction, AclRuleRecord, AclWho, UserRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    let user = |name: &str, superuser: bool| UserRecord {
+        username: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}"),
+        is_superuser: superuser,
+        created_at: at(5_000),
+    };
+    let rule = |id: u64, who: AclWho| AclRuleRecord {
+        id,
+        who,
+        action: AclAction::Publish,
+        allow: id % 2 == 0,
+        topic: format!("t/{id}/#"),
+        eq: false,
+    };
+    let mut batch = store.batch();
+    batch.put_auth_user(&user("bob", false));
+    batch.put_auth_user(&user("alice", true));
+    // Ids sort as numbers, not as text: 256 after 2.
+    batch.put_auth_rule(&rule(256, AclWho::All));
+    batch.put_auth_rule(&rule(2, AclWho::Username("alice".into())));
+    batch.put_auth_rule(&rule(
+        3,
+        AclWho::Network {
+            addr: "10.0.0.0".parse().unwrap(),
+            prefix: 8,
+        },
+    ));
+    wait_durable(&store, batch.commit().unwrap());
+    drop(store);
+
+    let (store, recovered) = open(dir.path());
+    assert!(recovered.damage.is_clean(), "{:?}", recovered.damage);
+    assert_eq!(
+        recovered.auth_users,
+        vec![user("alice", true), user("bob", false)]
+    );
+    let ids: Vec<u64> = recovered.auth_acl.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![2, 3, 256]);
+    assert_eq!(
+        recovered.auth_acl[0],
+        rule(2, AclWho::Username("alice".into()))
+    );
+
+    let mut batch = store.batch();
+    batch.delete_auth_user("bob");
+    batch.delete_auth_rule(3);
+    wait_durable(&store, batch.commit().unwrap());
+    drop(store);
+    let (_store, recovered) = open(dir.path());
+    assert_eq!(recovered.auth_users, vec![user("alice", true)]);
+    let ids: Vec<u64> = recovered.auth_acl.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![2, 256]);
+}
