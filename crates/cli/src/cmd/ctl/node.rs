@@ -71,11 +71,14 @@ fn node_facts(n: &Value) -> Table {
     table
 }
 
-/// A byte count as MiB (`-` when unknown).
+/// A byte count in MiB, or GiB from 1 GiB (`-` when unknown).
 fn bytes(v: &Value) -> String {
-    v.as_u64().map_or("-".into(), |b| {
-        format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
-    })
+    const MIB: f64 = 1024.0 * 1024.0;
+    match v.as_u64() {
+        None => "-".into(),
+        Some(b) if b as f64 >= 1024.0 * MIB => format!("{:.1} GiB", b as f64 / (1024.0 * MIB)),
+        Some(b) => format!("{:.1} MiB", b as f64 / MIB),
+    }
 }
 
 /// `listeners`: `GET /api/v5/listeners`.

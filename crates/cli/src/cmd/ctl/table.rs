@@ -152,6 +152,8 @@ impl Table {
                     out.extend(std::iter::repeat_n(' ', pad));
                 }
             }
+            // An empty last cell leaves the padding before it.
+            out.truncate(out.trim_end_matches(' ').len());
             out.push('\n');
         }
         out
@@ -168,9 +170,10 @@ mod tests {
         let mut t = Table::new(&["ID", "STATE"]);
         t.row(vec!["sensor-long".into(), "up".into()]);
         t.row(vec!["a\u{1b}b".into(), "down".into()]);
+        t.row(vec!["empty".into(), String::new()]);
         assert_eq!(
             t.render(),
-            "ID           STATE\nsensor-long  up\na?b          down\n"
+            "ID           STATE\nsensor-long  up\na?b          down\nempty\n"
         );
     }
 
