@@ -45,7 +45,7 @@ its password first: starling ctl --username admin --password public change-passw
 Exit codes:
   0  success
   1  the API refused the request (HTTP 400, 401, 403, 409: its message is printed), or the
-     password must be changed first
+     password must be changed first, or ctl could not finish on its side (a prompt, stdout)
   2  bad command line
   3  the API cannot be reached or failed (connection refused, timeout, HTTP 5xx)
   4  not found (HTTP 404: no such client, retained message, ban, account or key)";
