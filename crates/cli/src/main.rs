@@ -1,6 +1,9 @@
 //! `starling`: the one binary. `main` parses the command line and hands over to a command module.
 //!
 //! - `cmd::start`: run the broker.
+//! - `cmd::ctl`: a command line over the management REST API (`starling ctl --help`).
+//! - `cmd::publish`, `cmd::subscribe`: the `pub` and `sub` MQTT clients; `cmd::bench`: a load
+//!   generator.
 //! - `cmd::passwd`: manage a Mosquitto-compatible password file.
 //! - `settings`: configuration layering (file, then `STARLING_*` environment).
 
@@ -32,6 +35,8 @@ enum Command {
     Sub(cmd::subscribe::SubArgs),
     /// Manage a password file (mosquitto_passwd's format and flags).
     Passwd(cmd::passwd::PasswdArgs),
+    /// Manage a running broker through its management API (tables, or --json for scripts).
+    Ctl(cmd::ctl::CtlArgs),
 }
 
 /// mimalloc rather than the system allocator: a message's life is a handful of small
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Command::Pub(args) => cmd::publish::run(args).map(|()| ExitCode::SUCCESS),
         Command::Sub(args) => cmd::subscribe::run(args),
         Command::Passwd(args) => cmd::passwd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Ctl(args) => Ok(cmd::ctl::run(args)),
     };
     match result {
         Ok(code) => code,
