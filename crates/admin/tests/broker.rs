@@ -373,3 +373,109 @@ async fn statistics_metrics_listeners_and_prometheus_agree_with_the_traffic() {
         401
     );
 }
+
+#[tokio::test]
+async fn builtin_users_and_rules_made_through_the_api_govern_mqtt_clients() {
+    use starling_config::{AuthnConfig, AuthzConfig};
+    let api = Api::start_with(|c| {
+        c.auth.authn = vec![AuthnConfig::Builtin];
+        c.auth.authz = vec![AuthzConfig::Builtin];
+        c.auth.no_match_allows = false;
+        c.auth.allow_anonymous = false;
+        c.auth.failure_delay = std::time::Duration::from_millis(1);
+        c.auth.max_failure_delay = std::time::Duration::from_millis(2);
+    })
+    .await;
+    let auth = Some(api.admin().await);
+    let users = "/api/v5/authentication/password_based:built_in_database/users";
+    let rules = "/api/v5/authorization/sources/built_in_database/rules";
+    let made = api
+        .call(
+            "POST",
+            users,
+            Some(json!({"user_id": "dev1", "password": "dev-pass-1"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(made.body["is_superuser"], false);
+    let twice = api
+        .call(
+            "POST",
+            users,
+            Some(json!({"user_id": "dev1", "password": "x"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(twice.status, 409);
+    let rule = api
+        .call(
+            "POST",
+            rules,
+            Some(json!({"username": "dev1", "action": "all", "permission": "allow", "topic": "dev/%u/#"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(rule.status, 200, "{}", rule.text);
+    let id = rule.body["id"].as_u64().unwrap();
+    let bad = api
+        .call(
+            "POST",
+            rules,
+            Some(json!({"cidr": "nope", "action": "all", "permission": "allow", "topic": "t"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body["message"].as_str().unwrap().starts_with("cidr"));
+
+    let login = |id: &str, user: &str, pass: &str| Connect {
+        username: Some(string(user)),
+        password: Some(bytes::Bytes::copy_from_slice(pass.as_bytes())),
+        ..connect_packet(ProtocolVersion::V5, id)
+    };
+    let (_c, refused) =
+        RawClient::connect_with(api.broker.addr(), login("d", "dev1", "wrong")).await;
+    assert_eq!(refused.reason_code, ReasonCode::BadUserNameOrPassword);
+    let (mut c, ok) =
+        RawClient::connect_with(api.broker.addr(), login("d", "dev1", "dev-pass-1")).await;
+    assert_eq!(ok.reason_code, ReasonCode::Success);
+    let granted = c.subscribe("dev/dev1/+", QoS::AtLeastOnce).await;
+    assert_eq!(granted.reason_codes, [ReasonCode::GrantedQoS1]);
+    let denied = c.subscribe("other/#", QoS::AtLeastOnce).await;
+    assert_eq!(denied.reason_codes, [ReasonCode::NotAuthorized]);
+
+    let listed = api.call("GET", rules, None, auth.clone()).await;
+    assert_eq!(listed.body["data"][0]["topic"], "dev/%u/#");
+    assert_eq!(listed.body["data"][0]["username"], "dev1");
+    assert_eq!(
+        api.call("DELETE", &format!("{rules}/{id}"), None, auth.clone())
+            .await
+            .status,
+        204
+    );
+    // With the rule gone, no_match denies: the next SUBSCRIBE of the connected client is refused.
+    let after = c.subscribe("dev/dev1/x", QoS::AtLeastOnce).await;
+    assert_eq!(after.reason_codes, [ReasonCode::NotAuthorized]);
+    let changed = api
+        .call(
+            "PUT",
+            &format!("{users}/dev1"),
+            Some(json!({"is_superuser": true})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(changed.body["is_superuser"], true);
+    assert_eq!(
+        api.call("DELETE", &format!("{users}/dev1"), None, auth.clone())
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        api.call("GET", &format!("{users}/dev1"), None, auth)
+            .await
+            .status,
+        404
+    );
+}

@@ -77,6 +77,7 @@ struct Inner {
     started: SystemTime,
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
+    builtin: Arc<crate::BuiltinAccess>,
     router: mpsc::Sender<RouterCmd>,
     store: starling_store::Store,
     listeners: Vec<ListenerInfo>,
@@ -103,6 +104,7 @@ impl std::fmt::Debug for BrokerHandle {
 pub(crate) struct HandleParts {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) bans: Arc<Bans>,
+    pub(crate) builtin: Arc<crate::BuiltinAccess>,
     pub(crate) router: mpsc::Sender<RouterCmd>,
     pub(crate) store: starling_store::Store,
     pub(crate) listeners: Vec<ListenerInfo>,
@@ -120,6 +122,7 @@ impl BrokerHandle {
                 started,
                 metrics: parts.metrics,
                 bans: parts.bans,
+                builtin: parts.builtin,
                 router: parts.router,
                 store: parts.store,
                 listeners: parts.listeners,
@@ -160,6 +163,11 @@ impl BrokerHandle {
     /// The banned clients.
     pub fn bans(&self) -> &Arc<Bans> {
         &self.inner.bans
+    }
+
+    /// The `builtin` users and ACL rules.
+    pub fn builtin(&self) -> &Arc<crate::BuiltinAccess> {
+        &self.inner.builtin
     }
 
     /// The configuration the broker runs with.

@@ -268,6 +268,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let handle = BrokerHandle::new(handle::HandleParts {
         metrics: metrics.clone(),
         bans: Arc::clone(&bans),
+        builtin: Arc::clone(&builtin),
         router: kick_tx.clone(),
         store: store.clone(),
         listeners,

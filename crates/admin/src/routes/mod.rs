@@ -7,6 +7,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod banned;
+pub(crate) mod builtin;
 pub(crate) mod clients;
 pub(crate) mod docs;
 pub(crate) mod node;
@@ -124,6 +125,18 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(publish::bulk))
         .routes(routes!(banned::list, banned::add))
         .routes(routes!(banned::delete))
+        .routes(routes!(builtin::list_users, builtin::add_user))
+        .routes(routes!(
+            builtin::get_user,
+            builtin::update_user,
+            builtin::delete_user
+        ))
+        .routes(routes!(builtin::list_rules, builtin::add_rule))
+        .routes(routes!(
+            builtin::get_rule,
+            builtin::update_rule,
+            builtin::delete_rule
+        ))
         .split_for_parts();
     // After the routes are in: a modifier in `#[openapi]` would see no paths yet.
     Secured.modify(&mut doc);

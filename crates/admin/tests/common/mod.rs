@@ -27,11 +27,19 @@ pub struct Answer {
 impl Api {
     /// A broker (on `data_dir` when given) with its API on 127.0.0.1:0.
     pub async fn start(data_dir: Option<std::path::PathBuf>) -> Api {
-        let broker = TestBroker::start_with(|c| {
-            c.api.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_with(move |c| {
             if let Some(dir) = data_dir {
                 c.node.data_dir = dir;
             }
+        })
+        .await
+    }
+
+    /// A broker configured by `tweak`, with its API on 127.0.0.1:0.
+    pub async fn start_with(tweak: impl FnOnce(&mut starling_config::Config)) -> Api {
+        let broker = TestBroker::start_with(|c| {
+            c.api.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+            tweak(c);
         })
         .await;
         let running =
