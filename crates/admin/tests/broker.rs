@@ -479,3 +479,54 @@ async fn builtin_users_and_rules_made_through_the_api_govern_mqtt_clients() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_overload_raises_an_alarm_the_api_lists_while_active_and_after() {
+    use starling_config::{MemoryWatermark, OverloadConfig};
+    let api = Api::start_with(|c| {
+        c.overload = Some(OverloadConfig {
+            // Any broker is over one byte of memory.
+            memory_high: Some(MemoryWatermark::Bytes(1)),
+            run_queue_high: None,
+            check_interval: std::time::Duration::from_secs(3600),
+        });
+    })
+    .await;
+    let auth = Some(api.admin().await);
+    assert_eq!(
+        api.call("GET", "/api/v5/alarms", None, auth.clone())
+            .await
+            .body["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    api.broker.running().check_overload();
+    let active = api
+        .call("GET", "/api/v5/alarms?activated=true", None, auth.clone())
+        .await;
+    assert_eq!(active.body["data"][0]["name"], "overloaded");
+    assert_eq!(active.body["data"][0]["activated"], true);
+    assert!(active.body["data"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("resident memory"));
+    let past = api
+        .call("GET", "/api/v5/alarms?activated=false", None, auth.clone())
+        .await;
+    assert_eq!(past.body["data"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        api.call("DELETE", "/api/v5/alarms", None, auth.clone())
+            .await
+            .status,
+        204
+    );
+    let still = api
+        .call("GET", "/api/v5/alarms?activated=true", None, auth)
+        .await;
+    assert_eq!(
+        still.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "active alarms stay"
+    );
+}

@@ -78,6 +78,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
     builtin: Arc<crate::BuiltinAccess>,
+    alarms: Arc<crate::alarms::Alarms>,
     router: mpsc::Sender<RouterCmd>,
     store: starling_store::Store,
     listeners: Vec<ListenerInfo>,
@@ -105,6 +106,7 @@ pub(crate) struct HandleParts {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) bans: Arc<Bans>,
     pub(crate) builtin: Arc<crate::BuiltinAccess>,
+    pub(crate) alarms: Arc<crate::alarms::Alarms>,
     pub(crate) router: mpsc::Sender<RouterCmd>,
     pub(crate) store: starling_store::Store,
     pub(crate) listeners: Vec<ListenerInfo>,
@@ -123,6 +125,7 @@ impl BrokerHandle {
                 metrics: parts.metrics,
                 bans: parts.bans,
                 builtin: parts.builtin,
+                alarms: parts.alarms,
                 router: parts.router,
                 store: parts.store,
                 listeners: parts.listeners,
@@ -168,6 +171,11 @@ impl BrokerHandle {
     /// The `builtin` users and ACL rules.
     pub fn builtin(&self) -> &Arc<crate::BuiltinAccess> {
         &self.inner.builtin
+    }
+
+    /// The broker's alarms, active and past.
+    pub fn alarms(&self) -> &Arc<crate::alarms::Alarms> {
+        &self.inner.alarms
     }
 
     /// The configuration the broker runs with.

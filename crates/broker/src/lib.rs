@@ -28,6 +28,7 @@
 
 mod access;
 mod admission;
+pub mod alarms;
 mod bans;
 mod builtin;
 pub mod clients;
@@ -180,7 +181,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let mut router = Router::new(settings, metrics.clone())
         .with_store(store.clone())
         .with_overload(Arc::clone(&overloaded));
-    restore(&mut router, recovered, &metrics, limits.clock);
+    let alarms = Arc::new(alarms::Alarms::default());
+    restore(&mut router, recovered, &metrics, limits.clock, &alarms);
     let router = tokio::spawn(router::run(
         router,
         router_rx,
@@ -209,6 +211,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             &overload,
             overloaded,
             metrics.clone(),
+            Arc::clone(&alarms),
         ));
         tasks.spawn(monitor_loop(
             Arc::clone(&monitor),
@@ -269,6 +272,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         metrics: metrics.clone(),
         bans: Arc::clone(&bans),
         builtin: Arc::clone(&builtin),
+        alarms: Arc::clone(&alarms),
         router: kick_tx.clone(),
         store: store.clone(),
         listeners,
@@ -443,6 +447,7 @@ fn restore(
     recovered: starling_store::Recovered,
     metrics: &Metrics,
     clock: starling_core::WallClock,
+    alarms: &alarms::Alarms,
 ) {
     let damage = &recovered.damage;
     let set_aside = damage.records_set_aside();
@@ -451,6 +456,17 @@ fn restore(
     if let Some(path) = &damage.moved_aside {
         warn!(path = %path.display(), bytes = damage.moved_aside_bytes,
             "the store could not be read and was moved aside; starting with an empty one");
+    }
+    if set_aside > 0 || damage.moved_aside.is_some() {
+        alarms.record(
+            "store_damaged",
+            format!(
+                "at start the store had {set_aside} damaged or orphaned records (removed) and \
+                 {} bytes moved aside",
+                damage.moved_aside_bytes
+            ),
+            std::time::SystemTime::now(),
+        );
     }
     if set_aside > 0 {
         warn!(

@@ -84,13 +84,18 @@ pub(crate) struct Monitor {
     watermarks: Watermarks,
     flag: Arc<OverloadFlag>,
     metrics: Arc<Metrics>,
+    alarms: Arc<crate::alarms::Alarms>,
 }
+
+/// The alarm raised while overloaded.
+const ALARM: &str = "overloaded";
 
 impl Monitor {
     pub(crate) fn new(
         config: &OverloadConfig,
         flag: Arc<OverloadFlag>,
         metrics: Arc<Metrics>,
+        alarms: Arc<crate::alarms::Alarms>,
     ) -> Self {
         let watermarks = Watermarks::of(config, total_memory());
         info!(
@@ -102,6 +107,7 @@ impl Monitor {
             watermarks,
             flag,
             metrics,
+            alarms,
         }
     }
 
@@ -120,6 +126,23 @@ impl Monitor {
         }
         self.flag.0.store(now, Ordering::Relaxed);
         Metrics::set(&self.metrics.overload_active, u64::from(now));
+        let at = std::time::SystemTime::now();
+        if now {
+            self.alarms.raise(
+                ALARM,
+                format!(
+                    "resident memory {} bytes (watermark {:?}), run queue {} (watermark {:?}): \
+                     refusing new connections, shedding QoS 0 to slow subscribers",
+                    reading.rss,
+                    self.watermarks.memory,
+                    reading.run_queue,
+                    self.watermarks.run_queue
+                ),
+                at,
+            );
+        } else {
+            self.alarms.clear(ALARM, at);
+        }
         if now {
             Metrics::add(&self.metrics.overload_alarms, 1);
             warn!(

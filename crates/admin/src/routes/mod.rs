@@ -6,6 +6,7 @@
 //! a login, the 401 and 403 answers the guard gives.
 
 pub(crate) mod accounts;
+pub(crate) mod alarms;
 pub(crate) mod banned;
 pub(crate) mod builtin;
 pub(crate) mod clients;
@@ -114,6 +115,7 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(node::metrics))
         .routes(routes!(node::listeners))
         .routes(routes!(node::prometheus))
+        .routes(routes!(alarms::list, alarms::clear))
         .routes(routes!(clients::list))
         .routes(routes!(clients::get, clients::discard))
         .routes(routes!(clients::kick))
