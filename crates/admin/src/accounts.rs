@@ -24,7 +24,10 @@ use crate::password;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct UserRecord {
     username: String,
-    hash: String,
+    /// The argon2id hash; `None`: the default account, whose password is still
+    /// `api.default_password` (no hash is made at start: argon2 is slow and its memory stays
+    /// with the process).
+    hash: Option<String>,
     description: String,
     must_change: bool,
     created_at: u64,
@@ -151,7 +154,7 @@ impl Accounts {
         if accounts.read_users().is_empty() {
             let record = UserRecord {
                 username: config.default_username.clone(),
-                hash: password::hash(config.default_password.clone()).await?,
+                hash: None,
                 description: "the default account".to_owned(),
                 must_change: true,
                 created_at: unix_now(),
@@ -213,9 +216,17 @@ impl Accounts {
             let _ = password::hash(password.to_owned()).await;
             return None;
         };
-        password::verify(password.to_owned(), record.hash.clone())
+        self.password_is(&record, password)
             .await
             .then(|| Self::view(&record))
+    }
+
+    /// Whether `password` is `record`'s.
+    async fn password_is(&self, record: &UserRecord, password: &str) -> bool {
+        match &record.hash {
+            Some(hash) => password::verify(password.to_owned(), hash.clone()).await,
+            None => password::same(password, &self.default_password),
+        }
     }
 
     /// One account.
@@ -240,11 +251,11 @@ impl Accounts {
             .get(username)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("user {username:?}")))?;
-        if !password::verify(old.to_owned(), record.hash.clone()).await {
+        if !self.password_is(&record, old).await {
             return Err(ApiError::field("old_pwd", "is not the current password"));
         }
         password::check_rules(username, new, &self.default_password)?;
-        record.hash = password::hash(new.to_owned()).await?;
+        record.hash = Some(password::hash(new.to_owned()).await?);
         record.must_change = false;
         self.save_user(record).await
     }
@@ -270,7 +281,7 @@ impl Accounts {
             .map_err(|_| ApiError::field("password", format!("must be {}", password::RULES)))?;
         let record = UserRecord {
             username: username.to_owned(),
-            hash: password::hash(pass.to_owned()).await?,
+            hash: Some(password::hash(pass.to_owned()).await?),
             description: description.to_owned(),
             must_change: false,
             created_at: unix_now(),

@@ -1,16 +1,13 @@
-//! Passwords of dashboard accounts and secrets of API keys: argon2id hashes (PHC strings, a
-//! random salt each), made and checked on a blocking thread so that a flood of logins cannot
-//! stall the runtime, and the rules a new password must meet.
-
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+//! Passwords of dashboard accounts and secrets of API keys: argon2id hashes made and checked
+//! by `starling_auth::builtin` (one hashing policy for the broker, and the same cap on hashes
+//! running at once), on a blocking thread so that a flood of logins cannot stall the runtime;
+//! and the rules a new password must meet.
 
 use crate::error::ApiError;
 
 /// What a new password must be, as shown to users.
-pub(crate) const RULES: &str = "8 to 64 characters, with at least two of: letters, digits, other \
-                         characters; not the username, and not the default password";
+pub(crate) const RULES: &str = "8 to 64 characters, with at least two of: letters, digits, \
+                                other characters; not the username, and not the default password";
 
 /// Checks a new password against [`RULES`].
 pub(crate) fn check_rules(username: &str, password: &str, default: &str) -> Result<(), ApiError> {
@@ -35,10 +32,7 @@ pub(crate) fn check_rules(username: &str, password: &str, default: &str) -> Resu
 /// An argon2id hash of `password` (on a blocking thread).
 pub(crate) async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
+        starling_auth::builtin::hash_password(password.as_bytes())
             .map_err(|e| ApiError::Unavailable(format!("hashing failed: {e}")))
     })
     .await
@@ -49,14 +43,17 @@ pub(crate) async fn hash(password: String) -> Result<String, ApiError> {
 /// does not parse matches nothing.
 pub(crate) async fn verify(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        starling_auth::builtin::verify_password(&hash, password.as_bytes())
     })
     .await
     .unwrap_or(false)
+}
+
+/// Constant-time equality, for a password compared with one held in clear (the default
+/// account's, from the configuration).
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[cfg(test)]
@@ -66,10 +63,11 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let h = hash("s3cret-pass".into()).await.unwrap();
-        assert!(h.starts_with("$argon2id$"));
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify("s3cret-pass".into(), h.clone()).await);
         assert!(!verify("wrong".into(), h).await);
         assert!(!verify("x".into(), "not a hash".into()).await);
+        assert!(same("public", "public") && !same("public", "publiC") && !same("a", "ab"));
     }
 
     #[test]
