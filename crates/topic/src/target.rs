@@ -14,7 +14,7 @@ const QUEUE: &str = "$queue/";
 const EXCLUSIVE: &str = "$exclusive/";
 
 /// What a SUBSCRIBE filter string means once special prefixes are read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SubscriptionTarget {
     /// An ordinary filter.
     Plain(TopicFilter),

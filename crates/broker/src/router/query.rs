@@ -170,8 +170,15 @@ impl Router {
             .match_topic
             .as_deref()
             .and_then(|t| TopicName::new(t).ok());
-        let (start, skip_to) = match &after {
-            Some((id, topic)) => (Bound::Included(&**id), Some((id.clone(), topic.as_str()))),
+        // The cursor names the last subscription looked at; "" is "from this client's first".
+        let (start, resume) = match &after {
+            Some((id, topic)) => (
+                Bound::Included(&**id),
+                Some((
+                    id.clone(),
+                    SubscriptionTarget::parse(topic, &self.settings.topic_limits).ok(),
+                )),
+            ),
             None => (Bound::Unbounded, None),
         };
         let clients: Box<dyn Iterator<Item = &Arc<str>>> = match filter.client_id.as_deref() {
@@ -184,31 +191,33 @@ impl Router {
         };
         let mut items = Vec::new();
         let mut scanned = 0;
-        let mut next = None;
-        'clients: for id in clients {
-            let mut subs = subscriptions_of(&self.subs, id);
-            subs.sort_by(|a, b| a.topic.cmp(&b.topic));
-            // The last filter of this client looked at: a page that ends here resumes after it
-            // (an empty string sorts before every filter).
-            let mut prev = String::new();
-            for row in subs {
-                if let Some((after_id, after_topic)) = &skip_to {
-                    if after_id == id && row.topic.as_str() <= *after_topic {
-                        continue;
-                    }
-                }
+        for id in clients {
+            let from = match &resume {
+                Some((resume_id, Some(target))) if resume_id == id => Bound::Excluded(target),
+                _ => Bound::Unbounded,
+            };
+            // Each client's targets are a `BTreeSet`: a page resumes inside a client holding
+            // 100,000 subscriptions without looking at the ones before the cursor.
+            let mut prev: Option<&SubscriptionTarget> = None;
+            for target in self.subs.of(id).range((from, Bound::Unbounded)) {
                 if items.len() == limit || scanned == SCAN_LIMIT {
-                    next = Some((id.clone(), prev));
-                    break 'clients;
+                    let at = prev.map(written).unwrap_or_default();
+                    return Page {
+                        items,
+                        next: Some((id.clone(), at)),
+                    };
                 }
                 scanned += 1;
-                prev.clone_from(&row.topic);
+                prev = Some(target);
+                let Some(row) = row_of(&self.subs, id, target) else {
+                    continue;
+                };
                 if sub_matches(filter, match_topic.as_ref(), &row) {
                     items.push(row);
                 }
             }
         }
-        Page { items, next }
+        Page { items, next: None }
     }
 
     fn retained_page(
@@ -269,41 +278,40 @@ fn sub_matches(
         }
 }
 
-/// Every subscription `client_id` holds, with its options.
-fn subscriptions_of(subs: &Subscriptions, client_id: &Arc<str>) -> Vec<SubscriptionRow> {
-    subs.of(client_id)
-        .iter()
-        .filter_map(|target| {
-            let (options, subscription_id) = subs.options_of(client_id, target)?;
-            let (topic, filter, group) = match target {
-                SubscriptionTarget::Plain(f) => {
-                    (f.as_str().to_owned(), f.as_str().to_owned(), None)
-                }
-                SubscriptionTarget::Exclusive(f) => (
-                    format!("$exclusive/{}", f.as_str()),
-                    f.as_str().to_owned(),
-                    None,
-                ),
-                SubscriptionTarget::Shared { group, filter } => {
-                    let topic = if group == "$queue" {
-                        format!("$queue/{}", filter.as_str())
-                    } else {
-                        format!("$share/{group}/{}", filter.as_str())
-                    };
-                    (topic, filter.as_str().to_owned(), Some(group.clone()))
-                }
-            };
-            Some(SubscriptionRow {
-                client_id: client_id.clone(),
-                topic,
-                filter,
-                group,
-                qos: options.qos,
-                no_local: options.no_local,
-                retain_as_published: options.retain_as_published,
-                retain_handling: options.retain_handling as u8,
-                subscription_id,
-            })
-        })
-        .collect()
+/// A target as the client wrote it (`$share/g/t`, `$queue/t`, `$exclusive/t`, `t`).
+fn written(target: &SubscriptionTarget) -> String {
+    match target {
+        SubscriptionTarget::Plain(f) => f.as_str().to_owned(),
+        SubscriptionTarget::Exclusive(f) => format!("$exclusive/{}", f.as_str()),
+        SubscriptionTarget::Shared { group, filter } if group == "$queue" => {
+            format!("$queue/{}", filter.as_str())
+        }
+        SubscriptionTarget::Shared { group, filter } => {
+            format!("$share/{group}/{}", filter.as_str())
+        }
+    }
+}
+
+/// One of `client_id`'s subscriptions, with its options.
+fn row_of(
+    subs: &Subscriptions,
+    client_id: &Arc<str>,
+    target: &SubscriptionTarget,
+) -> Option<SubscriptionRow> {
+    let (options, subscription_id) = subs.options_of(client_id, target)?;
+    let (filter, group) = match target {
+        SubscriptionTarget::Plain(f) | SubscriptionTarget::Exclusive(f) => (f, None),
+        SubscriptionTarget::Shared { group, filter } => (filter, Some(group.clone())),
+    };
+    Some(SubscriptionRow {
+        client_id: client_id.clone(),
+        topic: written(target),
+        filter: filter.as_str().to_owned(),
+        group,
+        qos: options.qos,
+        no_local: options.no_local,
+        retain_as_published: options.retain_as_published,
+        retain_handling: options.retain_handling as u8,
+        subscription_id,
+    })
 }

@@ -12,7 +12,7 @@ use super::shared::{Member, SharedGroup};
 use starling_codec::SubscriptionOptions;
 use starling_core::SharedTag;
 use starling_topic::{SubscriptionTarget, SubscriptionTrie, TopicFilter};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Who a trie entry delivers to.
@@ -48,7 +48,7 @@ pub(crate) struct Subscriptions {
     pub(crate) trie: SubscriptionTrie<SubKey, ClientSub>,
     pub(crate) groups: HashMap<Arc<SharedTag>, SharedGroup>,
     exclusive: HashMap<TopicFilter, Arc<str>>,
-    clients: HashMap<Arc<str>, HashSet<SubscriptionTarget>>,
+    clients: HashMap<Arc<str>, BTreeSet<SubscriptionTarget>>,
     count: usize,
     /// Subscriptions one client may hold; 0 is no limit.
     max_per_client: usize,
@@ -191,11 +191,9 @@ impl Subscriptions {
     }
 
     /// The subscriptions `client_id` holds (empty when none).
-    pub(crate) fn of(&self, client_id: &str) -> &HashSet<SubscriptionTarget> {
-        static NONE: std::sync::OnceLock<HashSet<SubscriptionTarget>> = std::sync::OnceLock::new();
-        self.clients
-            .get(client_id)
-            .unwrap_or_else(|| NONE.get_or_init(HashSet::new))
+    pub(crate) fn of(&self, client_id: &str) -> &BTreeSet<SubscriptionTarget> {
+        static NONE: BTreeSet<SubscriptionTarget> = BTreeSet::new();
+        self.clients.get(client_id).unwrap_or(&NONE)
     }
 
     /// The options and identifier of one of `client_id`'s subscriptions.
@@ -231,7 +229,7 @@ impl Subscriptions {
     /// Number of subscriptions `client_id` holds.
     #[cfg(test)]
     pub(crate) fn of_client(&self, client_id: &str) -> usize {
-        self.clients.get(client_id).map_or(0, HashSet::len)
+        self.clients.get(client_id).map_or(0, BTreeSet::len)
     }
 
     /// The holder of the exclusive subscription on `filter`.

@@ -168,7 +168,8 @@ fn subscriptions_page_across_clients_and_filter_by_topic_match() {
             None => break,
         }
     }
-    assert_eq!(seen, ["a:$share/g/y", "a:x/+", "a:x/1", "b:x/#", "b:z"]);
+    // In each client's target order: plain filters, then shared, then exclusive.
+    assert_eq!(seen, ["a:x/+", "a:x/1", "a:$share/g/y", "b:x/#", "b:z"]);
     let matching = ask(&mut r, now, |reply| Query::Subscriptions {
         after: None,
         limit: 100,
@@ -243,4 +244,42 @@ fn retained_messages_page_in_topic_order_and_delete_without_delivery() {
         topic: "r/a".into(),
         reply,
     }));
+}
+
+#[test]
+fn one_client_with_more_subscriptions_than_the_scan_limit_is_paged_through_once() {
+    let now = SystemTime::UNIX_EPOCH;
+    let mut r = router(super::RouterSettings {
+        max_subscriptions: 0,
+        ..settings()
+    });
+    let _c = connect(&mut r, "big", 1, true, now);
+    let total = SCAN_LIMIT + 50;
+    let filters: Vec<String> = (0..total).map(|i| format!("t/{i:06}")).collect();
+    for chunk in filters.chunks(1000) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        subscribe(&mut r, "big", &refs, 0, now);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut after = None;
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let page = ask(&mut r, now, |reply| Query::Subscriptions {
+            after: after.clone(),
+            limit: 1000,
+            filter: SubscriptionFilter::default(),
+            reply,
+        });
+        assert!(page.items.len() <= 1000);
+        for s in page.items {
+            assert!(seen.insert(s.topic), "listed twice");
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), total);
+    assert_eq!(calls, total.div_ceil(1000));
 }
