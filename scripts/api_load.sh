@@ -15,6 +15,10 @@ CLIENTS=${CLIENTS:-10000}
 SUBS=${SUBS:-100000}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
+# Pages per second each lister asks for (0: as fast as it can; on 2 cores shared with the
+# generator and the Python listers themselves, that measures CPU contention as much as the
+# broker).
+PACE=${PACE:-0}
 BIN=${STARLING_BIN:-target/release/starling}
 [ -x "$BIN" ] || cargo build --release -q -p starling
 WORK=$(mktemp -d)
@@ -22,11 +26,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WO
 export STARLING_LISTENER__0__BIND=127.0.0.1:21883 STARLING_API__BIND=127.0.0.1:28083
 export STARLING_MQTT__MAX_SUBSCRIPTIONS=$((SUBS + 10)) STARLING_SYS__INTERVAL='"0s"'
 (cd "$WORK" && exec "$OLDPWD/$BIN" start >"$WORK/broker.log" 2>&1) &
-python3 - "$CLIENTS" "$SUBS" "$DURATION" "$ROUNDS" "$BIN" <<'PY'
+python3 - "$CLIENTS" "$SUBS" "$DURATION" "$ROUNDS" "$BIN" "$PACE" <<'PY'
 import json, subprocess, sys, threading, time
 import paho.mqtt.client as mqtt
 import requests
 clients, subs, duration, rounds, binary = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+pace = float(sys.argv[6])
 api = "http://127.0.0.1:28083"
 deadline = time.monotonic() + 20
 while True:  # the broker has no readiness event to wait on: poll its health route, bounded
@@ -66,6 +71,8 @@ def lister(path, stop, pages, rows):
     s = requests.Session(); s.headers.update(H)
     cursor = None
     while not stop.is_set():
+        if pace:
+            stop.wait(1 / pace)
         params = {"limit": 1000}
         if cursor: params["cursor"] = cursor
         page = s.get(api + path, params=params, timeout=30).json()
@@ -86,6 +93,7 @@ for r in range(rounds):
 idle.terminate(); holder.loop_stop()
 med = lambda v: sorted(v)[len(v) // 2]
 a, w = med(results["alone"]), med(results["with_api"])
+print(f"listers: {'as fast as they can' if not pace else f'{pace:g} pages/s each'}")
 print(f"clients={clients + 1} subscriptions={subs} bench: pubsub --pubs 100 --subs 1 -q 1 -d {duration}, {rounds} rounds")
 print(f"alone:    {a:,.0f} msg/s  {results['alone']}")
 print(f"with API: {w:,.0f} msg/s  {results['with_api']}  ratio {w / a:.2f}")
