@@ -94,31 +94,20 @@ pub(crate) async fn list(
         .as_deref()
         .map(|c| page::decode(c, 2))
         .transpose()?;
-    let mut all = state.handle.bans().list(state.handle.now());
-    all.sort_by(|a, b| (kind_name(a.kind), &a.who).cmp(&(kind_name(b.kind), &b.who)));
-    let count = all.len() as u64;
-    let start = after.map_or(0, |a| {
-        all.partition_point(|b| {
-            (kind_name(b.kind), b.who.as_str()) <= (a[0].as_str(), a[1].as_str())
-        })
+    let after = after.map(|mut a| {
+        let who = a.pop().unwrap_or_default();
+        (a.pop().unwrap_or_default(), who)
     });
-    let rest = &all[start.min(all.len())..];
-    let taken = &rest[..rest.len().min(limit)];
-    let next = (rest.len() > limit)
-        .then(|| {
-            taken
-                .last()
-                .map(|b| page::encode(&[kind_name(b.kind), &b.who]))
-        })
-        .flatten();
+    let (taken, meta) = page::window(
+        state.handle.bans().list(state.handle.now()),
+        limit,
+        after,
+        |b| (kind_name(b.kind).to_owned(), b.who.clone()),
+        |(kind, who)| page::encode(&[kind, who]),
+    );
     Ok(axum::Json(BanList {
         data: taken.iter().map(view).collect(),
-        meta: Meta {
-            limit,
-            hasnext: next.is_some(),
-            cursor: next,
-            count: Some(count),
-        },
+        meta,
     }))
 }
 

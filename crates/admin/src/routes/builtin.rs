@@ -79,24 +79,16 @@ pub(crate) async fn list_users(
         .as_deref()
         .map(|c| page::decode(c, 1))
         .transpose()?;
-    let mut all = state.handle.builtin().users();
-    all.sort_by(|a, b| a.username.cmp(&b.username));
-    let count = all.len() as u64;
-    let start = after.map_or(0, |a| all.partition_point(|u| u.username <= a[0]));
-    let rest: Vec<_> = all.into_iter().skip(start).collect();
-    let more = rest.len() > limit;
-    let taken: Vec<_> = rest.into_iter().take(limit).collect();
-    let cursor = more
-        .then(|| taken.last().map(|u| page::encode(&[&u.username])))
-        .flatten();
+    let (taken, meta) = page::window(
+        state.handle.builtin().users(),
+        limit,
+        after.map(|mut a| a.remove(0)),
+        |u| u.username.clone(),
+        |name| page::encode(&[name]),
+    );
     Ok(axum::Json(UserList {
         data: taken.into_iter().map(user_view).collect(),
-        meta: Meta {
-            limit,
-            hasnext: cursor.is_some(),
-            cursor,
-            count: Some(count),
-        },
+        meta,
     }))
 }
 
@@ -343,25 +335,16 @@ pub(crate) async fn list_rules(
         ),
         None => None,
     };
-    let all = state.handle.builtin().rules();
-    let count = all.len() as u64;
-    let rest: Vec<_> = all
-        .into_iter()
-        .filter(|(id, _)| after.is_none_or(|a| *id > a))
-        .collect();
-    let more = rest.len() > limit;
-    let taken: Vec<_> = rest.into_iter().take(limit).collect();
-    let cursor = more
-        .then(|| taken.last().map(|(id, _)| page::encode(&[&id.to_string()])))
-        .flatten();
+    let (taken, meta) = page::window(
+        state.handle.builtin().rules(),
+        limit,
+        after,
+        |(id, _)| *id,
+        |id| page::encode(&[&id.to_string()]),
+    );
     Ok(axum::Json(RuleList {
         data: taken.into_iter().map(|(id, r)| rule_view(id, r)).collect(),
-        meta: Meta {
-            limit,
-            hasnext: cursor.is_some(),
-            cursor,
-            count: Some(count),
-        },
+        meta,
     }))
 }
 

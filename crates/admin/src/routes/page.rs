@@ -59,6 +59,34 @@ pub(crate) fn decode(cursor: &str, parts: usize) -> Result<Vec<String>, ApiError
     }
 }
 
+/// One page of a list the broker holds whole (bans, builtin users and rules): sorted by
+/// `key`, the entries after the cursor's key `after`, at most `limit`, and the `meta` whose
+/// cursor (`cursor_of` the last key taken) continues it.
+pub(crate) fn window<T, K: Ord>(
+    mut all: Vec<T>,
+    limit: usize,
+    after: Option<K>,
+    key: impl Fn(&T) -> K,
+    cursor_of: impl Fn(&K) -> String,
+) -> (Vec<T>, Meta) {
+    all.sort_by_key(&key);
+    let count = all.len() as u64;
+    let start = after.map_or(0, |a| all.partition_point(|t| key(t) <= a));
+    let mut taken: Vec<T> = all.into_iter().skip(start).collect();
+    let more = taken.len() > limit;
+    taken.truncate(limit);
+    let cursor = more
+        .then(|| taken.last().map(|t| cursor_of(&key(t))))
+        .flatten();
+    let meta = Meta {
+        limit,
+        hasnext: cursor.is_some(),
+        cursor,
+        count: Some(count),
+    };
+    (taken, meta)
+}
+
 /// Unix seconds as RFC 3339 (`2026-12-03T18:00:00Z`).
 pub(crate) fn rfc3339(at: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
