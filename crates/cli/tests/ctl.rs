@@ -406,3 +406,71 @@ async fn an_api_that_cannot_be_reached_exits_3_and_a_bad_url_2() {
     fails(&ctl("https://127.0.0.1:1", &["status"]).await, 2);
     fails(&ctl("http://127.0.0.1:1", &["no-such-command"]).await, 2);
 }
+
+#[tokio::test]
+async fn builtin_users_acl_rules_and_alarms() {
+    let api = Api::ready().await;
+    let added = ok(&api
+        .admin(&[
+            "auth",
+            "users",
+            "add",
+            "dev1",
+            "--new-password",
+            "dev-pass-1",
+        ])
+        .await);
+    assert!(added.contains("dev1"), "{added}");
+    let users = ok(&api.admin(&["auth", "users", "list"]).await);
+    assert!(users.contains("USER") && users.contains("dev1"), "{users}");
+    let rule = ok(&api
+        .admin(&[
+            "--json",
+            "acl",
+            "add",
+            "--for-username",
+            "dev1",
+            "--action",
+            "publish",
+            "--permission",
+            "allow",
+            "--topic",
+            "dev/%u/#",
+        ])
+        .await);
+    let rule: serde_json::Value = serde_json::from_str(&rule).expect("json");
+    let id = rule["id"].as_u64().expect("id").to_string();
+    let rules = ok(&api.admin(&["acl", "list"]).await);
+    assert!(
+        rules.contains("username=dev1") && rules.contains("dev/%u/#"),
+        "{rules}"
+    );
+    ok(&api.admin(&["acl", "delete", &id]).await);
+    assert_eq!(
+        api.admin(&["acl", "delete", &id]).await.status.code(),
+        Some(4)
+    );
+    let bad = api
+        .admin(&[
+            "acl",
+            "add",
+            "--for-cidr",
+            "nope",
+            "--action",
+            "all",
+            "--permission",
+            "deny",
+            "--topic",
+            "t",
+        ])
+        .await;
+    assert_eq!(bad.status.code(), Some(1), "the API refuses a bad network");
+    ok(&api.admin(&["auth", "users", "delete", "dev1"]).await);
+    let alarms = ok(&api.admin(&["--json", "alarms"]).await);
+    let alarms: serde_json::Value = serde_json::from_str(&alarms).expect("json");
+    assert_eq!(
+        alarms["data"].as_array().map(Vec::len),
+        Some(0),
+        "a quiet broker has none"
+    );
+}

@@ -8,13 +8,15 @@
 //! - `node`: `status`, `listeners`, `stats`, `metrics`;
 //! - `clients`: `clients list|show|kick|discard`; `subscriptions`: `subscriptions`;
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
-//! - `banned`: `banned list|add|delete`;
+//! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
+//!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
 //! - `accounts`: dashboard `users list|add|delete`, `api-keys list|add|delete`,
 //!   `change-password`;
 //! - `client`: the HTTP client, login and logout, errors from answers; `page`: `--limit`,
 //!   `--cursor`, `--all`; `table`: output; `prompt`: passwords asked for; `error`: the
 //!   failures and their exit codes.
 
+mod access;
 mod accounts;
 mod banned;
 mod client;
@@ -164,6 +166,14 @@ enum ApiCommand {
     /// Dashboard (management API) accounts.
     #[command(subcommand)]
     Users(accounts::UserCommand),
+    /// The `builtin` authenticator's users (MQTT clients' usernames and passwords).
+    #[command(subcommand)]
+    Auth(access::AuthCommand),
+    /// The `builtin` ACL rules.
+    #[command(subcommand)]
+    Acl(access::AclCommand),
+    /// Alarms, active and past.
+    Alarms,
 }
 
 /// Runs one ctl command; the exit code says how it went.
@@ -205,6 +215,9 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
         C::Publish(p) => publish::run(api, &p, out),
         C::ApiKeys(k) => accounts::api_keys(api, k, out),
         C::Users(u) => accounts::users(api, u, out),
+        C::Auth(a) => access::auth(api, a, out),
+        C::Acl(a) => access::acl(api, a, out),
+        C::Alarms => node::alarms(api, out),
     }
 }
 

@@ -105,3 +105,17 @@ pub(crate) fn counters(api: &Api, path: &str, out: Output) -> CtlResult<()> {
     }
     emit(&table.render())
 }
+
+const ALARM_COLUMNS: &[Column] = &[
+    ("NAME", |v| text(&v["name"])),
+    ("ACTIVE", |v| text(&v["activated"])),
+    ("SINCE", |v| text(&v["activate_at"])),
+    ("UNTIL", |v| text(&v["deactivate_at"])),
+    ("MESSAGE", |v| text(&v["message"])),
+];
+
+/// `alarms`: `GET /api/v5/alarms`, the active ones first.
+pub(crate) fn alarms(api: &Api, out: Output) -> CtlResult<()> {
+    let answer = api.get("/api/v5/alarms", &Query::new())?;
+    out.list(&answer, ALARM_COLUMNS)
+}
