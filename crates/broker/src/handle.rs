@@ -326,14 +326,25 @@ impl BrokerHandle {
         self.ask(|reply| Query::Discard { client_id, reply }).await
     }
 
-    /// Bans, durably, and closes the connection of a client id banned now (5.0: 0x98).
-    pub async fn ban(&self, ban: starling_store::BanRecord) -> Result<(), crate::BanError> {
-        let kick = (ban.kind == starling_store::BanKind::ClientId).then(|| ban.who.clone());
+    /// Bans, durably, and closes (5.0: 0x98) the connections the ban covers: the client id,
+    /// every client that gave the username, or every client from the address or network.
+    /// Answers how many were closed.
+    pub async fn ban(&self, ban: starling_store::BanRecord) -> Result<usize, crate::BanError> {
+        use crate::router::BanTarget;
+        let target = match ban.kind {
+            starling_store::BanKind::ClientId => BanTarget::ClientId(ban.who.clone()),
+            starling_store::BanKind::Username => BanTarget::Username(ban.who.clone()),
+            starling_store::BanKind::Address => match starling_config::IpNet::parse(&ban.who) {
+                Some(net) => BanTarget::Network(net),
+                None => return Err(crate::BanError::BadAddress(ban.who)),
+            },
+        };
         self.inner.bans.add(ban, self.now())?;
-        if let Some(client_id) = kick {
-            let _ = self.kick(&client_id).await;
-        }
-        Ok(())
+        // A broker that is stopping closes everyone anyway.
+        Ok(self
+            .ask(|reply| Query::KickBanned { target, reply })
+            .await
+            .unwrap_or(0))
     }
 
     /// Publishes a message as the broker (no ACL applies; `$SYS` is refused).

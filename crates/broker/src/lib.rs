@@ -349,14 +349,8 @@ impl RunningBroker {
     }
 
     /// Bans, durably, and closes the connection of a client id banned now.
-    pub async fn ban(&self, ban: BanRecord) -> Result<(), BanError> {
-        let now = std::time::SystemTime::now();
-        let kick = (ban.kind == BanKind::ClientId).then(|| ban.who.clone());
-        self.bans.add(ban, now)?;
-        if let Some(client_id) = kick {
-            self.kick(&client_id).await;
-        }
-        Ok(())
+    pub async fn ban(&self, ban: BanRecord) -> Result<usize, BanError> {
+        self.handle.ban(ban).await
     }
 
     /// Reads memory and the run queue now and updates the overload state, as the periodic

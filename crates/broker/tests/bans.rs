@@ -172,3 +172,48 @@ async fn banning_a_connected_client_id_closes_its_connection() {
         ReasonCode::Success
     );
 }
+
+#[tokio::test]
+async fn banning_a_username_or_a_network_closes_every_connection_it_covers() {
+    let broker = TestBroker::start().await;
+    let v = ProtocolVersion::V5;
+    let with_user = |id: &str, user: &str| Connect {
+        username: Some(string(user)),
+        ..connect_packet(v, id)
+    };
+    let (mut a, _) = RawClient::connect_with(broker.addr(), with_user("a", "mallory")).await;
+    let (mut b, _) = RawClient::connect_with(broker.addr(), with_user("b", "mallory")).await;
+    let (mut c, _) = RawClient::connect_with(broker.addr(), with_user("c", "alice")).await;
+    let closed = broker
+        .running()
+        .ban(ban(BanKind::Username, "mallory", None))
+        .await
+        .expect("ban");
+    assert_eq!(closed, 2);
+    for client in [&mut a, &mut b] {
+        let d = client.expect_closed().await;
+        assert_eq!(
+            d.map(|d| d.reason_code),
+            Some(ReasonCode::AdministrativeAction)
+        );
+    }
+    // alice is still served: a round trip proves it.
+    c.subscribe("still/here", starling_codec::QoS::AtMostOnce)
+        .await;
+    let closed = broker
+        .running()
+        .ban(ban(BanKind::Address, "127.0.0.0/8", None))
+        .await
+        .expect("ban");
+    assert_eq!(closed, 1);
+    let d = c.expect_closed().await;
+    assert_eq!(
+        d.map(|d| d.reason_code),
+        Some(ReasonCode::AdministrativeAction)
+    );
+    let bad = broker
+        .running()
+        .ban(ban(BanKind::Address, "not-a-network", None))
+        .await;
+    assert!(bad.is_err());
+}

@@ -44,7 +44,7 @@ mod tests_query;
 mod tests_sessions;
 
 pub(crate) use cursor::RETAINED_BATCH;
-pub(crate) use query::Query;
+pub(crate) use query::{BanTarget, Query};
 pub(crate) use task::run;
 
 use crate::metrics::Metrics;

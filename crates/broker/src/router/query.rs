@@ -58,6 +58,11 @@ pub(crate) enum Query {
         topic: String,
         reply: oneshot::Sender<bool>,
     },
+    /// Closes (0x98) every connected client a new ban covers; answers how many.
+    KickBanned {
+        target: BanTarget,
+        reply: oneshot::Sender<usize>,
+    },
     /// Ends a client's session: a connected client is closed (0x98) and its session ends
     /// with the connection; an offline one ends now, will included. Answers whether the
     /// client was known.
@@ -65,6 +70,17 @@ pub(crate) enum Query {
         client_id: String,
         reply: oneshot::Sender<bool>,
     },
+}
+
+/// Whom a ban covers, as the router can tell.
+#[derive(Debug, Clone)]
+pub(crate) enum BanTarget {
+    /// One client id.
+    ClientId(String),
+    /// Every client that gave this username.
+    Username(String),
+    /// Every client from this address or network.
+    Network(starling_config::IpNet),
 }
 
 impl Router {
@@ -111,6 +127,9 @@ impl Router {
                     self.persist.retained_cleared(&topic);
                 }
                 let _ = reply.send(removed);
+            }
+            Query::KickBanned { target, reply } => {
+                let _ = reply.send(self.kick_banned(&target));
             }
             Query::Discard { client_id, reply } => {
                 let _ = reply.send(self.discard(&client_id, now));
@@ -242,6 +261,36 @@ impl Router {
             .then(|| items.last().map(|r| r.message.topic.as_str().to_owned()))
             .flatten();
         Page { items, next }
+    }
+
+    /// Closes the connected clients `target` covers. A client id is one lookup; a username or
+    /// a network walks every session (a ban is an operator's rare act, not a client's).
+    fn kick_banned(&self, target: &BanTarget) -> usize {
+        let kick = |id: &str| match self.registry.get(id) {
+            Some(reg) if reg.online() => {
+                reg.mailbox.control(super::command::SessionControl::Kicked);
+                1
+            }
+            _ => 0,
+        };
+        match target {
+            BanTarget::ClientId(id) => kick(id),
+            BanTarget::Username(name) => self
+                .index
+                .iter()
+                .filter(|(_, info)| {
+                    info.as_ref()
+                        .is_some_and(|i| i.username.as_deref() == Some(name.as_str()))
+                })
+                .map(|(id, _)| kick(id))
+                .sum(),
+            BanTarget::Network(net) => self
+                .index
+                .iter()
+                .filter(|(_, info)| info.as_ref().is_some_and(|i| net.contains(i.ip)))
+                .map(|(id, _)| kick(id))
+                .sum(),
+        }
     }
 
     /// Ends `client_id`'s session (see [`Query::Discard`]).
