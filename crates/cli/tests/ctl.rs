@@ -406,3 +406,29 @@ async fn an_api_that_cannot_be_reached_exits_3_and_a_bad_url_2() {
     fails(&ctl("https://127.0.0.1:1", &["status"]).await, 2);
     fails(&ctl("http://127.0.0.1:1", &["no-such-command"]).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_are_listed_shown_and_switched() {
+    let api = Api::ready().await;
+    let table = ok(&api.admin(&["modules", "list"]).await);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("delayed") && l.contains("true")),
+        "{table}"
+    );
+    ok(&api
+        .admin(&["modules", "disable", "delayed", "--clear"])
+        .await);
+    let shown = json(&api.admin(&["--json", "modules", "show", "delayed"]).await);
+    assert_eq!(shown["enabled"], false);
+    ok(&api.admin(&["modules", "enable", "delayed"]).await);
+    let shown = ok(&api.admin(&["modules", "show", "delayed"]).await);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l == "enabled:  true" || l.ends_with("true")),
+        "{shown}"
+    );
+    fails(&api.admin(&["modules", "enable", "nope"]).await, 4);
+}
