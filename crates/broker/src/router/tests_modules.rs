@@ -8,7 +8,7 @@ use crate::modules::rewrite::Rewriter;
 use starling_codec::QoS;
 use starling_config::{AutoSubscribeTopic, RewriteAction, RewriteRule};
 use starling_core::Switch;
-use starling_topic::TopicLimits;
+use starling_topic::{SubscriptionTarget, TopicLimits};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
@@ -130,6 +130,16 @@ fn rewrite_applies_to_publish_subscribe_and_unsubscribe() {
         now,
     );
     assert_eq!(topics(&drain(&mut inbox)), ["y/a", "y/b"]);
+    let filter = SubscriptionTarget::parse("x/#", &TopicLimits::default()).expect("filter");
+    r.handle(
+        RouterCmd::Unsubscribe {
+            client_id: "c".into(),
+            packet_id: starling_codec::PacketId::new(2).expect("id"),
+            filters: vec![Ok(filter)],
+        },
+        now,
+    );
+    assert_eq!(r.subs.of_client("c"), 0, "unsubscribing x/# removed y/#");
 }
 
 #[test]
