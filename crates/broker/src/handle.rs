@@ -85,6 +85,7 @@ struct Inner {
     config: Arc<Config>,
     admin_records: Mutex<Option<AdminRecords>>,
     limits: Arc<starling_core::ServerLimits>,
+    modules: Arc<crate::modules::Modules>,
 }
 
 /// A running broker, as its management sees it. Clones share everything.
@@ -113,6 +114,7 @@ pub(crate) struct HandleParts {
     pub(crate) config: Arc<Config>,
     pub(crate) admin_records: AdminRecords,
     pub(crate) limits: Arc<starling_core::ServerLimits>,
+    pub(crate) modules: Arc<crate::modules::Modules>,
 }
 
 impl BrokerHandle {
@@ -132,6 +134,7 @@ impl BrokerHandle {
                 config: parts.config,
                 admin_records: Mutex::new(Some(parts.admin_records)),
                 limits: parts.limits,
+                modules: parts.modules,
             }),
         }
     }
@@ -371,5 +374,23 @@ impl BrokerHandle {
             .await
             .map_err(|_| Stopped)?;
         Ok(())
+    }
+
+    /// Every module (`crate::modules`): name, on or off, configuration.
+    pub async fn modules(&self) -> Vec<crate::ModuleInfo> {
+        self.inner.modules.list().await
+    }
+
+    /// Changes the module called `name`; the module as it is after. Changes last until the
+    /// broker restarts.
+    pub async fn set_module(
+        &self,
+        name: &str,
+        change: crate::ModuleChange,
+    ) -> Result<crate::ModuleInfo, crate::ModuleError> {
+        let module = crate::ModuleName::parse(name)
+            .ok_or_else(|| crate::ModuleError::Unknown(name.to_owned()))?;
+        let router = &self.inner.router;
+        self.inner.modules.set(module, change, router).await
     }
 }

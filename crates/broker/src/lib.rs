@@ -19,6 +19,8 @@
 //! - `connection`: handshake, online loop, offline session holder, framing.
 //! - `router`: the router task and its tables.
 //! - `sys`: periodic `$SYS` topics.
+//! - `modules`: features switched on and off at run time (switches shared with every channel,
+//!   topic rewrite and auto-subscribe rules handed to the router), through [`BrokerHandle`].
 //! - `mailbox`: the one queue from the router into each session task.
 //! - `keepalive`: one timer task for every connection's keep-alive deadline.
 //! - [`metrics`]: atomic counters.
@@ -42,6 +44,7 @@ mod limits;
 mod listener;
 mod mailbox;
 pub mod metrics;
+mod modules;
 mod overload;
 mod router;
 mod sys;
@@ -51,6 +54,7 @@ pub use builtin::{BuiltinAccess, BuiltinError, BuiltinUser};
 use context::Context;
 pub use handle::{AdminRecords, BrokerHandle, ListenerInfo, PublishError, PublishRequest, Stopped};
 use metrics::Metrics;
+pub use modules::{ModuleChange, ModuleConfig, ModuleError, ModuleInfo, ModuleName};
 use router::{Router, RouterSettings};
 pub use starling_auth::builtin::{Permission, Rule, RuleAction, Who};
 use starling_config::{Config, ListenerKind};
@@ -71,6 +75,12 @@ const ROUTER_INBOX: usize = 8192;
 /// `source`s, so a printed error chain does not say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A `[[topic_rewrite]]` or `[[auto_subscribe]]` entry is unusable (the error names it).
+    #[error("{error}")]
+    Modules {
+        /// Why.
+        error: ModuleError,
+    },
     /// A listener's address could not be bound.
     #[error("listener {listener}: cannot listen on {addr}: {error}")]
     Bind {
@@ -136,10 +146,14 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let (router_tx, router_rx) = mpsc::channel(ROUTER_INBOX);
     let kick_tx = router_tx.clone();
     let limits = Arc::new(limits::from_config(config));
+    let (rewrite, auto_subscribe) =
+        modules::compile(config, &limits.topic).map_err(|error| StartError::Modules { error })?;
     let settings = RouterSettings {
         node: config.node.name.clone(),
         strategy: config.shared.strategy,
-        delayed_enabled: config.delayed.enabled,
+        switches: Arc::clone(&limits.switches),
+        rewrite,
+        auto_subscribe,
         delayed_max: config.delayed.max_messages.map_or(0, |n| n as usize),
         delayed_max_bytes: config
             .delayed
@@ -224,6 +238,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         let sys = sys::run(
             config.node.name.clone(),
             interval,
+            Arc::clone(&ctx.limits.switches),
             metrics.clone(),
             router_tx,
             shutdown.clone(),
@@ -279,6 +294,11 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         config: Arc::new(config.clone()),
         admin_records,
         limits: Arc::clone(&ctx.limits),
+        modules: Arc::new(modules::Modules::new(
+            config,
+            Arc::clone(&ctx.limits.switches),
+            ctx.limits.topic,
+        )),
     });
     Ok(RunningBroker {
         handle,

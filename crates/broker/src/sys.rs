@@ -5,7 +5,7 @@ use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use bytes::Bytes;
 use starling_codec::QoS;
-use starling_core::{Message, MessageProperties};
+use starling_core::{Message, MessageProperties, Switch, Switches};
 use starling_topic::TopicName;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Publishes the `$SYS` tree every `interval` until shutdown.
+/// Publishes the `$SYS` tree every `interval` until shutdown, while the `$SYS` module is on.
 pub(crate) async fn run(
     node: String,
     interval: Duration,
+    switches: Arc<Switches>,
     metrics: Arc<Metrics>,
     router: mpsc::Sender<RouterCmd>,
     shutdown: CancellationToken,
@@ -27,6 +28,9 @@ pub(crate) async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
+        }
+        if !switches.is_on(Switch::Sys) {
+            continue;
         }
         for (topic, value) in snapshot(&metrics, started) {
             let Ok(topic) = TopicName::new(&format!("$SYS/brokers/{node}/{topic}")) else {

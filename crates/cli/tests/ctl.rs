@@ -474,3 +474,29 @@ async fn builtin_users_acl_rules_and_alarms() {
         "a quiet broker has none"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_are_listed_shown_and_switched() {
+    let api = Api::ready().await;
+    let table = ok(&api.admin(&["modules", "list"]).await);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("delayed") && l.contains("true")),
+        "{table}"
+    );
+    ok(&api
+        .admin(&["modules", "disable", "delayed", "--clear"])
+        .await);
+    let shown = json(&api.admin(&["--json", "modules", "show", "delayed"]).await);
+    assert_eq!(shown["enabled"], false);
+    ok(&api.admin(&["modules", "enable", "delayed"]).await);
+    let shown = ok(&api.admin(&["modules", "show", "delayed"]).await);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l == "enabled:  true" || l.ends_with("true")),
+        "{shown}"
+    );
+    fails(&api.admin(&["modules", "enable", "nope"]).await, 4);
+}

@@ -21,12 +21,15 @@
 //!   kinds);
 //! - `protection`: `[flapping]`, `[banned]`, `[rate_limit]`, `[overload]`;
 //! - `api`: `[api]` and `[prometheus]`, the management API;
+//! - `modules`: `[[topic_rewrite]]` and `[[auto_subscribe]]`, the rules of the two modules
+//!   that have them, and their checks (shared with the API);
 //! - `error`: [`ConfigError`].
 
 mod api;
 mod auth;
 mod error;
 mod model;
+mod modules;
 mod protection;
 mod raw;
 mod validate;
@@ -41,6 +44,10 @@ pub use model::{
     CertFiles, Config, DelayedConfig, DurabilityConfig, IpNet, ListenerConfig, ListenerKind,
     LogConfig, MqttConfig, NodeConfig, PeerCertField, PeerVerify, QueueOverflow, RetainConfig,
     SessionConfig, SharedConfig, SharedStrategy, SysConfig, TlsConfig, TlsVersion, WsConfig,
+};
+pub use modules::{
+    check_auto_subscribe, check_rewrite, AutoSubscribeTopic, ModulesConfig, RewriteAction,
+    RewriteRule, MAX_AUTO_SUBSCRIBE, MAX_REGEX_LEN, MAX_REWRITE_RULES,
 };
 pub use protection::{
     FlappingConfig, MemoryWatermark, OverloadConfig, RateLimitConfig, RawBanned, RawFlapping,
@@ -98,3 +105,5 @@ fn syntax(origin: &str, e: &toml::de::Error) -> ConfigError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_modules;

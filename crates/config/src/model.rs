@@ -41,6 +41,8 @@ pub struct Config {
     pub overload: Option<crate::protection::OverloadConfig>,
     /// The management API.
     pub api: crate::api::ApiConfig,
+    /// The topic rewrite and auto-subscribe rules.
+    pub modules: crate::modules::ModulesConfig,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

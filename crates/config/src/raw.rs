@@ -49,6 +49,10 @@ pub struct RawConfig {
     pub api: crate::api::RawApi,
     /// `[prometheus]`: the Prometheus route of the API.
     pub prometheus: crate::api::RawPrometheus,
+    /// `[[topic_rewrite]]`: topic rewrite rules (the topic rewrite module).
+    pub topic_rewrite: Vec<crate::modules::RewriteRule>,
+    /// `[[auto_subscribe]]`: topics every client is subscribed to at connect.
+    pub auto_subscribe: Vec<crate::modules::AutoSubscribeTopic>,
 }
 
 impl Default for RawConfig {
@@ -71,6 +75,8 @@ impl Default for RawConfig {
             overload: crate::protection::RawOverload::default(),
             api: crate::api::RawApi::default(),
             prometheus: crate::api::RawPrometheus::default(),
+            topic_rewrite: Vec::new(),
+            auto_subscribe: Vec::new(),
         }
     }
 }

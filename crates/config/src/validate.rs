@@ -45,6 +45,7 @@ impl RawConfig {
             rate_limit: crate::protection::rate_limit(self.rate_limit)?,
             overload: crate::protection::overload(self.overload)?,
             api: crate::api::validate(self.api, self.prometheus)?,
+            modules: crate::modules::validate(self.topic_rewrite, self.auto_subscribe)?,
         })
     }
 }

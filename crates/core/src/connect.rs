@@ -59,6 +59,11 @@ pub struct Negotiated {
     pub username: Option<Box<Utf8String>>,
     /// True when the session expiry was lowered to the server's cap (announced in CONNACK).
     pub session_expiry_capped: bool,
+    /// RETAIN=1 is accepted from this client: what a 5.0 CONNACK announced (the retainer's
+    /// switch at connect; a later change cannot reach what was said), always for 3.x, which
+    /// cannot be told (its retained messages are routed, and stored only while the retainer
+    /// is on).
+    pub retain_available: bool,
 }
 
 /// Negotiates a CONNECT. `assign_id` makes a fresh client id when one is needed.
@@ -101,6 +106,7 @@ pub fn negotiate(
         request_response_information: props.request_response_information == Some(1),
         username: connect.username.clone().map(Box::new),
         session_expiry_capped: version.is_v5() && requested > cap,
+        retain_available: !version.is_v5() || limits.retain_available(),
     })
 }
 
@@ -177,7 +183,7 @@ fn will(
     if will.qos > limits.max_qos {
         return Err(ReasonCode::QoSNotSupported); // [MQTT-3.2.2-12]
     }
-    if will.retain && !limits.retain_available {
+    if will.retain && connect.protocol.is_v5() && !limits.retain_available() {
         return Err(ReasonCode::RetainNotSupported); // [MQTT-3.2.2-13]
     }
     let props = &will.properties;
@@ -227,11 +233,11 @@ pub fn connack(neg: &Negotiated, limits: &ServerLimits, session_present: bool) -
         if limits.max_qos < QoS::ExactlyOnce {
             p.maximum_qos = Some(limits.max_qos.as_u8());
         }
-        p.retain_available = Some(u8::from(limits.retain_available));
+        p.retain_available = Some(u8::from(neg.retain_available));
         p.wildcard_subscription_available = Some(u8::from(limits.wildcard_subscription_available));
         p.subscription_identifier_available =
             Some(u8::from(limits.subscription_identifier_available));
-        p.shared_subscription_available = Some(u8::from(limits.shared_subscription_available));
+        p.shared_subscription_available = Some(u8::from(limits.shared_subscription_available()));
     }
     ConnAck {
         session_present,

@@ -18,6 +18,7 @@
 //!   by PUBLISH and the will.
 //! - [`connect`]: CONNECT negotiation, client id rules, will, CONNACK.
 //! - [`channel`]: `Channel`, the per-connection state machine, and its `Effect`s.
+//! - [`switches`]: `Switches`, the features turned on and off at run time (shared atomics).
 //! - [`wall`]: `WallClock`, monotonic `now` to wall-clock deadlines (what must outlive a restart).
 
 pub mod access;
@@ -27,6 +28,7 @@ pub mod limits;
 pub mod message;
 pub mod publish_rules;
 pub mod session;
+pub mod switches;
 pub mod wall;
 
 pub use access::Access;
@@ -35,4 +37,5 @@ pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiat
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};
 pub use session::{Enqueued, Outgoing, QueueLimits, QueueOverflow, SessionState};
+pub use switches::{Switch, Switches};
 pub use wall::WallClock;

@@ -2,9 +2,11 @@
 //! every channel reads it. The 5.0 CONNACK announces most of these.
 
 use crate::session::QueueLimits;
+use crate::switches::{Switch, Switches};
 use crate::wall::WallClock;
 use starling_codec::QoS;
 use starling_topic::TopicLimits;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Server-side limits and capabilities that shape every channel.
@@ -23,14 +25,10 @@ pub struct ServerLimits {
     pub max_inflight: u16,
     /// Highest QoS we support (announced as Maximum QoS when below 2).
     pub max_qos: QoS,
-    /// Whether retained messages are supported.
-    pub retain_available: bool,
     /// Whether wildcard subscriptions are supported.
     pub wildcard_subscription_available: bool,
     /// Whether subscription identifiers are supported.
     pub subscription_identifier_available: bool,
-    /// Whether shared subscriptions are supported.
-    pub shared_subscription_available: bool,
     /// Close a connection after this multiple of its keep alive without a packet.
     pub keepalive_multiplier: f64,
     /// Keep alive imposed on 5.0 clients; 0 accepts the client's.
@@ -51,9 +49,9 @@ pub struct ServerLimits {
     /// or none; 3.x clients that do are refused. A connection without keep alive is never found
     /// dead, so its session and buffers would stay forever.
     pub max_keepalive: u16,
-    /// Whether `$delayed/<seconds>/<topic>` is delayed publish. When it is, a malformed
-    /// `$delayed/...` topic is refused; when not, it is an ordinary topic.
-    pub delayed_enabled: bool,
+    /// The features switched on and off at run time (delayed publish, retainer, shared and
+    /// exclusive subscriptions, `$SYS`), shared with the router: see [`crate::switches`].
+    pub switches: Arc<Switches>,
     /// Whether a PUBLISH refused as Not authorized closes the connection (5.0: DISCONNECT 0x87)
     /// instead of being answered 0x87 (3.x: acknowledged and dropped).
     pub deny_disconnects: bool,
@@ -94,10 +92,8 @@ impl Default for ServerLimits {
             topic_alias_maximum: 65535,
             max_inflight: 32,
             max_qos: QoS::ExactlyOnce,
-            retain_available: true,
             wildcard_subscription_available: true,
             subscription_identifier_available: true,
-            shared_subscription_available: true,
             keepalive_multiplier: 1.5,
             server_keep_alive: 0,
             max_session_expiry: Duration::from_secs(2 * 3600),
@@ -107,7 +103,7 @@ impl Default for ServerLimits {
             queue: QueueLimits::default(),
             response_information: None,
             max_keepalive: 65535,
-            delayed_enabled: true,
+            switches: Arc::default(),
             deny_disconnects: false,
             message_rate: None,
             byte_rate: None,
@@ -131,6 +127,27 @@ fn default_clock() -> WallClock {
 }
 
 impl ServerLimits {
+    /// Whether `$delayed/<seconds>/<topic>` is delayed publish now. When it is, a malformed
+    /// `$delayed/...` topic is refused; when not, it is an ordinary topic.
+    pub fn delayed_enabled(&self) -> bool {
+        self.switches.is_on(Switch::Delayed)
+    }
+
+    /// Whether retained messages are stored now (what a 5.0 CONNACK announces).
+    pub fn retain_available(&self) -> bool {
+        self.switches.is_on(Switch::Retainer)
+    }
+
+    /// Whether shared subscriptions are accepted now.
+    pub fn shared_subscription_available(&self) -> bool {
+        self.switches.is_on(Switch::Shared)
+    }
+
+    /// Whether `$exclusive/` subscriptions are accepted now.
+    pub fn exclusive_subscription_available(&self) -> bool {
+        self.switches.is_on(Switch::Exclusive)
+    }
+
     /// The session expiry cap in seconds, as the protocol counts it.
     pub fn max_session_expiry_secs(&self) -> u32 {
         u32::try_from(self.max_session_expiry.as_secs()).unwrap_or(u32::MAX)

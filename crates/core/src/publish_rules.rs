@@ -19,7 +19,7 @@ use starling_topic::{DelayedPublish, TopicName};
 /// Why a client may not publish to `topic`, if it may not: Not authorized (0x87) for `$SYS`,
 /// Topic Name invalid (0x90) for a malformed `$delayed/...` topic while delayed publish is on.
 pub fn topic_refusal(topic: &TopicName, limits: &ServerLimits) -> Option<ReasonCode> {
-    if !limits.delayed_enabled {
+    if !limits.delayed_enabled() {
         return topic.is_sys().then_some(ReasonCode::NotAuthorized);
     }
     match DelayedPublish::parse(topic.as_str(), &limits.topic) {
@@ -34,7 +34,7 @@ pub fn topic_refusal(topic: &TopicName, limits: &ServerLimits) -> Option<ReasonC
 /// Where a message published to `topic` goes: for `$delayed/<s>/<t>` (while delayed publish
 /// is on), `<t>`; else `topic`. ACLs judge this, not the wrapper.
 pub fn target_topic(topic: &TopicName, limits: &ServerLimits) -> TopicName {
-    if limits.delayed_enabled {
+    if limits.delayed_enabled() {
         if let Ok(Some(delayed)) = DelayedPublish::parse(topic.as_str(), &limits.topic) {
             return delayed.topic;
         }
@@ -63,10 +63,10 @@ mod tests {
     use super::*;
 
     fn refusal(topic: &str, delayed_enabled: bool) -> Option<ReasonCode> {
-        let limits = ServerLimits {
-            delayed_enabled,
-            ..ServerLimits::default()
-        };
+        let limits = ServerLimits::default();
+        limits
+            .switches
+            .set(crate::switches::Switch::Delayed, delayed_enabled);
         topic_refusal(&TopicName::new(topic).expect("topic"), &limits)
     }
 

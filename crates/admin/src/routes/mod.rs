@@ -11,6 +11,7 @@ pub(crate) mod banned;
 pub(crate) mod builtin;
 pub(crate) mod clients;
 pub(crate) mod docs;
+pub(crate) mod modules;
 pub(crate) mod node;
 pub(crate) mod page;
 pub(crate) mod publish;
@@ -125,6 +126,13 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(retained::get, retained::delete))
         .routes(routes!(publish::publish))
         .routes(routes!(publish::bulk))
+        .routes(routes!(modules::list))
+        .routes(routes!(modules::get, modules::update))
+        .routes(routes!(modules::get_rewrite, modules::put_rewrite))
+        .routes(routes!(
+            modules::get_auto_subscribe,
+            modules::put_auto_subscribe
+        ))
         .routes(routes!(banned::list, banned::add))
         .routes(routes!(banned::delete))
         .routes(routes!(builtin::list_users, builtin::add_user))

@@ -117,6 +117,8 @@ pub(crate) enum RouterCmd {
     },
     /// A management query, answered with bounded work (`router::query`).
     Query(Box<super::query::Query>),
+    /// A module change for what the router owns (`crate::modules`).
+    Modules(ModuleOrder),
     /// An application message to route.
     Publish(Arc<Message>),
     /// An application message to route, answered with [`SessionControl::Routed`] once what
@@ -205,6 +207,19 @@ pub(crate) enum RouterCmd {
         /// The connection asking.
         conn_id: ConnId,
     },
+}
+
+/// Module changes the router carries out (`router::modules`).
+#[derive(Debug)]
+pub(crate) enum ModuleOrder {
+    /// The topic rewrite rules in force from now on (empty: off).
+    Rewrite(Arc<crate::modules::rewrite::Rewriter>),
+    /// The auto-subscribe topics in force from now on (empty: off).
+    AutoSubscribe(Arc<crate::modules::auto_subscribe::AutoSubscribe>),
+    /// Drop a batch of delayed messages; answers whether any are left.
+    ClearDelayed(oneshot::Sender<bool>),
+    /// Drop a batch of retained messages (not `$` topics); answers whether any are left.
+    ClearRetained(oneshot::Sender<bool>),
 }
 
 /// The router's answer to [`RouterCmd::Connect`].

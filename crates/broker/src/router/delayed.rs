@@ -72,6 +72,19 @@ impl DelayedQueue {
         out
     }
 
+    /// Drops up to `limit` messages, soonest first; their due times and ids.
+    pub(crate) fn remove_some(&mut self, limit: usize) -> Vec<(SystemTime, u64)> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(((at, id), message)) = self.due.pop_first() else {
+                break;
+            };
+            self.bytes -= footprint(&message);
+            out.push((at, id));
+        }
+        out
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.due.len()
     }

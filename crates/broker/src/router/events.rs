@@ -1,10 +1,11 @@
 //! `$SYS/brokers/<node>/clients/<client id>/connected|disconnected`: a QoS 0 JSON event each
-//! time a client comes or goes (EMQX's convention), when `sys.client_events` is on.
+//! time a client comes or goes (EMQX's convention), when `sys.client_events` and the `$SYS`
+//! module are on.
 
 use super::Router;
 use bytes::Bytes;
 use starling_codec::QoS;
-use starling_core::{Message, MessageProperties};
+use starling_core::{Message, MessageProperties, Switch};
 use starling_topic::TopicName;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 impl Router {
     /// `connected` (with the client's address) or, without one, `disconnected`.
     pub(super) fn client_event(&mut self, client_id: &str, connected: Option<SocketAddr>) {
-        if !self.settings.client_events {
+        if !self.settings.client_events || !self.settings.switches.is_on(Switch::Sys) {
             return;
         }
         let what = if connected.is_some() {

@@ -22,12 +22,15 @@
 //! - `route`: routing one message to subscriptions and share groups.
 //! - `events`: `$SYS` client connected/disconnected messages.
 //! - `query`: the management API's questions, each answered with bounded work.
+//! - `modules`: module changes (rewrite rules, auto-subscribe topics, clearing what delayed
+//!   publish and the retainer hold) and where the two rule modules act.
 //! - `task`: the async loop around the state machine.
 
 pub(crate) mod command;
 mod cursor;
 mod delayed;
 mod events;
+mod modules;
 mod persist;
 mod query;
 mod retain;
@@ -38,6 +41,8 @@ mod subscriptions;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_modules;
 #[cfg(test)]
 mod tests_query;
 #[cfg(test)]
@@ -69,7 +74,12 @@ use subscriptions::{SubKey, SubscribeRefusal, Subscriptions};
 pub(crate) struct RouterSettings {
     pub(crate) node: String,
     pub(crate) strategy: SharedStrategy,
-    pub(crate) delayed_enabled: bool,
+    /// The module switches, shared with every channel (`starling_core::Switches`).
+    pub(crate) switches: Arc<starling_core::Switches>,
+    /// Topic rewrite rules (empty: none; replaced by `RouterCmd::Modules`).
+    pub(crate) rewrite: Arc<crate::modules::rewrite::Rewriter>,
+    /// Auto-subscribe topics (empty: none; replaced by `RouterCmd::Modules`).
+    pub(crate) auto_subscribe: Arc<crate::modules::auto_subscribe::AutoSubscribe>,
     pub(crate) delayed_max: usize,
     pub(crate) delayed_max_bytes: usize,
     pub(crate) retain: RetainLimits,
@@ -260,9 +270,11 @@ impl Router {
                     now,
                 );
                 let _ = reply.send(connected);
+                self.auto_subscribe(&client_id, now);
                 self.client_event(&client_id, Some(peer));
             }
             RouterCmd::Query(query) => self.query(*query, now),
+            RouterCmd::Modules(order) => self.module_order(order, now),
             RouterCmd::Publish(message) => {
                 self.publish(message, now);
             }
@@ -383,46 +395,14 @@ impl Router {
     ) {
         let mut reason_codes = Vec::with_capacity(requests.len());
         for request in requests {
-            let request = match request {
-                Ok(request) => request,
-                Err(code) => {
-                    reason_codes.push(code);
-                    continue;
+            let code = match request {
+                Ok(request) => {
+                    let request = self.rewrite_request(request);
+                    self.add_subscription(client_id, request)
                 }
+                Err(code) => code,
             };
-            let SubscribeRequest {
-                target,
-                options,
-                subscription_id,
-            } = request;
-            match self
-                .subs
-                .subscribe(client_id, &target, options, subscription_id)
-            {
-                Err(SubscribeRefusal::ExclusiveHeld | SubscribeRefusal::TooMany) => {
-                    reason_codes.push(ReasonCode::QuotaExceeded);
-                }
-                Ok(is_new) => {
-                    if self.stored.contains_key(client_id) {
-                        self.persist
-                            .subscribed(client_id, &target, &options, subscription_id);
-                    }
-                    reason_codes.push(granted(options.qos));
-                    let wanted = retained_wanted(options.retain_handling, is_new);
-                    match target {
-                        // Shared subscriptions get no retained messages (spec 4.8.2).
-                        SubscriptionTarget::Shared { .. } => {}
-                        SubscriptionTarget::Plain(filter)
-                        | SubscriptionTarget::Exclusive(filter)
-                            if wanted =>
-                        {
-                            let cursor = RetainCursor::new(filter, options.qos, subscription_id);
-                            self.add_cursor(client_id, cursor);
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            reason_codes.push(code);
         }
         self.control(
             client_id,
@@ -434,6 +414,42 @@ impl Router {
         self.pump_retained(client_id, credit, now);
     }
 
+    /// Adds one subscription (and its retained cursor); the reason code for its SUBACK.
+    fn add_subscription(&mut self, client_id: &Arc<str>, request: SubscribeRequest) -> ReasonCode {
+        let SubscribeRequest {
+            target,
+            options,
+            subscription_id,
+        } = request;
+        match self
+            .subs
+            .subscribe(client_id, &target, options, subscription_id)
+        {
+            Err(SubscribeRefusal::ExclusiveHeld | SubscribeRefusal::TooMany) => {
+                ReasonCode::QuotaExceeded
+            }
+            Ok(is_new) => {
+                if self.stored.contains_key(client_id) {
+                    self.persist
+                        .subscribed(client_id, &target, &options, subscription_id);
+                }
+                let wanted = retained_wanted(options.retain_handling, is_new);
+                match target {
+                    // Shared subscriptions get no retained messages (spec 4.8.2).
+                    SubscriptionTarget::Shared { .. } => {}
+                    SubscriptionTarget::Plain(filter) | SubscriptionTarget::Exclusive(filter)
+                        if wanted =>
+                    {
+                        let cursor = RetainCursor::new(filter, options.qos, subscription_id);
+                        self.add_cursor(client_id, cursor);
+                    }
+                    _ => {}
+                }
+                granted(options.qos)
+            }
+        }
+    }
+
     fn unsubscribe(
         &mut self,
         client_id: &Arc<str>,
@@ -442,7 +458,7 @@ impl Router {
     ) {
         let mut reason_codes = Vec::with_capacity(filters.len());
         for filter in filters {
-            let code = match filter {
+            let code = match filter.map(|t| self.rewrite_target(t)) {
                 Err(code) => code,
                 Ok(target) if self.subs.unsubscribe(client_id, &target) => {
                     if self.stored.contains_key(client_id) {

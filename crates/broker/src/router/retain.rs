@@ -8,7 +8,7 @@
 //! not swept yet.
 
 use starling_core::Message;
-use starling_topic::{RetainedTree, TopicFilter};
+use starling_topic::{RetainedTree, TopicFilter, TopicName};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -164,6 +164,23 @@ impl RetainStore {
                 visit(m)
             }
         })
+    }
+
+    /// Up to `limit` topics holding a message, outside `$` topics, in topic order.
+    pub(crate) fn topics(&self, limit: usize, now: SystemTime) -> Vec<TopicName> {
+        let mut out = Vec::new();
+        let all = TopicFilter::new("#").ok();
+        if let Some(all) = all {
+            let _ = self.for_each_match_after(&all, None, now, |m| {
+                out.push(m.topic.clone());
+                if out.len() >= limit {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        out
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -5,7 +5,7 @@
 use super::retain::RetainOutcome;
 use super::{Router, SubKey};
 use crate::metrics::Metrics;
-use starling_core::{Delivery, Message, SharedTag};
+use starling_core::{Delivery, Message, SharedTag, Switch};
 use starling_topic::DelayedPublish;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -35,10 +35,11 @@ impl Reach {
 
 impl Router {
     /// A message from a client (or a will, or `$SYS`): held back if it is `$delayed/` and
-    /// delayed publish is on, routed otherwise. The channel already refused invalid `$delayed`
-    /// topics and `$SYS` ones, so what is left to do here is the unwrapping.
+    /// delayed publish is on, routed otherwise, in both cases to its topic as rewritten
+    /// (`router::modules`). The channel already refused invalid `$delayed` topics and `$SYS`
+    /// ones, so what is left to do here is the unwrapping.
     pub(super) fn publish(&mut self, message: Arc<Message>, now: SystemTime) -> Reach {
-        if self.settings.delayed_enabled {
+        if self.settings.switches.is_on(Switch::Delayed) {
             match DelayedPublish::parse(message.topic.as_str(), &self.settings.topic_limits) {
                 Ok(Some(delayed)) => {
                     let inner = Message {
@@ -47,7 +48,7 @@ impl Router {
                         ..(*message).clone()
                     };
                     let at = now + Duration::from_secs(delayed.delay_secs.into());
-                    let inner = Arc::new(inner);
+                    let inner = self.rewrite_message(Arc::new(inner));
                     let mut reach = Reach::default();
                     match self.delayed.push(at, inner.clone()) {
                         Some(id) => {
@@ -68,6 +69,7 @@ impl Router {
                 Ok(None) => {}
             }
         }
+        let message = self.rewrite_message(message);
         self.route(&message)
     }
 
@@ -84,10 +86,11 @@ impl Router {
         self.offline_timers(now);
     }
 
-    /// Stores a retained message and delivers it to every matching subscription.
+    /// Stores a retained message (while the retainer is on) and delivers it to every matching
+    /// subscription.
     pub(super) fn route(&mut self, message: &Arc<Message>) -> Reach {
         let mut reach = Reach::default();
-        if message.retain {
+        if message.retain && self.settings.switches.is_on(Switch::Retainer) {
             match self.retained.apply(message) {
                 RetainOutcome::Refused => {
                     Metrics::add(&self.metrics.messages_dropped, 1);

@@ -20,7 +20,9 @@ pub(super) fn settings() -> RouterSettings {
     RouterSettings {
         node: "n".into(),
         strategy: SharedStrategy::RoundRobin,
-        delayed_enabled: true,
+        switches: Arc::default(),
+        rewrite: Arc::default(),
+        auto_subscribe: Arc::default(),
         delayed_max: 100,
         delayed_max_bytes: 0,
         retain: RetainLimits {

@@ -58,7 +58,8 @@ impl Channel {
         if publish.qos > self.limits.max_qos {
             return self.close_with(ReasonCode::QoSNotSupported); // [MQTT-3.2.2-11]
         }
-        if publish.retain && !self.limits.retain_available {
+        if publish.retain && !self.neg.retain_available {
+            // What CONNACK said, not the retainer's switch now (`Negotiated::retain_available`).
             return self.close_with(ReasonCode::RetainNotSupported); // [MQTT-3.2.2-14]
         }
         let refusal = self.publish_refusal(&publish, &topic);
@@ -303,8 +304,15 @@ impl Channel {
             if shared && sub.options.no_local && self.neg.version.is_v5() {
                 return self.close_with(ReasonCode::ProtocolError); // [MQTT-3.8.3-4]
             }
-            if shared && !self.limits.shared_subscription_available {
+            if shared && !self.limits.shared_subscription_available() {
                 requests.push(Err(ReasonCode::SharedSubscriptionsNotSupported));
+                continue;
+            }
+            let exclusive = matches!(target, SubscriptionTarget::Exclusive(_));
+            if exclusive && !self.limits.exclusive_subscription_available() {
+                // Exclusive subscriptions switched off: `$exclusive/...` is refused rather than
+                // taken as an ordinary filter on `$exclusive` topics, which nobody publishes.
+                requests.push(Err(ReasonCode::TopicFilterInvalid));
                 continue;
             }
             if target.filter().has_wildcards() && !self.limits.wildcard_subscription_available {

@@ -22,6 +22,7 @@ const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 enum Method {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -130,6 +131,11 @@ impl Api {
         self.send(Method::Post, path, Some(&body.to_string()))
     }
 
+    /// `PUT path` with a JSON body.
+    pub(crate) fn put(&self, path: &str, body: &Value) -> CtlResult<Value> {
+        self.send(Method::Put, path, Some(&body.to_string()))
+    }
+
     /// `DELETE path`.
     pub(crate) fn delete(&self, path: &str) -> CtlResult<Value> {
         self.send(Method::Delete, path, None)
@@ -142,8 +148,12 @@ impl Api {
         let sent = match method {
             Method::Get => with_auth(self.agent.get(&url), auth).call(),
             Method::Delete => with_auth(self.agent.delete(&url), auth).call(),
-            Method::Post => {
-                let request = self.agent.post(&url).content_type("application/json");
+            Method::Post | Method::Put => {
+                let request = match method {
+                    Method::Put => self.agent.put(&url),
+                    _ => self.agent.post(&url),
+                };
+                let request = request.content_type("application/json");
                 let request = match auth {
                     Some(a) => request.header("Authorization", a),
                     None => request,

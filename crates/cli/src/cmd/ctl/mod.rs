@@ -10,6 +10,7 @@
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
 //! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
 //!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
+//! - `modules`: `modules list|show|enable|disable`;
 //! - `accounts`: dashboard `users list|add|delete`, `api-keys list|add|delete`,
 //!   `change-password`;
 //! - `client`: the HTTP client, login and logout, errors from answers; `page`: `--limit`,
@@ -22,6 +23,7 @@ mod banned;
 mod client;
 mod clients;
 mod error;
+mod modules;
 mod node;
 mod page;
 mod prompt;
@@ -156,6 +158,9 @@ enum ApiCommand {
     Banned(banned::BannedCommand),
     /// Publish a message through the API (as the broker: no ACL applies).
     Publish(publish::PublishArgs),
+    /// Modules switched on and off at run time (until restart).
+    #[command(subcommand)]
+    Modules(modules::ModulesCommand),
     /// Statistics: what the broker holds now (connections, sessions, subscriptions, ...).
     Stats,
     /// Metrics: totals since start (messages and bytes in, out, dropped).
@@ -213,6 +218,7 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
         C::Retained(r) => retained::run(api, r, out),
         C::Banned(b) => banned::run(api, b, out),
         C::Publish(p) => publish::run(api, &p, out),
+        C::Modules(m) => modules::run(api, m, out),
         C::ApiKeys(k) => accounts::api_keys(api, k, out),
         C::Users(u) => accounts::users(api, u, out),
         C::Auth(a) => access::auth(api, a, out),

@@ -222,10 +222,8 @@ fn an_invalid_delayed_topic_is_refused_while_delayed_publish_is_on_and_ordinary_
             }
         }
         assert_eq!(ch.take_stats().refused_invalid, 12, "{version}");
-        let limits = ServerLimits {
-            delayed_enabled: false,
-            ..ServerLimits::default()
-        };
+        let limits = ServerLimits::default();
+        limits.switches.set(crate::Switch::Delayed, false);
         let mut ch = channel_with(&connect(version, Some(2)), limits, now);
         for topic in bad.into_iter().chain(["$delayed/5/$SYS/x"]) {
             let (routed, ack) =
