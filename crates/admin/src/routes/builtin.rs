@@ -29,7 +29,7 @@ fn error(e: BuiltinError) -> ApiError {
 
 /// A `builtin` user.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UserView {
+pub(crate) struct BuiltinUserView {
     /// The username.
     pub(crate) user_id: String,
     /// Skips every ACL check.
@@ -38,8 +38,8 @@ pub(crate) struct UserView {
     pub(crate) created_at: String,
 }
 
-fn user_view(u: BuiltinUser) -> UserView {
-    UserView {
+fn user_view(u: BuiltinUser) -> BuiltinUserView {
+    BuiltinUserView {
         user_id: u.username,
         is_superuser: u.is_superuser,
         created_at: page::rfc3339(u.created_at),
@@ -49,7 +49,7 @@ fn user_view(u: BuiltinUser) -> UserView {
 /// Paging of a list the broker holds whole.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ListQuery {
+pub(crate) struct BuiltinListQuery {
     /// Page size, 1 to 1,000 (100).
     pub(crate) limit: Option<usize>,
     /// Where the previous page stopped (its `meta.cursor`).
@@ -58,21 +58,21 @@ pub(crate) struct ListQuery {
 
 /// A page of users.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UserList {
+pub(crate) struct BuiltinUserList {
     /// By username.
-    pub(crate) data: Vec<UserView>,
+    pub(crate) data: Vec<BuiltinUserView>,
     /// Paging.
     pub(crate) meta: Meta,
 }
 
 /// Lists the `builtin` users.
 #[utoipa::path(get, path = "/api/v5/authentication/password_based:built_in_database/users",
-    tag = "access", params(ListQuery),
-    responses((status = 200, body = UserList), (status = 400, body = ErrorBody)))]
+    tag = "access", params(BuiltinListQuery),
+    responses((status = 200, body = BuiltinUserList), (status = 400, body = ErrorBody)))]
 pub(crate) async fn list_users(
     State(state): State<Shared>,
-    Query(q): Query<ListQuery>,
-) -> Result<axum::Json<UserList>, ApiError> {
+    Query(q): Query<BuiltinListQuery>,
+) -> Result<axum::Json<BuiltinUserList>, ApiError> {
     let limit = page::limit(q.limit)?;
     let after = q
         .cursor
@@ -86,7 +86,7 @@ pub(crate) async fn list_users(
         |u| u.username.clone(),
         |name| page::encode(&[name]),
     );
-    Ok(axum::Json(UserList {
+    Ok(axum::Json(BuiltinUserList {
         data: taken.into_iter().map(user_view).collect(),
         meta,
     }))
@@ -95,7 +95,7 @@ pub(crate) async fn list_users(
 /// A new `builtin` user.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewUser {
+pub(crate) struct NewBuiltinUser {
     /// The username.
     pub(crate) user_id: String,
     /// Its password.
@@ -107,13 +107,13 @@ pub(crate) struct NewUser {
 
 /// Adds a `builtin` user.
 #[utoipa::path(post, path = "/api/v5/authentication/password_based:built_in_database/users",
-    tag = "access", request_body = NewUser,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+    tag = "access", request_body = NewBuiltinUser,
+    responses((status = 200, body = BuiltinUserView), (status = 400, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn add_user(
     State(state): State<Shared>,
-    Json(req): Json<NewUser>,
-) -> Result<axum::Json<UserView>, ApiError> {
+    Json(req): Json<NewBuiltinUser>,
+) -> Result<axum::Json<BuiltinUserView>, ApiError> {
     let user = state
         .handle
         .builtin()
@@ -126,11 +126,11 @@ pub(crate) async fn add_user(
 /// One `builtin` user.
 #[utoipa::path(get, path = "/api/v5/authentication/password_based:built_in_database/users/{user_id}",
     tag = "access", params(("user_id" = String, Path, description = "the username")),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = BuiltinUserView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_user(
     State(state): State<Shared>,
     Path(user_id): Path<String>,
-) -> Result<axum::Json<UserView>, ApiError> {
+) -> Result<axum::Json<BuiltinUserView>, ApiError> {
     state
         .handle
         .builtin()
@@ -142,7 +142,7 @@ pub(crate) async fn get_user(
 /// Changes to a `builtin` user; absent fields are kept.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct UserChange {
+pub(crate) struct BuiltinUserChange {
     /// A new password.
     #[serde(default)]
     pub(crate) password: Option<String>,
@@ -154,14 +154,14 @@ pub(crate) struct UserChange {
 /// Changes a `builtin` user's password or superuser flag (its connections stay).
 #[utoipa::path(put, path = "/api/v5/authentication/password_based:built_in_database/users/{user_id}",
     tag = "access", params(("user_id" = String, Path, description = "the username")),
-    request_body = UserChange,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+    request_body = BuiltinUserChange,
+    responses((status = 200, body = BuiltinUserView), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update_user(
     State(state): State<Shared>,
     Path(user_id): Path<String>,
-    Json(req): Json<UserChange>,
-) -> Result<axum::Json<UserView>, ApiError> {
+    Json(req): Json<BuiltinUserChange>,
+) -> Result<axum::Json<BuiltinUserView>, ApiError> {
     let user = state
         .handle
         .builtin()
@@ -194,7 +194,7 @@ pub(crate) async fn delete_user(
 /// A `builtin` ACL rule as the API takes and gives it.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RuleBody {
+pub(crate) struct BuiltinRule {
     /// Its id (given by the broker; ignored in a request).
     #[serde(default, skip_deserializing)]
     pub(crate) id: u64,
@@ -221,7 +221,7 @@ pub(crate) struct RuleBody {
     pub(crate) eq: bool,
 }
 
-fn rule_of(body: RuleBody) -> Result<Rule, ApiError> {
+fn rule_of(body: BuiltinRule) -> Result<Rule, ApiError> {
     let whos = [&body.username, &body.clientid, &body.ipaddress, &body.cidr]
         .iter()
         .filter(|w| w.is_some())
@@ -278,7 +278,7 @@ fn rule_of(body: RuleBody) -> Result<Rule, ApiError> {
     })
 }
 
-fn rule_view(id: u64, rule: Rule) -> RuleBody {
+fn rule_view(id: u64, rule: Rule) -> BuiltinRule {
     let (mut username, mut clientid, mut ipaddress, mut cidr) = (None, None, None, None);
     match rule.who {
         Who::All => {}
@@ -287,7 +287,7 @@ fn rule_view(id: u64, rule: Rule) -> RuleBody {
         Who::Address(ip) => ipaddress = Some(ip.to_string()),
         Who::Network(net) => cidr = Some(format!("{}/{}", net.addr, net.prefix)),
     }
-    RuleBody {
+    BuiltinRule {
         id,
         username,
         clientid,
@@ -311,21 +311,21 @@ fn rule_view(id: u64, rule: Rule) -> RuleBody {
 
 /// A page of rules.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RuleList {
+pub(crate) struct BuiltinRuleList {
     /// In id order (precedence: the first that matches decides).
-    pub(crate) data: Vec<RuleBody>,
+    pub(crate) data: Vec<BuiltinRule>,
     /// Paging.
     pub(crate) meta: Meta,
 }
 
 /// Lists the `builtin` ACL rules.
 #[utoipa::path(get, path = "/api/v5/authorization/sources/built_in_database/rules",
-    tag = "access", params(ListQuery),
-    responses((status = 200, body = RuleList), (status = 400, body = ErrorBody)))]
+    tag = "access", params(BuiltinListQuery),
+    responses((status = 200, body = BuiltinRuleList), (status = 400, body = ErrorBody)))]
 pub(crate) async fn list_rules(
     State(state): State<Shared>,
-    Query(q): Query<ListQuery>,
-) -> Result<axum::Json<RuleList>, ApiError> {
+    Query(q): Query<BuiltinListQuery>,
+) -> Result<axum::Json<BuiltinRuleList>, ApiError> {
     let limit = page::limit(q.limit)?;
     let after = match q.cursor.as_deref() {
         Some(c) => Some(
@@ -342,7 +342,7 @@ pub(crate) async fn list_rules(
         |(id, _)| *id,
         |id| page::encode(&[&id.to_string()]),
     );
-    Ok(axum::Json(RuleList {
+    Ok(axum::Json(BuiltinRuleList {
         data: taken.into_iter().map(|(id, r)| rule_view(id, r)).collect(),
         meta,
     }))
@@ -350,12 +350,12 @@ pub(crate) async fn list_rules(
 
 /// Adds a `builtin` ACL rule after the others (it decides only where no earlier one does).
 #[utoipa::path(post, path = "/api/v5/authorization/sources/built_in_database/rules",
-    tag = "access", request_body = RuleBody,
-    responses((status = 200, body = RuleBody), (status = 400, body = ErrorBody)))]
+    tag = "access", request_body = BuiltinRule,
+    responses((status = 200, body = BuiltinRule), (status = 400, body = ErrorBody)))]
 pub(crate) async fn add_rule(
     State(state): State<Shared>,
-    Json(body): Json<RuleBody>,
-) -> Result<axum::Json<RuleBody>, ApiError> {
+    Json(body): Json<BuiltinRule>,
+) -> Result<axum::Json<BuiltinRule>, ApiError> {
     let rule = rule_of(body)?;
     let id = state
         .handle
@@ -368,11 +368,11 @@ pub(crate) async fn add_rule(
 /// One `builtin` ACL rule.
 #[utoipa::path(get, path = "/api/v5/authorization/sources/built_in_database/rules/{id}",
     tag = "access", params(("id" = u64, Path, description = "the rule's id")),
-    responses((status = 200, body = RuleBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = BuiltinRule), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_rule(
     State(state): State<Shared>,
     Path(id): Path<u64>,
-) -> Result<axum::Json<RuleBody>, ApiError> {
+) -> Result<axum::Json<BuiltinRule>, ApiError> {
     state
         .handle
         .builtin()
@@ -386,14 +386,14 @@ pub(crate) async fn get_rule(
 /// Replaces a `builtin` ACL rule (it keeps its id and its place).
 #[utoipa::path(put, path = "/api/v5/authorization/sources/built_in_database/rules/{id}",
     tag = "access", params(("id" = u64, Path, description = "the rule's id")),
-    request_body = RuleBody,
-    responses((status = 200, body = RuleBody), (status = 400, body = ErrorBody),
+    request_body = BuiltinRule,
+    responses((status = 200, body = BuiltinRule), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update_rule(
     State(state): State<Shared>,
     Path(id): Path<u64>,
-    Json(body): Json<RuleBody>,
-) -> Result<axum::Json<RuleBody>, ApiError> {
+    Json(body): Json<BuiltinRule>,
+) -> Result<axum::Json<BuiltinRule>, ApiError> {
     let rule = rule_of(body)?;
     state
         .handle

@@ -26,8 +26,15 @@ pub(crate) struct ModuleView {
     pub(crate) enabled: bool,
     /// `topic_rewrite`: its rules; `auto_subscribe`: its topics; the others: the settings
     /// from the configuration file (read only).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = any_value)]
     pub(crate) config: serde_json::Value,
+}
+
+/// A value of any JSON type (a list of rules, or an object of settings, by module).
+fn any_value() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .build()
 }
 
 /// `PUT /api/v5/modules/{name}`.
@@ -38,7 +45,7 @@ pub(crate) struct ModuleUpdate {
     pub(crate) enabled: bool,
     /// `topic_rewrite`: a list of rules; `auto_subscribe`: a list of topics (the others have
     /// none to change).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = any_value)]
     pub(crate) config: Option<serde_json::Value>,
     /// Also drop what the module holds (`delayed`, `retainer`).
     #[serde(default)]
