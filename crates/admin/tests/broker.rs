@@ -343,6 +343,28 @@ async fn statistics_metrics_listeners_and_prometheus_agree_with_the_traffic() {
     let stats = api.call("GET", "/api/v5/stats", None, auth.clone()).await;
     assert_eq!(stats.body["connections.count"], 2);
     assert_eq!(stats.body["subscriptions.count"], 1);
+    assert_eq!(stats.body["topics.count"], 1);
+    let topics = api.call("GET", "/api/v5/topics", None, auth.clone()).await;
+    assert_eq!(topics.body["data"][0]["topic"], "m");
+    assert_eq!(topics.body["data"][0]["subscribers"], 1);
+    assert_eq!(topics.body["meta"]["count"], 1);
+    let one = api
+        .call("GET", "/api/v5/topics/m", None, auth.clone())
+        .await;
+    assert_eq!(one.body["topic"], "m");
+    let none = api
+        .call("GET", "/api/v5/topics/n%2F%2B", None, auth.clone())
+        .await;
+    assert_eq!(none.status, 404);
+    let bad = api
+        .call(
+            "GET",
+            "/api/v5/topics?match_topic=a/%2B",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
     let metrics = api.call("GET", "/api/v5/metrics", None, auth.clone()).await;
     assert_eq!(metrics.body["messages.qos1.received"], 1);
     assert!(metrics.body["messages.qos1.sent"].as_u64() >= Some(1));

@@ -286,6 +286,22 @@ impl BrokerHandle {
         .await
     }
 
+    /// A page of routes (distinct subscribed filters) after the filter `after`.
+    pub async fn topics(
+        &self,
+        after: Option<String>,
+        limit: usize,
+        filter: crate::clients::TopicFilterQuery,
+    ) -> Result<Page<crate::clients::TopicRow, String>, Stopped> {
+        self.ask(|reply| Query::Topics {
+            after,
+            limit,
+            filter,
+            reply,
+        })
+        .await
+    }
+
     /// A page of retained messages matching `filter` after the topic `after`.
     pub async fn retained(
         &self,

@@ -236,6 +236,11 @@ async fn clients_are_listed_shown_kicked_and_discarded() {
             .await,
     );
     assert_eq!(subs["data"][0]["topic"], "s/#");
+    let topics = ok(&api.admin(&["topics", "--match-topic", "s/1"]).await);
+    assert!(
+        topics.contains("TOPIC") && topics.contains("s/#"),
+        "{topics}"
+    );
 
     assert!(ok(&api.admin(&["clients", "kick", "ctl-sensor"]).await).contains("kicked out"));
     sensor

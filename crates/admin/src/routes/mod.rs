@@ -17,6 +17,7 @@ pub(crate) mod page;
 pub(crate) mod publish;
 pub(crate) mod retained;
 pub(crate) mod subscriptions;
+pub(crate) mod topics;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
@@ -122,6 +123,8 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(clients::kick))
         .routes(routes!(clients::subscriptions))
         .routes(routes!(subscriptions::list))
+        .routes(routes!(topics::list))
+        .routes(routes!(topics::get))
         .routes(routes!(retained::list))
         .routes(routes!(retained::get, retained::delete))
         .routes(routes!(publish::publish))

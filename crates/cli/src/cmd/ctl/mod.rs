@@ -7,6 +7,7 @@
 //!
 //! - `node`: `status`, `listeners`, `stats`, `metrics`;
 //! - `clients`: `clients list|show|kick|discard`; `subscriptions`: `subscriptions`;
+//!   `topics`: `topics`;
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
 //! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
 //!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
@@ -31,6 +32,7 @@ mod publish;
 mod retained;
 mod subscriptions;
 mod table;
+mod topics;
 
 use clap::{Args, Subcommand};
 use std::fmt;
@@ -150,6 +152,8 @@ enum ApiCommand {
     Clients(clients::ClientsCommand),
     /// Subscriptions, filtered.
     Subscriptions(subscriptions::SubscriptionArgs),
+    /// Topics: one row per distinct subscribed filter (the routes).
+    Topics(topics::TopicArgs),
     /// Retained messages.
     #[command(subcommand)]
     Retained(retained::RetainedCommand),
@@ -215,6 +219,7 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
         C::Metrics => node::counters(api, "/api/v5/metrics", out),
         C::Clients(c) => clients::run(api, c, out),
         C::Subscriptions(s) => subscriptions::run(api, &s, out),
+        C::Topics(t) => topics::run(api, &t, out),
         C::Retained(r) => retained::run(api, r, out),
         C::Banned(b) => banned::run(api, b, out),
         C::Publish(p) => publish::run(api, &p, out),
