@@ -552,3 +552,89 @@ async fn an_overload_raises_an_alarm_the_api_lists_while_active_and_after() {
         "active alarms stay"
     );
 }
+
+#[tokio::test]
+async fn a_stopped_listener_refuses_new_clients_keeps_open_ones_and_starts_again() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let listeners = api
+        .call("GET", "/api/v5/listeners", None, auth.clone())
+        .await;
+    assert_eq!(listeners.body[0]["id"], "tcp:default", "{}", listeners.text);
+    let mut kept = client(&api, "kept", None, true).await;
+    kept.subscribe("l/t", QoS::AtMostOnce).await;
+
+    let stopped = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/stop",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(stopped.body["running"], false);
+    let refused = tokio::net::TcpStream::connect(api.broker.addr()).await;
+    assert!(refused.is_err(), "a stopped listener's port is closed");
+    // The open connection still works: a publish through the API reaches it.
+    let published = api
+        .call(
+            "POST",
+            "/api/v5/publish",
+            Some(json!({"topic": "l/t", "payload": "still here"})),
+            auth.clone(),
+        )
+        .await;
+    assert!(published.status < 300, "{}", published.text);
+    kept.expect_next_publish_on("l/t").await;
+    // Stopping twice changes nothing.
+    let again = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/stop",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+
+    let started = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/start",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(started.body["running"], true);
+    let _new = client(&api, "new", None, true).await;
+    let restarted = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/restart",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(restarted.body["running"], true);
+    let _after = client(&api, "after-restart", None, true).await;
+
+    let unknown = api
+        .call("PUT", "/api/v5/listeners/tcp:nope/stop", None, auth.clone())
+        .await;
+    assert_eq!(unknown.status, 404);
+    let bad = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/pause",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let one = api
+        .call("GET", "/api/v5/listeners/tcp:default", None, auth)
+        .await;
+    assert_eq!(one.body["running"], true);
+}

@@ -28,6 +28,9 @@ pub struct Stopped;
 /// A listener as the API shows it.
 #[derive(Debug, Clone)]
 pub struct ListenerInfo {
+    /// `<kind>:<name>` as EMQX names listeners (`tcp:default`): the configured name, else
+    /// `default` for the one unnamed listener of its kind, else its address.
+    pub id: String,
     /// Its name, or its kind and address.
     pub name: String,
     /// `tcp`, `tls`, `ws`, `wss` or `quic`.
@@ -36,6 +39,8 @@ pub struct ListenerInfo {
     pub addr: SocketAddr,
     /// The most connections it accepts at once.
     pub max_connections: u32,
+    /// Its state, and start and stop.
+    pub control: Arc<crate::ListenerControl>,
 }
 
 /// A message to publish through the API.
@@ -189,6 +194,11 @@ impl BrokerHandle {
     /// The listeners bound.
     pub fn listeners(&self) -> &[ListenerInfo] {
         &self.inner.listeners
+    }
+
+    /// The listener with this id ([`ListenerInfo::id`]).
+    pub fn listener(&self, id: &str) -> Option<&ListenerInfo> {
+        self.listeners().iter().find(|l| l.id == id)
     }
 
     /// The store's sizes.

@@ -116,6 +116,8 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(node::stats))
         .routes(routes!(node::metrics))
         .routes(routes!(node::listeners))
+        .routes(routes!(node::listener))
+        .routes(routes!(node::listener_action))
         .routes(routes!(node::prometheus))
         .routes(routes!(alarms::list, alarms::clear))
         .routes(routes!(clients::list))

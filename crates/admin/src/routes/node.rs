@@ -161,24 +161,84 @@ pub(crate) struct ListenerView {
     pub(crate) max_connections: u32,
 }
 
+fn listener_view(l: &starling_broker::ListenerInfo) -> ListenerView {
+    ListenerView {
+        id: l.id.clone(),
+        kind: l.kind,
+        name: l.name.clone(),
+        bind: l.addr.to_string(),
+        running: l.control.running(),
+        max_connections: l.max_connections,
+    }
+}
+
 /// The listeners.
 #[utoipa::path(get, path = "/api/v5/listeners", tag = "node",
     responses((status = 200, body = Vec<ListenerView>)))]
 pub(crate) async fn listeners(State(state): State<Shared>) -> axum::Json<Vec<ListenerView>> {
-    let out = state
+    axum::Json(state.handle.listeners().iter().map(listener_view).collect())
+}
+
+/// One listener.
+#[utoipa::path(get, path = "/api/v5/listeners/{id}", tag = "node",
+    params(("id" = String, Path, description = "`<type>:<name>`, e.g. `tcp:default`")),
+    responses((status = 200, body = ListenerView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn listener(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ListenerView>, ApiError> {
+    let l = state
         .handle
-        .listeners()
-        .iter()
-        .map(|l| ListenerView {
-            id: format!("{}:{}", l.kind, l.name),
-            kind: l.kind,
-            name: l.name.clone(),
-            bind: l.addr.to_string(),
-            running: true,
-            max_connections: l.max_connections,
-        })
-        .collect();
-    axum::Json(out)
+        .listener(&id)
+        .ok_or_else(|| ApiError::not_found(format!("listener {id:?}")))?;
+    Ok(axum::Json(listener_view(l)))
+}
+
+/// What to do with a listener.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ListenerAction {
+    /// Accept connections again (a TCP listener binds its address anew).
+    Start,
+    /// Stop accepting; open connections stay.
+    Stop,
+    /// Stop, then start.
+    Restart,
+}
+
+/// Starts, stops or restarts a listener (EMQX's `PUT /listeners/{id}/{action}`). Connections
+/// already open are not closed by a stop; new ones are refused until a start.
+#[utoipa::path(put, path = "/api/v5/listeners/{id}/{action}", tag = "node",
+    params(("id" = String, Path, description = "`<type>:<name>`, e.g. `tcp:default`"),
+           ("action" = ListenerAction, Path, description = "start, stop or restart")),
+    responses((status = 200, body = ListenerView), (status = 404, body = ErrorBody),
+               (status = 503, description = "the address could not be bound again, or the broker is stopping", body = ErrorBody)))]
+pub(crate) async fn listener_action(
+    State(state): State<Shared>,
+    Path((id, action)): Path<(String, ListenerAction)>,
+) -> Result<axum::Json<ListenerView>, ApiError> {
+    let l = state
+        .handle
+        .listener(&id)
+        .ok_or_else(|| ApiError::not_found(format!("listener {id:?}")))?;
+    let control = &l.control;
+    let result = match action {
+        ListenerAction::Start => control.start().await.map(drop),
+        ListenerAction::Stop => control.stop().await.map(drop),
+        ListenerAction::Restart => match control.stop().await {
+            Ok(_) => control.start().await.map(drop),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => Ok(axum::Json(listener_view(l))),
+        Err(e @ starling_broker::ListenerError::Start(_)) => {
+            Err(ApiError::Unavailable(e.to_string()))
+        }
+        Err(starling_broker::ListenerError::Stopped) => {
+            Err(ApiError::from(starling_broker::Stopped))
+        }
+    }
 }
 
 /// The metrics in Prometheus' text format (no login when `prometheus.public`).

@@ -5,7 +5,7 @@
 //! A command group is a module named for what it manages, holding its clap arguments and
 //! its requests, and joins `ApiCommand` and `dispatch` when its API routes exist:
 //!
-//! - `node`: `status`, `listeners`, `stats`, `metrics`;
+//! - `node`: `status`, `listeners [start|stop|restart ID]`, `stats`, `metrics`;
 //! - `clients`: `clients list|show|kick|discard`; `subscriptions`: `subscriptions`;
 //!   `topics`: `topics`;
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
@@ -145,8 +145,8 @@ enum CtlCommand {
 enum ApiCommand {
     /// Whether the broker runs; with credentials, its node (version, uptime, memory, load).
     Status,
-    /// The listeners and their state.
-    Listeners,
+    /// The listeners and their state; `listeners start|stop|restart ID`.
+    Listeners(node::ListenersArgs),
     /// Connected clients and offline sessions.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
@@ -214,7 +214,7 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
     use ApiCommand as C;
     match command {
         C::Status => node::status(api, out),
-        C::Listeners => node::listeners(api, out),
+        C::Listeners(l) => node::listeners(api, &l, out),
         C::Stats => node::counters(api, "/api/v5/stats", out),
         C::Metrics => node::counters(api, "/api/v5/metrics", out),
         C::Clients(c) => clients::run(api, c, out),
