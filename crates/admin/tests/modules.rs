@@ -261,3 +261,54 @@ async fn unknown_modules_and_bad_rules_are_refused_naming_the_field() {
         list.text
     );
 }
+
+#[tokio::test]
+async fn module_changes_outlive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let api = Api::start(Some(dir.path().to_owned())).await;
+        let auth = api.admin().await;
+        switch(&api, &auth, "retainer", false).await;
+        let topics = json!([{"topic": "dev/${clientid}/cmd", "qos": 1}]);
+        let set = put(&api, &auth, "/api/v5/mqtt/auto_subscribe", topics).await;
+        assert_eq!(set.status, 200, "{}", set.text);
+        switch(&api, &auth, "topic_rewrite", false).await;
+        api.broker.shutdown().await;
+    }
+    let api = Api::start(Some(dir.path().to_owned())).await;
+    let auth = api.login("admin", common::NEW_PASSWORD).await;
+    let modules = api
+        .call("GET", "/api/v5/modules", None, Some(auth.clone()))
+        .await;
+    let enabled = |name: &str| {
+        modules
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()["enabled"]
+            .clone()
+    };
+    assert_eq!(enabled("retainer"), false, "{}", modules.text);
+    assert_eq!(enabled("topic_rewrite"), false);
+    assert_eq!(
+        enabled("delayed"),
+        true,
+        "an unchanged module is as the file says"
+    );
+    // The stored auto-subscribe topics apply to a client connecting after the restart.
+    let mut device = client(&api, "d7").await;
+    let mut publisher = client(&api, "pub").await;
+    publisher
+        .publish("dev/d7/cmd", b"after", QoS::AtLeastOnce, false)
+        .await;
+    assert_eq!(
+        device
+            .expect_next_publish_on("dev/d7/cmd")
+            .await
+            .payload
+            .as_ref(),
+        b"after"
+    );
+}

@@ -222,30 +222,7 @@ impl BrokerHandle {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
     ) -> Result<(), starling_store::StoreError> {
-        let store = self.inner.store.clone();
-        let ticket = tokio::task::spawn_blocking(move || {
-            let mut batch = store.batch();
-            match value {
-                Some(value) => batch.put_admin(&key, &value),
-                None => batch.delete_admin(&key),
-            }
-            batch.commit()
-        })
-        .await
-        .map_err(|e| starling_store::StoreError::Io {
-            what: "writing an admin record",
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
-        let (tx, rx) = oneshot::channel();
-        self.inner.store.when_durable(
-            ticket,
-            Box::new(move || {
-                let _ = tx.send(());
-            }),
-        );
-        let _ = rx.await;
-        Ok(())
+        write_admin(&self.inner.store, key, value).await
     }
 
     async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, Stopped> {
@@ -407,8 +384,8 @@ impl BrokerHandle {
         self.inner.modules.list().await
     }
 
-    /// Changes the module called `name`; the module as it is after. Changes last until the
-    /// broker restarts.
+    /// Changes the module called `name`; the module as it is after. The change is stored
+    /// (durable) before this returns, and outlives a restart.
     pub async fn set_module(
         &self,
         name: &str,
@@ -419,4 +396,37 @@ impl BrokerHandle {
         let router = &self.inner.router;
         self.inner.modules.set(module, change, router).await
     }
+}
+
+/// Writes (`Some`) or removes (`None`) a record of the `admin` keyspace, off the runtime, and
+/// returns once it is durable.
+pub(crate) async fn write_admin(
+    store: &starling_store::Store,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+) -> Result<(), starling_store::StoreError> {
+    let writer = store.clone();
+    let ticket = tokio::task::spawn_blocking(move || {
+        let mut batch = writer.batch();
+        match value {
+            Some(value) => batch.put_admin(&key, &value),
+            None => batch.delete_admin(&key),
+        }
+        batch.commit()
+    })
+    .await
+    .map_err(|e| starling_store::StoreError::Io {
+        what: "writing an admin record",
+        path: std::path::PathBuf::new(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
+    let (tx, rx) = oneshot::channel();
+    store.when_durable(
+        ticket,
+        Box::new(move || {
+            let _ = tx.send(());
+        }),
+    );
+    let _ = rx.await;
+    Ok(())
 }

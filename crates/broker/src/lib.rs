@@ -147,8 +147,12 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     let (router_tx, router_rx) = mpsc::channel(ROUTER_INBOX);
     let kick_tx = router_tx.clone();
     let limits = Arc::new(limits::from_config(config));
-    let (rewrite, auto_subscribe) =
-        modules::compile(config, &limits.topic).map_err(|error| StartError::Modules { error })?;
+    // Module changes made at run time before the restart win over the file's values.
+    let stored_modules = modules::stored::Stored::take(&mut recovered.admin);
+    stored_modules.apply_switches(&limits.switches);
+    let (rewrite, auto_subscribe, module_rules) =
+        modules::compile(config, &stored_modules, &limits.topic)
+            .map_err(|error| StartError::Modules { error })?;
     let settings = RouterSettings {
         node: config.node.name.clone(),
         strategy: config.shared.strategy,
@@ -310,6 +314,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             config,
             Arc::clone(&ctx.limits.switches),
             ctx.limits.topic,
+            module_rules,
+            store.clone(),
         )),
     });
     Ok(RunningBroker {

@@ -182,6 +182,7 @@ impl From<ModuleError> for ApiError {
             ModuleError::Unknown(name) => ApiError::not_found(format!("module {name:?}")),
             ModuleError::Invalid { field, problem } => ApiError::field(&field, problem),
             ModuleError::Stopped(stopped) => stopped.into(),
+            e @ ModuleError::Store(_) => ApiError::Unavailable(e.to_string()),
         }
     }
 }
@@ -226,7 +227,8 @@ pub(crate) async fn get(
 }
 
 /// Turns a module on or off, with new rules (`topic_rewrite`, `auto_subscribe`) or dropping
-/// what it holds (`clear`: `delayed`, `retainer`). In force until restart.
+/// what it holds (`clear`: `delayed`, `retainer`). Stored before the answer: it outlives a
+/// restart.
 #[utoipa::path(put, path = "/api/v5/modules/{name}", tag = "modules",
     params(("name" = String, Path, description = "the module's name")),
     request_body = ModuleUpdate,

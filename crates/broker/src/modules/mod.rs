@@ -10,13 +10,15 @@
 //! Turning a module off acts on new messages at once; what it holds (delayed and retained
 //! messages, existing shared and exclusive subscriptions) is kept unless the change asks for
 //! `clear` (delayed: every held message is dropped; retainer: every retained message outside
-//! `$`-topics). Changes last until restart.
+//! `$`-topics). A change is stored before it is answered and outlives a restart (`stored`).
 //!
 //! - `rewrite`: topic rewrite rules, compiled.
 //! - `auto_subscribe`: auto-subscribe topics and their placeholders.
+//! - `stored`: changes kept in the store, read back at start.
 
 pub(crate) mod auto_subscribe;
 pub(crate) mod rewrite;
+pub(crate) mod stored;
 
 use crate::handle::Stopped;
 use crate::router::command::{ModuleOrder, RouterCmd};
@@ -139,6 +141,9 @@ pub enum ModuleError {
     /// The broker stopped.
     #[error(transparent)]
     Stopped(#[from] Stopped),
+    /// The change is in force but could not be stored: it will not outlive a restart.
+    #[error("the change is in force but could not be stored: {0}")]
+    Store(String),
 }
 
 impl From<ConfigError> for ModuleError {
@@ -158,7 +163,7 @@ impl From<ConfigError> for ModuleError {
 
 /// The rules as configured, and whether their modules are on.
 #[derive(Debug)]
-struct Rules {
+pub(crate) struct Rules {
     rewrite: Vec<RewriteRule>,
     rewrite_on: bool,
     auto: Vec<AutoSubscribeTopic>,
@@ -172,6 +177,7 @@ pub(crate) struct Modules {
     settings: Vec<(ModuleName, Vec<(&'static str, String)>)>,
     rules: tokio::sync::Mutex<Rules>,
     topic_limits: TopicLimits,
+    store: starling_store::Store,
 }
 
 /// The switches' state at start, from the configuration's keys.
@@ -185,19 +191,64 @@ pub(crate) fn initial_switches(config: &Config) -> Switches {
     })
 }
 
-/// The configured rules, compiled for the router (errors name the file's keys).
+/// The rules in force at start (the stored ones where a change was stored and still
+/// compiles, else the file's), compiled for the router. Errors name the file's keys.
 pub(crate) fn compile(
     config: &Config,
+    stored: &stored::Stored,
     limits: &TopicLimits,
-) -> Result<(Arc<Rewriter>, Arc<AutoSubscribe>), ModuleError> {
+) -> Result<(Arc<Rewriter>, Arc<AutoSubscribe>, Rules), ModuleError> {
     let modules = &config.modules;
-    let rewrite = Rewriter::compile(&modules.topic_rewrite, "topic_rewrite")?;
-    let auto = AutoSubscribe::compile(&modules.auto_subscribe, "auto_subscribe", limits)?;
-    Ok((Arc::new(rewrite), Arc::new(auto)))
+    let mut rules = Rules {
+        rewrite: modules.topic_rewrite.clone(),
+        rewrite_on: true,
+        auto: modules.auto_subscribe.clone(),
+        auto_on: true,
+    };
+    let mut rewrite = Rewriter::compile(&rules.rewrite, "topic_rewrite")?;
+    let mut auto = AutoSubscribe::compile(&rules.auto, "auto_subscribe", limits)?;
+    let unusable = |name: ModuleName, error: ModuleError| {
+        tracing::warn!(module = name.as_str(), %error, "the stored rules no longer compile; the configuration's are used");
+    };
+    if let Some(s) = stored.get(ModuleName::TopicRewrite) {
+        let wanted = s
+            .topic_rewrite
+            .clone()
+            .unwrap_or_else(|| rules.rewrite.clone());
+        match Rewriter::compile(&wanted, "topic_rewrite") {
+            Ok(compiled) => {
+                (rewrite, rules.rewrite, rules.rewrite_on) = (compiled, wanted, s.enabled);
+            }
+            Err(error) => unusable(ModuleName::TopicRewrite, error),
+        }
+    }
+    if let Some(s) = stored.get(ModuleName::AutoSubscribe) {
+        let wanted = s
+            .auto_subscribe
+            .clone()
+            .unwrap_or_else(|| rules.auto.clone());
+        match AutoSubscribe::compile(&wanted, "auto_subscribe", limits) {
+            Ok(compiled) => (auto, rules.auto, rules.auto_on) = (compiled, wanted, s.enabled),
+            Err(error) => unusable(ModuleName::AutoSubscribe, error),
+        }
+    }
+    if !rules.rewrite_on {
+        rewrite = Rewriter::default();
+    }
+    if !rules.auto_on {
+        auto = AutoSubscribe::default();
+    }
+    Ok((Arc::new(rewrite), Arc::new(auto), rules))
 }
 
 impl Modules {
-    pub(crate) fn new(config: &Config, switches: Arc<Switches>, limits: TopicLimits) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        switches: Arc<Switches>,
+        limits: TopicLimits,
+        rules: Rules,
+        store: starling_store::Store,
+    ) -> Self {
         let opt = |v: Option<u64>| v.map_or("unlimited".to_owned(), |n| n.to_string());
         let sys_interval = config
             .sys
@@ -243,13 +294,9 @@ impl Modules {
         Self {
             switches,
             settings,
-            rules: tokio::sync::Mutex::new(Rules {
-                rewrite: config.modules.topic_rewrite.clone(),
-                rewrite_on: true,
-                auto: config.modules.auto_subscribe.clone(),
-                auto_on: true,
-            }),
+            rules: tokio::sync::Mutex::new(rules),
             topic_limits: limits,
+            store,
         }
     }
 
@@ -320,7 +367,29 @@ impl Modules {
                 }
             }
         }
-        Ok(self.info(name, &rules))
+        let info = self.info(name, &rules);
+        // Under the lock: records are written in the order the changes were made.
+        self.save(&info).await?;
+        Ok(info)
+    }
+
+    /// Stores `info` (see `stored`), durable before it returns.
+    async fn save(&self, info: &ModuleInfo) -> Result<(), ModuleError> {
+        let record = stored::StoredModule {
+            enabled: info.enabled,
+            topic_rewrite: match &info.config {
+                ModuleConfig::TopicRewrite(rules) => Some(rules.clone()),
+                _ => None,
+            },
+            auto_subscribe: match &info.config {
+                ModuleConfig::AutoSubscribe(topics) => Some(topics.clone()),
+                _ => None,
+            },
+        };
+        let value = serde_json::to_vec(&record).map_err(|e| ModuleError::Store(e.to_string()))?;
+        crate::handle::write_admin(&self.store, stored::key(info.name), Some(value))
+            .await
+            .map_err(|e| ModuleError::Store(e.to_string()))
     }
 
     async fn set_rules(

@@ -162,7 +162,7 @@ enum ApiCommand {
     Banned(banned::BannedCommand),
     /// Publish a message through the API (as the broker: no ACL applies).
     Publish(publish::PublishArgs),
-    /// Modules switched on and off at run time (until restart).
+    /// Modules switched on and off at run time (stored: they outlive a restart).
     #[command(subcommand)]
     Modules(modules::ModulesCommand),
     /// Statistics: what the broker holds now (connections, sessions, subscriptions, ...).
