@@ -204,3 +204,35 @@ async fn repeated_wrong_passwords_from_one_address_are_slowed_down() {
     assert_eq!(second.status, 401);
     assert!(started.elapsed() >= std::time::Duration::from_millis(500));
 }
+
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => out.push(r),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_in_the_document_resolves() {
+    let api = Api::start(None).await;
+    let doc = api.call("GET", "/api-docs/openapi.json", None, None).await;
+    let mut found = Vec::new();
+    refs(&doc.body, &mut found);
+    assert!(!found.is_empty());
+    for r in found {
+        let pointer = r.strip_prefix('#').expect("a local reference");
+        assert!(
+            doc.body.pointer(pointer).is_some(),
+            "{r} does not resolve (a schema used but not registered)"
+        );
+    }
+}

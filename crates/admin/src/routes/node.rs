@@ -210,7 +210,7 @@ pub(crate) enum ListenerAction {
 /// already open are not closed by a stop; new ones are refused until a start.
 #[utoipa::path(put, path = "/api/v5/listeners/{id}/{action}", tag = "node",
     params(("id" = String, Path, description = "`<type>:<name>`, e.g. `tcp:default`"),
-           ("action" = ListenerAction, Path, description = "start, stop or restart")),
+           ("action" = inline(ListenerAction), Path, description = "start, stop or restart")),
     responses((status = 200, body = ListenerView), (status = 404, body = ErrorBody),
                (status = 503, description = "the address could not be bound again, or the broker is stopping", body = ErrorBody)))]
 pub(crate) async fn listener_action(
