@@ -63,9 +63,12 @@ export function query(params) {
 let doc;
 export async function paths() {
   if (!doc) {
-    doc = fetch('/api-docs/openapi.json').then((r) => r.json()).then((d) => new Set(Object.keys(d.paths || {})))
+    doc = fetch('/api-docs/openapi.json').then((r) => r.json())
+      .then((d) => new Set(Object.keys(d.paths || {}).map(template)))
       .catch(() => new Set());
   }
   return doc;
 }
-export async function hasRoute(path) { return (await paths()).has(path); }
+// Path parameters compared by place, not by name: /listeners/{id}/start = /listeners/{name}/start.
+const template = (p) => p.replace(/\{[^}]*\}/g, '{}');
+export async function hasRoute(path) { return (await paths()).has(template(path)); }

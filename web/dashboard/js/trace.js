@@ -50,6 +50,7 @@ export async function render(main, { err }) {
     field('Name', h('input', { name: 'name', id: 'trace-name' })),
     field('Type', select('type', [['clientid', 'clientid'], ['topic', 'topic'], ['ip_address', 'ip_address']], { id: 'trace-type' })),
     field('Target', h('input', { name: 'target', id: 'trace-target' })),
+    field('Payload', select('payload_encode', [['text', 'Text'], ['hex', 'Hex'], ['hidden', 'hidden']], { id: 'trace-payload' })),
     field('End (empty: in 10 minutes)', h('input', { name: 'end_at', type: 'datetime-local', id: 'trace-end' })),
     h('button', { type: 'submit', class: 'primary', id: 'trace-submit' }, t('Start')));
   form.onsubmit = (ev) => {
@@ -59,7 +60,7 @@ export async function render(main, { err }) {
     if (!f.target) { showError(e, t('Say what to trace.')); return; }
     const end = f.end_at ? new Date(f.end_at) : new Date(Date.now() + 600_000);
     if (end.getTime() <= Date.now()) { showError(e, t('The end must be in the future.')); return; }
-    const body = { name: f.name, type: f.type, [f.type]: f.target, start_at: new Date().toISOString(), end_at: end.toISOString() };
+    const body = { name: f.name, type: f.type, [f.type]: f.target, payload_encode: f.payload_encode, end_at: end.toISOString() };
     busy(form.querySelector('button'), e, async () => { await post('/trace', body); form.reset(); note.textContent = `${t('Started')}: ${f.name}`; await show(); });
   };
   main.append(h('section', { class: 'panel' }, h('h2', {}, t('New trace')), form, e, note), h('section', { class: 'panel' }, box), logView);
