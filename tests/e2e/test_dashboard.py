@@ -349,15 +349,19 @@ def test_websocket_page_subscribes_and_publishes(ui, dash, clients):
     ui.p.wait_for_selector("#ws-log .msg.out:has-text('hello from the dashboard')")
     m = watcher.wait_messages(1, "web/out")[0]
     assert (m.payload, m.qos) == (b"hello from the dashboard", 1)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ui.p.screenshot(path=str(SHOTS / "websocket-connected-1280.png"), full_page=True)
     # The saved connection survives a reload (localStorage).
     ui.p.reload()
     ui.p.wait_for_selector("#ws-connections button[data-conn='local']")
 
 
 def test_retained_message_viewed_and_deleted(ui, dash, clients):
-    topic = unique("keep")
+    prefix = unique("keep")
+    topic, sentinel = f"{prefix}/a", f"{prefix}/z"
     c = clients(dash, V5)
     c.publish(topic, b'{"temp":21.5,"unit":"C"}', qos=1, retain=True)
+    c.publish(sentinel, b"sentinel", qos=1, retain=True)
     ui.open("retained")
     ui.p.fill("#retained-topic", topic)
     ui.p.click("#retained-search-submit")
@@ -372,6 +376,14 @@ def test_retained_message_viewed_and_deleted(ui, dash, clients):
         ui.confirm()
     ui.p.wait_for_selector(f"button[data-delete='{topic}']", state="detached")
     assert api(dash, "GET", f"/mqtt/retainer/message/{requests.utils.quote(topic, safe='')}").status_code == 404
+    # A new mosquitto_sub gets retained messages in topic order: the first it gets is the
+    # sentinel (".../z"), so ".../a" is gone.
+    exe = shutil.which("mosquitto_sub")
+    if exe is None:
+        pytest.fail("mosquitto_sub not found: apt-get install mosquitto-clients")
+    r = subprocess.run([exe, "-h", dash.host, "-p", str(dash.port), "-t", f"{prefix}/#", "-v",
+                        "-C", "1", "-W", "10"], capture_output=True, text=True, timeout=20)
+    assert r.stdout.strip() == f"{sentinel} sentinel", r
 
 
 def test_subscriptions_list_filters(ui, dash, clients):

@@ -59,7 +59,9 @@ export async function render(main, { err }) {
   const width = () => Math.max(260, Math.min(chartBox.clientWidth || 600, 1200) / (chartBox.clientWidth > 700 ? 2 : 1) - 20);
   const opts = (title, names, colors) => ({
     title: t(title), width: width(), height: 220,
-    series: [{}, ...names.map((n, i) => ({ label: t(n), stroke: colors[i], width: 2 }))],
+    series: [{ label: t('Time') }, ...names.map((n, i) => ({ label: t(n), stroke: colors[i], width: 2 }))],
+    // The last minute or more: a single point would otherwise span years.
+    scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] } },
     axes: [{}, { size: 60 }],
   });
   const c1 = h('div', { class: 'chart panel', id: 'chart-levels', role: 'img', 'aria-label': t('Connections, subscriptions and retained messages') });
