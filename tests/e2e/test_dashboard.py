@@ -4,7 +4,8 @@ Python, against the dashboard the broker itself serves on its management port (`
 What is checked is what a person does: the first login as admin/public is forced to change
 the password, then the new one logs in; the overview shows the version, the listeners and a
 paho client, and its counters rise while the client publishes; the client is found, opened
-and kicked (paho's disconnect callback fires); the delayed module is switched off (a
+and kicked (paho's disconnect callback fires), and another's session ended with "clean
+session"; the delayed module is switched off (a
 `$delayed/1/...` publish is then an ordinary topic) and on again (delayed again); a built-in
 user and an ACL rule are created and deleted in the UI (mosquitto_pub is refused while the
 rule holds); the WebSocket client page connects over ws://, subscribes, shows what
@@ -246,6 +247,20 @@ def test_client_is_found_and_kicked(ui, dash, clients):
     ui.p.wait_for_selector("#client-detail ~ .note:has-text('Kicked')")
 
 
+def test_clean_session_ends_the_session(ui, dash, clients):
+    c = clients(dash, V5, client_id=unique("durable"), session_expiry=3600)
+    c.c.reconnect_delay_set(60, 60)  # no reconnect racing the check below
+    ui.open(f"clients/{c.client_id}")
+    ui.p.wait_for_selector("#client-state:text-is('connected')")
+    n = len(c.disconnects)
+    with ui.p.expect_response(lambda r: r.request.method == "DELETE" and "/api/v5/clients/" in r.url):
+        ui.p.click("#clean-session")
+        ui.confirm()
+    c.wait_for(lambda: len(c.disconnects) > n, what="paho's disconnect callback after clean session")
+    ui.p.wait_for_selector(".note:has-text('Session ended')")
+    assert api(dash, "GET", f"/clients/{c.client_id}").status_code == 404
+
+
 def test_delayed_module_switched_off_and_on(ui, dash, clients):
     ui.open("modules")
     switch = ui.p.locator("#module-delayed")
@@ -267,6 +282,27 @@ def test_delayed_module_switched_off_and_on(ui, dash, clients):
     # On again: delayed, then published to <topic>.
     pub.publish(f"$delayed/1/{topic}", b"later", qos=1)
     assert sub.wait_messages(1, topic)[0].payload == b"later"
+
+
+def test_auto_subscribe_topics_edited_in_the_form(ui, dash, clients):
+    topic = unique("auto")
+    ui.open("modules")
+    card = ui.p.locator("[data-module='auto_subscribe']")
+    # Checked before sending: an empty row.
+    ui.p.click("#module-auto_subscribe-add")
+    ui.p.click("#module-auto_subscribe-save")
+    card.locator(".error:has-text('topic filter is required')").wait_for()
+    card.locator("[data-row] input[name='topic']").last.fill(f"{topic}/${{clientid}}")
+    card.locator("[data-row] select[name='qos']").last.select_option("1")
+    with ui.p.expect_response(lambda r: r.url.endswith("/api/v5/mqtt/auto_subscribe")):
+        ui.p.click("#module-auto_subscribe-save")
+    card.locator(".note:has-text('Saved')").wait_for()
+    c = clients(dash, V5)  # connects after the change: subscribed by the broker
+    pub = clients(dash, V5)
+    pub.publish(f"{topic}/{c.client_id}", b"auto", qos=1)
+    m = c.wait_messages(1, f"{topic}/{c.client_id}")[0]
+    assert (m.payload, m.qos) == (b"auto", 1)
+    assert api(dash, "PUT", "/mqtt/auto_subscribe", json=[]).status_code == 200
 
 
 def mosquitto_pub(b: Broker, *args: str) -> subprocess.CompletedProcess:
