@@ -64,11 +64,16 @@ let doc;
 export async function paths() {
   if (!doc) {
     doc = fetch('/api-docs/openapi.json').then((r) => r.json())
-      .then((d) => new Set(Object.keys(d.paths || {}).map(template)))
-      .catch(() => new Set());
+      .then((d) => Object.keys(d.paths || {}).map((p) => p.split('/')))
+      .catch(() => []);
   }
   return doc;
 }
-// Path parameters compared by place, not by name: /listeners/{id}/start = /listeners/{name}/start.
-const template = (p) => p.replace(/\{[^}]*\}/g, '{}');
-export async function hasRoute(path) { return (await paths()).has(template(path)); }
+// A path parameter matches any segment, on either side: /listeners/{id}/start is in a
+// document that has /listeners/{id}/{action}.
+const param = (seg) => seg.startsWith('{') && seg.endsWith('}');
+export async function hasRoute(path) {
+  const want = path.split('/');
+  return (await paths()).some((have) => have.length === want.length
+    && have.every((seg, i) => seg === want[i] || param(seg) || param(want[i])));
+}

@@ -1,6 +1,6 @@
 // Overview: the node, its listeners (start/stop when the API has them), live charts of the
 // stats and metrics polled every few seconds (uPlot), and the active alarms.
-import { get, post, hasRoute } from './api.js';
+import { get, put, hasRoute } from './api.js';
 import { t } from './i18n.js';
 import { h, table, fmtBytes, fmtDuration, errorLine, showError, busy } from './ui.js';
 
@@ -40,7 +40,7 @@ export async function render(main, { err }) {
       cols.push({ title: 'Actions', cell: (l) => {
         const b = h('button', { type: 'button', 'aria-label': `${t(l.running ? 'Stop' : 'Start')} ${l.id}` }, t(l.running ? 'Stop' : 'Start'));
         b.onclick = () => busy(b, listenerErr, async () => {
-          await post(`/listeners/${encodeURIComponent(l.id)}/${l.running ? 'stop' : 'start'}`);
+          await put(`/listeners/${encodeURIComponent(l.id)}/${l.running ? 'stop' : 'start'}`, {});
           await showListeners();
         });
         return b;
