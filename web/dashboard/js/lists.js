@@ -52,11 +52,13 @@ async function subscriptions(main) {
     let tf = {};
     const topics = pagedList({
       id: 'topic-list', empty: 'No topic',
-      columns: [{ title: 'Topic', cell: (r) => r.topic }, { title: 'Node', cell: (r) => r.node }],
+      columns: [{ title: 'Topic', cell: (r) => r.topic }, { title: 'Subscribers', cell: (r) => r.subscribers ?? '' },
+        { title: 'Node', cell: (r) => r.node }],
       load: (cursor) => get(`/topics${query({ ...tf, limit: PAGE, cursor })}`),
     });
     main.append(h('h1', {}, t('Topics')), ...filterForm('topic-search', 'Search topics', [
-      field('Topic', h('input', { name: 'topic', id: 'topic-filter' })),
+      field('Topic filter', h('input', { name: 'topic', id: 'topic-filter' })),
+      field('Matching topic', h('input', { name: 'match_topic', id: 'topic-match' })),
     ], (f) => { tf = f; topics.restart(); }), h('section', { class: 'panel' }, topics));
   }
   return null;

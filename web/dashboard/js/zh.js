@@ -101,5 +101,5 @@ export const ZH = {
   'New trace': '新建追踪', Target: '目标', End: '结束时间', 'End (empty: in 10 minutes)': '结束时间（留空：10 分钟后）',
   'No trace': '暂无追踪', 'View log': '查看日志', Download: '下载', 'Trace log': '追踪日志', Started: '已启动',
   'Say what to trace.': '请填写追踪目标。', 'This broker has no trace API yet.': '此 Broker 尚无追踪 API。',
-  topic: '主题', ip_address: 'IP 地址', Time: '时间', hidden: '隐藏', waiting: '等待中',
+  topic: '主题', ip_address: 'IP 地址', Time: '时间', Subscribers: '订阅者数', hidden: '隐藏', waiting: '等待中',
 };
