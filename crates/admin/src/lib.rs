@@ -15,9 +15,12 @@
 //!   the rules of a new password; `session`: login tokens;
 //! - `json`: extractors whose refusals name the field (400);
 //! - `error`: [`ApiError`], the JSON error body;
-//! - `state`: what handlers share; `system`: memory, load and CPU from `/proc`.
+//! - `state`: what handlers share; `system`: memory, load and CPU from `/proc`;
+//! - `dashboard`: the web dashboard's embedded files, served at `/` (every path outside
+//!   `/api/` that names one).
 
 mod accounts;
+mod dashboard;
 mod error;
 mod guard;
 mod json;
@@ -66,6 +69,23 @@ pub fn openapi_json() -> String {
     routes::build().1.to_pretty_json().unwrap_or_default()
 }
 
+/// A path no route has: a dashboard file (outside `/api/`, for GET and HEAD), else 404.
+async fn not_routed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    let reading = method == axum::http::Method::GET || method == axum::http::Method::HEAD;
+    if reading && !path.starts_with("/api/") {
+        if let Some(found) = dashboard::respond(path, &headers) {
+            return found;
+        }
+    }
+    ApiError::NotFound("no such route".into()).into_response()
+}
+
 /// Binds `api.bind` and serves the API until `shutdown` is cancelled.
 pub async fn serve(
     handle: BrokerHandle,
@@ -103,14 +123,14 @@ pub async fn serve(
             get(move || routes::docs::openapi_json(doc.clone())),
         )
         .route("/api-docs", get(routes::docs::page))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .fallback(not_routed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::require_login,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .with_state(state);
-    tracing::info!(addr = %local_addr, "management API listening (REST under /api/v5, OpenAPI at /api-docs)");
+    tracing::info!(addr = %local_addr, "management API listening (dashboard at /, REST under /api/v5, OpenAPI at /api-docs)");
     let task = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
