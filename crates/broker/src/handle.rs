@@ -86,6 +86,7 @@ struct Inner {
     admin_records: Mutex<Option<AdminRecords>>,
     limits: Arc<starling_core::ServerLimits>,
     modules: Arc<crate::modules::Modules>,
+    tracer: Arc<crate::trace::Tracer>,
 }
 
 /// A running broker, as its management sees it. Clones share everything.
@@ -115,6 +116,7 @@ pub(crate) struct HandleParts {
     pub(crate) admin_records: AdminRecords,
     pub(crate) limits: Arc<starling_core::ServerLimits>,
     pub(crate) modules: Arc<crate::modules::Modules>,
+    pub(crate) tracer: Arc<crate::trace::Tracer>,
 }
 
 impl BrokerHandle {
@@ -135,6 +137,7 @@ impl BrokerHandle {
                 admin_records: Mutex::new(Some(parts.admin_records)),
                 limits: parts.limits,
                 modules: parts.modules,
+                tracer: parts.tracer,
             }),
         }
     }
@@ -212,30 +215,7 @@ impl BrokerHandle {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
     ) -> Result<(), starling_store::StoreError> {
-        let store = self.inner.store.clone();
-        let ticket = tokio::task::spawn_blocking(move || {
-            let mut batch = store.batch();
-            match value {
-                Some(value) => batch.put_admin(&key, &value),
-                None => batch.delete_admin(&key),
-            }
-            batch.commit()
-        })
-        .await
-        .map_err(|e| starling_store::StoreError::Io {
-            what: "writing an admin record",
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
-        let (tx, rx) = oneshot::channel();
-        self.inner.store.when_durable(
-            ticket,
-            Box::new(move || {
-                let _ = tx.send(());
-            }),
-        );
-        let _ = rx.await;
-        Ok(())
+        save_admin(&self.inner.store, key, value).await
     }
 
     async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, Stopped> {
@@ -393,4 +373,79 @@ impl BrokerHandle {
         let router = &self.inner.router;
         self.inner.modules.set(module, change, router).await
     }
+    /// Starts a trace (waiting, when its start is to come); stored, so it survives a
+    /// restart.
+    pub async fn start_trace(
+        &self,
+        new: crate::NewTrace,
+    ) -> Result<crate::TraceInfo, crate::TraceError> {
+        self.inner.tracer.start(new).await
+    }
+
+    /// Every trace, by name.
+    pub async fn traces(&self) -> Vec<crate::TraceInfo> {
+        self.inner.tracer.list().await
+    }
+
+    /// Stops a trace now, once every event sent to it is written.
+    pub async fn stop_trace(&self, name: &str) -> Result<crate::TraceInfo, crate::TraceError> {
+        self.inner.tracer.stop(name).await
+    }
+
+    /// Deletes a trace and its file (`None`: every trace).
+    pub async fn delete_trace(&self, name: Option<&str>) -> Result<(), crate::TraceError> {
+        match name {
+            Some(name) => self.inner.tracer.delete(name).await,
+            None => self.inner.tracer.delete_all().await,
+        }
+    }
+
+    /// Up to `bytes` of a trace's file from `position`, with everything queued before
+    /// written first; and the file's size.
+    pub async fn read_trace(
+        &self,
+        name: &str,
+        position: u64,
+        bytes: usize,
+    ) -> Result<(Vec<u8>, u64), crate::TraceError> {
+        self.inner.tracer.read(name, position, bytes).await
+    }
+
+    /// The longest a trace's file grows (`trace.max_file_size`).
+    pub fn trace_max_file_size(&self) -> u64 {
+        self.inner.config.trace.max_file_size
+    }
+}
+
+/// Writes (`Some`) or removes (`None`) one record of the store's `admin` keyspace, and
+/// returns once it is durable.
+pub(crate) async fn save_admin(
+    store: &starling_store::Store,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+) -> Result<(), starling_store::StoreError> {
+    let writer = store.clone();
+    let ticket = tokio::task::spawn_blocking(move || {
+        let mut batch = writer.batch();
+        match value {
+            Some(value) => batch.put_admin(&key, &value),
+            None => batch.delete_admin(&key),
+        }
+        batch.commit()
+    })
+    .await
+    .map_err(|e| starling_store::StoreError::Io {
+        what: "writing an admin record",
+        path: std::path::PathBuf::new(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
+    let (tx, rx) = oneshot::channel();
+    store.when_durable(
+        ticket,
+        Box::new(move || {
+            let _ = tx.send(());
+        }),
+    );
+    let _ = rx.await;
+    Ok(())
 }
