@@ -4,9 +4,9 @@
 //! Cost when off: connections ask [`Tracer::is_on`] at each packet, one relaxed atomic load
 //! of the number of running traces; nothing else happens when it is 0. When traces run, the
 //! running set is an immutable snapshot ([`Active`], behind an `ArcSwap`) with a generation:
-//! a connection decides which client-id and address traces are its own once, and again only
-//! when the generation changed (the answer is cached in its `ClientInfo`, a bit per running
-//! trace); a PUBLISH's topic is matched against the few running topic filters. Lines go to
+//! a connection decides whether client-id or address traces cover it once, and again only
+//! when the generation changed (the answer is cached in its `ClientInfo`, [`TraceCache`]);
+//! a PUBLISH's topic is matched against the few running topic filters. Lines go to
 //! the writer task (`writer`) over a bounded channel, never blocking a connection.
 //!
 //! - `spec`: what a trace is, its checks and its stored record;
@@ -28,7 +28,7 @@ pub use table::{TraceInfo, TraceStatus};
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -75,7 +75,8 @@ pub(crate) struct Running {
 /// The running traces; bit `i` of a connection's mask is `traces[i]`.
 #[derive(Debug, Default)]
 pub(crate) struct Active {
-    pub(crate) generation: u64,
+    /// Bumped at each change (31 bits, wrapping: see [`TraceCache`]).
+    pub(crate) generation: u32,
     pub(crate) traces: Vec<Running>,
     /// Some trace is on a topic filter.
     pub(crate) topics: bool,
@@ -118,12 +119,17 @@ impl Active {
     }
 }
 
-/// A connection's cached answer: which running traces cover it, for which generation.
+/// A connection's cached answer to "does a client-id or address trace cover it?", for one
+/// generation of the running set: bit 31 the answer, bits 0 to 30 the generation (wrapping:
+/// a stale answer would need 2^31 changes of the set between two packets of a connection).
+/// Four bytes, which is what `ClientInfo` had to spare; a covered connection works out which
+/// traces per packet (its events are written anyway, which costs more).
 #[derive(Debug, Default)]
 pub struct TraceCache {
-    generation: AtomicU64,
-    mask: AtomicU64,
+    state: AtomicU32,
 }
+
+const COVERED: u32 = 1 << 31;
 
 /// The broker's traces: the running snapshot connections read, the table the API changes,
 /// the writer's channel.
@@ -219,15 +225,16 @@ impl Tracer {
         cache: Option<&TraceCache>,
         topic: Option<&str>,
     ) -> u64 {
-        let mut mask = match cache {
-            Some(cache) if cache.generation.load(Ordering::Relaxed) == active.generation => {
-                cache.mask.load(Ordering::Relaxed)
-            }
+        let mut mask = match cache.map(|c| c.state.load(Ordering::Relaxed)) {
+            // Decided for this generation: covered by none.
+            Some(state) if state == active.generation => 0,
             _ => {
                 let mask = active.connection_mask(client_id, ip);
                 if let Some(cache) = cache {
-                    cache.mask.store(mask, Ordering::Relaxed);
-                    cache.generation.store(active.generation, Ordering::Relaxed);
+                    let covered = if mask == 0 { 0 } else { COVERED };
+                    cache
+                        .state
+                        .store(active.generation | covered, Ordering::Relaxed);
                 }
                 mask
             }

@@ -193,7 +193,7 @@ impl Tracer {
                 }
             }
             let active = Active {
-                generation: self.active.load().generation + 1,
+                generation: (self.active.load().generation + 1) & !super::COVERED,
                 topics: traces
                     .iter()
                     .any(|t| matches!(t.target, TraceTarget::Topic(_))),
