@@ -118,6 +118,7 @@ impl TimeValue {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTraceBody {
     /// 1 to 64 letters, digits, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub(crate) name: String,
     /// `clientid`, `topic` or `ip_address`; the field of that name says what is traced.
     #[serde(rename = "type")]

@@ -52,14 +52,20 @@ struct Open {
     state: Arc<FileState>,
 }
 
-/// Runs the writer until the channel closes or the broker stops.
+/// Runs the writer until the channel closes; when the broker stops, the channel is closed
+/// and what it holds is written before the task ends.
 pub(crate) async fn run(mut rx: mpsc::Receiver<WriterMsg>, shutdown: CancellationToken) {
     let mut files: HashMap<u64, Open> = HashMap::new();
     let mut batch = Vec::with_capacity(256);
+    let mut closed = false;
     loop {
         let n = tokio::select! {
             n = rx.recv_many(&mut batch, 256) => n,
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled(), if !closed => {
+                rx.close();
+                closed = true;
+                continue;
+            }
         };
         if n == 0 {
             return;
