@@ -178,3 +178,38 @@ async fn an_address_trace_covers_every_client_from_it_and_survives_a_restart() {
     assert!(!publish.is_empty());
     assert!(lines.iter().all(|l| !l.contains("secret")));
 }
+
+#[tokio::test]
+async fn a_file_stops_growing_at_its_cap_and_the_trace_says_it_is_full() {
+    let broker = TestBroker::start_with(|c| {
+        c.trace.max_file_size = 1024;
+        c.trace.payload_max = 200;
+    })
+    .await;
+    let handle = broker.running().handle();
+    start(
+        &handle,
+        "cap",
+        TraceTarget::ClientId("big".into()),
+        PayloadEncode::Text,
+    )
+    .await;
+    let mut big = client(&broker, "big").await;
+    for _ in 0..10 {
+        big.publish("p", [b'x'; 500], QoS::AtLeastOnce, false).await;
+    }
+    let (bytes, size) = handle.read_trace("cap", 0, 1 << 20).await.expect("reads");
+    assert!(size <= 1024, "{size} bytes");
+    let text = String::from_utf8(bytes).expect("text");
+    // Whole lines only, each payload cut to 200 bytes.
+    assert!(text.ends_with('\n'), "{text}");
+    let publish = find(
+        &text.lines().map(str::to_owned).collect::<Vec<_>>(),
+        "in PUBLISH",
+    )
+    .to_owned();
+    assert!(publish.contains(&format!("payload=\"{}\" cut=true", "x".repeat(200))));
+    let listed = handle.traces().await;
+    assert!(listed[0].full, "{listed:?}");
+    assert_eq!(listed[0].dropped, 0);
+}
