@@ -343,6 +343,28 @@ async fn statistics_metrics_listeners_and_prometheus_agree_with_the_traffic() {
     let stats = api.call("GET", "/api/v5/stats", None, auth.clone()).await;
     assert_eq!(stats.body["connections.count"], 2);
     assert_eq!(stats.body["subscriptions.count"], 1);
+    assert_eq!(stats.body["topics.count"], 1);
+    let topics = api.call("GET", "/api/v5/topics", None, auth.clone()).await;
+    assert_eq!(topics.body["data"][0]["topic"], "m");
+    assert_eq!(topics.body["data"][0]["subscribers"], 1);
+    assert_eq!(topics.body["meta"]["count"], 1);
+    let one = api
+        .call("GET", "/api/v5/topics/m", None, auth.clone())
+        .await;
+    assert_eq!(one.body["topic"], "m");
+    let none = api
+        .call("GET", "/api/v5/topics/n%2F%2B", None, auth.clone())
+        .await;
+    assert_eq!(none.status, 404);
+    let bad = api
+        .call(
+            "GET",
+            "/api/v5/topics?match_topic=a/%2B",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
     let metrics = api.call("GET", "/api/v5/metrics", None, auth.clone()).await;
     assert_eq!(metrics.body["messages.qos1.received"], 1);
     assert!(metrics.body["messages.qos1.sent"].as_u64() >= Some(1));
@@ -529,4 +551,90 @@ async fn an_overload_raises_an_alarm_the_api_lists_while_active_and_after() {
         Some(1),
         "active alarms stay"
     );
+}
+
+#[tokio::test]
+async fn a_stopped_listener_refuses_new_clients_keeps_open_ones_and_starts_again() {
+    let api = Api::start(None).await;
+    let auth = Some(api.admin().await);
+    let listeners = api
+        .call("GET", "/api/v5/listeners", None, auth.clone())
+        .await;
+    assert_eq!(listeners.body[0]["id"], "tcp:default", "{}", listeners.text);
+    let mut kept = client(&api, "kept", None, true).await;
+    kept.subscribe("l/t", QoS::AtMostOnce).await;
+
+    let stopped = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/stop",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(stopped.body["running"], false);
+    let refused = tokio::net::TcpStream::connect(api.broker.addr()).await;
+    assert!(refused.is_err(), "a stopped listener's port is closed");
+    // The open connection still works: a publish through the API reaches it.
+    let published = api
+        .call(
+            "POST",
+            "/api/v5/publish",
+            Some(json!({"topic": "l/t", "payload": "still here"})),
+            auth.clone(),
+        )
+        .await;
+    assert!(published.status < 300, "{}", published.text);
+    kept.expect_next_publish_on("l/t").await;
+    // Stopping twice changes nothing.
+    let again = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/stop",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+
+    let started = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/start",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(started.body["running"], true);
+    let _new = client(&api, "new", None, true).await;
+    let restarted = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/restart",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(restarted.body["running"], true);
+    let _after = client(&api, "after-restart", None, true).await;
+
+    let unknown = api
+        .call("PUT", "/api/v5/listeners/tcp:nope/stop", None, auth.clone())
+        .await;
+    assert_eq!(unknown.status, 404);
+    let bad = api
+        .call(
+            "PUT",
+            "/api/v5/listeners/tcp:default/pause",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let one = api
+        .call("GET", "/api/v5/listeners/tcp:default", None, auth)
+        .await;
+    assert_eq!(one.body["running"], true);
 }

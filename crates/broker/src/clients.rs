@@ -181,6 +181,25 @@ pub struct SubscriptionFilter {
     pub share_group: Option<String>,
 }
 
+/// Which routes (distinct subscribed filters) a page of topics holds.
+#[derive(Debug, Clone, Default)]
+pub struct TopicFilterQuery {
+    /// This filter only (as the router holds it: `$share/g/t` is `t`).
+    pub topic: Option<String>,
+    /// Filters matching this topic name (wildcards in the filter apply).
+    pub match_topic: Option<String>,
+}
+
+/// One route: a filter someone subscribes to, and how many trie entries it has (clients,
+/// exclusive holders and share groups, each once).
+#[derive(Debug, Clone)]
+pub struct TopicRow {
+    /// The filter.
+    pub topic: String,
+    /// Entries on it.
+    pub subscribers: u32,
+}
+
 /// One retained message as listed.
 #[derive(Debug, Clone)]
 pub struct RetainedRow {

@@ -28,6 +28,9 @@ pub struct Stopped;
 /// A listener as the API shows it.
 #[derive(Debug, Clone)]
 pub struct ListenerInfo {
+    /// `<kind>:<name>` as EMQX names listeners (`tcp:default`): the configured name, else
+    /// `default` for the one unnamed listener of its kind, else its address.
+    pub id: String,
     /// Its name, or its kind and address.
     pub name: String,
     /// `tcp`, `tls`, `ws`, `wss` or `quic`.
@@ -36,6 +39,8 @@ pub struct ListenerInfo {
     pub addr: SocketAddr,
     /// The most connections it accepts at once.
     pub max_connections: u32,
+    /// Its state, and start and stop.
+    pub control: Arc<crate::ListenerControl>,
 }
 
 /// A message to publish through the API.
@@ -194,6 +199,11 @@ impl BrokerHandle {
         &self.inner.listeners
     }
 
+    /// The listener with this id ([`ListenerInfo::id`]).
+    pub fn listener(&self, id: &str) -> Option<&ListenerInfo> {
+        self.listeners().iter().find(|l| l.id == id)
+    }
+
     /// The store's sizes.
     pub fn store_stats(&self) -> starling_store::StoreStats {
         self.inner.store.stats()
@@ -258,6 +268,22 @@ impl BrokerHandle {
         filter: SubscriptionFilter,
     ) -> Result<Page<SubscriptionRow, (Arc<str>, String)>, Stopped> {
         self.ask(|reply| Query::Subscriptions {
+            after,
+            limit,
+            filter,
+            reply,
+        })
+        .await
+    }
+
+    /// A page of routes (distinct subscribed filters) after the filter `after`.
+    pub async fn topics(
+        &self,
+        after: Option<String>,
+        limit: usize,
+        filter: crate::clients::TopicFilterQuery,
+    ) -> Result<Page<crate::clients::TopicRow, String>, Stopped> {
+        self.ask(|reply| Query::Topics {
             after,
             limit,
             filter,

@@ -56,6 +56,7 @@ pub use bans::{BanError, Bans};
 pub use builtin::{BuiltinAccess, BuiltinError, BuiltinUser};
 use context::Context;
 pub use handle::{AdminRecords, BrokerHandle, ListenerInfo, PublishError, PublishRequest, Stopped};
+pub use listener::{ListenerControl, ListenerError};
 use metrics::Metrics;
 pub use modules::{ModuleChange, ModuleConfig, ModuleError, ModuleInfo, ModuleName};
 use router::{Router, RouterSettings};
@@ -290,13 +291,24 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             "listening for MQTT 3.1, 3.1.1 and 5.0"
         );
         local_addrs.push(addr);
+        let (control, orders) = listener::ListenerControl::new();
+        let control = Arc::new(control);
         listeners.push(ListenerInfo {
+            id: listener_id(config, &bound.listener.config),
             name: bound.listener.config.label(),
             kind: kind.as_str(),
             addr,
             max_connections: bound.listener.config.max_connections,
+            control: Arc::clone(&control),
         });
-        tasks.spawn(listener::run(bound, index, ctx.clone(), tasks.clone()));
+        tasks.spawn(listener::run(
+            bound,
+            index,
+            ctx.clone(),
+            tasks.clone(),
+            control,
+            orders,
+        ));
     }
     let reloadable = Arc::new(reloadable);
     tasks.spawn(listener::run_reload(
@@ -521,4 +533,25 @@ fn restore(
         elapsed_ms = recovered.elapsed.as_millis() as u64,
         "restored from the store"
     );
+}
+
+/// A listener's API id (see [`ListenerInfo::id`]).
+fn listener_id(config: &Config, listener: &starling_config::ListenerConfig) -> String {
+    let kind = listener.kind.as_str();
+    let name = match &listener.name {
+        Some(name) => name.clone(),
+        None => {
+            let unnamed = config
+                .listeners
+                .iter()
+                .filter(|l| l.kind == listener.kind && l.name.is_none())
+                .count();
+            if unnamed == 1 {
+                "default".to_owned()
+            } else {
+                listener.bind.to_string()
+            }
+        }
+    };
+    format!("{kind}:{name}")
 }

@@ -1,5 +1,9 @@
-//! Broker-wide counters: plain atomics shared by every task (no lock). `$SYS` topics and, later,
-//! the management API read them.
+//! Broker-wide counters: plain atomics shared by every task (no lock). `$SYS` topics and the
+//! management API read them through one table, [`entries`] (`metrics/table.rs`).
+
+mod table;
+
+pub use table::{entries, MetricEntry, MetricKind};
 
 use starling_net::NetCounters;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +34,8 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     /// Subscriptions currently held.
     pub subscriptions: AtomicU64,
+    /// Distinct topic filters subscribed to now (the routes `GET /api/v5/topics` lists).
+    pub topics: AtomicU64,
     /// Retained messages currently stored.
     pub retained: AtomicU64,
     /// Delayed messages waiting.

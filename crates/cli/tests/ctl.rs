@@ -181,6 +181,21 @@ async fn the_default_password_must_change_before_anything_else() {
     let listeners = json(&api.admin(&["--json", "listeners"]).await);
     assert_eq!(listeners[0]["type"], "tcp");
     assert!(ok(&api.admin(&["listeners"]).await).starts_with("ID "));
+    let stopped = ok(&api.admin(&["listeners", "stop", "tcp:default"]).await);
+    assert!(stopped.contains("stopped"), "{stopped}");
+    assert!(
+        tokio::net::TcpStream::connect(api.broker.addr())
+            .await
+            .is_err(),
+        "the port is closed"
+    );
+    let after = json(&api.admin(&["--json", "listeners", "list"]).await);
+    assert_eq!(after[0]["running"], false);
+    ok(&api.admin(&["listeners", "start", "tcp:default"]).await);
+    ok(&api.admin(&["listeners", "restart", "tcp:default"]).await);
+    let back = json(&api.admin(&["--json", "listeners"]).await);
+    assert_eq!(back[0]["running"], true);
+    fails(&api.admin(&["listeners", "stop", "tcp:none"]).await, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,6 +251,11 @@ async fn clients_are_listed_shown_kicked_and_discarded() {
             .await,
     );
     assert_eq!(subs["data"][0]["topic"], "s/#");
+    let topics = ok(&api.admin(&["topics", "--match-topic", "s/1"]).await);
+    assert!(
+        topics.contains("TOPIC") && topics.contains("s/#"),
+        "{topics}"
+    );
 
     assert!(ok(&api.admin(&["clients", "kick", "ctl-sensor"]).await).contains("kicked out"));
     sensor

@@ -17,6 +17,7 @@ pub(crate) mod page;
 pub(crate) mod publish;
 pub(crate) mod retained;
 pub(crate) mod subscriptions;
+pub(crate) mod topics;
 pub(crate) mod trace;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -116,6 +117,8 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(node::stats))
         .routes(routes!(node::metrics))
         .routes(routes!(node::listeners))
+        .routes(routes!(node::listener))
+        .routes(routes!(node::listener_action))
         .routes(routes!(node::prometheus))
         .routes(routes!(alarms::list, alarms::clear))
         .routes(routes!(clients::list))
@@ -123,6 +126,8 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(clients::kick))
         .routes(routes!(clients::subscriptions))
         .routes(routes!(subscriptions::list))
+        .routes(routes!(topics::list))
+        .routes(routes!(topics::get))
         .routes(routes!(retained::list))
         .routes(routes!(retained::get, retained::delete))
         .routes(routes!(publish::publish))

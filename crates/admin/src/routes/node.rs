@@ -1,261 +1,27 @@
 //! The node: health, information, statistics, metrics, listeners.
 //!
-//! Statistics (gauges) and metrics (counters) are one list ([`entries`]) under EMQX's names
-//! (`connections.count`, `messages.qos1.received`, ...), so the JSON routes and the Prometheus
-//! route (`starling_` + the name with `_` for `.`) never disagree.
+//! Statistics (gauges) and metrics (counters) come from the broker's one table
+//! ([`starling_broker::metrics::entries`], EMQX's names: `connections.count`,
+//! `messages.qos1.received`, ...), the same one `$SYS` publishes, so the JSON routes, the
+//! Prometheus route (`starling_` + the name with `_` for `.`) and `$SYS` never disagree.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use starling_broker::metrics::Metrics;
+use starling_broker::metrics::{entries, MetricKind, Metrics};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{Path, Query};
 use crate::state::Shared;
 
-/// A gauge (a level now) or a counter (a total since start).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Goes up and down.
-    Gauge,
-    /// Only goes up.
-    Counter,
-}
-
-/// Every statistic and metric: (name, kind, help, value).
-pub(crate) fn entries(m: &Metrics) -> Vec<(&'static str, Kind, &'static str, u64)> {
-    use Kind::{Counter as C, Gauge as G};
-    let g = |c: &AtomicU64| Metrics::get(c);
-    vec![
-        (
-            "connections.count",
-            G,
-            "connections open now",
-            g(&m.connections),
-        ),
-        (
-            "live_connections.count",
-            G,
-            "connections open now",
-            g(&m.connections),
-        ),
-        (
-            "sessions.count",
-            G,
-            "sessions, connected or not",
-            g(&m.sessions),
-        ),
-        (
-            "sessions.offline.count",
-            G,
-            "sessions without a connection",
-            g(&m.sessions_offline),
-        ),
-        (
-            "subscriptions.count",
-            G,
-            "subscriptions held",
-            g(&m.subscriptions),
-        ),
-        ("retained.count", G, "retained messages", g(&m.retained)),
-        (
-            "retained.bytes",
-            G,
-            "bytes of retained messages",
-            g(&m.retained_bytes),
-        ),
-        (
-            "delayed.count",
-            G,
-            "delayed messages waiting",
-            g(&m.delayed),
-        ),
-        (
-            "queued.count",
-            G,
-            "deliveries queued in the store for persistent sessions",
-            g(&m.stored_messages),
-        ),
-        (
-            "overload.active",
-            G,
-            "1 while the broker is overloaded",
-            g(&m.overload_active),
-        ),
-        (
-            "client.connected",
-            C,
-            "connections accepted since start",
-            g(&m.connections_total),
-        ),
-        (
-            "client.connack.refused",
-            C,
-            "connections refused at CONNECT",
-            g(&m.connections_refused),
-        ),
-        (
-            "client.auth.failure",
-            C,
-            "failed logins",
-            g(&m.auth_failures),
-        ),
-        (
-            "client.banned",
-            C,
-            "connections refused as banned",
-            g(&m.banned_refused),
-        ),
-        (
-            "client.flapping.banned",
-            C,
-            "client ids banned for flapping",
-            g(&m.flapping_bans),
-        ),
-        (
-            "messages.received",
-            C,
-            "PUBLISH packets from clients",
-            g(&m.messages_received),
-        ),
-        (
-            "messages.sent",
-            C,
-            "PUBLISH packets to clients",
-            g(&m.messages_sent),
-        ),
-        (
-            "messages.qos0.received",
-            C,
-            "QoS 0 PUBLISH packets from clients",
-            g(&m.messages_received_qos[0]),
-        ),
-        (
-            "messages.qos1.received",
-            C,
-            "QoS 1 PUBLISH packets from clients",
-            g(&m.messages_received_qos[1]),
-        ),
-        (
-            "messages.qos2.received",
-            C,
-            "QoS 2 PUBLISH packets from clients",
-            g(&m.messages_received_qos[2]),
-        ),
-        (
-            "messages.qos0.sent",
-            C,
-            "QoS 0 PUBLISH packets to clients",
-            g(&m.messages_sent_qos[0]),
-        ),
-        (
-            "messages.qos1.sent",
-            C,
-            "QoS 1 PUBLISH packets to clients",
-            g(&m.messages_sent_qos[1]),
-        ),
-        (
-            "messages.qos2.sent",
-            C,
-            "QoS 2 PUBLISH packets to clients",
-            g(&m.messages_sent_qos[2]),
-        ),
-        (
-            "messages.dropped",
-            C,
-            "messages dropped, every reason",
-            g(&m.messages_dropped),
-        ),
-        (
-            "messages.dropped.store_full",
-            C,
-            "deliveries dropped at a stored session's cap",
-            g(&m.stored_dropped),
-        ),
-        (
-            "messages.dropped.overload",
-            C,
-            "QoS 0 deliveries shed while overloaded",
-            g(&m.overload_shed),
-        ),
-        (
-            "messages.dropped.acl_denied",
-            C,
-            "deliveries an ACL refused",
-            g(&m.acl_denied_delivery),
-        ),
-        (
-            "messages.spilled",
-            C,
-            "deliveries spilled to the store from a full queue",
-            g(&m.stored_spills),
-        ),
-        (
-            "authorization.deny.publish",
-            C,
-            "PUBLISHes an ACL refused",
-            g(&m.acl_denied_publish),
-        ),
-        (
-            "authorization.deny.subscribe",
-            C,
-            "subscriptions an ACL refused",
-            g(&m.acl_denied_subscribe),
-        ),
-        (
-            "bytes.received",
-            C,
-            "bytes read from clients",
-            g(&m.bytes_received),
-        ),
-        (
-            "bytes.sent",
-            C,
-            "bytes written to clients",
-            g(&m.bytes_sent),
-        ),
-        (
-            "delivery.send_timeout",
-            C,
-            "connections closed because writes made no progress",
-            g(&m.send_timeouts),
-        ),
-        (
-            "store.errors",
-            C,
-            "store writes that failed",
-            g(&m.store_errors),
-        ),
-        (
-            "store.set_aside.records",
-            C,
-            "damaged store records set aside at start",
-            g(&m.store_records_set_aside),
-        ),
-        (
-            "overload.alarms",
-            C,
-            "times the broker became overloaded",
-            g(&m.overload_alarms),
-        ),
-        (
-            "overload.refused",
-            C,
-            "connections refused while overloaded",
-            g(&m.overload_refused),
-        ),
-    ]
-}
-
-fn pick(state: &Shared, kind: Kind) -> BTreeMap<&'static str, u64> {
+fn pick(state: &Shared, kind: MetricKind) -> BTreeMap<String, u64> {
     entries(state.handle.metrics())
         .into_iter()
-        .filter(|e| e.1 == kind)
-        .map(|(name, _, _, value)| (name, value))
+        .filter(|e| e.kind == kind)
+        .map(|e| (e.name.into_owned(), e.value))
         .collect()
 }
 
@@ -366,17 +132,15 @@ pub(crate) async fn node(
 /// Statistics: what the broker holds now (`connections.count`, `sessions.count`, ...).
 #[utoipa::path(get, path = "/api/v5/stats", tag = "node",
     responses((status = 200, body = BTreeMap<String, u64>)))]
-pub(crate) async fn stats(State(state): State<Shared>) -> axum::Json<BTreeMap<&'static str, u64>> {
-    axum::Json(pick(&state, Kind::Gauge))
+pub(crate) async fn stats(State(state): State<Shared>) -> axum::Json<BTreeMap<String, u64>> {
+    axum::Json(pick(&state, MetricKind::Gauge))
 }
 
 /// Metrics: totals since start (messages and bytes in, out and dropped, by reason and QoS).
 #[utoipa::path(get, path = "/api/v5/metrics", tag = "node",
     responses((status = 200, body = BTreeMap<String, u64>)))]
-pub(crate) async fn metrics(
-    State(state): State<Shared>,
-) -> axum::Json<BTreeMap<&'static str, u64>> {
-    axum::Json(pick(&state, Kind::Counter))
+pub(crate) async fn metrics(State(state): State<Shared>) -> axum::Json<BTreeMap<String, u64>> {
+    axum::Json(pick(&state, MetricKind::Counter))
 }
 
 /// A listener.
@@ -397,24 +161,84 @@ pub(crate) struct ListenerView {
     pub(crate) max_connections: u32,
 }
 
+fn listener_view(l: &starling_broker::ListenerInfo) -> ListenerView {
+    ListenerView {
+        id: l.id.clone(),
+        kind: l.kind,
+        name: l.name.clone(),
+        bind: l.addr.to_string(),
+        running: l.control.running(),
+        max_connections: l.max_connections,
+    }
+}
+
 /// The listeners.
 #[utoipa::path(get, path = "/api/v5/listeners", tag = "node",
     responses((status = 200, body = Vec<ListenerView>)))]
 pub(crate) async fn listeners(State(state): State<Shared>) -> axum::Json<Vec<ListenerView>> {
-    let out = state
+    axum::Json(state.handle.listeners().iter().map(listener_view).collect())
+}
+
+/// One listener.
+#[utoipa::path(get, path = "/api/v5/listeners/{id}", tag = "node",
+    params(("id" = String, Path, description = "`<type>:<name>`, e.g. `tcp:default`")),
+    responses((status = 200, body = ListenerView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn listener(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ListenerView>, ApiError> {
+    let l = state
         .handle
-        .listeners()
-        .iter()
-        .map(|l| ListenerView {
-            id: format!("{}:{}", l.kind, l.name),
-            kind: l.kind,
-            name: l.name.clone(),
-            bind: l.addr.to_string(),
-            running: true,
-            max_connections: l.max_connections,
-        })
-        .collect();
-    axum::Json(out)
+        .listener(&id)
+        .ok_or_else(|| ApiError::not_found(format!("listener {id:?}")))?;
+    Ok(axum::Json(listener_view(l)))
+}
+
+/// What to do with a listener.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ListenerAction {
+    /// Accept connections again (a TCP listener binds its address anew).
+    Start,
+    /// Stop accepting; open connections stay.
+    Stop,
+    /// Stop, then start.
+    Restart,
+}
+
+/// Starts, stops or restarts a listener (EMQX's `PUT /listeners/{id}/{action}`). Connections
+/// already open are not closed by a stop; new ones are refused until a start.
+#[utoipa::path(put, path = "/api/v5/listeners/{id}/{action}", tag = "node",
+    params(("id" = String, Path, description = "`<type>:<name>`, e.g. `tcp:default`"),
+           ("action" = ListenerAction, Path, description = "start, stop or restart")),
+    responses((status = 200, body = ListenerView), (status = 404, body = ErrorBody),
+               (status = 503, description = "the address could not be bound again, or the broker is stopping", body = ErrorBody)))]
+pub(crate) async fn listener_action(
+    State(state): State<Shared>,
+    Path((id, action)): Path<(String, ListenerAction)>,
+) -> Result<axum::Json<ListenerView>, ApiError> {
+    let l = state
+        .handle
+        .listener(&id)
+        .ok_or_else(|| ApiError::not_found(format!("listener {id:?}")))?;
+    let control = &l.control;
+    let result = match action {
+        ListenerAction::Start => control.start().await.map(drop),
+        ListenerAction::Stop => control.stop().await.map(drop),
+        ListenerAction::Restart => match control.stop().await {
+            Ok(_) => control.start().await.map(drop),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => Ok(axum::Json(listener_view(l))),
+        Err(e @ starling_broker::ListenerError::Start(_)) => {
+            Err(ApiError::Unavailable(e.to_string()))
+        }
+        Err(starling_broker::ListenerError::Stopped) => {
+            Err(ApiError::from(starling_broker::Stopped))
+        }
+    }
 }
 
 /// The metrics in Prometheus' text format (no login when `prometheus.public`).
@@ -423,11 +247,12 @@ pub(crate) async fn listeners(State(state): State<Shared>) -> axum::Json<Vec<Lis
 pub(crate) async fn prometheus(State(state): State<Shared>) -> impl IntoResponse {
     let mut out = String::with_capacity(8 * 1024);
     let node = state.handle.node();
-    for (name, kind, help, value) in entries(state.handle.metrics()) {
-        let metric = format!("starling_{}", name.replace('.', "_"));
-        let kind = match kind {
-            Kind::Gauge => "gauge",
-            Kind::Counter => "counter",
+    for e in entries(state.handle.metrics()) {
+        let (help, value) = (e.help, e.value);
+        let metric = format!("starling_{}", e.name.replace('.', "_"));
+        let kind = match e.kind {
+            MetricKind::Gauge => "gauge",
+            MetricKind::Counter => "counter",
         };
         out.push_str(&format!(
             "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric}{{node=\"{node}\"}} {value}\n"

@@ -8,6 +8,7 @@
 //! state (tens of kilobytes for TLS and WebSocket together) is gone with its task.
 
 use super::bind::Listener;
+use super::control::Order;
 use super::upgrade;
 use crate::admission::{AcceptRate, Slot};
 use crate::connection;
@@ -17,19 +18,29 @@ use starling_config::ListenerKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-/// Runs one TCP listener (number `index` of the configuration's) until shutdown. Its open
-/// connections are counted in `ctx.admission`; a connection gives its slot back when its
-/// socket closes.
+/// Why an accept loop returned.
+pub(super) enum Exit {
+    /// The broker is stopping.
+    Shutdown,
+    /// A stop order: the socket is closed (dropped with the loop); answer once it is.
+    Stopped(oneshot::Sender<()>),
+}
+
+/// Runs one TCP listener (number `index` of the configuration's) until shutdown or a stop
+/// order. Its open connections are counted in `ctx.admission`; a connection gives its slot
+/// back when its socket closes.
 pub(super) async fn run(
     socket: TcpListener,
-    listener: Arc<Listener>,
+    listener: &Arc<Listener>,
     index: usize,
-    ctx: Arc<Context>,
-    tasks: TaskTracker,
-) {
+    ctx: &Arc<Context>,
+    tasks: &TaskTracker,
+    orders: &mut mpsc::Receiver<Order>,
+) -> Exit {
     let config = &listener.config;
     let mut rate = config
         .max_connection_rate
@@ -40,13 +51,21 @@ pub(super) async fn run(
             // Over the rate, wait (the kernel's backlog holds the callers) rather than refuse.
             while let Err(wait) = rate.take(crate::clock::now()) {
                 tokio::select! {
-                    () = ctx.shutdown.cancelled() => return,
+                    () = ctx.shutdown.cancelled() => return Exit::Shutdown,
                     () = tokio::time::sleep(wait) => {}
                 }
             }
         }
         let accepted = tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
+            () = ctx.shutdown.cancelled() => return Exit::Shutdown,
+            order = orders.recv() => match order {
+                Some(Order::Stop(done)) => return Exit::Stopped(done),
+                Some(Order::Start(done)) => {
+                    let _ = done.send(Ok(()));
+                    continue;
+                }
+                None => return Exit::Shutdown,
+            },
             accepted = socket.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -72,7 +91,7 @@ pub(super) async fn run(
             tasks.spawn(task);
             continue;
         }
-        let Some(slot) = admit(&ctx, &listener, index, peer) else {
+        let Some(slot) = admit(ctx, listener, index, peer) else {
             continue;
         };
         if direct {

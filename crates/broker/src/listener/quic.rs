@@ -4,6 +4,7 @@
 
 use super::accept::admit;
 use super::bind::Listener;
+use super::control::{ListenerControl, Order};
 use super::upgrade::{bounded, identity, timed_out};
 use crate::admission::AcceptRate;
 use crate::connection;
@@ -13,17 +14,23 @@ use starling_net::rustls::pki_types::CertificateDer;
 use starling_net::tls::PeerNames;
 use starling_net::NetCounters;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
-use tracing::debug;
+use tracing::{debug, info};
 
-/// Runs one QUIC listener until shutdown.
+/// Runs one QUIC listener until shutdown. A stop order takes the endpoint's server
+/// configuration away (new connections are refused by QUIC itself) and a start puts it back;
+/// connections that arrive while stopped (a certificate reload can put a configuration back)
+/// are refused here too.
 pub(super) async fn run(
     endpoint: quinn::Endpoint,
     listener: Arc<Listener>,
     index: usize,
     ctx: Arc<Context>,
     tasks: TaskTracker,
+    control: Arc<ListenerControl>,
+    mut orders: mpsc::Receiver<Order>,
 ) {
     let mut rate = listener
         .config
@@ -40,9 +47,17 @@ pub(super) async fn run(
         }
         let incoming = tokio::select! {
             () = ctx.shutdown.cancelled() => break,
+            order = orders.recv() => {
+                obey(order, &endpoint, &listener, &control);
+                continue;
+            }
             incoming = endpoint.accept() => incoming,
         };
         let Some(incoming) = incoming else { break };
+        if !control.running() {
+            incoming.refuse();
+            continue;
+        }
         let peer = incoming.remote_address();
         let Some(slot) = admit(&ctx, &listener, index, peer) else {
             incoming.refuse();
@@ -81,4 +96,38 @@ pub(super) async fn run(
         });
     }
     // Connections still open get closed by their tasks (DISCONNECT 0x8B first, for 5.0).
+}
+
+/// Carries out a start or stop order on a QUIC endpoint.
+fn obey(
+    order: Option<Order>,
+    endpoint: &quinn::Endpoint,
+    listener: &Listener,
+    control: &ListenerControl,
+) {
+    match order {
+        None => {}
+        Some(Order::Stop(done)) => {
+            endpoint.set_server_config(None);
+            control.set_running(false);
+            info!(listener = %listener.label, "listener stopped; open connections stay");
+            let _ = done.send(());
+        }
+        Some(Order::Start(done)) => {
+            let Some(tls) = &listener.tls else {
+                unreachable!("a QUIC listener always has TLS settings");
+            };
+            match starling_net::quic::server_config(tls) {
+                Ok(config) => {
+                    endpoint.set_server_config(Some(config));
+                    control.set_running(true);
+                    info!(listener = %listener.label, "listener started");
+                    let _ = done.send(Ok(()));
+                }
+                Err(error) => {
+                    let _ = done.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
 }

@@ -498,6 +498,7 @@ impl Router {
 
     pub(crate) fn update_gauges(&self) {
         Metrics::set(&self.metrics.subscriptions, self.subs.len() as u64);
+        Metrics::set(&self.metrics.topics, self.subs.topics() as u64);
         Metrics::set(&self.metrics.retained, self.retained.len() as u64);
         Metrics::set(&self.metrics.retained_bytes, self.retained.bytes() as u64);
         Metrics::set(&self.metrics.delayed, self.delayed.len() as u64);

@@ -1,5 +1,5 @@
-//! Management queries (the admin API): pages of clients, subscriptions and retained messages,
-//! one client, removing a retained message, discarding a session.
+//! Management queries (the admin API): pages of clients, subscriptions, routes (topics) and
+//! retained messages, one client, removing a retained message, discarding a session.
 //!
 //! Every query is bounded: it walks at most [`SCAN_LIMIT`] entries from its cursor (the
 //! sessions' `BTreeMap` by client id, or the retained tree in topic order) and returns at
@@ -10,7 +10,7 @@ use super::subscriptions::Subscriptions;
 use super::Router;
 use crate::clients::{
     ClientFilter, ClientInfo, ClientRow, Page, RetainedRow, SubscriptionFilter, SubscriptionRow,
-    MAX_PAGE, SCAN_LIMIT,
+    TopicFilterQuery, TopicRow, MAX_PAGE, SCAN_LIMIT,
 };
 use starling_topic::{SubscriptionTarget, TopicFilter, TopicName};
 use std::ops::{Bound, ControlFlow};
@@ -39,6 +39,13 @@ pub(crate) enum Query {
         limit: usize,
         filter: SubscriptionFilter,
         reply: oneshot::Sender<Page<SubscriptionRow, (Arc<str>, String)>>,
+    },
+    /// Routes (distinct subscribed filters) after the filter `after`, in filter order.
+    Topics {
+        after: Option<String>,
+        limit: usize,
+        filter: TopicFilterQuery,
+        reply: oneshot::Sender<Page<TopicRow, String>>,
     },
     /// Retained messages matching `filter` after the topic `after`, in topic order.
     Retained {
@@ -108,6 +115,14 @@ impl Router {
                 reply,
             } => {
                 let _ = reply.send(self.subscriptions_page(after, limit, &filter));
+            }
+            Query::Topics {
+                after,
+                limit,
+                filter,
+                reply,
+            } => {
+                let _ = reply.send(self.topics_page(after.as_deref(), limit, &filter));
             }
             Query::Retained {
                 after,
@@ -237,6 +252,61 @@ impl Router {
             }
         }
         Page { items, next: None }
+    }
+
+    fn topics_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: &TopicFilterQuery,
+    ) -> Page<TopicRow, String> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let row = |f: &TopicFilter, n: &u32| TopicRow {
+            topic: f.as_str().to_owned(),
+            subscribers: *n,
+        };
+        let routes = &self.subs.routes;
+        if let Some(topic) = filter.topic.as_deref() {
+            let items = TopicFilter::new(topic)
+                .ok()
+                .and_then(|f| routes.get_key_value(&f))
+                .filter(|(f, _)| after.is_none_or(|a| f.as_str() > a))
+                .map(|(f, n)| row(f, n))
+                .into_iter()
+                .collect();
+            return Page { items, next: None };
+        }
+        let match_topic = filter
+            .match_topic
+            .as_deref()
+            .and_then(|t| TopicName::new(t).ok());
+        if filter.match_topic.is_some() && match_topic.is_none() {
+            return Page {
+                items: Vec::new(),
+                next: None,
+            };
+        }
+        // Filters are ordered by their text; a cursor is the last one looked at.
+        let start = match after.map(TopicFilter::new) {
+            Some(Ok(f)) => Bound::Excluded(f),
+            Some(Err(_)) | None => Bound::Unbounded,
+        };
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut scanned = 0;
+        let mut range = routes.range((start, Bound::Unbounded)).peekable();
+        for (f, n) in range.by_ref() {
+            scanned += 1;
+            last = Some(f.as_str().to_owned());
+            if match_topic.as_ref().is_none_or(|t| f.matches(t)) {
+                items.push(row(f, n));
+            }
+            if items.len() == limit || scanned == SCAN_LIMIT {
+                break;
+            }
+        }
+        let next = range.peek().is_some().then_some(last).flatten();
+        Page { items, next }
     }
 
     fn retained_page(

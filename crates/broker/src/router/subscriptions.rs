@@ -3,6 +3,10 @@
 //! subscription is one trie entry per (group, filter) whose members live in a [`SharedGroup`];
 //! exclusive subscriptions record their holder.
 //!
+//! Beside them, `routes` counts the trie entries per filter, in filter order: the routing
+//! table `GET /api/v5/topics` pages through (EMQX's "topics"), which the hash-keyed trie
+//! cannot walk in order.
+//!
 //! Keys are typed: a client's plain and exclusive subscriptions on the same filter are two
 //! entries ([`SubKey::Client`], [`SubKey::Exclusive`]), so removing one never leaves the other
 //! half-removed, and a share group is named by its [`SharedTag`] (group and filter), not by a
@@ -12,7 +16,7 @@ use super::shared::{Member, SharedGroup};
 use starling_codec::SubscriptionOptions;
 use starling_core::SharedTag;
 use starling_topic::{SubscriptionTarget, SubscriptionTrie, TopicFilter};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Who a trie entry delivers to.
@@ -49,6 +53,8 @@ pub(crate) struct Subscriptions {
     pub(crate) groups: HashMap<Arc<SharedTag>, SharedGroup>,
     exclusive: HashMap<TopicFilter, Arc<str>>,
     clients: HashMap<Arc<str>, BTreeSet<SubscriptionTarget>>,
+    /// Trie entries per filter (a share group counts once), in filter order.
+    pub(crate) routes: BTreeMap<TopicFilter, u32>,
     count: usize,
     /// Subscriptions one client may hold; 0 is no limit.
     max_per_client: usize,
@@ -83,8 +89,7 @@ impl Subscriptions {
         };
         match target {
             SubscriptionTarget::Plain(filter) => {
-                self.trie
-                    .insert(filter, SubKey::Client(client_id.clone()), sub);
+                self.route_insert(filter, SubKey::Client(client_id.clone()), sub);
             }
             SubscriptionTarget::Exclusive(filter) => {
                 match self.exclusive.get(filter) {
@@ -94,8 +99,7 @@ impl Subscriptions {
                     _ => {}
                 }
                 self.exclusive.insert(filter.clone(), client_id.clone());
-                self.trie
-                    .insert(filter, SubKey::Exclusive(client_id.clone()), sub);
+                self.route_insert(filter, SubKey::Exclusive(client_id.clone()), sub);
             }
             SubscriptionTarget::Shared { group, filter } => {
                 let tag = Arc::new(SharedTag {
@@ -112,7 +116,7 @@ impl Subscriptions {
                     .entry(tag.clone())
                     .or_insert_with(|| SharedGroup::new(tag.clone()));
                 shared.upsert(member);
-                self.trie.insert(filter, SubKey::Group(tag), sub);
+                self.route_insert(filter, SubKey::Group(tag), sub);
             }
         }
         if !exists {
@@ -159,11 +163,10 @@ impl Subscriptions {
     fn remove_target(&mut self, client_id: &Arc<str>, target: &SubscriptionTarget) {
         match target {
             SubscriptionTarget::Plain(filter) => {
-                self.trie.remove(filter, &SubKey::Client(client_id.clone()));
+                self.route_remove(filter, &SubKey::Client(client_id.clone()));
             }
             SubscriptionTarget::Exclusive(filter) => {
-                self.trie
-                    .remove(filter, &SubKey::Exclusive(client_id.clone()));
+                self.route_remove(filter, &SubKey::Exclusive(client_id.clone()));
                 if self.exclusive.get(filter) == Some(client_id) {
                     self.exclusive.remove(filter);
                 }
@@ -177,12 +180,37 @@ impl Subscriptions {
                     members.remove(client_id);
                     if members.members.is_empty() {
                         if let Some((key, _)) = self.groups.remove_entry(&tag) {
-                            self.trie.remove(filter, &SubKey::Group(key));
+                            self.route_remove(filter, &SubKey::Group(key));
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Inserts into the trie, counting a new entry in `routes`.
+    fn route_insert(&mut self, filter: &TopicFilter, key: SubKey, sub: ClientSub) {
+        if self.trie.insert(filter, key, sub).is_none() {
+            *self.routes.entry(filter.clone()).or_insert(0) += 1;
+        }
+    }
+
+    /// Removes from the trie, and from `routes` with its last entry.
+    fn route_remove(&mut self, filter: &TopicFilter, key: &SubKey) {
+        if self.trie.remove(filter, key).is_none() {
+            return;
+        }
+        if let Some(n) = self.routes.get_mut(filter) {
+            *n -= 1;
+            if *n == 0 {
+                self.routes.remove(filter);
+            }
+        }
+    }
+
+    /// Number of distinct filters subscribed to.
+    pub(crate) fn topics(&self) -> usize {
+        self.routes.len()
     }
 
     /// Number of subscriptions (client, target) held.

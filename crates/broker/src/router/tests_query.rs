@@ -4,10 +4,10 @@
 use super::command::{RouterCmd, SessionControl};
 use super::query::Query;
 use super::tests::{connect, drain, message, offline, router, settings, subscribe};
-use crate::clients::{ClientFilter, Page, SubscriptionFilter, SCAN_LIMIT};
+use crate::clients::{ClientFilter, Page, SubscriptionFilter, TopicFilterQuery, SCAN_LIMIT};
 use crate::mailbox::SessionMsg;
 use starling_codec::QoS;
-use starling_topic::TopicFilter;
+use starling_topic::{SubscriptionTarget, TopicFilter};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::oneshot;
@@ -193,6 +193,76 @@ fn subscriptions_page_across_clients_and_filter_by_topic_match() {
     });
     assert_eq!(shared.items.len(), 1);
     assert_eq!(shared.items[0].filter, "y");
+}
+
+#[test]
+fn topics_list_each_subscribed_filter_once_in_order_and_leave_with_the_last_subscriber() {
+    let now = SystemTime::UNIX_EPOCH;
+    let mut r = router(settings());
+    let _a = connect(&mut r, "a", 1, true, now);
+    let _b = connect(&mut r, "b", 2, true, now);
+    subscribe(&mut r, "a", &["x/1", "x/+", "$share/g/y"], 0, now);
+    subscribe(
+        &mut r,
+        "b",
+        &["x/1", "$share/g/y", "$share/h/y", "z"],
+        0,
+        now,
+    );
+    let topics = |r: &mut super::Router, filter: TopicFilterQuery| {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = ask(r, now, |reply| Query::Topics {
+                after: after.clone(),
+                limit: 2,
+                filter: filter.clone(),
+                reply,
+            });
+            seen.extend(
+                page.items
+                    .iter()
+                    .map(|t| format!("{}:{}", t.topic, t.subscribers)),
+            );
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break seen,
+            }
+        }
+    };
+    // x/1 has two clients; y has two groups (g's two members count once).
+    assert_eq!(
+        topics(&mut r, TopicFilterQuery::default()),
+        ["x/+:1", "x/1:2", "y:2", "z:1"]
+    );
+    let matching = TopicFilterQuery {
+        match_topic: Some("x/1".into()),
+        ..TopicFilterQuery::default()
+    };
+    assert_eq!(topics(&mut r, matching), ["x/+:1", "x/1:2"]);
+    let one = TopicFilterQuery {
+        topic: Some("y".into()),
+        ..TopicFilterQuery::default()
+    };
+    assert_eq!(topics(&mut r, one), ["y:2"]);
+    r.handle(
+        RouterCmd::Unsubscribe {
+            client_id: Arc::from("b"),
+            packet_id: starling_codec::PacketId::new(9).expect("id"),
+            filters: vec![Ok(SubscriptionTarget::parse(
+                "z",
+                &starling_topic::TopicLimits::default(),
+            )
+            .expect("filter"))],
+        },
+        now,
+    );
+    assert_eq!(
+        topics(&mut r, TopicFilterQuery::default()),
+        ["x/+:1", "x/1:2", "y:2"]
+    );
+    r.update_gauges();
+    assert_eq!(crate::metrics::Metrics::get(&r.metrics.topics), 3);
 }
 
 #[test]

@@ -5,8 +5,9 @@
 //! A command group is a module named for what it manages, holding its clap arguments and
 //! its requests, and joins `ApiCommand` and `dispatch` when its API routes exist:
 //!
-//! - `node`: `status`, `listeners`, `stats`, `metrics`;
+//! - `node`: `status`, `listeners [start|stop|restart ID]`, `stats`, `metrics`;
 //! - `clients`: `clients list|show|kick|discard`; `subscriptions`: `subscriptions`;
+//!   `topics`: `topics`;
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
 //! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
 //!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
@@ -32,6 +33,7 @@ mod publish;
 mod retained;
 mod subscriptions;
 mod table;
+mod topics;
 mod trace;
 
 use clap::{Args, Subcommand};
@@ -145,13 +147,15 @@ enum CtlCommand {
 enum ApiCommand {
     /// Whether the broker runs; with credentials, its node (version, uptime, memory, load).
     Status,
-    /// The listeners and their state.
-    Listeners,
+    /// The listeners and their state; `listeners start|stop|restart ID`.
+    Listeners(node::ListenersArgs),
     /// Connected clients and offline sessions.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
     /// Subscriptions, filtered.
     Subscriptions(subscriptions::SubscriptionArgs),
+    /// Topics: one row per distinct subscribed filter (the routes).
+    Topics(topics::TopicArgs),
     /// Retained messages.
     #[command(subcommand)]
     Retained(retained::RetainedCommand),
@@ -215,11 +219,12 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
     use ApiCommand as C;
     match command {
         C::Status => node::status(api, out),
-        C::Listeners => node::listeners(api, out),
+        C::Listeners(l) => node::listeners(api, &l, out),
         C::Stats => node::counters(api, "/api/v5/stats", out),
         C::Metrics => node::counters(api, "/api/v5/metrics", out),
         C::Clients(c) => clients::run(api, c, out),
         C::Subscriptions(s) => subscriptions::run(api, &s, out),
+        C::Topics(t) => topics::run(api, &t, out),
         C::Retained(r) => retained::run(api, r, out),
         C::Banned(b) => banned::run(api, b, out),
         C::Publish(p) => publish::run(api, &p, out),

@@ -81,8 +81,52 @@ fn bytes(v: &Value) -> String {
     }
 }
 
-/// `listeners`: `GET /api/v5/listeners`.
-pub(crate) fn listeners(api: &Api, out: Output) -> CtlResult<()> {
+/// `listeners [list|start ID|stop ID|restart ID]`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListenersArgs {
+    #[command(subcommand)]
+    action: Option<ListenerAction>,
+}
+
+/// What `listeners` does; nothing: list them.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum ListenerAction {
+    /// The listeners and their state (the default).
+    List,
+    /// Accept connections again (a TCP listener binds its address anew).
+    Start {
+        /// `<type>:<name>`, as `listeners` shows it (`tcp:default`).
+        id: String,
+    },
+    /// Stop accepting new connections; open ones stay.
+    Stop {
+        /// `<type>:<name>`, as `listeners` shows it (`tcp:default`).
+        id: String,
+    },
+    /// Stop, then start.
+    Restart {
+        /// `<type>:<name>`, as `listeners` shows it (`tcp:default`).
+        id: String,
+    },
+}
+
+/// `listeners`: `GET /api/v5/listeners`, or `PUT /api/v5/listeners/{id}/{action}`.
+pub(crate) fn listeners(api: &Api, args: &ListenersArgs, out: Output) -> CtlResult<()> {
+    let (id, verb, done) = match &args.action {
+        None | Some(ListenerAction::List) => return list_listeners(api, out),
+        Some(ListenerAction::Start { id }) => (id, "start", "started"),
+        Some(ListenerAction::Stop { id }) => (id, "stop", "stopped"),
+        Some(ListenerAction::Restart { id }) => (id, "restart", "restarted"),
+    };
+    let path = format!("/api/v5/listeners/{}/{verb}", super::client::encode(id));
+    let answer = api.put(&path, &serde_json::Value::Null)?;
+    if out.json {
+        return out.raw(&answer);
+    }
+    out.done(&format!("listener {id} {done}"))
+}
+
+fn list_listeners(api: &Api, out: Output) -> CtlResult<()> {
     const COLUMNS: &[Column] = &[
         ("ID", |v| text(&v["id"])),
         ("TYPE", |v| text(&v["type"])),
