@@ -98,6 +98,58 @@ def test_a_new_user_logs_in_changes_the_password_and_manages_clients(broker):
     c.close()
 
 
+def test_a_trace_on_a_paho_client_records_its_packets(broker):
+    api = admin_session(broker)
+    url = base(broker)
+    client_id = unique("traced")
+    started = api.post(url + "/api/v5/trace", json={
+        "name": "e2e-trace", "type": "clientid", "clientid": client_id,
+        "payload_encode": "text"}, timeout=10)
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "running"
+
+    c = Client(broker, mqtt.MQTTv5, client_id)
+    c.subscribe("trace/e2e/#", qos=1)
+    c.publish("trace/e2e/a", b"hello trace", qos=1)  # waits for its PUBACK
+    c.wait_messages(1, "trace/e2e/a")
+    # Its PUBACK for the delivery went before this PUBLISH: the sentinel's PUBACK proves the
+    # broker read both.
+    c.publish("trace/e2e/sentinel", b"", qos=1)
+
+    listed = api.get(url + "/api/v5/trace", timeout=10).json()
+    assert [t["name"] for t in listed] == ["e2e-trace"]
+    assert listed[0]["clientid"] == client_id
+    stopped = api.put(url + "/api/v5/trace/e2e-trace/stop", timeout=10)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] == "stopped"
+    log = api.get(url + "/api/v5/trace/e2e-trace/download", timeout=10)
+    assert log.status_code == 200
+    assert log.headers["content-type"].startswith("text/plain")
+    assert "attachment" in log.headers["content-disposition"]
+    lines = log.text.splitlines()
+
+    def line(*words):
+        found = [l for l in lines if all(w in l for w in words)]
+        assert found, f"no line with {words} in:\n{log.text}"
+        return found[0]
+
+    assert line(" in CONNECT", "proto=5.0").split(" ")[1].startswith(client_id + "@127.0.0.1:")
+    assert "reason=0x00" in line(" out CONNACK")
+    line(" in SUBSCRIBE", '"trace/e2e/#" qos=1')
+    line(" out SUBACK", "reasons=[0x01]")
+    line(" in PUBLISH", 'topic="trace/e2e/a" qos=1', 'payload="hello trace"')
+    line(" out PUBACK")
+    line(" out PUBLISH", 'topic="trace/e2e/a"', 'payload="hello trace"')
+    line(" in PUBACK")
+    line(" in PUBLISH", 'topic="trace/e2e/sentinel"')
+    # One RFC 3339 UTC time per line, first.
+    assert all(l.split(" ")[0].endswith("Z") for l in lines), log.text
+    c.close()
+
+    assert api.delete(url + "/api/v5/trace/e2e-trace", timeout=10).status_code == 204
+    assert api.get(url + "/api/v5/trace/e2e-trace/download", timeout=10).status_code == 404
+
+
 def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(broker):
     api = admin_session(broker)
     url = base(broker)

@@ -74,6 +74,8 @@ pub struct ClientInfo {
     pub connected_at_ms: u64,
     /// Its traffic.
     pub counters: ClientCounters,
+    /// Which running traces cover it (`crate::trace`), decided once per set of traces.
+    pub trace: crate::trace::TraceCache,
 }
 
 /// Which clients a page holds. Empty fields match everything.

@@ -38,6 +38,8 @@ pub(crate) struct Context {
     pub(crate) flapping: Option<crate::flapping::Flapping>,
     /// Set while the broker is overloaded: new connections are refused.
     pub(crate) overloaded: Arc<crate::overload::OverloadFlag>,
+    /// Traces (`crate::trace`): one atomic load per packet when none runs.
+    pub(crate) tracer: Arc<crate::trace::Tracer>,
 }
 
 impl Context {
@@ -51,6 +53,7 @@ impl Context {
         auth: Arc<starling_auth::Auth>,
     ) -> Self {
         Self {
+            tracer: Arc::new(crate::trace::Tracer::idle(Arc::clone(&limits))),
             admission: Admission::new(listeners),
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits,
@@ -84,6 +87,12 @@ impl Context {
         self.overloaded = overloaded;
         self.bans = bans;
         self.flapping = flapping.map(crate::flapping::Flapping::new);
+        self
+    }
+
+    /// Connections report to `tracer`.
+    pub(crate) fn with_tracer(mut self, tracer: Arc<crate::trace::Tracer>) -> Self {
+        self.tracer = tracer;
         self
     }
 

@@ -91,6 +91,7 @@ struct Inner {
     admin_records: Mutex<Option<AdminRecords>>,
     limits: Arc<starling_core::ServerLimits>,
     modules: Arc<crate::modules::Modules>,
+    tracer: Arc<crate::trace::Tracer>,
 }
 
 /// A running broker, as its management sees it. Clones share everything.
@@ -120,6 +121,7 @@ pub(crate) struct HandleParts {
     pub(crate) admin_records: AdminRecords,
     pub(crate) limits: Arc<starling_core::ServerLimits>,
     pub(crate) modules: Arc<crate::modules::Modules>,
+    pub(crate) tracer: Arc<crate::trace::Tracer>,
 }
 
 impl BrokerHandle {
@@ -140,6 +142,7 @@ impl BrokerHandle {
                 admin_records: Mutex::new(Some(parts.admin_records)),
                 limits: parts.limits,
                 modules: parts.modules,
+                tracer: parts.tracer,
             }),
         }
     }
@@ -222,7 +225,7 @@ impl BrokerHandle {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
     ) -> Result<(), starling_store::StoreError> {
-        write_admin(&self.inner.store, key, value).await
+        save_admin(&self.inner.store, key, value).await
     }
 
     async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, Stopped> {
@@ -396,11 +399,53 @@ impl BrokerHandle {
         let router = &self.inner.router;
         self.inner.modules.set(module, change, router).await
     }
+    /// Starts a trace (waiting, when its start is to come); stored, so it survives a
+    /// restart.
+    pub async fn start_trace(
+        &self,
+        new: crate::NewTrace,
+    ) -> Result<crate::TraceInfo, crate::TraceError> {
+        self.inner.tracer.start(new).await
+    }
+
+    /// Every trace, by name.
+    pub async fn traces(&self) -> Vec<crate::TraceInfo> {
+        self.inner.tracer.list().await
+    }
+
+    /// Stops a trace now, once every event sent to it is written.
+    pub async fn stop_trace(&self, name: &str) -> Result<crate::TraceInfo, crate::TraceError> {
+        self.inner.tracer.stop(name).await
+    }
+
+    /// Deletes a trace and its file (`None`: every trace).
+    pub async fn delete_trace(&self, name: Option<&str>) -> Result<(), crate::TraceError> {
+        match name {
+            Some(name) => self.inner.tracer.delete(name).await,
+            None => self.inner.tracer.delete_all().await,
+        }
+    }
+
+    /// Up to `bytes` of a trace's file from `position`, with everything queued before
+    /// written first; and the file's size.
+    pub async fn read_trace(
+        &self,
+        name: &str,
+        position: u64,
+        bytes: usize,
+    ) -> Result<(Vec<u8>, u64), crate::TraceError> {
+        self.inner.tracer.read(name, position, bytes).await
+    }
+
+    /// The longest a trace's file grows (`trace.max_file_size`).
+    pub fn trace_max_file_size(&self) -> u64 {
+        self.inner.config.trace.max_file_size
+    }
 }
 
-/// Writes (`Some`) or removes (`None`) a record of the `admin` keyspace, off the runtime, and
+/// Writes (`Some`) or removes (`None`) one record of the store's `admin` keyspace, and
 /// returns once it is durable.
-pub(crate) async fn write_admin(
+pub(crate) async fn save_admin(
     store: &starling_store::Store,
     key: Vec<u8>,
     value: Option<Vec<u8>>,

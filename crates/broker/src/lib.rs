@@ -26,6 +26,8 @@
 //! - [`metrics`]: atomic counters.
 //! - [`BrokerHandle`] (`handle`): what the management API reaches the broker through;
 //!   [`clients`]: who each connection is, and the shapes of the API's pages.
+//! - `trace`: traces of a client id, address or topic written to files (through
+//!   [`BrokerHandle`]).
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
 mod access;
@@ -48,6 +50,7 @@ mod modules;
 mod overload;
 mod router;
 mod sys;
+mod trace;
 
 pub use bans::{BanError, Bans};
 pub use builtin::{BuiltinAccess, BuiltinError, BuiltinUser};
@@ -67,6 +70,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+pub use trace::{
+    check_name as check_trace_name, NewTrace, PayloadEncode, TraceCache, TraceError, TraceInfo,
+    TraceStatus, TraceTarget,
+};
 use tracing::{info, warn};
 
 /// Capacity of the router's inbox shared by all connections (back-pressure on publishers).
@@ -190,7 +197,10 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
     };
     let bans = Arc::new(Bans::new(config.max_bans, Some(store.clone())));
     bans.restore(std::mem::take(&mut recovered.banned), clock::wall(&limits));
-    let admin_records = std::mem::take(&mut recovered.admin);
+    let (trace_records, admin_records): (AdminRecords, AdminRecords) =
+        std::mem::take(&mut recovered.admin)
+            .into_iter()
+            .partition(|(key, _)| key.starts_with(trace::RECORD_PREFIX.as_bytes()));
     let builtin = Arc::new(BuiltinAccess::new(&auth.builtin, store.clone()));
     builtin.restore(
         std::mem::take(&mut recovered.auth_users),
@@ -208,6 +218,16 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         shutdown.clone(),
         limits.clock,
     ));
+    let (tracer, trace_rx) = trace::Tracer::new(
+        config.trace,
+        &config.node.data_dir,
+        Some(store.clone()),
+        Arc::clone(&limits),
+    );
+    let tracer = Arc::new(tracer);
+    tracer
+        .spawn(trace_rx, trace_records, shutdown.clone(), &tasks)
+        .await;
     let ctx = Arc::new(
         Context::new(
             limits,
@@ -219,7 +239,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             Arc::clone(&auth),
         )
         .with_store(store.clone())
-        .with_protection(Arc::clone(&bans), config.flapping, Arc::clone(&overloaded)),
+        .with_protection(Arc::clone(&bans), config.flapping, Arc::clone(&overloaded))
+        .with_tracer(Arc::clone(&tracer)),
     );
     tasks.spawn({
         let ctx = ctx.clone();
@@ -317,6 +338,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
             module_rules,
             store.clone(),
         )),
+        tracer,
     });
     Ok(RunningBroker {
         handle,

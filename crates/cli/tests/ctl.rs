@@ -520,3 +520,56 @@ async fn modules_are_listed_shown_and_switched() {
     );
     fails(&api.admin(&["modules", "enable", "nope"]).await, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_started_listed_downloaded_stopped_and_deleted() {
+    let api = Api::ready().await;
+    ok(&api
+        .admin(&[
+            "trace",
+            "start",
+            "dev-t",
+            "--clientid",
+            "dev",
+            "--duration",
+            "5m",
+        ])
+        .await);
+    let table = ok(&api.admin(&["trace", "list"]).await);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("dev-t"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("clientid") && row.contains("dev") && row.contains("running"),
+        "{row}"
+    );
+    // A duplicate is refused (409: exit 1); a start without a target is a usage error.
+    fails(
+        &api.admin(&["trace", "start", "dev-t", "--topic", "a/#"])
+            .await,
+        1,
+    );
+    fails(&api.admin(&["trace", "start", "x"]).await, 2);
+
+    let mut dev = client(&api, "dev", "u").await;
+    dev.publish("a/b", b"traced", QoS::AtLeastOnce, false).await;
+    let stopped = json(&api.admin(&["--json", "trace", "stop", "dev-t"]).await);
+    assert_eq!(stopped["status"], "stopped");
+    let file = ok(&api.admin(&["trace", "download", "dev-t"]).await);
+    assert!(file.contains("in CONNECT"), "{file}");
+    assert!(file.contains("payload=\"traced\""), "{file}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out.log");
+    let path_arg = path.to_str().expect("utf-8 path");
+    ok(&api
+        .admin(&["trace", "download", "dev-t", "-o", path_arg])
+        .await);
+    assert_eq!(std::fs::read_to_string(&path).expect("written"), file);
+    let listed = json(&api.admin(&["--json", "trace", "list"]).await);
+    assert_eq!(listed[0]["status"], "stopped");
+
+    ok(&api.admin(&["trace", "delete", "dev-t"]).await);
+    fails(&api.admin(&["trace", "stop", "dev-t"]).await, 4);
+    fails(&api.admin(&["trace", "download", "dev-t"]).await, 4);
+}

@@ -23,6 +23,7 @@
 //! - `api`: `[api]` and `[prometheus]`, the management API;
 //! - `modules`: `[[topic_rewrite]]` and `[[auto_subscribe]]`, the rules of the two modules
 //!   that have them, and their checks (shared with the API);
+//! - `trace`: `[trace]`, the bounds of traces started through the API;
 //! - `error`: [`ConfigError`].
 
 mod api;
@@ -32,6 +33,7 @@ mod model;
 mod modules;
 mod protection;
 mod raw;
+mod trace;
 mod validate;
 
 pub use api::{ApiConfig, RawApi, RawPrometheus};
@@ -57,6 +59,7 @@ pub use raw::{
     RawConfig, RawDelayed, RawDurability, RawListener, RawLog, RawMqtt, RawNode, RawRetain,
     RawSession, RawShared, RawSys, RawTls, RawWs,
 };
+pub use trace::{RawTrace, TraceConfig, MAX_TRACES};
 pub use validate::MAX_PACKET_SIZE;
 
 /// Parses and validates a whole configuration file; `origin` (usually the file name) prefixes syntax errors.

@@ -43,6 +43,8 @@ pub struct Config {
     pub api: crate::api::ApiConfig,
     /// The topic rewrite and auto-subscribe rules.
     pub modules: crate::modules::ModulesConfig,
+    /// The bounds of traces.
+    pub trace: crate::trace::TraceConfig,
 }
 
 /// `[durability]`: when the store's writes are forced to the disk, and so what a power cut

@@ -53,6 +53,8 @@ pub struct RawConfig {
     pub topic_rewrite: Vec<crate::modules::RewriteRule>,
     /// `[[auto_subscribe]]`: topics every client is subscribed to at connect.
     pub auto_subscribe: Vec<crate::modules::AutoSubscribeTopic>,
+    /// `[trace]`: the bounds of traces.
+    pub trace: crate::trace::RawTrace,
 }
 
 impl Default for RawConfig {
@@ -77,6 +79,7 @@ impl Default for RawConfig {
             prometheus: crate::api::RawPrometheus::default(),
             topic_rewrite: Vec::new(),
             auto_subscribe: Vec::new(),
+            trace: crate::trace::RawTrace::default(),
         }
     }
 }

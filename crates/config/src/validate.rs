@@ -46,6 +46,7 @@ impl RawConfig {
             overload: crate::protection::overload(self.overload)?,
             api: crate::api::validate(self.api, self.prometheus)?,
             modules: crate::modules::validate(self.topic_rewrite, self.auto_subscribe)?,
+            trace: crate::trace::validate(self.trace)?,
         })
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod publish;
 pub(crate) mod retained;
 pub(crate) mod subscriptions;
 pub(crate) mod topics;
+pub(crate) mod trace;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
@@ -152,6 +153,11 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
             builtin::update_rule,
             builtin::delete_rule
         ))
+        .routes(routes!(trace::list, trace::create, trace::clear))
+        .routes(routes!(trace::stop))
+        .routes(routes!(trace::delete))
+        .routes(routes!(trace::download))
+        .routes(routes!(trace::log))
         .split_for_parts();
     // After the routes are in: a modifier in `#[openapi]` would see no paths yet.
     Secured.modify(&mut doc);

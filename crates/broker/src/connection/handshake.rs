@@ -96,18 +96,23 @@ where
         Ok(neg) => neg,
         Err(reason) => {
             debug!(%reason, "CONNECT refused");
-            return refuse(transport, reason, version, ctx).await;
+            let traced = (connect.client_id.as_str(), peer);
+            crate::trace::connect(ctx, traced.0, peer, &connect);
+            return refuse(transport, reason, version, ctx, traced).await;
         }
     };
+    crate::trace::connect(ctx, &neg.client_id, peer, &connect);
+    let client_id_now = neg.client_id.clone();
+    let traced = (&*client_id_now, peer);
     if ctx.overloaded.is_active() {
         crate::metrics::Metrics::add(&ctx.metrics.overload_refused, 1);
         debug!(%peer, "overloaded: CONNECT refused");
-        return refuse(transport, ReasonCode::ServerBusy, version, ctx).await;
+        return refuse(transport, ReasonCode::ServerBusy, version, ctx, traced).await;
     }
     let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
     if let Some(reason) = crate::access::banned(ctx, &neg.client_id, username.as_deref(), peer) {
         debug!(%peer, reason, "banned client refused");
-        return refuse(transport, ReasonCode::Banned, version, ctx).await;
+        return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
     }
     let credentials = Credentials {
         client_id: neg.client_id.to_string(),
@@ -118,7 +123,7 @@ where
     };
     let authenticated = match crate::access::authenticate(ctx, credentials, peer).await {
         Ok(authenticated) => authenticated,
-        Err(reason) => return refuse(transport, reason, version, ctx).await,
+        Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
     };
     let (expires_at, claims, superuser) =
         authenticated.map_or((None, None, false), |a| (a.expires_at, a.acl, a.superuser));
@@ -135,7 +140,7 @@ where
         if !access.may_publish(&target) {
             debug!(topic = target.as_str(), "will refused by the ACL");
             crate::metrics::Metrics::add(&ctx.metrics.acl_denied_publish, 1);
-            return refuse(transport, ReasonCode::NotAuthorized, version, ctx).await;
+            return refuse(transport, ReasonCode::NotAuthorized, version, ctx, traced).await;
         }
     }
     // A 5.0 client that sent no id learns the one its certificate gave it.
@@ -172,6 +177,7 @@ where
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
         counters: crate::clients::ClientCounters::default(),
+        trace: crate::trace::TraceCache::default(),
     });
     transport.set_client(Arc::clone(&info));
     let registering = takeover::Registering {
@@ -201,7 +207,9 @@ where
         "client connected"
     );
     connack.session_present = session_present;
-    transport.queue(&Packet::ConnAck(connack), version, &ctx.metrics);
+    let connack = Packet::ConnAck(connack);
+    crate::trace::connack(ctx, &client_id_now, peer, &connack);
+    transport.queue(&connack, version, &ctx.metrics);
     transport.set_protocol(version, ctx.limits.max_packet_size);
     let mut channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
     if let Some(access) = access {
@@ -222,8 +230,10 @@ async fn refuse<S: Stream, T>(
     reason: ReasonCode,
     version: ProtocolVersion,
     ctx: &Context,
+    (client_id, peer): (&str, SocketAddr),
 ) -> Option<T> {
     let refusal = Packet::ConnAck(connack_refused(reason));
+    crate::trace::connack(ctx, client_id, peer, &refusal);
     transport.queue(&refusal, version, &ctx.metrics);
     transport.close(&ctx.metrics, ctx.close_timeout()).await;
     None

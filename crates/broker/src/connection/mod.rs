@@ -172,6 +172,13 @@ async fn finish<S: Stream + 'static>(ended: Ended, conn: Accepted<S>, ctx: Arc<C
         mut inbox,
     } = conn;
     let conn_id = transport.conn_id();
+    let why = match &ended {
+        Ended::ClientDisconnect => "by the client's DISCONNECT",
+        Ended::Lost => "lost or closed by the server",
+        Ended::Takeover(..) => "taken over by another connection",
+        Ended::Shutdown => "the broker shuts down",
+    };
+    crate::trace::closed(ctx, transport.client(), why);
     let (mut session, will, expiry) = channel.into_parts();
     let client_id = session.client_id.clone();
     // Whoever holds the session next reads its inflight window from the store.

@@ -72,6 +72,11 @@ impl<S: Stream> Transport<S> {
         self.client.as_ref().map_or(0, |c| c.conn_id)
     }
 
+    /// Who the client is, once CONNECT was accepted.
+    pub(crate) fn client(&self) -> Option<&ClientInfo> {
+        self.client.as_deref()
+    }
+
     /// Counts a PUBLISH read from the client in its own counters.
     pub(crate) fn count_publish_in(&self) {
         if let Some(client) = &self.client {

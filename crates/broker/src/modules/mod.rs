@@ -387,7 +387,7 @@ impl Modules {
             },
         };
         let value = serde_json::to_vec(&record).map_err(|e| ModuleError::Store(e.to_string()))?;
-        crate::handle::write_admin(&self.store, stored::key(info.name), Some(value))
+        crate::handle::save_admin(&self.store, stored::key(info.name), Some(value))
             .await
             .map_err(|e| ModuleError::Store(e.to_string()))
     }

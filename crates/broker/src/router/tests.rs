@@ -102,6 +102,7 @@ pub(super) fn info(id: &str) -> Arc<crate::clients::ClientInfo> {
         expiry_interval: 0,
         connected_at_ms: 0,
         counters: crate::clients::ClientCounters::default(),
+        trace: crate::trace::TraceCache::default(),
     })
 }
 

@@ -276,6 +276,20 @@ impl Channel {
         &self.session
     }
 
+    /// The topic a topic alias stands for: one the client set up (`inbound`), or one set up
+    /// towards it (for traces, which show the topic of a PUBLISH that carries only an alias).
+    pub fn alias_topic(&self, alias: u16, inbound: bool) -> Option<&str> {
+        let rare = self.rare.as_ref()?;
+        if inbound {
+            rare.inbound.get(&alias).map(|t| &**t)
+        } else {
+            rare.outbound
+                .iter()
+                .find(|(_, a)| **a == alias)
+                .map(|(t, _)| &**t)
+        }
+    }
+
     /// True once the channel has produced a `Close` effect.
     pub fn is_closed(&self) -> bool {
         self.closed

@@ -16,6 +16,7 @@ use crate::connection::transport::{Stream, Transport};
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
+use crate::trace::Direction;
 use starling_core::{Channel, CloseReason, Effect, SessionWrite};
 use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -62,6 +63,7 @@ where
     for effect in effects {
         let cmd = match effect {
             Effect::Send(packet) => {
+                crate::trace::packet(ctx, transport.client(), channel, Direction::Out, &packet);
                 transport.queue(&packet, version, &ctx.metrics);
                 continue;
             }
@@ -227,6 +229,7 @@ pub(super) fn release_held<S: Stream>(
     let version = channel.version();
     for effect in channel.take_effects() {
         if let Effect::Send(packet) = effect {
+            crate::trace::packet(ctx, transport.client(), channel, Direction::Out, &packet);
             transport.queue(&packet, version, &ctx.metrics);
         }
     }

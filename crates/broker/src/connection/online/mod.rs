@@ -16,6 +16,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::{RouterCmd, SessionControl};
+use crate::trace::Direction;
 use starling_codec::{Packet, ReasonCode};
 use starling_core::{Channel, ServerLimits};
 use std::future::Future;
@@ -382,6 +383,7 @@ where
                 Metrics::add(&ctx.metrics.messages_received_qos[publish.qos as usize], 1);
                 transport.count_publish_in();
             }
+            crate::trace::packet(ctx, transport.client(), channel, Direction::In, &packet);
             channel.handle_packet(packet, clock::now());
             Ok(true)
         }

@@ -141,6 +141,25 @@ impl Api {
         self.send(Method::Delete, path, None)
     }
 
+    /// `GET path`, for an answer that is text rather than JSON (a trace's file).
+    pub(crate) fn get_text(&self, path: &str) -> CtlResult<String> {
+        let url = format!("{}{}", self.base, path);
+        let auth = self.authorization.as_deref().map(String::as_str);
+        let sent = with_auth(self.agent.get(&url), auth).call();
+        let mut response = sent.map_err(|e| self.unreachable(&e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|e| self.unreachable(&e))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        Err(self.refusal(status, &text, path))
+    }
+
     /// One request; the answer's JSON (`Null` when it has no body).
     fn send(&self, method: Method, path: &str, body: Option<&str>) -> CtlResult<Value> {
         let url = format!("{}{}", self.base, path);

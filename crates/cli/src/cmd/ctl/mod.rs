@@ -12,6 +12,7 @@
 //! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
 //!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
 //! - `modules`: `modules list|show|enable|disable`;
+//! - `trace`: `trace start|stop|list|delete|download`;
 //! - `accounts`: dashboard `users list|add|delete`, `api-keys list|add|delete`,
 //!   `change-password`;
 //! - `client`: the HTTP client, login and logout, errors from answers; `page`: `--limit`,
@@ -33,6 +34,7 @@ mod retained;
 mod subscriptions;
 mod table;
 mod topics;
+mod trace;
 
 use clap::{Args, Subcommand};
 use std::fmt;
@@ -54,7 +56,7 @@ Exit codes:
      password must be changed first, or ctl could not finish on its side (a prompt, stdout)
   2  bad command line
   3  the API cannot be reached or failed (connection refused, timeout, HTTP 5xx)
-  4  not found (HTTP 404: no such client, retained message, ban, account or key)";
+  4  not found (HTTP 404: no such client, retained message, ban, account, key or trace)";
 
 /// `starling ctl`.
 #[derive(Args, Debug)]
@@ -183,6 +185,9 @@ enum ApiCommand {
     Acl(access::AclCommand),
     /// Alarms, active and past.
     Alarms,
+    /// Traces: a client id's, address's or topic filter's events written to a file.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
 }
 
 /// Runs one ctl command; the exit code says how it went.
@@ -229,6 +234,7 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
         C::Auth(a) => access::auth(api, a, out),
         C::Acl(a) => access::acl(api, a, out),
         C::Alarms => node::alarms(api, out),
+        C::Trace(t) => trace::run(api, t, out),
     }
 }
 
