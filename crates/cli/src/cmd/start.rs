@@ -47,6 +47,10 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Signals are taken before anything starts: a SIGTERM that arrives while the store is
+        // recovering or the admin account is being hashed is held, and shuts down gracefully
+        // once the broker is up, instead of killing the process with the default action.
+        let signals = Signals::install()?;
         let broker = starling_broker::start(&config).await?;
         if config.api.enabled {
             // The API stops with the broker: it shares the broker's shutdown token.
@@ -61,7 +65,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         );
         let token = broker.shutdown_token();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             info!("shutting down");
             token.cancel();
         });
@@ -71,14 +75,25 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// SIGINT and SIGTERM, registered with the runtime.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
