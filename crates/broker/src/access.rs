@@ -149,7 +149,7 @@ pub(crate) async fn authenticate(
 /// Closes the connection when its credentials expire (a token's `exp`): a small task that
 /// sleeps until then and orders the session out, a no-op if it has gone already.
 pub(crate) fn close_at_expiry(ctx: &Context, at: std::time::SystemTime, mailbox: WeakMailbox) {
-    let deadline = ctx.limits.clock.instant(at);
+    let deadline = ctx.limits.load().clock.instant(at);
     let shutdown = ctx.shutdown.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -168,7 +168,7 @@ pub(crate) fn banned(
     username: Option<&str>,
     peer: SocketAddr,
 ) -> Option<String> {
-    let now = crate::clock::wall(&ctx.limits);
+    let now = crate::clock::wall(&ctx.limits.load());
     let reason = ctx.bans.check(client_id, username, peer.ip(), now)?;
     Metrics::add(&ctx.metrics.banned_refused, 1);
     Some(reason)
@@ -183,7 +183,7 @@ pub(crate) fn disconnected(ctx: &Context, client_id: &str) {
     let Some((count, flapping)) = flapping.disconnected(client_id, crate::clock::now()) else {
         return;
     };
-    let now = crate::clock::wall(&ctx.limits);
+    let now = crate::clock::wall(&ctx.limits.load());
     let reason = format!(
         "flapping: {count} disconnects within {}",
         humantime_secs(flapping.window)

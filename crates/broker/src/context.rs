@@ -4,6 +4,7 @@ use crate::admission::Admission;
 use crate::keepalive::KeepAliveTimer;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
+use arc_swap::ArcSwap;
 use starling_core::ServerLimits;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 /// Shared by all connection tasks (cloned as an `Arc`).
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub(crate) limits: Arc<ServerLimits>,
+    /// The limits new connections negotiate with; swapped by a live configuration change
+    /// (`crate::live_config`), read once per CONNECT. Shared with the handle.
+    pub(crate) limits: Arc<ArcSwap<ServerLimits>>,
     pub(crate) router: mpsc::Sender<RouterCmd>,
     pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the broker shuts down.
@@ -56,7 +59,7 @@ impl Context {
             tracer: Arc::new(crate::trace::Tracer::idle(Arc::clone(&limits))),
             admission: Admission::new(listeners),
             connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
-            limits,
+            limits: Arc::new(ArcSwap::new(limits)),
             router,
             metrics,
             shutdown,
@@ -98,7 +101,7 @@ impl Context {
 
     /// How long closing a connection may wait for its last writes.
     pub(crate) fn close_timeout(&self) -> Duration {
-        self.limits.send_timeout
+        self.limits.load().send_timeout
     }
 
     /// A fresh connection id.

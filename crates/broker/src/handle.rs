@@ -89,9 +89,12 @@ struct Inner {
     listeners: Vec<ListenerInfo>,
     config: Arc<Config>,
     admin_records: Mutex<Option<AdminRecords>>,
-    limits: Arc<starling_core::ServerLimits>,
+    /// The limits connections negotiate with, shared with every connection's context.
+    limits: Arc<arc_swap::ArcSwap<starling_core::ServerLimits>>,
     modules: Arc<crate::modules::Modules>,
     tracer: Arc<crate::trace::Tracer>,
+    /// Set once the binary attaches the configuration's sources (`crate::live_config`).
+    live_config: std::sync::OnceLock<crate::live_config::LiveConfig>,
 }
 
 /// A running broker, as its management sees it. Clones share everything.
@@ -119,14 +122,14 @@ pub(crate) struct HandleParts {
     pub(crate) listeners: Vec<ListenerInfo>,
     pub(crate) config: Arc<Config>,
     pub(crate) admin_records: AdminRecords,
-    pub(crate) limits: Arc<starling_core::ServerLimits>,
+    pub(crate) limits: Arc<arc_swap::ArcSwap<starling_core::ServerLimits>>,
     pub(crate) modules: Arc<crate::modules::Modules>,
     pub(crate) tracer: Arc<crate::trace::Tracer>,
 }
 
 impl BrokerHandle {
     pub(crate) fn new(parts: HandleParts) -> Self {
-        let started = crate::clock::wall(&parts.limits);
+        let started = crate::clock::wall(&parts.limits.load());
         Self {
             inner: Arc::new(Inner {
                 node: parts.config.node.name.clone(),
@@ -143,8 +146,22 @@ impl BrokerHandle {
                 limits: parts.limits,
                 modules: parts.modules,
                 tracer: parts.tracer,
+                live_config: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    pub(crate) fn live_config_cell(&self) -> &std::sync::OnceLock<crate::live_config::LiveConfig> {
+        &self.inner.live_config
+    }
+
+    /// Puts the limits of `config` that connections read at CONNECT in force for new
+    /// connections; what the router and the running connections hold stays.
+    pub(crate) fn swap_limits(&self, config: &Config) {
+        let current = self.inner.limits.load_full();
+        self.inner
+            .limits
+            .store(Arc::new(crate::limits::live_from_config(&current, config)));
     }
 
     /// The node's name.
@@ -166,7 +183,7 @@ impl BrokerHandle {
 
     /// The broker's wall time (tokio's clock, so paused-time tests move it).
     pub fn now(&self) -> SystemTime {
-        crate::clock::wall(&self.inner.limits)
+        crate::clock::wall(&self.inner.limits.load())
     }
 
     /// The broker's counters.

@@ -44,6 +44,7 @@ mod handle;
 mod keepalive;
 mod limits;
 mod listener;
+mod live_config;
 mod mailbox;
 pub mod metrics;
 mod modules;
@@ -57,6 +58,10 @@ pub use builtin::{BuiltinAccess, BuiltinError, BuiltinUser};
 use context::Context;
 pub use handle::{AdminRecords, BrokerHandle, ListenerInfo, PublishError, PublishRequest, Stopped};
 pub use listener::{ListenerControl, ListenerError};
+pub use live_config::{
+    config_roots, load_config, overrides_path, ConfigChange, ConfigChangeError, ConfigSource,
+    LoadedConfig,
+};
 use metrics::Metrics;
 pub use modules::{ModuleChange, ModuleConfig, ModuleError, ModuleInfo, ModuleName};
 use router::{Router, RouterSettings};
@@ -264,7 +269,7 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         let sys = sys::run(
             config.node.name.clone(),
             interval,
-            Arc::clone(&ctx.limits.switches),
+            Arc::clone(&ctx.limits.load().switches),
             metrics.clone(),
             router_tx,
             shutdown.clone(),
@@ -333,8 +338,8 @@ pub async fn start(config: &Config) -> Result<RunningBroker, StartError> {
         limits: Arc::clone(&ctx.limits),
         modules: Arc::new(modules::Modules::new(
             config,
-            Arc::clone(&ctx.limits.switches),
-            ctx.limits.topic,
+            Arc::clone(&ctx.limits.load().switches),
+            ctx.limits.load().topic,
             module_rules,
             store.clone(),
         )),

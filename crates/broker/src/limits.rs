@@ -54,3 +54,24 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         },
     }
 }
+
+/// The limits of `config` that a connection reads when it connects, on top of `current`: the
+/// clock, the module switches, the topic and queue limits (which the router holds too), the
+/// inflight window, the session expiry cap, the subscription cap and the auth behaviour stay as
+/// the broker started with them (see `starling_config::keys::LIVE_KEYS`).
+pub(crate) fn live_from_config(current: &ServerLimits, config: &Config) -> ServerLimits {
+    let fresh = from_config(config);
+    ServerLimits {
+        clock: current.clock,
+        switches: std::sync::Arc::clone(&current.switches),
+        topic: current.topic,
+        queue: current.queue,
+        max_inflight: current.max_inflight,
+        max_session_expiry: current.max_session_expiry,
+        max_subscriptions: current.max_subscriptions,
+        deny_disconnects: current.deny_disconnects,
+        max_pending_answers: current.max_pending_answers,
+        acks_wait_for_router: current.acks_wait_for_router,
+        ..fresh
+    }
+}

@@ -1,9 +1,10 @@
-//! Layered configuration: the file, then `STARLING_*` environment variables.
+//! Layered configuration: the file, then the changes saved through the management API, then
+//! `STARLING_*` environment variables.
 //!
 //! The schema, defaults and validation live in `starling-config`; this module only merges
 //! sources into one `toml::Table` and hands it over. Precedence, lowest first: built-in
-//! defaults, the file (if any), then the environment. (Command-line flags, when there are any,
-//! go on top of the returned `Config`.)
+//! defaults, the file (if any), the saved changes (`<data_dir>/configs/overrides.toml`, read
+//! by `starling_broker::load_config`), then the environment.
 //!
 //! An environment variable `STARLING_<SECTION>__<KEY>` sets `<section>.<key>`: the name after
 //! the prefix is split on `__` and lowercased. A numeric segment indexes a list, so
@@ -17,10 +18,10 @@
 //! is the config file's path, `STARLING_LOG` the log filter, and other tools use the prefix too).
 
 use std::cmp::Ordering;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use starling_config::{Config, ConfigError, RawConfig};
+use starling_config::{ConfigError, RawConfig};
 use toml::{Table, Value};
 
 /// The prefix of variables that set configuration keys.
@@ -28,25 +29,56 @@ const PREFIX: &str = "STARLING_";
 
 /// The configuration from the file at `path` (if any) overridden by the `STARLING_*` variables
 /// in `env` (pass `std::env::vars()`), validated.
+#[cfg(test)]
 pub(crate) fn load(
     path: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
-) -> anyhow::Result<Config> {
-    let mut table = match path {
-        Some(path) => read_file(path)?,
-        None => Table::new(),
-    };
-    let overrides = overrides(env)?;
-    for o in &overrides {
-        apply(&mut table, o)?;
+) -> anyhow::Result<starling_config::Config> {
+    let sources = Sources::new(path.map(Path::to_path_buf), env.into_iter().collect());
+    let table = sources.layer(&Table::new())?;
+    let origin = sources.origin();
+    starling_config::Config::from_table(table, &origin)
+        .with_context(|| format!("invalid configuration ({origin})"))
+}
+
+/// Where `starling start` reads its configuration: a file (or none) and the environment, taken
+/// once at start. Between them go the changes saved through the management API
+/// (`starling_broker::live_config`), so the environment still wins.
+#[derive(Debug, Clone)]
+pub(crate) struct Sources {
+    path: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub(crate) fn new(path: Option<PathBuf>, env: Vec<(String, String)>) -> Self {
+        Self { path, env }
     }
-    let origin = match (path, overrides.is_empty()) {
-        (Some(p), true) => p.display().to_string(),
-        (Some(p), false) => format!("{} and STARLING_* environment variables", p.display()),
-        (None, true) => "built-in defaults".to_owned(),
-        (None, false) => "built-in defaults and STARLING_* environment variables".to_owned(),
-    };
-    Config::from_table(table, &origin).with_context(|| format!("invalid configuration ({origin})"))
+
+    /// The file (read again), then `saved`, then the environment, as one table; an unknown
+    /// key or a wrong type names the file's line or the variable.
+    pub(crate) fn layer(&self, saved: &Table) -> anyhow::Result<Table> {
+        let mut table = match &self.path {
+            Some(path) => read_file(path)?,
+            None => Table::new(),
+        };
+        starling_config::keys::merge(&mut table, saved.clone());
+        for o in &overrides(self.env.iter().cloned())? {
+            apply(&mut table, o)?;
+        }
+        Ok(table)
+    }
+
+    /// What the configuration was read from, for messages.
+    pub(crate) fn origin(&self) -> String {
+        let vars = overrides(self.env.iter().cloned()).is_ok_and(|o| !o.is_empty());
+        match (&self.path, vars) {
+            (Some(p), false) => p.display().to_string(),
+            (Some(p), true) => format!("{} and STARLING_* environment variables", p.display()),
+            (None, false) => "built-in defaults".to_owned(),
+            (None, true) => "built-in defaults and STARLING_* environment variables".to_owned(),
+        }
+    }
 }
 
 /// The file's table, checked against the schema so that its errors cite the file's lines.
@@ -200,7 +232,7 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    use starling_config::ListenerKind;
+    use starling_config::{Config, ListenerKind};
 
     use super::*;
 

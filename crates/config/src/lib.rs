@@ -24,11 +24,13 @@
 //! - `modules`: `[[topic_rewrite]]` and `[[auto_subscribe]]`, the rules of the two modules
 //!   that have them, and their checks (shared with the API);
 //! - `trace`: `[trace]`, the bounds of traces started through the API;
+//! - [`keys`]: keys as dotted paths: what changed, what applies live, what is secret;
 //! - `error`: [`ConfigError`].
 
 mod api;
 mod auth;
 mod error;
+pub mod keys;
 mod model;
 mod modules;
 mod protection;

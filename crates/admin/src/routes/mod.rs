@@ -10,6 +10,7 @@ pub(crate) mod alarms;
 pub(crate) mod banned;
 pub(crate) mod builtin;
 pub(crate) mod clients;
+pub(crate) mod configs;
 pub(crate) mod docs;
 pub(crate) mod modules;
 pub(crate) mod node;
@@ -153,6 +154,9 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
             builtin::update_rule,
             builtin::delete_rule
         ))
+        .routes(routes!(configs::all))
+        .routes(routes!(configs::get, configs::put))
+        .routes(routes!(configs::reload))
         .routes(routes!(trace::list, trace::create, trace::clear))
         .routes(routes!(trace::stop))
         .routes(routes!(trace::delete))

@@ -2,9 +2,9 @@
 //! (`/api/v5/modules`), and EMQX's paths for the two modules with rules
 //! (`/api/v5/mqtt/topic_rewrite`, `/api/v5/mqtt/auto_subscribe`: the list itself).
 //!
-//! A change lasts until the broker restarts. Turning a module off acts on new messages at once;
-//! `clear: true` also drops what it holds (delayed messages; retained messages outside `$`
-//! topics).
+//! A change is stored before the answer and outlives a restart. Turning a module off acts on
+//! new messages at once; `clear: true` also drops what it holds (delayed messages; retained
+//! messages outside `$` topics).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};

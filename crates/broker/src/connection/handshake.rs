@@ -92,7 +92,10 @@ where
     let replaced_id = identity.is_some_and(|identity| identity.apply(&mut connect));
     let version = connect.protocol;
     let now = crate::clock::now();
-    let mut neg = match negotiate(&connect, &ctx.limits, assign_client_id) {
+    // The limits in force now (a config change applies to connections made after it): one
+    // version for the whole handshake and the channel it makes.
+    let limits = ctx.limits.load_full();
+    let mut neg = match negotiate(&connect, &limits, assign_client_id) {
         Ok(neg) => neg,
         Err(reason) => {
             debug!(%reason, "CONNECT refused");
@@ -136,7 +139,7 @@ where
         ClientAccess::new(&ctx.auth, principal, claims)
     };
     if let (Some(access), Some(will)) = (&mut access, &neg.will) {
-        let target = publish_rules::target_topic(&will.message.topic, &ctx.limits);
+        let target = publish_rules::target_topic(&will.message.topic, &limits);
         if !access.may_publish(&target) {
             debug!(topic = target.as_str(), "will refused by the ACL");
             crate::metrics::Metrics::add(&ctx.metrics.acl_denied_publish, 1);
@@ -151,7 +154,7 @@ where
 
     // [MQTT-3.1.2-24]: a CONNACK the client cannot take is not sent. Checked before the
     // router hears of the client (Session Present does not change the size).
-    let Some(mut connack) = connack_fitting(&neg, &ctx.limits, false) else {
+    let Some(mut connack) = connack_fitting(&neg, &limits, false) else {
         debug!("even the smallest CONNACK exceeds the client's Maximum Packet Size; closing");
         transport.close(&ctx.metrics, CLOSE_BEFORE_CONNECT).await;
         return None;
@@ -173,7 +176,7 @@ where
         keep_alive: neg.keep_alive,
         clean_start,
         expiry_interval: neg.session_expiry,
-        connected_at_ms: crate::clock::wall(&ctx.limits)
+        connected_at_ms: crate::clock::wall(&limits)
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
         counters: crate::clients::ClientCounters::default(),
@@ -210,8 +213,8 @@ where
     let connack = Packet::ConnAck(connack);
     crate::trace::connack(ctx, &client_id_now, peer, &connack);
     transport.queue(&connack, version, &ctx.metrics);
-    transport.set_protocol(version, ctx.limits.max_packet_size);
-    let mut channel = Channel::new(neg, Arc::clone(&ctx.limits), session, now);
+    transport.set_protocol(version, limits.max_packet_size);
+    let mut channel = Channel::new(neg, Arc::clone(&limits), session, now);
     if let Some(access) = access {
         channel.set_access(Box::new(access));
     }

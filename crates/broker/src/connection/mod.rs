@@ -233,7 +233,7 @@ fn drain_into(session: &mut SessionState, inbox: &mut Inbox, ctx: &Context) {
             if delivery.stored != 0 {
                 continue; // in the store: the next holder reads it from there
             }
-            if session.enqueue_offline(delivery, &ctx.limits.queue)
+            if session.enqueue_offline(delivery, &ctx.limits.load().queue)
                 != starling_core::Enqueued::Queued
             {
                 Metrics::add(&ctx.metrics.messages_dropped, 1);
@@ -266,7 +266,7 @@ pub(crate) async fn end_session(ctx: &Context, session: &mut SessionState, conn_
 
 /// Publishes a will message, its expiry counted from now.
 pub(crate) async fn publish_will(ctx: &Context, will: WillSpec) {
-    let now = crate::clock::wall(&ctx.limits);
+    let now = crate::clock::wall(&ctx.limits.load());
     let message = Message {
         expires_at: Message::expiry_from_interval(will.expiry_interval, now),
         ..will.message

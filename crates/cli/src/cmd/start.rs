@@ -1,5 +1,6 @@
 //! `starling start`: load the configuration, start the broker, wait for SIGINT or SIGTERM, shut
-//! down gracefully (5.0 clients get DISCONNECT 0x8B), exit 0.
+//! down gracefully (5.0 clients get DISCONNECT 0x8B), exit 0. SIGHUP re-reads the configuration
+//! (as `starling ctl conf reload` does).
 
 use crate::settings;
 use anyhow::Context as _;
@@ -7,6 +8,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 /// How long shutdown waits for connections to flush and close.
@@ -21,22 +24,19 @@ pub(crate) struct StartArgs {
 }
 
 pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
-    let config = settings::load(args.config.as_deref(), std::env::vars())?;
-    let mut filter = std::env::var("STARLING_LOG").unwrap_or_else(|_| config.log.level.clone());
-    // rustls warns about what peers send (an IP address as SNI, from every OpenSSL client that
-    // connects by address): anyone could fill the log with it. Failed handshakes are logged
-    // (debug) and counted by the broker itself.
-    if !filter.contains("rustls") {
-        filter.push_str(",rustls=error");
-    }
-    // The store engine logs each keyspace it creates and each flush at info: its own
-    // bookkeeping, not the broker's. The broker logs what it restored and what it set aside.
-    if !filter.contains("fjall") && !filter.contains("lsm_tree") {
-        filter.push_str(",fjall=warn,lsm_tree=warn");
-    }
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(EnvFilter::try_new(&filter).context("log.level")?)
+    let sources = settings::Sources::new(args.config, std::env::vars().collect());
+    let source = CliSource {
+        sources,
+        log: std::sync::OnceLock::new(),
+    };
+    let loaded = starling_broker::load_config(&source)
+        .map_err(|e| anyhow::anyhow!("invalid configuration ({}): {e}", source.sources.origin()))?;
+    let config = loaded.config.clone();
+    let (filter, log) = tracing_subscriber::reload::Layer::new(log_filter(&config.log.level)?);
+    let _ = source.log.set(log);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()))
         .init();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = config.node.worker_threads {
@@ -52,6 +52,7 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
         // once the broker is up, instead of killing the process with the default action.
         let signals = Signals::install()?;
         let broker = starling_broker::start(&config).await?;
+        broker.handle().attach_config(Box::new(source), &loaded);
         if config.api.enabled {
             // The API stops with the broker: it shares the broker's shutdown token.
             let api = starling_admin::serve(broker.handle(), broker.shutdown_token()).await?;
@@ -64,8 +65,9 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
             "starling started"
         );
         let token = broker.shutdown_token();
+        let handle = broker.handle();
         tokio::spawn(async move {
-            signals.wait().await;
+            signals.wait(&handle).await;
             info!("shutting down");
             token.cancel();
         });
@@ -75,10 +77,54 @@ pub(crate) fn run(args: StartArgs) -> anyhow::Result<()> {
     })
 }
 
-/// SIGINT and SIGTERM, registered with the runtime.
+/// The log filter for `log.level`: `STARLING_LOG` wins when set. Noisy dependencies are kept
+/// at warn unless the filter names them.
+fn log_filter(level: &str) -> anyhow::Result<EnvFilter> {
+    let mut filter = std::env::var("STARLING_LOG").unwrap_or_else(|_| level.to_owned());
+    // rustls warns about what peers send (an IP address as SNI, from every OpenSSL client that
+    // connects by address): anyone could fill the log with it. Failed handshakes are logged
+    // (debug) and counted by the broker itself.
+    if !filter.contains("rustls") {
+        filter.push_str(",rustls=error");
+    }
+    // The store engine logs each keyspace it creates and each flush at info: its own
+    // bookkeeping, not the broker's. The broker logs what it restored and what it set aside.
+    if !filter.contains("fjall") && !filter.contains("lsm_tree") {
+        filter.push_str(",fjall=warn,lsm_tree=warn");
+    }
+    EnvFilter::try_new(&filter).context("log.level")
+}
+
+type LogHandle = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+/// The configuration's sources as the broker sees them: the file and the environment, and the
+/// log filter, which a change of `log.level` replaces.
+struct CliSource {
+    sources: settings::Sources,
+    log: std::sync::OnceLock<LogHandle>,
+}
+
+impl starling_broker::ConfigSource for CliSource {
+    fn layer(&self, overrides: &toml::Table) -> Result<toml::Table, String> {
+        self.sources.layer(overrides).map_err(|e| format!("{e:#}"))
+    }
+
+    fn set_log_level(&self, level: &str) -> Result<(), String> {
+        if std::env::var_os("STARLING_LOG").is_some() {
+            return Err("the STARLING_LOG environment variable sets the log filter".to_owned());
+        }
+        let filter = log_filter(level).map_err(|e| format!("{e:#}"))?;
+        let log = self.log.get().ok_or("the log is not set up")?;
+        log.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
+/// SIGINT and SIGTERM (shut down) and SIGHUP (reload the configuration), registered with the
+/// runtime.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -87,13 +133,21 @@ impl Signals {
         Ok(Self {
             term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
         })
     }
 
-    async fn wait(mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
+    /// Returns at SIGINT or SIGTERM; reloads the configuration at each SIGHUP.
+    async fn wait(mut self, handle: &starling_broker::BrokerHandle) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => match handle.reload_config().await {
+                    Ok(change) => info!(applied = ?change.applied, restart_required = ?change.restart_required, "SIGHUP: configuration reloaded"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: the configuration was not reloaded; nothing changed"),
+                },
+            }
         }
     }
 }

@@ -91,7 +91,7 @@ where
                 client_id: client_id.clone(),
                 packet_id,
                 requests,
-                credit: retained_credit(channel, &ctx.limits),
+                credit: retained_credit(channel, &ctx.limits.load()),
             },
             Effect::Unsubscribe { packet_id, filters } => RouterCmd::Unsubscribe {
                 client_id: client_id.clone(),

@@ -261,7 +261,7 @@ impl<S: Stream> Online<S> {
         if !self.slow.as_ref().is_some_and(|s| s.retained_paused) {
             return;
         }
-        let credit = retained_credit(&self.conn.channel, &ctx.limits);
+        let credit = retained_credit(&self.conn.channel, &ctx.limits.load());
         if credit == 0 {
             return;
         }

@@ -139,5 +139,5 @@ impl<S: Stream> Online<S> {
 
 /// The send timeout in force.
 fn send_timeout(ctx: &Context) -> std::time::Duration {
-    ctx.limits.send_timeout
+    ctx.limits.load().send_timeout
 }

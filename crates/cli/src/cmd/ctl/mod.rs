@@ -11,7 +11,7 @@
 //! - `retained`: `retained list|show|delete`; `publish`: `publish`;
 //! - `banned`: `banned list|add|delete`; `access`: the `builtin` users (`auth users
 //!   list|add|delete`) and ACL rules (`acl list|add|delete`); `node` also has `alarms`;
-//! - `modules`: `modules list|show|enable|disable`;
+//! - `modules`: `modules list|show|enable|disable`; `conf`: `conf show|set|reload`;
 //! - `trace`: `trace start|stop|list|delete|download`;
 //! - `accounts`: dashboard `users list|add|delete`, `api-keys list|add|delete`,
 //!   `change-password`;
@@ -24,6 +24,7 @@ mod accounts;
 mod banned;
 mod client;
 mod clients;
+mod conf;
 mod error;
 mod modules;
 mod node;
@@ -167,6 +168,9 @@ enum ApiCommand {
     /// Modules switched on and off at run time (stored: they outlive a restart).
     #[command(subcommand)]
     Modules(modules::ModulesCommand),
+    /// The running configuration: show it, set a key (live or after a restart), reload the file.
+    #[command(subcommand)]
+    Conf(conf::ConfCommand),
     /// Statistics: what the broker holds now (connections, sessions, subscriptions, ...).
     Stats,
     /// Metrics: totals since start (messages and bytes in, out, dropped).
@@ -229,6 +233,7 @@ fn dispatch(api: &Api, command: ApiCommand, out: Output) -> CtlResult<()> {
         C::Banned(b) => banned::run(api, b, out),
         C::Publish(p) => publish::run(api, &p, out),
         C::Modules(m) => modules::run(api, m, out),
+        C::Conf(c) => conf::run(api, c, out),
         C::ApiKeys(k) => accounts::api_keys(api, k, out),
         C::Users(u) => accounts::users(api, u, out),
         C::Auth(a) => access::auth(api, a, out),

@@ -1,5 +1,5 @@
 //! `modules list|show|enable|disable`: `/api/v5/modules`, the features switched on and off
-//! while the broker runs. A change lasts until the broker restarts.
+//! while the broker runs. A change is stored and outlives a restart.
 
 use clap::Subcommand;
 use serde_json::{json, Value};
