@@ -4,7 +4,7 @@
 mod common;
 
 use common::Api;
-use serde_json::json;
+use serde_json::{json, Value};
 use starling_codec::{Connect, QoS, ReasonCode};
 use starling_testkit::{connect_packet, string, ProtocolVersion, RawClient};
 
@@ -81,10 +81,40 @@ async fn clients_are_listed_filtered_paged_shown_kicked_and_discarded() {
         .await;
     assert_eq!(one.body["data"][0]["clientid"], "sensor-2");
 
+    // Two QoS 1 messages the keeper receives and does not acknowledge: in flight.
+    for n in 0..2 {
+        sensors[0]
+            .publish("k/x", format!("m{n}"), QoS::AtLeastOnce, false)
+            .await;
+    }
+    durable.recv_publish().await;
+    durable.recv_publish().await;
     let detail = api
         .call("GET", "/api/v5/clients/keeper", None, auth.clone())
         .await;
     let d = &detail.body;
+    assert_eq!(d["inflight_cnt"], 2, "{}", detail.text);
+    assert_eq!(d["mqueue_len"], 0, "{}", detail.text);
+    assert_eq!(
+        d["stored_msgs"], 2,
+        "held in the store until acknowledged: {}",
+        detail.text
+    );
+    assert_eq!(d["awaiting_rel_cnt"], 0, "{}", detail.text);
+    assert_eq!(d["inflight_max"], 32, "{}", detail.text);
+    let listed = api
+        .call(
+            "GET",
+            "/api/v5/clients?like_clientid=keeper",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(
+        listed.body["data"][0]["inflight_cnt"],
+        Value::Null,
+        "lists do not ask each connection"
+    );
     assert_eq!(d["connected"], true);
     assert_eq!(d["username"], "ops");
     assert_eq!(d["proto_ver"], 5);

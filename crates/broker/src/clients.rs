@@ -132,6 +132,25 @@ pub struct ClientRow {
     pub subscriptions: usize,
     /// Whether its session is in the store (persistent).
     pub persistent: bool,
+    /// QoS 1/2 messages for it in the store, kept until acknowledged: an offline session's
+    /// queue; for a connected persistent one, what is in flight, queued and spilled.
+    pub stored_messages: u64,
+    /// The bytes of those.
+    pub stored_bytes: u64,
+    /// What its connection holds now (one client's detail only; `None` in lists, offline, or
+    /// when the connection did not answer in time).
+    pub session: Option<SessionReport>,
+}
+
+/// What a connected client's session holds, as its connection reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Outgoing QoS 1/2 messages sent and not yet acknowledged.
+    pub inflight: usize,
+    /// Messages waiting in memory for a free inflight slot.
+    pub queued: usize,
+    /// Incoming QoS 2 packet ids waiting for PUBREL.
+    pub awaiting_rel: usize,
 }
 
 /// A page of something in key order, and where the next one starts.

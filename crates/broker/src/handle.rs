@@ -97,6 +97,9 @@ struct Inner {
     live_config: std::sync::OnceLock<crate::live_config::LiveConfig>,
 }
 
+/// How long one client's detail waits for its connection's report.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A running broker, as its management sees it. Clones share everything.
 #[derive(Clone)]
 pub struct BrokerHandle {
@@ -274,7 +277,18 @@ impl BrokerHandle {
     /// One client, connected or not.
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRow>, Stopped> {
         let client_id = client_id.to_owned();
-        self.ask(|reply| Query::Client { client_id, reply }).await
+        let Some((mut row, report)) = self.ask(|reply| Query::Client { client_id, reply }).await?
+        else {
+            return Ok(None);
+        };
+        if let Some(report) = report {
+            // A connection busy past this is shown without its session's figures rather
+            // than holding the API's answer.
+            if let Ok(Ok(report)) = tokio::time::timeout(REPORT_TIMEOUT, report).await {
+                row.session = Some(report);
+            }
+        }
+        Ok(Some(row))
     }
 
     /// A page of subscriptions after (client id, filter).

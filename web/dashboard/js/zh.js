@@ -40,7 +40,7 @@ export const ZH = {
   'Connected at': '连接时间', Client: '客户端', Connection: '连接', Kick: '踢出', 'Clean session': '清除会话',
   'Disconnect client': '断开客户端', 'Disconnect client and end its session': '断开客户端并结束其会话',
   'Kicked.': '已踢出。', 'Session ended.': '会话已结束。', 'Keep alive': '心跳间隔', 'Clean start': '清除会话启动',
-  'Session expiry': '会话过期间隔', 'Durable session': '持久会话', Inflight: '飞行窗口', Queue: '消息队列',
+  'Session expiry': '会话过期间隔', 'Durable session': '持久会话', Inflight: '飞行窗口', Queue: '消息队列', 'Awaiting PUBREL': '等待 PUBREL',
   'Bytes in': '接收字节', 'Bytes out': '发送字节', 'Not an IP address.': '不是有效的 IP 地址。',
   'No subscription': '暂无订阅', Topic: '主题', QoS: 'QoS', 'No Local': 'No Local', 'Retain As Published': '保留发布标志',
   'Retain Handling': '保留消息处理',

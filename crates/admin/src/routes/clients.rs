@@ -74,9 +74,27 @@ pub(crate) struct ClientView {
     pub(crate) recv_oct: u64,
     /// Bytes sent to it.
     pub(crate) send_oct: u64,
+    /// Messages waiting for it, not yet sent: an offline session's queue; for a connected
+    /// client (detail only) its memory queue and what waits in the store past it.
+    pub(crate) mqueue_len: u64,
+    /// QoS 1/2 messages for it held in the store until acknowledged (a persistent session's;
+    /// in flight ones included).
+    pub(crate) stored_msgs: u64,
+    /// Its memory queue's cap (`session.max_queue_len`).
+    pub(crate) mqueue_max: u32,
+    /// Outgoing QoS 1/2 messages sent and not yet acknowledged (one connected client's detail
+    /// only; null in lists and offline).
+    pub(crate) inflight_cnt: Option<usize>,
+    /// The cap on its outgoing inflight window (`mqtt.max_inflight`; a client's Receive
+    /// Maximum may make it smaller).
+    pub(crate) inflight_max: u16,
+    /// Incoming QoS 2 messages waiting for PUBREL (detail only, as `inflight_cnt`).
+    pub(crate) awaiting_rel_cnt: Option<usize>,
+    /// Their cap (`mqtt.max_awaiting_rel`).
+    pub(crate) awaiting_rel_max: u16,
 }
 
-fn view(row: &ClientRow, node: &str) -> ClientView {
+fn view(row: &ClientRow, node: &str, config: &starling_config::Config) -> ClientView {
     let info = row.info.as_deref();
     let counter = |pick: fn(&ClientCounters) -> &std::sync::atomic::AtomicU64| {
         info.map_or(0, |i| ClientCounters::get(pick(&i.counters)))
@@ -103,6 +121,18 @@ fn view(row: &ClientRow, node: &str) -> ClientView {
         send_msg: counter(|c| &c.messages_out),
         recv_oct: counter(|c| &c.bytes_in),
         send_oct: counter(|c| &c.bytes_out),
+        mqueue_len: match row.session {
+            // The store holds what is in flight too; what waits is the rest, at least what
+            // the memory queue holds (a clean session's queue is not in the store).
+            Some(s) => (s.queued as u64).max(row.stored_messages.saturating_sub(s.inflight as u64)),
+            None => row.stored_messages,
+        },
+        stored_msgs: row.stored_messages,
+        mqueue_max: config.session.max_queue_len,
+        inflight_cnt: row.session.map(|s| s.inflight),
+        inflight_max: config.mqtt.max_inflight,
+        awaiting_rel_cnt: row.session.map(|s| s.awaiting_rel),
+        awaiting_rel_max: config.mqtt.max_awaiting_rel,
     }
 }
 
@@ -174,7 +204,11 @@ pub(crate) async fn list(
     let result = state.handle.clients(after, limit, filter).await?;
     let node = state.handle.node();
     Ok(axum::Json(ClientList {
-        data: result.items.iter().map(|r| view(r, node)).collect(),
+        data: result
+            .items
+            .iter()
+            .map(|r| view(r, node, state.handle.config()))
+            .collect(),
         meta: Meta {
             limit,
             hasnext: result.next.is_some(),
@@ -199,7 +233,11 @@ pub(crate) async fn get(
         .client(&client_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("client {client_id:?}")))?;
-    Ok(axum::Json(view(&row, state.handle.node())))
+    Ok(axum::Json(view(
+        &row,
+        state.handle.node(),
+        state.handle.config(),
+    )))
 }
 
 /// Kicks a client out and ends its session (EMQX's `DELETE /clients/{clientid}`): a

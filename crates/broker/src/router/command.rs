@@ -78,6 +78,8 @@ pub(crate) enum SessionControl {
     /// The store's durable ticket reached the one this session asked about
     /// (`Store::when_durable`): release what it holds.
     Durable,
+    /// The management API asks what the session holds (one client's detail).
+    Report(oneshot::Sender<crate::clients::SessionReport>),
     /// The broker is shutting down: close (0x8B) and stop. Sent by the router to every session
     /// it knows, so that connections need no shutdown future of their own.
     Shutdown,

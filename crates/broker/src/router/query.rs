@@ -6,11 +6,12 @@
 //! most [`MAX_PAGE`], with the cursor to continue from. A filter that matches little costs
 //! several calls, each one short, so listing 100,000 clients never holds the router for long.
 
+use super::command::SessionControl;
 use super::subscriptions::Subscriptions;
 use super::Router;
 use crate::clients::{
-    ClientFilter, ClientInfo, ClientRow, Page, RetainedRow, SubscriptionFilter, SubscriptionRow,
-    TopicFilterQuery, TopicRow, MAX_PAGE, SCAN_LIMIT,
+    ClientFilter, ClientInfo, ClientRow, Page, RetainedRow, SessionReport, SubscriptionFilter,
+    SubscriptionRow, TopicFilterQuery, TopicRow, MAX_PAGE, SCAN_LIMIT,
 };
 use starling_topic::{SubscriptionTarget, TopicFilter, TopicName};
 use std::ops::{Bound, ControlFlow};
@@ -31,7 +32,7 @@ pub(crate) enum Query {
     /// One client.
     Client {
         client_id: String,
-        reply: oneshot::Sender<Option<ClientRow>>,
+        reply: oneshot::Sender<Option<(ClientRow, Option<oneshot::Receiver<SessionReport>>)>>,
     },
     /// Subscriptions after (client id, filter as written), in that order.
     Subscriptions {
@@ -106,7 +107,19 @@ impl Router {
                     .index
                     .get_key_value(client_id.as_str())
                     .map(|(id, info)| self.row(id, info.clone()));
-                let _ = reply.send(row);
+                // A connected session also reports what its connection holds (answered by
+                // the connection's task, not here).
+                let answer = row.map(|row| {
+                    let report = self.registry.get(client_id.as_str()).and_then(|reg| {
+                        reg.online().then(|| {
+                            let (tx, rx) = oneshot::channel();
+                            reg.mailbox.control(SessionControl::Report(tx));
+                            rx
+                        })
+                    });
+                    (row, report)
+                });
+                let _ = reply.send(answer);
             }
             Query::Subscriptions {
                 after,
@@ -160,6 +173,9 @@ impl Router {
             info,
             subscriptions: self.subs.of(client_id).len(),
             persistent: reg.is_some_and(|r| r.stored()),
+            stored_messages: self.stored.get(client_id).map_or(0, |s| s.count()),
+            stored_bytes: self.stored.get(client_id).map_or(0, |s| s.bytes()),
+            session: None,
         }
     }
 

@@ -48,6 +48,18 @@ pub(super) struct Stored {
 }
 
 impl Stored {
+    /// Stored deliveries not yet finished with.
+    pub(super) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Their bytes (approximate: see the field).
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Stored {
     fn new(next_seq: u64) -> Self {
         Self {
             next_seq,

@@ -120,5 +120,14 @@ fn handle_control(control: SessionControl, channel: &mut Channel) -> Option<Ende
             channel.resume_input(clock::now());
             None
         }
+        SessionControl::Report(reply) => {
+            let session = channel.session();
+            let _ = reply.send(crate::clients::SessionReport {
+                inflight: session.inflight().len(),
+                queued: session.queue().len(),
+                awaiting_rel: session.awaiting_rel().len(),
+            });
+            None
+        }
     }
 }
