@@ -66,8 +66,10 @@ class AuthService:
 
 
 @pytest.fixture
-def http_broker(broker_factory):
+def http_broker(broker_factory, request):
     service = AuthService()
+    # Indirectly parametrized with the name of a fixture that gives [[auth.authz]] sections.
+    authz = request.getfixturevalue(request.param) if hasattr(request, "param") else ""
     config = f"""
 [auth]
 allow_anonymous = false
@@ -77,7 +79,7 @@ max_failure_delay = "40ms"
 kind = "http"
 url = "{service.url}"
 cache_ttl = "0s"
-"""
+{authz}"""
     try:
         yield broker_factory(config=config), service
     finally:
@@ -130,6 +132,35 @@ def test_http_service_decides_who_connects_and_what_they_may_do(http_broker):
         assert root.subscribe("#", qos=0) == [0]
     finally:
         root.close()
+
+
+@pytest.fixture
+def acl_then_http(tmp_path):
+    acl = tmp_path / "acl"
+    acl.write_text("user alice\ntopic write elsewhere/#\n")
+    return f"""
+[[auth.authz]]
+kind = "acl_file"
+path = "{acl}"
+[[auth.authz]]
+kind = "http"
+"""
+
+
+@pytest.mark.parametrize("http_broker", ["acl_then_http"], indirect=True)
+def test_http_rules_stand_where_the_chain_puts_them(http_broker):
+    broker, _ = http_broker
+    c = Client(broker, V5, unique("alice"), connect=False)
+    c.c.username_pw_set("alice", "pw")
+    c.connect()
+    try:
+        # The file, first in the chain, allows what the service's rules deny ...
+        assert c.publish_acked("elsewhere/t") == 0
+        # ... and the service's rules decide what the file does not name.
+        assert c.publish_acked(f"up/{c.client_id}/t") == 0
+        assert c.publish_acked("other/t") == 0x87
+    finally:
+        c.close()
 
 
 SECRET = "e2e-jwt-secret-that-is-long-enough"

@@ -1,7 +1,12 @@
-//! The authorization chain: every `[[auth.authz]]` source in order (`acl_file`, `builtin`);
-//! the first with a matching rule decides, else `no_match`.
+//! The authorization chain: every `[[auth.authz]]` source in order (`acl_file`, `builtin`, and
+//! `jwt`/`http`: the rules the client's credentials carried); the first with a matching rule
+//! decides, else `no_match`.
+//!
+//! Without a `jwt` or `http` source in the chain, rules carried by credentials are asked
+//! before every source (as EMQX does); with one, where it stands.
 
-use crate::acl::{AclFile, AclFileError, Action, Decision, Principal};
+use crate::acl::{AclFile, AclFileError, AclTrie, Action, Decision, Principal};
+use crate::authn::AllowedBy;
 use crate::builtin::BuiltinRules;
 use crate::reload::{Reloadable, Reloaded};
 use starling_config::{AuthConfig, AuthzConfig};
@@ -11,6 +16,17 @@ use std::sync::Arc;
 enum Source {
     AclFile(Reloadable<AclFile>),
     Builtin(Arc<BuiltinRules>),
+    /// The rules credentials from this authenticator carried.
+    Carried(AllowedBy),
+}
+
+/// Rules a client's credentials carried (`Authenticated::acl`), and who issued them.
+#[derive(Debug, Clone, Copy)]
+pub struct Carried<'a> {
+    /// The authenticator that let the client in.
+    pub by: AllowedBy,
+    /// Its rules.
+    pub rules: &'a AclTrie,
 }
 
 /// What every client may do with topics, for the whole broker; shared by all connections.
@@ -52,6 +68,8 @@ impl Authorizer {
                 AuthzConfig::AclFile { path } => {
                     Source::AclFile(Reloadable::load(path, AclFile::load)?)
                 }
+                AuthzConfig::JwtClaims => Source::Carried(AllowedBy::Jwt),
+                AuthzConfig::HttpRules => Source::Carried(AllowedBy::Http),
             });
         }
         Ok(Some(Authorizer {
@@ -64,10 +82,35 @@ impl Authorizer {
     /// Whether `who` may do `action` on `topic` (a filter for [`Action::Subscribe`]: the
     /// real filter of a shared or exclusive subscription).
     pub fn allows(&self, who: &Principal, action: Action, topic: &str) -> bool {
+        self.allows_with(who, action, topic, None)
+    }
+
+    /// Whether the chain places the rules credentials carry (a `jwt` or `http` source).
+    pub fn places_carried(&self) -> bool {
+        self.sources.iter().any(|s| matches!(s, Source::Carried(_)))
+    }
+
+    /// As [`Authorizer::allows`], with the rules `who`'s credentials carried asked where the
+    /// chain's `jwt` or `http` source stands (when it is the one that issued them).
+    pub fn allows_with(
+        &self,
+        who: &Principal,
+        action: Action,
+        topic: &str,
+        carried: Option<Carried<'_>>,
+    ) -> bool {
         for source in &self.sources {
             let decision = match source {
                 Source::AclFile(file) => file.get().check(who, action, topic),
                 Source::Builtin(rules) => rules.check(who, action, topic),
+                Source::Carried(by) => match carried {
+                    Some(c) if c.by == *by => match c.rules.check(who, action, topic) {
+                        Some(grant) if grant.allow => Decision::Allow,
+                        Some(_) => Decision::Deny,
+                        None => Decision::NoMatch,
+                    },
+                    _ => Decision::NoMatch,
+                },
             };
             match decision {
                 Decision::Allow => return true,
@@ -85,7 +128,7 @@ impl Authorizer {
             .iter()
             .map(|source| match source {
                 Source::Builtin(rules) => rules.generation(),
-                Source::AclFile(_) => 0,
+                Source::AclFile(_) | Source::Carried(_) => 0,
             })
             .fold(0, u64::wrapping_add);
         self.generation
@@ -100,6 +143,7 @@ impl Authorizer {
             .map(|source| match source {
                 Source::AclFile(file) => file.get().len(),
                 Source::Builtin(rules) => rules.len(),
+                Source::Carried(_) => 0,
             })
             .sum()
     }
@@ -110,7 +154,7 @@ impl Authorizer {
         for source in &self.sources {
             let reloaded = match source {
                 Source::AclFile(file) => file.reload(AclFile::load, AclFile::len),
-                Source::Builtin(_) => None,
+                Source::Builtin(_) | Source::Carried(_) => None,
             };
             if let Some(reloaded) = reloaded {
                 if reloaded.outcome.is_ok() {
@@ -120,5 +164,70 @@ impl Authorizer {
             }
         }
         done
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const ACL: &str = "user alice\ntopic readwrite shared/#\ntopic deny up/#\n";
+    const RULES: &str = r#"[{"permission": "allow", "action": "all", "topic": "up/#"},
+                            {"permission": "deny", "action": "all", "topic": "shared/#"}]"#;
+
+    /// The chain of `kinds`, with a `jwt` authenticator and an ACL file.
+    fn chain(kinds: &[&str]) -> (Authorizer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let acl = dir.path().join("acl");
+        std::fs::write(&acl, ACL).unwrap();
+        let mut text =
+            String::from("[[auth.authn]]\nkind = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"s\"\n");
+        for kind in kinds {
+            text.push_str(&format!("[[auth.authz]]\nkind = {kind:?}\n"));
+            if *kind == "acl_file" {
+                text.push_str(&format!("path = {:?}\n", acl.display().to_string()));
+            }
+        }
+        let config = starling_config::parse_str(&text, "test").unwrap();
+        (Authorizer::load(&config.auth).unwrap().unwrap(), dir)
+    }
+
+    #[test]
+    fn carried_rules_are_asked_where_their_source_stands() {
+        let rules = crate::jwt::acl::compile(&serde_json::from_str(RULES).unwrap())
+            .unwrap()
+            .unwrap();
+        let alice = Principal::new(Some("alice".to_owned()), "c1", None);
+        let carried = Some(Carried {
+            by: AllowedBy::Jwt,
+            rules: &rules,
+        });
+        let ask = |a: &Authorizer, topic| a.allows_with(&alice, Action::Publish, topic, carried);
+        // The token's rules first: they decide both topics.
+        let (jwt_first, _d1) = chain(&["jwt", "acl_file"]);
+        assert!(jwt_first.places_carried());
+        assert!(ask(&jwt_first, "up/1") && !ask(&jwt_first, "shared/1"));
+        // The file first: it decides both, the other way round.
+        let (file_first, _d2) = chain(&["acl_file", "jwt"]);
+        assert!(!ask(&file_first, "up/1") && ask(&file_first, "shared/1"));
+        // Rules from another authenticator are not the jwt source's.
+        let from_http = Some(Carried {
+            by: AllowedBy::Http,
+            rules: &rules,
+        });
+        assert!(!jwt_first.allows_with(&alice, Action::Publish, "up/1", from_http));
+        let (plain, _d3) = chain(&["acl_file"]);
+        assert!(!plain.places_carried());
+    }
+
+    #[test]
+    fn a_jwt_or_http_source_needs_its_authenticator() {
+        let text = "[[auth.authz]]\nkind = \"http\"\n";
+        let error = starling_config::parse_str(text, "test")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.authz[0].kind"), "{error}");
+        assert!(error.contains("[[auth.authn]] kind = \"http\""), "{error}");
     }
 }

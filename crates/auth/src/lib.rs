@@ -11,7 +11,8 @@
 //! - `jwt`: the `jwt` authenticator, a JSON Web Token as the password (its keys, its `acl`
 //!   claim);
 //! - `http`: the `http` authenticator, a web service asked at CONNECT, answers cached;
-//! - `authz`: [`Authorizer`], the `[[auth.authz]]` chain and `no_match`;
+//! - `authz`: [`Authorizer`], the `[[auth.authz]]` chain and `no_match`, and where the rules
+//!   credentials carried ([`Carried`]) stand in it;
 //! - `builtin`: [`Builtin`], the users (argon2id hashes) and ACL rules the broker keeps in its
 //!   store: the `builtin` authenticator and authorization source;
 //! - `acl`: [`Principal`], [`Action`], rules compiled into a topic-level trie ([`AclTrie`]),
@@ -35,7 +36,7 @@ mod reload;
 
 pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal};
 pub use authn::{AllowedBy, Authenticated, Authenticator, Credentials, Refusal};
-pub use authz::Authorizer;
+pub use authz::{Authorizer, Carried};
 pub use builtin::Builtin;
 pub use failures::Failures;
 pub use http::HttpError;

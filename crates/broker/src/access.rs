@@ -5,7 +5,9 @@
 use crate::context::Context;
 use crate::mailbox::WeakMailbox;
 use crate::metrics::Metrics;
-use starling_auth::{AclTrie, Action, Auth, Authenticated, Credentials, Principal, Refusal};
+use starling_auth::{
+    AclTrie, Action, AllowedBy, Auth, Authenticated, Carried, Credentials, Principal, Refusal,
+};
 use starling_codec::ReasonCode;
 use starling_core::{Access, ChannelStats};
 use starling_topic::{TopicFilter, TopicName};
@@ -21,8 +23,9 @@ const CACHE: usize = 8;
 pub(crate) struct ClientAccess {
     auth: Arc<Auth>,
     principal: Principal,
-    /// Rules that came with the credentials (a JWT's `acl` claim), asked first.
-    claims: Option<Arc<AclTrie>>,
+    /// Rules that came with the credentials (a JWT's `acl` claim, an http service's `acl`),
+    /// and who issued them: asked first, or where the chain's `jwt`/`http` source stands.
+    claims: Option<(AllowedBy, Arc<AclTrie>)>,
     /// The rules' generation the cache was filled under.
     generation: u64,
     cache: [Option<(Action, Arc<str>, bool)>; CACHE],
@@ -43,7 +46,7 @@ impl ClientAccess {
     pub(crate) fn new(
         auth: &Arc<Auth>,
         principal: Principal,
-        claims: Option<Arc<AclTrie>>,
+        claims: Option<(AllowedBy, Arc<AclTrie>)>,
     ) -> Option<Self> {
         if auth.authz.is_none() && claims.is_none() {
             return None;
@@ -59,7 +62,14 @@ impl ClientAccess {
     }
 
     fn decide(&self, action: Action, topic: &str) -> bool {
-        if let Some(claims) = &self.claims {
+        if let Some(authz) = self.auth.authz.as_ref().filter(|a| a.places_carried()) {
+            let carried = self
+                .claims
+                .as_ref()
+                .map(|(by, rules)| Carried { by: *by, rules });
+            return authz.allows_with(&self.principal, action, topic, carried);
+        }
+        if let Some((_, claims)) = &self.claims {
             if let Some(grant) = claims.check(&self.principal, action, topic) {
                 return grant.allow;
             }

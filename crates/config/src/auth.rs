@@ -145,7 +145,8 @@ impl RawAuthn {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuthz {
-    /// `"builtin"` or `"acl_file"`.
+    /// `"builtin"`, `"acl_file"`, `"jwt"` or `"http"` (the rules those authenticators'
+    /// credentials carry, asked at this place in the chain).
     pub kind: String,
     /// The file, for `acl_file`.
     pub path: String,
@@ -198,6 +199,11 @@ pub enum AuthnConfig {
 pub enum AuthzConfig {
     /// Rules kept in the store, managed at run time.
     Builtin,
+    /// The rules a JWT carried in its `acl` claim, at this place in the chain.
+    JwtClaims,
+    /// The rules an `http` authenticator's service put in its allow, at this place in the
+    /// chain.
+    HttpRules,
     /// Mosquitto's ACL file.
     AclFile {
         /// The file.
@@ -273,10 +279,37 @@ pub(crate) fn validate(raw: RawAuth) -> Result<AuthConfig, ConfigError> {
             "acl_file" => AuthzConfig::AclFile {
                 path: path(key("path"), &entry.path, &entry.kind)?,
             },
+            kind @ ("jwt" | "http") => {
+                if !entry.path.is_empty() {
+                    let problem = format!(
+                        "kind {kind:?} takes no path (its rules come with the credentials)"
+                    );
+                    return Err(ConfigError::invalid(key("path"), problem));
+                }
+                let issued = authn.iter().any(|a| match a {
+                    AuthnConfig::Jwt(_) => kind == "jwt",
+                    AuthnConfig::Http(_) => kind == "http",
+                    _ => false,
+                });
+                if !issued {
+                    let problem = format!(
+                        "kind {kind:?} reads the rules a {kind} authenticator's credentials carry: \
+                         add an [[auth.authn]] kind = {kind:?}"
+                    );
+                    return Err(ConfigError::invalid(key("kind"), problem));
+                }
+                if kind == "jwt" {
+                    AuthzConfig::JwtClaims
+                } else {
+                    AuthzConfig::HttpRules
+                }
+            }
             other => {
                 return Err(ConfigError::invalid(
                     key("kind"),
-                    format!("must be \"builtin\" or \"acl_file\", got {other:?}"),
+                    format!(
+                        "must be \"builtin\", \"acl_file\", \"jwt\" or \"http\", got {other:?}"
+                    ),
                 ))
             }
         });

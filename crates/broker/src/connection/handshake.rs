@@ -128,8 +128,9 @@ where
         Ok(authenticated) => authenticated,
         Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
     };
-    let (expires_at, claims, superuser) =
-        authenticated.map_or((None, None, false), |a| (a.expires_at, a.acl, a.superuser));
+    let (expires_at, claims, superuser) = authenticated.map_or((None, None, false), |a| {
+        (a.expires_at, a.acl.map(|acl| (a.by, acl)), a.superuser)
+    });
     let username_shown: Option<Arc<str>> = username.as_deref().map(Arc::from);
     let principal = Principal::new(username, &neg.client_id, Some(peer.ip()));
     // A superuser is not checked at all.
