@@ -1,11 +1,12 @@
 //! The CONNECT handshake: wait (bounded by `connect_timeout`) for the first packet, which must be
 //! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
 //! connection of the same client id and resuming its session unless Clean Start
-//! (`takeover`); answer CONNACK. A verified client certificate's names may stand for the
+//! (`takeover`); answer CONNACK. A CONNECT with an Authentication Method runs its exchange
+//! first (`enhanced`), all within `mqtt.connect_timeout`. A verified client certificate's names may stand for the
 //! username and client id ([`CertIdentity`]).
 
 use super::transport::{Stream, Transport};
-use super::{resume, takeover};
+use super::{enhanced, resume, takeover};
 use crate::access::ClientAccess;
 use crate::context::Context;
 use crate::mailbox::Inbox;
@@ -74,6 +75,8 @@ where
     S: Stream,
 {
     let ctx = &*ctx;
+    // CONNECT and any authentication exchange after it must be done by then.
+    let deadline = tokio::time::Instant::now() + ctx.connect_timeout;
     let mut transport = Transport::new(stream, ctx.connect_max_packet_size);
     let mut connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport, &ctx.metrics)) => {
@@ -112,21 +115,52 @@ where
         debug!(%peer, "overloaded: CONNECT refused");
         return refuse(transport, ReasonCode::ServerBusy, version, ctx, traced).await;
     }
-    let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
+    let mut username = connect.username.as_ref().map(|u| u.as_str().to_owned());
     if let Some(reason) = crate::access::banned(ctx, &neg.client_id, username.as_deref(), peer) {
         debug!(%peer, reason, "banned client refused");
         return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
     }
-    let credentials = Credentials {
-        client_id: neg.client_id.to_string(),
-        username: username.clone(),
-        password: connect.password.as_ref().map(|p| p.to_vec()),
-        peer: Some(peer.ip()),
-        cert_verified,
-    };
-    let authenticated = match crate::access::authenticate(ctx, credentials, peer).await {
-        Ok(authenticated) => authenticated,
-        Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
+    let mut enhanced_auth = None;
+    let authenticated = if connect.properties.authentication_method.is_some() {
+        let exchange = enhanced::exchange(ctx, &mut transport, &connect, &neg.client_id, peer);
+        let done = tokio::select! {
+            done = tokio::time::timeout_at(deadline, exchange) => done,
+            () = ctx.shutdown.cancelled() => return None,
+        };
+        match done {
+            Ok(Ok(done)) => {
+                // The exchange named the user: it stands for CONNECT's, and may be banned.
+                if let Some(reason) =
+                    crate::access::banned(ctx, &neg.client_id, Some(&done.username), peer)
+                {
+                    debug!(%peer, reason, "banned client refused");
+                    return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
+                }
+                username = Some(done.username);
+                enhanced_auth = Some((done.method, done.data));
+                Some(done.authenticated)
+            }
+            Ok(Err(enhanced::Failed::Refuse(reason))) => {
+                return refuse(transport, reason, version, ctx, traced).await
+            }
+            Ok(Err(enhanced::Failed::Gone)) => return None,
+            Err(_) => {
+                debug!("authentication exchange not done within the connect timeout; closing");
+                return None;
+            }
+        }
+    } else {
+        let credentials = Credentials {
+            client_id: neg.client_id.to_string(),
+            username: username.clone(),
+            password: connect.password.as_ref().map(|p| p.to_vec()),
+            peer: Some(peer.ip()),
+            cert_verified,
+        };
+        match crate::access::authenticate(ctx, credentials, peer).await {
+            Ok(authenticated) => authenticated,
+            Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
+        }
     };
     let (expires_at, claims, superuser) =
         authenticated.map_or((None, None, false), |a| (a.expires_at, a.acl, a.superuser));
@@ -210,6 +244,10 @@ where
         "client connected"
     );
     connack.session_present = session_present;
+    if let Some((method, data)) = enhanced_auth {
+        connack.properties.authentication_method = Some(method);
+        connack.properties.authentication_data = Some(data);
+    }
     let connack = Packet::ConnAck(connack);
     crate::trace::connack(ctx, &client_id_now, peer, &connack);
     transport.queue(&connack, version, &ctx.metrics);
