@@ -373,3 +373,124 @@ async fn scram_credentials_survive_a_restart() {
     assert_eq!(connack.reason_code, ReasonCode::Success);
     broker.shutdown().await;
 }
+
+/// Re-authenticates `client` (AUTH 0x19 then 0x18); returns the broker's last packet.
+async fn reauthenticate(client: &mut RawClient, scram: &mut ScramClient) -> Packet {
+    client
+        .send(&auth(
+            ReasonCode::ReAuthenticate,
+            scram.method(),
+            scram.first(),
+        ))
+        .await;
+    let challenge = match client.recv().await {
+        Packet::Auth(challenge) => challenge,
+        other => return other,
+    };
+    assert_eq!(challenge.reason_code, ReasonCode::ContinueAuthentication);
+    let last = scram.last(
+        challenge
+            .properties
+            .authentication_data
+            .as_deref()
+            .expect("data"),
+    );
+    client
+        .send(&auth(
+            ReasonCode::ContinueAuthentication,
+            scram.method(),
+            last,
+        ))
+        .await;
+    client.recv().await
+}
+
+#[tokio::test]
+async fn a_client_re_authenticates_with_auth_0x19_and_keeps_its_connection() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = with_alice(dir.path().to_owned()).await;
+    let mut scram = ScramClient::new(ScramAlgorithm::Sha256, "alice", "wonderland", "one");
+    let (mut client, connack) = scram_connect(broker.addr(), "c1", &mut scram).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    for round in 0..2 {
+        let mut again = ScramClient::new(ScramAlgorithm::Sha256, "alice", "wonderland", "two");
+        match reauthenticate(&mut client, &mut again).await {
+            Packet::Auth(done) => {
+                assert_eq!(done.reason_code, ReasonCode::Success, "round {round}");
+                again.check_final(done.properties.authentication_data.as_deref().expect("v="));
+            }
+            other => panic!("expected AUTH 0x00, got {other:?}"),
+        }
+    }
+    // Still connected, still alice.
+    let granted = client.subscribe("home/alice/x", QoS::AtLeastOnce).await;
+    assert_eq!(granted.reason_codes, vec![ReasonCode::GrantedQoS1]);
+    client.disconnect().await;
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_re_authentication_is_0x87_and_another_method_or_no_enhanced_auth_0x82() {
+    let dir = tempfile::tempdir().expect("dir");
+    let broker = with_alice(dir.path().to_owned()).await;
+    broker
+        .running()
+        .builtin()
+        .add_user("bob", b"builder", false)
+        .await
+        .expect("bob");
+    let addr = broker.addr();
+    let connected = |nonce: &'static str| async move {
+        let mut scram = ScramClient::new(ScramAlgorithm::Sha256, "alice", "wonderland", nonce);
+        let (client, connack) = scram_connect(addr, nonce, &mut scram).await;
+        assert_eq!(connack.reason_code, ReasonCode::Success);
+        client
+    };
+    // A wrong password.
+    let mut client = connected("a").await;
+    let mut wrong = ScramClient::new(ScramAlgorithm::Sha256, "alice", "nope", "x");
+    match reauthenticate(&mut client, &mut wrong).await {
+        Packet::Disconnect(d) => assert_eq!(d.reason_code, ReasonCode::NotAuthorized),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    client.expect_closed().await;
+    // Another user, with the right password: the connection is alice's.
+    let mut client = connected("b").await;
+    client
+        .send(&auth(
+            ReasonCode::ReAuthenticate,
+            "SCRAM-SHA-256",
+            Bytes::from_static(b"n,,n=bob,r=x"),
+        ))
+        .await;
+    client.expect_disconnect(ReasonCode::NotAuthorized).await;
+    // Another method than CONNECT's.
+    let mut client = connected("c").await;
+    client
+        .send(&auth(
+            ReasonCode::ReAuthenticate,
+            "SCRAM-SHA-512",
+            Bytes::from_static(b"n,,n=alice,r=x"),
+        ))
+        .await;
+    client.expect_disconnect(ReasonCode::ProtocolError).await;
+    // A client that did not use enhanced authentication (an anonymous one, on a broker that
+    // lets anonymous clients in).
+    broker.shutdown().await;
+    let broker = TestBroker::start_with(|cfg| {
+        cfg.auth.authn = vec![AuthnConfig::Scram(ScramConfig::default())];
+    })
+    .await;
+    let (mut client, connack) =
+        RawClient::connect_with(broker.addr(), connect_packet(V5, "anon")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    client
+        .send(&auth(
+            ReasonCode::ReAuthenticate,
+            "SCRAM-SHA-256",
+            Bytes::from_static(b"n,,n=alice,r=x"),
+        ))
+        .await;
+    client.expect_disconnect(ReasonCode::ProtocolError).await;
+    broker.shutdown().await;
+}

@@ -244,9 +244,11 @@ where
         "client connected"
     );
     connack.session_present = session_present;
+    let mut enhanced_method = None;
     if let Some((method, data)) = enhanced_auth {
-        connack.properties.authentication_method = Some(method);
+        connack.properties.authentication_method = Some(method.clone());
         connack.properties.authentication_data = Some(data);
+        enhanced_method = Some(method);
     }
     let connack = Packet::ConnAck(connack);
     crate::trace::connack(ctx, &client_id_now, peer, &connack);
@@ -255,6 +257,9 @@ where
     let mut channel = Channel::new(neg, Arc::clone(&limits), session, now);
     if let Some(access) = access {
         channel.set_access(Box::new(access));
+    }
+    if let Some(method) = enhanced_method {
+        channel.set_auth_method(method);
     }
     channel.skip_stored(in_window);
     let accepted = Accepted {
