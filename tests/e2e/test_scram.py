@@ -1,5 +1,6 @@
 """SCRAM-SHA-256 / SCRAM-SHA-512 enhanced authentication (MQTT 5.0 AUTH packets) against a real
 broker process, with `scramp` (PyPI) as the SCRAM client: an implementation nobody here wrote.
+Covers the exchange at CONNECT, the refusals, and re-authentication (AUTH 0x19).
 
 paho has no API for a multi-step AUTH exchange, so MQTT is spoken over a raw socket by the small
 codec below (CONNECT, AUTH, CONNACK, DISCONNECT, PINGREQ). The user is created through the
@@ -220,3 +221,33 @@ def test_a_wrong_password_an_unknown_user_and_an_unknown_method_are_refused(scra
     assert mqtt.closed()
     stats = requests.get(base(scram_broker) + "/api/v5/status", timeout=10)
     assert stats.status_code == 200
+
+
+def test_scramp_re_authenticates_on_the_same_connection(scram_broker):
+    mqtt, client, (kind, reason, props) = scram_connect(scram_broker, "SCRAM-SHA-256", "alice",
+                                                        "wonder-land")
+    assert (kind, reason) == (CONNACK, 0)
+    client.set_server_final(props[0x16].decode())
+    again = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "wonder-land")
+    kind, reason, props = exchange(mqtt, again, "SCRAM-SHA-256",
+                                   lambda m, d: auth(REAUTHENTICATE, m, d))
+    assert (kind, reason) == (AUTH, 0), scram_broker.log()
+    again.set_server_final(props[0x16].decode())
+    mqtt.send(packet(12, b""))
+    assert mqtt.recv()[0] == PINGRESP
+    # A re-authentication with a wrong password ends the connection with 0x87.
+    wrong = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "nope")
+    kind, reason, _ = exchange(mqtt, wrong, "SCRAM-SHA-256",
+                               lambda m, d: auth(REAUTHENTICATE, m, d))
+    assert (kind, reason) == (DISCONNECT, 0x87)
+    assert mqtt.closed()
+
+
+def test_re_authentication_with_another_method_is_a_protocol_error(scram_broker):
+    mqtt, _, (kind, reason, _) = scram_connect(scram_broker, "SCRAM-SHA-512", "alice",
+                                               "wonder-land")
+    assert (kind, reason) == (CONNACK, 0)
+    other = scramp.ScramClient(["SCRAM-SHA-256"], "alice", "wonder-land")
+    mqtt.send(auth(REAUTHENTICATE, "SCRAM-SHA-256", other.get_client_first().encode()))
+    assert mqtt.recv()[:2] == (DISCONNECT, 0x82)
+    assert mqtt.closed()
