@@ -2,7 +2,8 @@
 //! against `builtin` users made through `RunningBroker::builtin()` (spec 4.12): the exchange
 //! at CONNECT (success with SCRAM-SHA-256 and SCRAM-SHA-512, the client then governed by the
 //! ACL as that user; wrong password 0x87; unknown user 0x86; unknown method 0x8C; malformed
-//! messages), credentials kept across a restart, and re-authentication (AUTH 0x19).
+//! messages; an exchange left unfinished closed at the connect timeout), credentials kept
+//! across a restart, and re-authentication (AUTH 0x19).
 //!
 //! The SCRAM client here is written from RFC 5802 for these tests; tests/e2e/test_scram.py
 //! drives the broker with an independent one (scramp). Waits end on packets, never on sleeps.
@@ -492,5 +493,29 @@ async fn a_failed_re_authentication_is_0x87_and_another_method_or_no_enhanced_au
         ))
         .await;
     client.expect_disconnect(ReasonCode::ProtocolError).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_exchange_left_unfinished_is_closed_at_the_connect_timeout() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let broker = TestBroker::start_with(move |cfg| {
+        cfg.node.data_dir = path;
+        cfg.auth.authn = vec![AuthnConfig::Scram(ScramConfig::default())];
+        cfg.mqtt.connect_timeout = Duration::from_secs(1);
+    })
+    .await;
+    broker
+        .running()
+        .builtin()
+        .add_user("alice", b"pw", false)
+        .await
+        .expect("alice");
+    let scram = ScramClient::new(ScramAlgorithm::Sha256, "alice", "pw", "abc");
+    let mut client = send_connect(broker.addr(), "c", &scram).await;
+    recv_auth(&mut client).await;
+    // No client-final-message: the broker gives up without a CONNACK.
+    assert!(client.expect_closed().await.is_none());
     broker.shutdown().await;
 }

@@ -115,52 +115,20 @@ where
         debug!(%peer, "overloaded: CONNECT refused");
         return refuse(transport, ReasonCode::ServerBusy, version, ctx, traced).await;
     }
-    let mut username = connect.username.as_ref().map(|u| u.as_str().to_owned());
+    let username = connect.username.as_ref().map(|u| u.as_str().to_owned());
     if let Some(reason) = crate::access::banned(ctx, &neg.client_id, username.as_deref(), peer) {
         debug!(%peer, reason, "banned client refused");
         return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
     }
-    let mut enhanced_auth = None;
-    let authenticated = if connect.properties.authentication_method.is_some() {
-        let exchange = enhanced::exchange(ctx, &mut transport, &connect, &neg.client_id, peer);
-        let done = tokio::select! {
-            done = tokio::time::timeout_at(deadline, exchange) => done,
-            () = ctx.shutdown.cancelled() => return None,
-        };
-        match done {
-            Ok(Ok(done)) => {
-                // The exchange named the user: it stands for CONNECT's, and may be banned.
-                if let Some(reason) =
-                    crate::access::banned(ctx, &neg.client_id, Some(&done.username), peer)
-                {
-                    debug!(%peer, reason, "banned client refused");
-                    return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
-                }
-                username = Some(done.username);
-                enhanced_auth = Some((done.method, done.data));
-                Some(done.authenticated)
-            }
-            Ok(Err(enhanced::Failed::Refuse(reason))) => {
-                return refuse(transport, reason, version, ctx, traced).await
-            }
-            Ok(Err(enhanced::Failed::Gone)) => return None,
-            Err(_) => {
-                debug!("authentication exchange not done within the connect timeout; closing");
-                return None;
-            }
-        }
-    } else {
-        let credentials = Credentials {
-            client_id: neg.client_id.to_string(),
-            username: username.clone(),
-            password: connect.password.as_ref().map(|p| p.to_vec()),
-            peer: Some(peer.ip()),
-            cert_verified,
-        };
-        match crate::access::authenticate(ctx, credentials, peer).await {
-            Ok(authenticated) => authenticated,
-            Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
-        }
+    let asked = (&connect, &*neg.client_id, peer, cert_verified);
+    let Identified {
+        authenticated,
+        username,
+        enhanced_auth,
+    } = match identify(ctx, &mut transport, asked, username, deadline).await {
+        Ok(identified) => identified,
+        Err(Some(reason)) => return refuse(transport, reason, version, ctx, traced).await,
+        Err(None) => return None,
     };
     let (expires_at, claims, superuser) =
         authenticated.map_or((None, None, false), |a| (a.expires_at, a.acl, a.superuser));
@@ -268,6 +236,67 @@ where
         inbox,
     };
     Some((accepted, resume_from))
+}
+
+/// Who the client is: as the chain or an enhanced authentication exchange found it.
+struct Identified {
+    authenticated: Option<starling_auth::Authenticated>,
+    /// CONNECT's username, or the one the exchange authenticated.
+    username: Option<String>,
+    /// Enhanced authentication: the method and the data for CONNACK (SCRAM's server-final).
+    enhanced_auth: Option<(Utf8String, bytes::Bytes)>,
+}
+
+/// Authenticates the client: the exchange of its Authentication Method (bounded by
+/// `deadline`), or the chain. `Err(Some(reason))`: refuse it; `Err(None)`: just close.
+async fn identify<S: Stream>(
+    ctx: &Context,
+    transport: &mut Transport<S>,
+    (connect, client_id, peer, cert_verified): (&Connect, &str, SocketAddr, bool),
+    username: Option<String>,
+    deadline: tokio::time::Instant,
+) -> Result<Identified, Option<ReasonCode>> {
+    if connect.properties.authentication_method.is_none() {
+        let credentials = Credentials {
+            client_id: client_id.to_owned(),
+            username: username.clone(),
+            password: connect.password.as_ref().map(|p| p.to_vec()),
+            peer: Some(peer.ip()),
+            cert_verified,
+        };
+        let authenticated = crate::access::authenticate(ctx, credentials, peer).await?;
+        return Ok(Identified {
+            authenticated,
+            username,
+            enhanced_auth: None,
+        });
+    }
+    let exchange = enhanced::exchange(ctx, transport, connect, client_id, peer);
+    let done = tokio::select! {
+        done = tokio::time::timeout_at(deadline, exchange) => done,
+        () = ctx.shutdown.cancelled() => return Err(None),
+    };
+    match done {
+        Ok(Ok(done)) => {
+            // The exchange named the user: it stands for CONNECT's, and may be banned.
+            if let Some(reason) = crate::access::banned(ctx, client_id, Some(&done.username), peer)
+            {
+                debug!(%peer, reason, "banned client refused");
+                return Err(Some(ReasonCode::Banned));
+            }
+            Ok(Identified {
+                authenticated: Some(done.authenticated),
+                username: Some(done.username),
+                enhanced_auth: Some((done.method, done.data)),
+            })
+        }
+        Ok(Err(enhanced::Failed::Refuse(reason))) => Err(Some(reason)),
+        Ok(Err(enhanced::Failed::Gone)) => Err(None),
+        Err(_) => {
+            debug!("authentication exchange not done within the connect timeout; closing");
+            Err(None)
+        }
+    }
 }
 
 /// Answers CONNACK with `reason` and closes; always `None`.
