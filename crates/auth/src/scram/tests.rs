@@ -18,12 +18,27 @@ fn user(algorithm: ScramAlgorithm, password: &str, salt: &[u8]) -> ScramUser {
     }
 }
 
+/// RFC 7677's user with the right password (derived once: PBKDF2 is slow unoptimised).
+fn pencil() -> ScramUser {
+    static PENCIL: std::sync::OnceLock<ScramUser> = std::sync::OnceLock::new();
+    PENCIL
+        .get_or_init(|| {
+            let salt = STANDARD.decode(SALT_7677).unwrap();
+            user(ScramAlgorithm::Sha256, "pencil", &salt)
+        })
+        .clone()
+}
+
 fn start_7677(password: &str) -> ServerFirstSent {
     let salt = STANDARD.decode(SALT_7677).unwrap();
+    let known = || match password {
+        "pencil" => pencil(),
+        other => user(ScramAlgorithm::Sha256, other, &salt),
+    };
     let (state, server_first) = ScramServer::new(ScramAlgorithm::Sha256)
         .start(
             CLIENT_FIRST_7677.as_bytes(),
-            |name, _| (name == "user").then(|| user(ScramAlgorithm::Sha256, password, &salt)),
+            |name, _| (name == "user").then(known),
             Some(SERVER_NONCE_7677),
         )
         .unwrap();
@@ -244,5 +259,26 @@ fn malformed_client_final_messages_are_refused() {
             matches!(refused, Err(ScramError::Malformed(_))),
             "{case}: {refused:?}"
         );
+    }
+}
+
+proptest::proptest! {
+    /// Whatever the client sends, each step answers with a value, never a panic.
+    #[test]
+    fn any_bytes_are_answered_without_a_panic(
+        first in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        last in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        text in "[nyp]?,(a=[a-z]*)?,(n=[a-z=2C3D]*)?(,r=[!-~]*)?(,[a-z]=[!-~]*)*",
+        last_text in "(c=[A-Za-z0-9+/=]*)?(,r=[!-~]*)?(,p=[A-Za-z0-9+/=]*)?",
+    ) {
+        let lookup = |_: &str, _| Some(pencil());
+        for first in [&first[..], text.as_bytes()] {
+            if let Ok((state, _)) = ScramServer::new(ScramAlgorithm::Sha256).start(first, lookup, None) {
+                let _ = state.clone().finish(&last);
+                let _ = state.finish(last_text.as_bytes());
+            }
+        }
+        let _ = start_7677("pencil").finish(&last);
+        let _ = start_7677("pencil").finish(last_text.as_bytes());
     }
 }
