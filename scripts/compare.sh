@@ -35,7 +35,8 @@
 #   SKIP_INSTALL=1 (do not install or build anything)  BENCH_TIMEOUT=120 (s, per bench run)
 #   BASE_BIN=path (an earlier starling binary, e.g. built from main before a change): adds the
 #     broker "starling-base", run as "starling" is, so a change is measured before and after in
-#     the same run (BROKERS="starling starling-base mosquitto")
+#     the same run (BROKERS="starling starling-base mosquitto"); with the same extra listeners
+#     unless BASE_TRANSPORTS=0
 #   IFADDR= (e.g. 127.0.0.2,127.0.0.3: source addresses for the idle connections; off by default:
 #     19,000 fit in one address's ephemeral range (32768-60999), and with --ifaddr the generator
 #     binds before connecting, which after an earlier run's 19,000 TIME_WAIT sockets on the same
@@ -141,7 +142,7 @@ chmod 644 "$RUN_DIR"/tls/*
 tport() { echo $(( PORT[$1] + 1000 )); }
 wport() { echo $(( PORT[$1] + 2000 )); }
 qport() { echo $(( PORT[$1] + 3000 )); }
-# Starling's extra listeners (not for starling-base: an earlier binary may not have them).
+# Starling's extra listeners (starling-base gets them too unless BASE_TRANSPORTS=0).
 starling_transports() {  # $1 broker: prints env assignments
   echo "STARLING_LISTENER__1__KIND=tls STARLING_LISTENER__1__BIND=127.0.0.1:$(tport "$1")" \
     "STARLING_LISTENER__1__TLS__CERTFILE=$CERT STARLING_LISTENER__1__TLS__KEYFILE=$KEY" \
@@ -186,7 +187,14 @@ start_broker() {  # $1 broker, $2 log file; sets BPID
         STARLING_NODE__WORKER_THREADS=1 "$BIN" start > "$logf" 2>&1 &
       ;;
     starling-base)
-      STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-base]} STARLING_LOG=warn \
+      # The same listeners and a data directory of its own, as "starling" has, so the two
+      # differ only by the code (BASE_TRANSPORTS=0 for a binary older than the transports).
+      local extra=()
+      if [[ ${BASE_TRANSPORTS:-1} == 1 ]]; then
+        read -r -a extra <<< "$(starling_transports starling-base)"
+        extra+=("STARLING_NODE__DATA_DIR=$(mktemp -d "$RUN_DIR/data.XXXXXX")")
+      fi
+      env "${extra[@]}" STARLING_LISTENER__0__BIND=127.0.0.1:${PORT[starling-base]} STARLING_LOG=warn \
         STARLING_NODE__WORKER_THREADS=1 "$BASE_BIN" start > "$logf" 2>&1 &
       ;;
     starling-mt)

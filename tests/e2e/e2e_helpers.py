@@ -80,11 +80,13 @@ class Client:
         self.disconnects: list[tuple] = []  # (reason_code, properties)
         self.subacks: dict[int, list] = {}
         self.unsubacks: dict[int, list] = {}
+        self.pubacks: dict[int, int] = {}  # mid -> PUBACK/PUBREC reason code
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = self._on_disconnect
         self.c.on_message = self._on_message
         self.c.on_subscribe = self._on_subscribe
         self.c.on_unsubscribe = self._on_unsubscribe
+        self.c.on_publish = self._on_publish
         if will is not None:
             self.c.will_set(**will)
         self._loop_running = False
@@ -110,6 +112,11 @@ class Client:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         with self.cond:
             self.subacks[mid] = list(reason_codes)
+            self.cond.notify_all()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self.cond:
+            self.pubacks[mid] = rc_value(reason_code)
             self.cond.notify_all()
 
     def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):
@@ -175,6 +182,13 @@ class Client:
         info.wait_for_publish(timeout=TIMEOUT)
         assert info.is_published(), f"publish to {topic!r} not acknowledged within {TIMEOUT}s"
         return info
+
+    def publish_acked(self, topic, payload=b"", qos=1) -> int:
+        """A QoS 1/2 PUBLISH; the reason code of the broker's PUBACK/PUBREC (0x87: refused)."""
+        info = self.c.publish(topic, payload, qos=qos)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS, f"publish: {info.rc}"
+        self.wait_for(lambda: info.mid in self.pubacks, what=f"PUBACK for {topic!r}")
+        return self.pubacks[info.mid]
 
     def wait_messages(self, n: int, topic: str | None = None, timeout: float = TIMEOUT):
         """Wait until at least n messages (on topic, if given) have arrived; return them."""

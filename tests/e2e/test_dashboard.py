@@ -351,7 +351,7 @@ def test_builtin_user_and_acl_rule_created_and_deleted(ui, dash):
     assert again.returncode == 0 and "not authorized" not in (again.stdout + again.stderr).lower()
 
 
-def test_banned_entry_created_and_deleted(ui, dash):
+def test_banned_entry_created_edited_and_deleted(ui, dash):
     ui.open("access/banned")
     who = unique("bad")
     ui.p.click("#tab-banned")
@@ -359,6 +359,10 @@ def test_banned_entry_created_and_deleted(ui, dash):
     ui.p.fill("#ban-reason", "test")
     ui.p.click("#ban-submit")
     ui.p.wait_for_selector(f"#banned-list td:text-is('{who}')")
+    ui.p.click(f"button[aria-label='Edit ban {who}']")
+    ui.p.fill("#ban-edit-reason", "edited")
+    ui.p.click("#ban-edit-submit")
+    ui.p.wait_for_selector("#banned-list td:text-is('edited')")
     ui.p.click(f"button[data-delete='{who}']")
     ui.confirm()
     ui.p.wait_for_selector(f"#banned-list td:text-is('{who}')", state="detached")

@@ -338,6 +338,53 @@ async fn a_ban_through_the_api_closes_the_client_refuses_it_and_can_be_lifted() 
         )
         .await;
     assert_eq!(net.status, 200, "{}", net.text);
+    // One ban, read and edited (reason, end), by its exact network.
+    let one = api
+        .call(
+            "GET",
+            "/api/v5/banned/peerhost/10.0.0.0%2F8",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["until"], "2999-01-01T00:00:00Z");
+    let edited = api
+        .call(
+            "PUT",
+            "/api/v5/banned/peerhost/10.0.0.0%2F8",
+            Some(json!({"reason": "lab", "until": null})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.body["reason"], "lab");
+    assert_eq!(edited.body["until"], Value::Null);
+    let again = api
+        .call(
+            "GET",
+            "/api/v5/banned/peerhost/10.0.0.0%2F8",
+            None,
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(
+        (again.body["reason"].clone(), again.body["until"].clone()),
+        (json!("lab"), Value::Null)
+    );
+    let past = api
+        .call(
+            "PUT",
+            "/api/v5/banned/peerhost/10.0.0.0%2F8",
+            Some(json!({"until": "2000-01-01T00:00:00Z"})),
+            auth.clone(),
+        )
+        .await;
+    assert_eq!(past.status, 400, "{}", past.text);
+    let none = api
+        .call("GET", "/api/v5/banned/username/nobody", None, auth.clone())
+        .await;
+    assert_eq!(none.status, 404, "{}", none.text);
     assert_eq!(
         api.call(
             "DELETE",

@@ -12,9 +12,14 @@
 //! (`Content-Type: application/json`; a missing username or password, or an unknown address,
 //! is `""`; the password is sent as UTF-8, invalid bytes replaced). The service answers:
 //!
-//! - `200` with `{"result": "allow"}`, `{"result": "deny"}` or `{"result": "ignore"}`
-//!   (other fields, such as EMQX's `is_superuser`, are ignored): the client is let in,
-//!   refused ([`Refusal::BadCredentials`]), or passed to the next authenticator;
+//! - `200` with `{"result": "allow"}`, `{"result": "deny"}` or `{"result": "ignore"}`: the
+//!   client is let in, refused ([`Refusal::BadCredentials`]), or passed to the next
+//!   authenticator. An allow may say `"is_superuser": true` (no ACL check applies to the
+//!   client) and carry the client's ACL rules, `"acl": [{"permission": "allow", "action":
+//!   "publish", "topic": "t/${clientid}/#"}, ...]` (EMQX 5's form, as in a JWT's `acl` claim),
+//!   compiled into the client's own trie and asked before `[[auth.authz]]`: this is how an
+//!   HTTP service decides what a client may do, at the cost of a trie walk per check rather
+//!   than a request. Other fields are ignored;
 //! - `204`: allow.
 //!
 //! Anything else is a service error: another status (redirects are not followed), a body that
@@ -36,6 +41,7 @@
 
 mod cache;
 
+use crate::acl::AclTrie;
 use crate::authn::{AllowedBy, Authenticated, Credentials, Outcome, Refusal};
 use cache::{Cache, CacheKey};
 use serde::Serialize;
@@ -64,11 +70,22 @@ pub enum HttpError {
 }
 
 /// What the service said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Answer {
-    Allow,
+    /// Let in, as a superuser or not, with the rules the answer carried (if any).
+    Allow {
+        superuser: bool,
+        acl: Option<Arc<AclTrie>>,
+    },
     Deny,
     Ignore,
+}
+
+impl Answer {
+    const ALLOW: Answer = Answer::Allow {
+        superuser: false,
+        acl: None,
+    };
 }
 
 /// Why the service gave no answer.
@@ -145,11 +162,10 @@ impl HttpAuthn {
     pub(crate) fn authenticate(&self, credentials: &Credentials) -> Outcome {
         let key = self.cache.key(credentials);
         let answer = match self.cache.get(&key) {
-            Some(true) => Answer::Allow,
-            Some(false) => Answer::Deny,
+            Some(answer) => answer,
             None => match self.ask(credentials) {
                 Ok(answer) => {
-                    self.remember(key, answer);
+                    self.remember(key, answer.clone());
                     answer
                 }
                 Err(error) => {
@@ -163,7 +179,11 @@ impl HttpAuthn {
             },
         };
         match answer {
-            Answer::Allow => Outcome::Allow(Authenticated::by(AllowedBy::Http)),
+            Answer::Allow { superuser, acl } => Outcome::Allow(Authenticated {
+                superuser,
+                acl,
+                ..Authenticated::by(AllowedBy::Http)
+            }),
             Answer::Deny => Outcome::Deny(Refusal::BadCredentials),
             Answer::Ignore => Outcome::Pass,
         }
@@ -171,8 +191,7 @@ impl HttpAuthn {
 
     fn remember(&self, key: CacheKey, answer: Answer) {
         match answer {
-            Answer::Allow => self.cache.put(key, true),
-            Answer::Deny => self.cache.put(key, false),
+            Answer::Allow { .. } | Answer::Deny => self.cache.put(key, answer),
             Answer::Ignore => {}
         }
     }
@@ -204,7 +223,7 @@ impl HttpAuthn {
         body.zeroize();
         let mut response = sent.map_err(ServiceError::Request)?;
         match response.status().as_u16() {
-            204 => Ok(Answer::Allow),
+            204 => Ok(Answer::ALLOW),
             200 => {
                 let text = response
                     .body_mut()
@@ -219,12 +238,28 @@ impl HttpAuthn {
     }
 }
 
-/// `{"result": "allow" | "deny" | "ignore"}`.
+/// `{"result": "allow" | "deny" | "ignore"}`; an allow may carry `"is_superuser": true` and
+/// `"acl": [...]` (the client's rules, in the form of a JWT's `acl` claim: `crate::jwt::acl`).
 fn parse_answer(text: &str) -> Result<Answer, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     match value.get("result").and_then(serde_json::Value::as_str) {
-        Some("allow") => Ok(Answer::Allow),
+        Some("allow") => {
+            let superuser = match value.get("is_superuser") {
+                None | Some(serde_json::Value::Null) => false,
+                Some(serde_json::Value::Bool(b)) => *b,
+                Some(other) => return Err(format!("is_superuser {other}, not a boolean")),
+            };
+            let acl = match value.get("acl") {
+                None | Some(serde_json::Value::Null) => None,
+                // A rule that cannot be read refuses the answer (a service error): dropping
+                // it could grant more than the service meant.
+                Some(rules) => crate::jwt::acl::compile(rules)
+                    .map_err(|e| format!("acl: {e}"))?
+                    .map(Arc::new),
+            };
+            Ok(Answer::Allow { superuser, acl })
+        }
         Some("deny") => Ok(Answer::Deny),
         Some("ignore") => Ok(Answer::Ignore),
         Some(other) => Err(format!("result {other:?}, not allow, deny or ignore")),

@@ -32,7 +32,7 @@
 //! A `public_key` or `jwks` file is read at start (an error stops the start) and again by
 //! [`JwtAuthn::reload`] when it changes; a bad new version keeps the old keys. See `keys`.
 
-mod acl;
+pub(crate) mod acl;
 mod keys;
 
 pub use keys::JwtKeyError;

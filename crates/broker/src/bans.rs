@@ -62,6 +62,17 @@ impl Table {
         Ok(())
     }
 
+    fn get(&self, kind: BanKind, who: &str) -> Option<&BanRecord> {
+        match kind {
+            BanKind::ClientId => self.client_ids.get(who),
+            BanKind::Username => self.usernames.get(who),
+            BanKind::Address => match who.parse::<IpAddr>() {
+                Ok(ip) => self.addresses.get(&ip),
+                Err(_) => self.networks.iter().map(|(_, b)| b).find(|b| b.who == who),
+            },
+        }
+    }
+
     fn remove(&mut self, kind: BanKind, who: &str) -> bool {
         match kind {
             BanKind::ClientId => self.client_ids.remove(who).is_some(),
@@ -182,6 +193,12 @@ impl Bans {
             }
         }
         Ok(())
+    }
+
+    /// The ban in force on exactly `who` (as it was added: an address or a network), if any.
+    pub fn get(&self, kind: BanKind, who: &str, now: SystemTime) -> Option<BanRecord> {
+        let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
+        table.get(kind, who).filter(|b| active(b, now)).cloned()
     }
 
     /// Lifts a ban; false if there was none.

@@ -145,15 +145,52 @@ function rules() {
   editBox, h('section', { class: 'panel' }, list));
 }
 
+/** The datetime-local value for an RFC 3339 time (local time, to the minute). */
+function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A form that edits one ban's reason and end (PUT /banned/{as}/{who}). */
+function banEditForm(b, onSaved) {
+  const path = `/banned/${encodeURIComponent(b.as)}/${encodeURIComponent(b.who)}`;
+  const form = h('form', { class: 'inline', id: 'ban-edit', 'aria-label': `${t('Edit ban')} ${b.who}`, novalidate: true },
+    field('Reason', h('input', { name: 'reason', id: 'ban-edit-reason', value: b.reason ?? '' })),
+    field('Until (empty: forever)', h('input', { name: 'until', type: 'datetime-local', id: 'ban-edit-until', value: localInput(b.until) })),
+    h('button', { type: 'submit', class: 'primary', id: 'ban-edit-submit' }, t('Save')));
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const f = formData(form);
+    const e = form.parentElement.querySelector('.error');
+    const body = { reason: f.reason, until: null };
+    if (f.until) {
+      const d = new Date(f.until);
+      if (Number.isNaN(d.getTime()) || d.getTime() <= Date.now()) { showError(e, t('The end must be in the future.')); return; }
+      body.until = d.toISOString();
+    }
+    busy(form.querySelector('button[type=submit]'), e, async () => { await put(path, body); await onSaved(); });
+  };
+  return form;
+}
+
 function banned() {
   const e = errorLine(); const note = noteLine();
+  const editBox = h('div');
   const list = pagedList({
     id: 'banned-list', empty: 'Nobody is banned',
     columns: [
       { title: 'As', cell: (b) => t(b.as) }, { title: 'Who', cell: (b) => b.who }, { title: 'Reason', cell: (b) => b.reason },
       { title: 'By', cell: (b) => b.by }, { title: 'Since', cell: (b) => new Date(b.at).toLocaleString() },
       { title: 'Until', cell: (b) => (b.until ? new Date(b.until).toLocaleString() : t('forever')) },
-      { title: 'Actions', cell: (b) => del_(`/banned/${encodeURIComponent(b.as)}/${encodeURIComponent(b.who)}`, b.who, list, e) },
+      { title: 'Actions', cell: (b) => h('div', { class: 'row' },
+        h('button', { type: 'button', 'aria-label': `${t('Edit ban')} ${b.who}`, onclick: () => {
+          editBox.replaceChildren(h('section', { class: 'panel' }, h('h2', {}, `${t('Edit ban')} ${b.who}`),
+            banEditForm(b, async () => { editBox.replaceChildren(); note.textContent = t('Saved.'); await list.reload(); }), errorLine(),
+            h('button', { type: 'button', onclick: () => editBox.replaceChildren() }, t('Cancel'))));
+        } }, t('Edit')),
+        del_(`/banned/${encodeURIComponent(b.as)}/${encodeURIComponent(b.who)}`, b.who, list, e)) },
     ],
     load: (cursor) => get(`/banned${query({ limit: PAGE, cursor })}`),
   });
@@ -178,5 +215,5 @@ function banned() {
       await post('/banned', body); note.textContent = `${t('Banned')}: ${f.who}`; form.reset(); await list.restart();
     });
   };
-  return h('div', {}, h('section', { class: 'panel' }, h('h2', {}, t('Ban')), form, e, note), h('section', { class: 'panel' }, list));
+  return h('div', {}, h('section', { class: 'panel' }, h('h2', {}, t('Ban')), form, e, note), editBox, h('section', { class: 'panel' }, list));
 }

@@ -84,7 +84,7 @@ export const ZH = {
   Users: '用户', 'ACL rules': 'ACL 规则', Banned: '黑名单', 'New user': '新建用户', Superuser: '超级用户',
   'Created at': '创建时间', 'No user': '暂无用户', 'A username is required.': '用户名不能为空。',
   'A password is required.': '密码不能为空。', 'New password (empty: unchanged)': '新密码（留空：不修改）',
-  'New rule': '新建规则', 'Edit rule': '编辑规则', For: '适用于', Whom: '对象', Permission: '权限', allow: '允许',
+  'New rule': '新建规则', 'Edit rule': '编辑规则', 'Edit ban': '编辑封禁', For: '适用于', Whom: '对象', Permission: '权限', allow: '允许',
   deny: '拒绝', 'Literal topic (eq)': '精确匹配主题（eq）', 'all clients': '所有客户端', username: '用户名',
   'client ID': '客户端 ID', 'network (CIDR)': '网段（CIDR）', network: '网段', rule: '规则', 'Added rule': '已添加规则',
   'No rule': '暂无规则', 'Say whom the rule is for.': '请填写规则适用的对象。',

@@ -178,6 +178,80 @@ pub(crate) async fn add(
     Ok(axum::Json(shown))
 }
 
+/// One ban, by what it is on and exactly whom (an address, or a network as it was added).
+#[utoipa::path(get, path = "/api/v5/banned/{as}/{who}", tag = "access",
+    params(("as" = String, Path, description = "clientid, username or peerhost"),
+           ("who" = String, Path, description = "whom (URL-encoded)")),
+    responses((status = 200, body = BanView), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<Shared>,
+    Path((kind, who)): Path<(String, String)>,
+) -> Result<axum::Json<BanView>, ApiError> {
+    let kind = kind_of(&kind)?;
+    let ban = state
+        .handle
+        .bans()
+        .get(kind, &who, state.handle.now())
+        .ok_or_else(|| ApiError::not_found(format!("ban on {who:?}")))?;
+    Ok(axum::Json(view(&ban)))
+}
+
+/// `PUT /api/v5/banned/{as}/{who}`: what changes (a field left out stays).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BanChange {
+    /// Why.
+    pub(crate) reason: Option<String>,
+    /// The new end (RFC 3339 or Unix seconds); `null` or `""` for none (forever).
+    #[serde(default, deserialize_with = "nullable")]
+    pub(crate) until: Option<Option<String>>,
+}
+
+/// A field that may be left out (`None`), `null` (`Some(None)`) or a value.
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Changes a ban's reason or end (EMQX has no such route: there a ban is added again).
+#[utoipa::path(put, path = "/api/v5/banned/{as}/{who}", tag = "access",
+    params(("as" = String, Path, description = "clientid, username or peerhost"),
+           ("who" = String, Path, description = "whom (URL-encoded)")),
+    request_body = BanChange,
+    responses((status = 200, body = BanView), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn update(
+    State(state): State<Shared>,
+    Path((kind, who)): Path<(String, String)>,
+    Json(change): Json<BanChange>,
+) -> Result<axum::Json<BanView>, ApiError> {
+    let kind = kind_of(&kind)?;
+    let now = state.handle.now();
+    let mut ban = state
+        .handle
+        .bans()
+        .get(kind, &who, now)
+        .ok_or_else(|| ApiError::not_found(format!("ban on {who:?}")))?;
+    if let Some(reason) = change.reason {
+        ban.reason = reason;
+    }
+    if let Some(until) = change.until {
+        ban.until = match until.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(time("until", t)?),
+        };
+        if ban.until.is_some_and(|u| u <= now) {
+            return Err(ApiError::field("until", "is already past"));
+        }
+    }
+    state
+        .handle
+        .bans()
+        .add(ban.clone(), now)
+        .map_err(|e| ApiError::field("who", e))?;
+    Ok(axum::Json(view(&ban)))
+}
+
 /// Lifts a ban.
 #[utoipa::path(delete, path = "/api/v5/banned/{as}/{who}", tag = "access",
     params(("as" = String, Path, description = "clientid, username or peerhost"),

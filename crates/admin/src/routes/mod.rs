@@ -141,7 +141,7 @@ pub(crate) fn build() -> (axum::Router<Shared>, utoipa::openapi::OpenApi) {
             modules::put_auto_subscribe
         ))
         .routes(routes!(banned::list, banned::add))
-        .routes(routes!(banned::delete))
+        .routes(routes!(banned::get, banned::update, banned::delete))
         .routes(routes!(builtin::list_users, builtin::add_user))
         .routes(routes!(
             builtin::get_user,

@@ -14,6 +14,7 @@
 //! request, and logins are far rarer than messages, so a sharded or lock-free map would buy
 //! nothing measurable.
 
+use super::Answer;
 use crate::authn::Credentials;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -25,7 +26,7 @@ pub(super) type CacheKey = [u8; 32];
 
 struct Entry {
     stored: Instant,
-    allow: bool,
+    answer: Answer,
 }
 
 #[derive(Default)]
@@ -83,8 +84,8 @@ impl Cache {
         hash.finalize().into()
     }
 
-    /// The answer stored for `key`, if still fresh: `true` allow, `false` deny.
-    pub(super) fn get(&self, key: &CacheKey) -> Option<bool> {
+    /// The answer stored for `key`, if still fresh (an allow, with what came with it, or a deny).
+    pub(super) fn get(&self, key: &CacheKey) -> Option<Answer> {
         if !self.enabled() {
             return None;
         }
@@ -93,11 +94,11 @@ impl Cache {
             .map
             .get(key)
             .filter(|entry| entry.stored.elapsed() < self.ttl)
-            .map(|entry| entry.allow)
+            .map(|entry| entry.answer.clone())
     }
 
     /// Stores an answer.
-    pub(super) fn put(&self, key: CacheKey, allow: bool) {
+    pub(super) fn put(&self, key: CacheKey, answer: Answer) {
         if !self.enabled() {
             return;
         }
@@ -116,7 +117,13 @@ impl Cache {
                 map.remove(&oldest);
             }
         }
-        map.insert(key, Entry { stored: now, allow });
+        map.insert(
+            key,
+            Entry {
+                stored: now,
+                answer,
+            },
+        );
         order.push_back((key, now));
     }
 

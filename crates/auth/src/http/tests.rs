@@ -83,6 +83,17 @@ fn answer(stream: TcpStream, count: &AtomicUsize, seen: &Mutex<Vec<Value>>) {
     let (status, text) = match username.as_str() {
         "allow" | "" => ("200 OK", r#"{"result": "allow", "is_superuser": false}"#),
         "deny" => ("200 OK", r#"{"result": "deny"}"#),
+        "root" => ("200 OK", r#"{"result": "allow", "is_superuser": true}"#),
+        "ruled" => (
+            "200 OK",
+            r##"{"result": "allow", "acl": [
+                {"permission": "allow", "action": "publish", "topic": "up/${clientid}/#"},
+                {"permission": "deny", "action": "all", "topic": "#"}]}"##,
+        ),
+        "badrule" => (
+            "200 OK",
+            r#"{"result": "allow", "acl": [{"permission": "allow", "topic": "t", "qos": 1}]}"#,
+        ),
         "ignore" => ("200 OK", r#"{"result": "ignore"}"#),
         "empty" => ("204 No Content", ""),
         "junk" => ("200 OK", "<html>hello</html>"),
@@ -265,22 +276,24 @@ fn cached_answers_expire() {
 fn the_cache_is_bounded_and_drops_the_oldest() {
     let cache = Cache::new(Duration::from_secs(60), 3);
     let key = |n: u8| [n; 32];
+    let answer = |allow: bool| if allow { Answer::ALLOW } else { Answer::Deny };
+    let allowed = |a: Option<Answer>| a.map(|a| matches!(a, Answer::Allow { .. }));
     for n in 0..5 {
-        cache.put(key(n), n % 2 == 0);
+        cache.put(key(n), answer(n % 2 == 0));
     }
     assert_eq!(cache.len(), 3);
-    assert_eq!(cache.get(&key(0)), None);
-    assert_eq!(cache.get(&key(1)), None);
-    assert_eq!(cache.get(&key(2)), Some(true));
-    assert_eq!(cache.get(&key(3)), Some(false));
-    assert_eq!(cache.get(&key(4)), Some(true));
+    assert_eq!(allowed(cache.get(&key(0))), None);
+    assert_eq!(allowed(cache.get(&key(1))), None);
+    assert_eq!(allowed(cache.get(&key(2))), Some(true));
+    assert_eq!(allowed(cache.get(&key(3))), Some(false));
+    assert_eq!(allowed(cache.get(&key(4))), Some(true));
     // Stored again: counted once.
-    cache.put(key(4), false);
+    cache.put(key(4), answer(false));
     assert_eq!(cache.len(), 3);
-    assert_eq!(cache.get(&key(4)), Some(false));
+    assert_eq!(allowed(cache.get(&key(4))), Some(false));
     let off = Cache::new(Duration::from_secs(60), 0);
-    off.put(key(1), true);
-    assert_eq!((off.len(), off.get(&key(1))), (0, None));
+    off.put(key(1), Answer::ALLOW);
+    assert_eq!((off.len(), off.get(&key(1)).is_none()), (0, true));
 }
 
 #[test]
@@ -326,6 +339,39 @@ fn an_https_service_that_fails_the_handshake_is_an_error() {
     let authn = http(&url, "timeout = \"2s\"\n");
     assert_eq!(
         kind(&authn.authenticate(&login("allow", b"pw"))),
+        "error deny"
+    );
+}
+
+#[test]
+fn an_allow_may_make_a_superuser_or_carry_the_clients_rules() {
+    use crate::acl::{Action, Principal};
+    let service = Service::start();
+    let authn = http(&service.url(), "");
+    match authn.authenticate(&login("root", b"pw")) {
+        Outcome::Allow(a) => assert!(a.superuser && a.acl.is_none()),
+        other => panic!("{other:?}"),
+    }
+    let Outcome::Allow(ruled) = authn.authenticate(&login("ruled", b"pw")) else {
+        panic!("ruled is let in");
+    };
+    assert!(!ruled.superuser);
+    let acl = ruled.acl.expect("the answer's rules");
+    let who = Principal::new(Some("ruled".to_owned()), "c1", None);
+    let decide = |action, topic: &str| acl.check(&who, action, topic).map(|g| g.allow);
+    assert_eq!(decide(Action::Publish, "up/c1/t"), Some(true));
+    assert_eq!(decide(Action::Publish, "up/c2/t"), Some(false));
+    assert_eq!(decide(Action::Subscribe, "up/c1/t"), Some(false));
+    // From the cache, with its rules.
+    let requests = service.requests();
+    let Outcome::Allow(again) = authn.authenticate(&login("ruled", b"pw")) else {
+        panic!("cached");
+    };
+    assert!(again.acl.is_some());
+    assert_eq!(service.requests(), requests);
+    // A rule it cannot read is a service error: `on_error` (deny) decides, not a partial ACL.
+    assert_eq!(
+        kind(&authn.authenticate(&login("badrule", b"pw"))),
         "error deny"
     );
 }
