@@ -519,3 +519,16 @@ async fn an_exchange_left_unfinished_is_closed_at_the_connect_timeout() {
     assert!(client.expect_closed().await.is_none());
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_a_scram_authenticator_every_method_is_0x8c() {
+    let broker = TestBroker::start().await;
+    for method in ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] {
+        assert_eq!(
+            connack_for(broker.addr(), method, b"n,,n=alice,r=abc").await,
+            ReasonCode::BadAuthenticationMethod,
+            "{method}"
+        );
+    }
+    broker.shutdown().await;
+}
