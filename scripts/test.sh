@@ -4,7 +4,7 @@
 # Installs what it needs when missing: mosquitto-clients, mosquitto, openssl and chromium from
 # Debian (the TLS end-to-end test runs Debian's mosquitto with certificates made by openssl; the
 # browser test drives chromium), Python packages (paho-mqtt, playwright, pytest, requests,
-# schemathesis, PyJWT) from PyPI.
+# schemathesis, PyJWT, scramp) from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +28,7 @@ if [ ! -x /usr/bin/chromium ]; then
   $(need_root) apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $(need_root) apt-get install -y -qq chromium >/dev/null
 fi
-if ! python3 -c 'import paho.mqtt, pytest, playwright.sync_api, requests, schemathesis, jwt' >/dev/null 2>&1; then
+if ! python3 -c 'import paho.mqtt, pytest, playwright.sync_api, requests, schemathesis, jwt, scramp' >/dev/null 2>&1; then
   echo "== installing Python test packages"
   python3 -m pip install -q -r tests/e2e/requirements.txt
 fi

@@ -12,6 +12,7 @@ use crate::http::HttpAuthn;
 use crate::jwt::JwtAuthn;
 use crate::password_file::PasswordFile;
 use crate::reload::{Reloadable, Reloaded};
+use crate::scram::ScramAuthn;
 use crate::AuthError;
 use starling_config::{AuthConfig, AuthnConfig};
 use std::net::IpAddr;
@@ -66,6 +67,8 @@ pub enum AllowedBy {
     Jwt,
     /// A web service (`kind = "http"`).
     Http,
+    /// A SCRAM exchange over AUTH packets against a `builtin` user's SCRAM credentials.
+    Scram,
     /// Nobody claimed it, it sent no username, and `allow_anonymous` is on.
     Anonymous,
 }
@@ -88,7 +91,8 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    pub(crate) fn by(by: AllowedBy) -> Self {
+    /// Let in by `by`, with nothing more to say (no expiry, no rules, not a superuser).
+    pub fn by(by: AllowedBy) -> Self {
         Self {
             by,
             expires_at: None,
@@ -115,11 +119,14 @@ enum Authn {
     X509,
     Jwt(JwtAuthn),
     Http(HttpAuthn),
+    /// Asked only through [`Authenticator::scram`], by a CONNECT that names its method.
+    Scram,
 }
 
 /// The configured chain, for the whole broker.
 pub struct Authenticator {
     chain: Vec<Authn>,
+    scram: Option<ScramAuthn>,
     allow_anonymous: bool,
 }
 
@@ -145,6 +152,7 @@ impl Authenticator {
         users: &Arc<BuiltinUsers>,
     ) -> Result<Authenticator, AuthError> {
         let mut chain = Vec::with_capacity(config.authn.len());
+        let mut scram = None;
         for authn in &config.authn {
             chain.push(match authn {
                 AuthnConfig::Builtin => Authn::Builtin(Arc::clone(users)),
@@ -154,10 +162,18 @@ impl Authenticator {
                 AuthnConfig::X509 => Authn::X509,
                 AuthnConfig::Jwt(jwt) => Authn::Jwt(JwtAuthn::load(jwt)?),
                 AuthnConfig::Http(http) => Authn::Http(HttpAuthn::load(http)?),
+                AuthnConfig::Scram(config) => {
+                    // The first one configured is the one asked.
+                    if scram.is_none() {
+                        scram = Some(ScramAuthn::new(config.clone(), Arc::clone(users)));
+                    }
+                    Authn::Scram
+                }
             });
         }
         Ok(Authenticator {
             chain,
+            scram,
             allow_anonymous: config.allow_anonymous,
         })
     }
@@ -166,6 +182,12 @@ impl Authenticator {
     /// the broker then skips the blocking thread.
     pub fn lets_everyone_in(&self) -> bool {
         self.chain.is_empty() && self.allow_anonymous
+    }
+
+    /// The `scram` authenticator, if one is configured: a CONNECT with an Authentication
+    /// Method goes to it instead of the chain.
+    pub fn scram(&self) -> Option<&ScramAuthn> {
+        self.scram.as_ref()
     }
 
     /// Runs the chain. Blocking: hashes passwords, and waits for web services.
@@ -180,6 +202,8 @@ impl Authenticator {
                 Authn::X509 => Outcome::Pass,
                 Authn::Jwt(jwt) => jwt.authenticate(credentials),
                 Authn::Http(http) => http.authenticate(credentials),
+                // A password is not SCRAM's business: it takes AUTH exchanges only.
+                Authn::Scram => Outcome::Pass,
             };
             match outcome {
                 Outcome::Allow(authenticated) => return Ok(authenticated),
@@ -209,7 +233,7 @@ impl Authenticator {
                     .reload(PasswordFile::load, PasswordFile::len)
                     .map(Reloaded::err_into),
                 Authn::Jwt(jwt) => jwt.reload().map(Reloaded::err_into),
-                Authn::Builtin(_) | Authn::X509 | Authn::Http(_) => None,
+                Authn::Builtin(_) | Authn::X509 | Authn::Http(_) | Authn::Scram => None,
             })
             .collect()
     }

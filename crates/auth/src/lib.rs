@@ -19,6 +19,9 @@
 //!   Mosquitto's ACL file ([`AclFile`]);
 //! - `password_file`: Mosquitto's password file (`$6$` and `$7$` hashes) and its editing, for
 //!   `starling passwd`;
+//! - `scram`: SCRAM-SHA-256 / SCRAM-SHA-512 for 5.0 enhanced authentication (AUTH packets):
+//!   the server's exchange ([`scram::ScramServer`]) and the credentials derived from a
+//!   `builtin` user's password ([`scram::ScramCredential`]);
 //! - `failures`: failed logins per address, and the growing delay before a refusal;
 //! - `bounded`: reading a file with a size cap;
 //! - `reload`: files swapped whole when they change, the old version kept if the new one is bad.
@@ -33,6 +36,7 @@ mod http;
 mod jwt;
 pub mod password_file;
 mod reload;
+pub mod scram;
 
 pub use acl::{AclFile, AclFileError, AclTrie, Action, Decision, Grant, Principal};
 pub use authn::{AllowedBy, Authenticated, Authenticator, Credentials, Refusal};

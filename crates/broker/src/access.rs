@@ -141,8 +141,21 @@ pub(crate) async fn authenticate(
         // The blocking pool is shutting down.
         Err(_) => Refusal::NotAuthorized,
     };
+    Err(failed(ctx, peer, &client_id, username.as_deref(), refusal).await)
+}
+
+/// A failed login (the chain's or a SCRAM exchange's): counted, logged (never a secret),
+/// answered after the growing delay for the client's address. Returns the reason code.
+pub(crate) async fn failed(
+    ctx: &Context,
+    peer: SocketAddr,
+    client_id: &str,
+    username: Option<&str>,
+    refusal: Refusal,
+) -> ReasonCode {
     Metrics::add(&ctx.metrics.auth_failures, 1);
-    let delay = auth
+    let delay = ctx
+        .auth
         .failures
         .failed(Some(peer.ip()), std::time::Instant::now());
     info!(%peer, client_id, username, ?refusal, delay_ms = delay.as_millis() as u64, "authentication failed");
@@ -150,10 +163,10 @@ pub(crate) async fn authenticate(
         () = tokio::time::sleep(delay) => {}
         () = ctx.shutdown.cancelled() => {}
     }
-    Err(match refusal {
+    match refusal {
         Refusal::BadCredentials => ReasonCode::BadUserNameOrPassword,
         Refusal::NotAuthorized => ReasonCode::NotAuthorized,
-    })
+    }
 }
 
 /// Closes the connection when its credentials expire (a token's `exp`): a small task that

@@ -11,14 +11,20 @@
 //! connections it has: the password is asked at CONNECT.
 //!
 //! Passwords are hashed (argon2id, tens of milliseconds) on a blocking thread: the methods
-//! that hash are `async`.
+//! that hash are `async`. The same thread derives the user's SCRAM credentials (PBKDF2 with
+//! the `scram` authenticator's `iterations`, for SCRAM-SHA-256 and SCRAM-SHA-512), the only
+//! moment the plain password is known: a user stored before, and not given a password since,
+//! has none and cannot use SCRAM.
 
 use starling_auth::builtin::{
     check_hash, check_username, hash_password, BuiltinRules, BuiltinUsers, Permission, Rule,
     RuleAction, RuleError, UserEntry, UserError, Who,
 };
+use starling_auth::scram::{ScramAlgorithm, ScramCredential};
 use starling_config::IpNet;
-use starling_store::{AclAction, AclRuleRecord, AclWho, Store, StoreError, UserRecord};
+use starling_store::{
+    AclAction, AclRuleRecord, AclWho, ScramRecord, Store, StoreError, UserRecord,
+};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use tracing::warn;
@@ -71,6 +77,8 @@ pub struct BuiltinAccess {
     users: Arc<BuiltinUsers>,
     rules: Arc<BuiltinRules>,
     store: Store,
+    /// PBKDF2 iterations of SCRAM credentials derived from now on.
+    scram_iterations: u32,
     /// One change at a time: the store write and the swap.
     write: Mutex<()>,
 }
@@ -92,12 +100,20 @@ fn listed(username: &str, entry: &UserEntry) -> BuiltinUser {
     }
 }
 
-async fn hash(password: &[u8]) -> Result<String, BuiltinError> {
+/// A password's argon2id hash and its SCRAM credentials.
+type Hashed = (String, Vec<ScramCredential>);
+
+async fn hash(password: &[u8], scram_iterations: u32) -> Result<Hashed, BuiltinError> {
     let password = zeroize::Zeroizing::new(password.to_vec());
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|error| BuiltinError::Hashing(error.to_string()))?
-        .map_err(BuiltinError::from)
+    tokio::task::spawn_blocking(move || {
+        let hash = hash_password(&password)?;
+        Ok((
+            hash,
+            ScramCredential::derive_all(&password, scram_iterations),
+        ))
+    })
+    .await
+    .map_err(|error| BuiltinError::Hashing(error.to_string()))?
 }
 
 impl BuiltinAccess {
@@ -107,6 +123,7 @@ impl BuiltinAccess {
             users: Arc::clone(&builtin.users),
             rules: Arc::clone(&builtin.rules),
             store,
+            scram_iterations: builtin.scram_iterations,
             write: Mutex::new(()),
         }
     }
@@ -179,7 +196,7 @@ impl BuiltinAccess {
     ) -> Result<BuiltinUser, BuiltinError> {
         check_username(username)?;
         self.room_for(username)?;
-        let hash = hash(password).await?;
+        let (hash, scram) = hash(password, self.scram_iterations).await?;
         let _write = self.lock();
         // Checked again: another change may have come while the password was hashed.
         self.room_for(username)?;
@@ -188,6 +205,7 @@ impl BuiltinAccess {
             password_hash: hash,
             is_superuser: superuser,
             created_at: SystemTime::now(),
+            scram: scram.iter().map(scram_record).collect(),
         };
         self.put_user(&record)?;
         Ok(listed(username, &entry_of(&record)))
@@ -225,17 +243,20 @@ impl BuiltinAccess {
                 .ok_or_else(|| BuiltinError::NoSuchUser(username.to_owned()))
         };
         known()?;
-        let hash = match password {
-            Some(password) => Some(hash(password).await?),
+        let hashed = match password {
+            Some(password) => Some(hash(password, self.scram_iterations).await?),
             None => None,
         };
         let _write = self.lock();
         let current = known()?;
+        let (password_hash, scram) =
+            hashed.unwrap_or_else(|| (current.hash.to_string(), current.scram.to_vec()));
         let record = UserRecord {
             username: username.to_owned(),
-            password_hash: hash.unwrap_or_else(|| current.hash.to_string()),
+            password_hash,
             is_superuser: superuser.unwrap_or(current.superuser),
             created_at: current.created_at,
+            scram: scram.iter().map(scram_record).collect(),
         };
         self.put_user(&record)?;
         Ok(listed(username, &entry_of(&record)))
@@ -306,10 +327,45 @@ impl BuiltinAccess {
 }
 
 fn entry_of(user: &UserRecord) -> UserEntry {
+    let scram: Vec<ScramCredential> = user
+        .scram
+        .iter()
+        .filter_map(|record| {
+            let credential = ScramAlgorithm::from_name(&record.mechanism).map(|algorithm| {
+                ScramCredential {
+                    algorithm,
+                    salt: record.salt.clone(),
+                    iterations: record.iterations,
+                    stored_key: record.stored_key.clone(),
+                    server_key: record.server_key.clone(),
+                }
+            });
+            let kept = credential.filter(ScramCredential::is_well_formed);
+            if kept.is_none() {
+                warn!(
+                    username = user.username,
+                    mechanism = record.mechanism,
+                    "a stored SCRAM credential is damaged: left out (the user cannot use that mechanism until its password is set again)"
+                );
+            }
+            kept
+        })
+        .collect();
     UserEntry {
         hash: user.password_hash.as_str().into(),
         superuser: user.is_superuser,
         created_at: user.created_at,
+        scram: scram.into(),
+    }
+}
+
+fn scram_record(credential: &ScramCredential) -> ScramRecord {
+    ScramRecord {
+        mechanism: credential.algorithm.name().to_owned(),
+        salt: credential.salt.clone(),
+        iterations: credential.iterations,
+        stored_key: credential.stored_key.clone(),
+        server_key: credential.server_key.clone(),
     }
 }
 

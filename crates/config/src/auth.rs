@@ -3,9 +3,11 @@
 
 mod http;
 mod jwt;
+mod scram;
 
 pub use http::{HttpConfig, HttpOnError};
 pub use jwt::{JwtAlgorithm, JwtConfig, JwtKey, JwtSecret};
+pub use scram::{ScramAlgorithm, ScramConfig};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,7 +63,7 @@ impl Default for RawAuth {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAuthn {
-    /// `"builtin"`, `"password_file"`, `"x509"`, `"jwt"` or `"http"`.
+    /// `"builtin"`, `"password_file"`, `"x509"`, `"jwt"`, `"http"` or `"scram"`.
     pub kind: String,
     /// The file, for `password_file`.
     pub path: String,
@@ -99,6 +101,12 @@ pub struct RawAuthn {
     /// `http`: `"deny"` (default) or `"ignore"`: what a failing service means.
     #[serde(default)]
     pub on_error: Option<String>,
+    /// `scram`: the mechanisms offered; default `["SCRAM-SHA-256", "SCRAM-SHA-512"]`.
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+    /// `scram`: the PBKDF2 iteration count of credentials derived from now on; default 4096.
+    #[serde(default)]
+    pub iterations: Option<i64>,
 }
 
 impl RawAuthn {
@@ -117,6 +125,8 @@ impl RawAuthn {
             ("cache_ttl", self.cache_ttl.is_some()),
             ("cache_size", self.cache_size.is_some()),
             ("on_error", self.on_error.is_some()),
+            ("algorithms", self.algorithms.is_some()),
+            ("iterations", self.iterations.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -192,6 +202,9 @@ pub enum AuthnConfig {
     Jwt(JwtConfig),
     /// A web service asked at every CONNECT (EMQX 5's HTTP authentication contract).
     Http(HttpConfig),
+    /// MQTT 5.0 enhanced authentication (AUTH packets) with SCRAM, against the `builtin`
+    /// users' SCRAM credentials. Asked only by a CONNECT that names a SCRAM method.
+    Scram(ScramConfig),
 }
 
 /// One authorization source.
@@ -247,12 +260,16 @@ fn authenticator(i: usize, entry: &RawAuthn) -> Result<AuthnConfig, ConfigError>
             entry.only(&key, http::KEYS)?;
             AuthnConfig::Http(http::validate(entry, &key)?)
         }
+        "scram" => {
+            entry.only(&key, scram::KEYS)?;
+            AuthnConfig::Scram(scram::validate(entry, &key)?)
+        }
         other => {
             return Err(ConfigError::invalid(
                 key("kind"),
                 format!(
-                    "must be \"builtin\", \"password_file\", \"x509\", \"jwt\" or \"http\", \
-                     got {other:?}"
+                    "must be \"builtin\", \"password_file\", \"x509\", \"jwt\", \"http\" or \
+                     \"scram\", got {other:?}"
                 ),
             ))
         }

@@ -41,7 +41,7 @@ mod validate;
 pub use api::{ApiConfig, RawApi, RawPrometheus};
 pub use auth::{
     AuthConfig, AuthnConfig, AuthzConfig, HttpConfig, HttpOnError, JwtAlgorithm, JwtConfig, JwtKey,
-    JwtSecret, RawAuth, RawAuthn, RawAuthz,
+    JwtSecret, RawAuth, RawAuthn, RawAuthz, ScramAlgorithm, ScramConfig,
 };
 pub use error::ConfigError;
 pub use model::{

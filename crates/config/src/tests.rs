@@ -513,3 +513,38 @@ fn the_commented_authn_examples_of_the_documented_file_validate() {
     }
     assert!(examples >= 3, "{examples}");
 }
+
+#[test]
+fn scram_validates_with_its_defaults_and_names_a_bad_key() {
+    use crate::{AuthnConfig, ScramAlgorithm, ScramConfig};
+    let text = "[[auth.authn]]\nkind = \"scram\"\n\
+                [[auth.authn]]\nkind = \"scram\"\nalgorithms = [\"SCRAM-SHA-512\"]\niterations = 10000\n";
+    let config = parse_str(text, "t").unwrap();
+    assert_eq!(
+        config.auth.authn,
+        vec![
+            AuthnConfig::Scram(ScramConfig {
+                algorithms: vec![ScramAlgorithm::Sha256, ScramAlgorithm::Sha512],
+                iterations: 4096,
+            }),
+            AuthnConfig::Scram(ScramConfig {
+                algorithms: vec![ScramAlgorithm::Sha512],
+                iterations: 10_000,
+            }),
+        ]
+    );
+    for (entry, key) in [
+        ("iterations = 100", "auth.authn[0].iterations"),
+        ("iterations = 2000000", "auth.authn[0].iterations"),
+        ("algorithms = []", "auth.authn[0].algorithms"),
+        ("algorithms = [\"SCRAM-SHA-1\"]", "auth.authn[0].algorithms"),
+        (
+            "algorithms = [\"SCRAM-SHA-256\", \"SCRAM-SHA-256\"]",
+            "auth.authn[0].algorithms",
+        ),
+        ("path = \"x\"", "auth.authn[0].path"),
+    ] {
+        let (got, problem) = invalid(&format!("[[auth.authn]]\nkind = \"scram\"\n{entry}\n"));
+        assert_eq!(got, key, "{entry}: {problem}");
+    }
+}

@@ -74,10 +74,8 @@ pub fn negotiate(
 ) -> Result<Negotiated, ReasonCode> {
     let version = connect.protocol;
     let (client_id, assigned_id) = client_id(connect, limits, assign_id)?;
-    if connect.properties.authentication_method.is_some() {
-        // Enhanced authentication arrives with the auth issue; until then the method is unknown.
-        return Err(ReasonCode::BadAuthenticationMethod);
-    }
+    // An Authentication Method (enhanced authentication, 5.0) is the broker's to judge: it
+    // runs the exchange, or refuses an unknown method with 0x8C.
     let requested = if version.is_v5() {
         connect.properties.session_expiry_interval.unwrap_or(0)
     } else if connect.clean_start {

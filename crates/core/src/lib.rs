@@ -32,7 +32,9 @@ pub mod switches;
 pub mod wall;
 
 pub use access::Access;
-pub use channel::{Channel, ChannelStats, CloseReason, Effect, SessionWrite, SubscribeRequest};
+pub use channel::{
+    AuthAnswer, Channel, ChannelStats, CloseReason, Effect, SessionWrite, SubscribeRequest,
+};
 pub use connect::{connack, connack_fitting, connack_refused, negotiate, Negotiated, WillSpec};
 pub use limits::ServerLimits;
 pub use message::{Delivery, Message, MessageProperties, SharedTag};

@@ -73,7 +73,9 @@ pub use batch::Batch;
 pub use damage::{Damage, KeyspaceCounts};
 pub use error::{RecordError, StoreError};
 pub use options::{Fsync, StoreOptions, DEFAULT_CACHE_BYTES};
-pub use record::{AclAction, AclRuleRecord, AclWho, BanKind, BanRecord, SessionRecord, UserRecord};
+pub use record::{
+    AclAction, AclRuleRecord, AclWho, BanKind, BanRecord, ScramRecord, SessionRecord, UserRecord,
+};
 pub use recovery::{Recovered, RecoveredSession};
 pub use store::{InflightRecord, Store, StoreStats};
 pub use sync::Ticket;

@@ -1,7 +1,8 @@
 //! The `builtin` authenticator and authorization source: users and ACL rules that the broker
 //! keeps in its store and changes at run time (the management API), instead of files.
 //!
-//! - `users`: [`BuiltinUsers`], username -> argon2id hash and superuser flag, and the hashing;
+//! - `users`: [`BuiltinUsers`], username -> argon2id hash, superuser flag and SCRAM
+//!   credentials, and the hashing;
 //! - `rule`: [`Rule`], one ACL rule as the API gives it (whom, what, allow or deny, the topic,
 //!   `eq`), and its checks;
 //! - `rules`: [`BuiltinRules`], the rules compiled per principal group into tries.
@@ -40,6 +41,9 @@ pub struct Builtin {
     pub users: Arc<BuiltinUsers>,
     /// The ACL rules.
     pub rules: Arc<BuiltinRules>,
+    /// PBKDF2 iterations of the SCRAM credentials derived when a password is set (the
+    /// `scram` authenticator's `iterations`, 4096 without one).
+    pub scram_iterations: u32,
 }
 
 impl Builtin {
@@ -48,6 +52,14 @@ impl Builtin {
         Self {
             users: Arc::new(BuiltinUsers::new(config.max_users)),
             rules: Arc::new(BuiltinRules::new(config.max_rules)),
+            scram_iterations: config
+                .authn
+                .iter()
+                .find_map(|authn| match authn {
+                    starling_config::AuthnConfig::Scram(scram) => Some(scram.iterations),
+                    _ => None,
+                })
+                .unwrap_or(starling_config::ScramConfig::default().iterations),
         }
     }
 }

@@ -54,6 +54,7 @@ fn the_chain_passes_unknown_users_on_and_keeps_the_superuser_flag() {
             hash: hash.clone(),
             superuser: false,
             created_at: std::time::SystemTime::UNIX_EPOCH,
+            scram: Arc::from(Vec::new()),
         },
     );
     users.put(
@@ -62,6 +63,7 @@ fn the_chain_passes_unknown_users_on_and_keeps_the_superuser_flag() {
             hash,
             superuser: true,
             created_at: std::time::SystemTime::UNIX_EPOCH,
+            scram: Arc::from(Vec::new()),
         },
     );
     assert_eq!(users.len(), 2);

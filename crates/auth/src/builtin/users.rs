@@ -1,4 +1,5 @@
-//! The `builtin` authenticator's users: username -> argon2id hash and superuser flag.
+//! The `builtin` authenticator's users: username -> argon2id hash, superuser flag and SCRAM
+//! credentials (`scram`).
 //!
 //! The table is split into [`SHARDS`] maps, each behind an [`ArcSwap`]: a check loads one
 //! shard without a lock, and a change copies only the shard it touches (a few hundred entries
@@ -157,6 +158,10 @@ pub struct UserEntry {
     pub superuser: bool,
     /// When the user was made.
     pub created_at: std::time::SystemTime,
+    /// SCRAM credentials, one per mechanism, derived when the password was last set; empty
+    /// for a user stored before SCRAM existed (it cannot use SCRAM until its password is set
+    /// again).
+    pub scram: Arc<[crate::scram::ScramCredential]>,
 }
 
 type Shard = HashMap<Box<str>, UserEntry>;

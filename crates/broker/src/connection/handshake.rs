@@ -1,11 +1,12 @@
 //! The CONNECT handshake: wait (bounded by `connect_timeout`) for the first packet, which must be
 //! CONNECT ([MQTT-3.1.0-1]); negotiate; register with the router, taking over any previous
 //! connection of the same client id and resuming its session unless Clean Start
-//! (`takeover`); answer CONNACK. A verified client certificate's names may stand for the
+//! (`takeover`); answer CONNACK. A CONNECT with an Authentication Method runs its exchange
+//! first (`enhanced`), all within `mqtt.connect_timeout`. A verified client certificate's names may stand for the
 //! username and client id ([`CertIdentity`]).
 
 use super::transport::{Stream, Transport};
-use super::{resume, takeover};
+use super::{enhanced, resume, takeover};
 use crate::access::ClientAccess;
 use crate::context::Context;
 use crate::mailbox::Inbox;
@@ -74,6 +75,8 @@ where
     S: Stream,
 {
     let ctx = &*ctx;
+    // CONNECT and any authentication exchange after it must be done by then.
+    let deadline = tokio::time::Instant::now() + ctx.connect_timeout;
     let mut transport = Transport::new(stream, ctx.connect_max_packet_size);
     let mut connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport, &ctx.metrics)) => {
@@ -117,16 +120,15 @@ where
         debug!(%peer, reason, "banned client refused");
         return refuse(transport, ReasonCode::Banned, version, ctx, traced).await;
     }
-    let credentials = Credentials {
-        client_id: neg.client_id.to_string(),
-        username: username.clone(),
-        password: connect.password.as_ref().map(|p| p.to_vec()),
-        peer: Some(peer.ip()),
-        cert_verified,
-    };
-    let authenticated = match crate::access::authenticate(ctx, credentials, peer).await {
-        Ok(authenticated) => authenticated,
-        Err(reason) => return refuse(transport, reason, version, ctx, traced).await,
+    let asked = (&connect, &*neg.client_id, peer, cert_verified);
+    let Identified {
+        authenticated,
+        username,
+        enhanced_auth,
+    } = match identify(ctx, &mut transport, asked, username, deadline).await {
+        Ok(identified) => identified,
+        Err(Some(reason)) => return refuse(transport, reason, version, ctx, traced).await,
+        Err(None) => return None,
     };
     let (expires_at, claims, superuser) = authenticated.map_or((None, None, false), |a| {
         (a.expires_at, a.acl.map(|acl| (a.by, acl)), a.superuser)
@@ -211,6 +213,12 @@ where
         "client connected"
     );
     connack.session_present = session_present;
+    let mut enhanced_method = None;
+    if let Some((method, data)) = enhanced_auth {
+        connack.properties.authentication_method = Some(method.clone());
+        connack.properties.authentication_data = Some(data);
+        enhanced_method = Some(method);
+    }
     let connack = Packet::ConnAck(connack);
     crate::trace::connack(ctx, &client_id_now, peer, &connack);
     transport.queue(&connack, version, &ctx.metrics);
@@ -219,6 +227,9 @@ where
     if let Some(access) = access {
         channel.set_access(Box::new(access));
     }
+    if let Some(method) = enhanced_method {
+        channel.set_auth_method(method);
+    }
     channel.skip_stored(in_window);
     let accepted = Accepted {
         transport,
@@ -226,6 +237,67 @@ where
         inbox,
     };
     Some((accepted, resume_from))
+}
+
+/// Who the client is: as the chain or an enhanced authentication exchange found it.
+struct Identified {
+    authenticated: Option<starling_auth::Authenticated>,
+    /// CONNECT's username, or the one the exchange authenticated.
+    username: Option<String>,
+    /// Enhanced authentication: the method and the data for CONNACK (SCRAM's server-final).
+    enhanced_auth: Option<(Utf8String, bytes::Bytes)>,
+}
+
+/// Authenticates the client: the exchange of its Authentication Method (bounded by
+/// `deadline`), or the chain. `Err(Some(reason))`: refuse it; `Err(None)`: just close.
+async fn identify<S: Stream>(
+    ctx: &Context,
+    transport: &mut Transport<S>,
+    (connect, client_id, peer, cert_verified): (&Connect, &str, SocketAddr, bool),
+    username: Option<String>,
+    deadline: tokio::time::Instant,
+) -> Result<Identified, Option<ReasonCode>> {
+    if connect.properties.authentication_method.is_none() {
+        let credentials = Credentials {
+            client_id: client_id.to_owned(),
+            username: username.clone(),
+            password: connect.password.as_ref().map(|p| p.to_vec()),
+            peer: Some(peer.ip()),
+            cert_verified,
+        };
+        let authenticated = crate::access::authenticate(ctx, credentials, peer).await?;
+        return Ok(Identified {
+            authenticated,
+            username,
+            enhanced_auth: None,
+        });
+    }
+    let exchange = enhanced::exchange(ctx, transport, connect, client_id, peer);
+    let done = tokio::select! {
+        done = tokio::time::timeout_at(deadline, exchange) => done,
+        () = ctx.shutdown.cancelled() => return Err(None),
+    };
+    match done {
+        Ok(Ok(done)) => {
+            // The exchange named the user: it stands for CONNECT's, and may be banned.
+            if let Some(reason) = crate::access::banned(ctx, client_id, Some(&done.username), peer)
+            {
+                debug!(%peer, reason, "banned client refused");
+                return Err(Some(ReasonCode::Banned));
+            }
+            Ok(Identified {
+                authenticated: Some(done.authenticated),
+                username: Some(done.username),
+                enhanced_auth: Some((done.method, done.data)),
+            })
+        }
+        Ok(Err(enhanced::Failed::Refuse(reason))) => Err(Some(reason)),
+        Ok(Err(enhanced::Failed::Gone)) => Err(None),
+        Err(_) => {
+            debug!("authentication exchange not done within the connect timeout; closing");
+            Err(None)
+        }
+    }
 }
 
 /// Answers CONNACK with `reason` and closes; always `None`.

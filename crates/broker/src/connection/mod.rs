@@ -6,10 +6,12 @@
 //!
 //! - `transport`: framing and the batched write buffer.
 //! - `handshake`: reading CONNECT, negotiating, CONNACK.
+//! - `enhanced`: 5.0 enhanced authentication (SCRAM over AUTH packets) at CONNECT.
 //! - `takeover`: registering with the router, and the previous session resumed or discarded.
 //! - `resume`: a stored session's inflight window and QoS 2 ids read back from the store.
 //! - `online`: the loop over socket, inbox (deliveries, answers, takeover, shutdown) and keep alive.
 
+mod enhanced;
 mod handshake;
 mod online;
 mod resume;

@@ -38,8 +38,8 @@ impl Channel {
             Packet::Disconnect(disconnect) => self.handle_disconnect(disconnect),
             // [MQTT-3.1.0-2]: a second CONNECT is a protocol error.
             Packet::Connect(_) => self.close_with(ReasonCode::ProtocolError),
-            // Enhanced authentication is not negotiated, so AUTH is unexpected [MQTT-4.12.0-1].
-            Packet::Auth(_) => self.close_with(ReasonCode::ProtocolError),
+            // Re-authentication, or a Protocol Error without enhanced authentication.
+            Packet::Auth(auth) => self.handle_auth(auth),
             // Packets only a server sends.
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
                 self.close_with(ReasonCode::ProtocolError)

@@ -9,14 +9,17 @@
 //! - `outgoing`: deliveries to the client (inflight window, queue, topic aliases, acks).
 //! - `gate`: packets held until what they promise is safe (the router's answer, the store).
 //! - `rate`: per-client publish rates (token buckets; reading pauses while in debt).
+//! - `reauth`: AUTH packets of a re-authentication, handed to the broker and answered by it.
 
 mod gate;
 mod incoming;
 mod outgoing;
 mod rate;
+mod reauth;
 
 pub use gate::Ticket;
 pub use rate::MAX_DEBT;
+pub use reauth::AuthAnswer;
 
 use crate::connect::{Negotiated, WillSpec};
 use crate::limits::ServerLimits;
@@ -91,6 +94,16 @@ pub enum Effect {
         packet_id: PacketId,
         /// One entry per filter, in order.
         filters: Vec<Result<SubscriptionTarget, ReasonCode>>,
+    },
+    /// Run a step of the enhanced authentication method's exchange (re-authentication, spec
+    /// 4.12.1) and answer with [`Channel::handle_auth_answer`].
+    Authenticate {
+        /// The method (the one of CONNECT).
+        method: Utf8String,
+        /// ReAuthenticate (0x19): a new exchange; ContinueAuthentication (0x18): its next step.
+        reason: ReasonCode,
+        /// The AUTH packet's Authentication Data.
+        data: bytes::Bytes,
     },
     /// Close the connection (after writing what came before).
     Close(CloseReason),
@@ -198,6 +211,8 @@ struct Rare {
     access: Option<Box<dyn crate::Access>>,
     /// The client's publish rate buckets, once a rate limit is configured and it published.
     buckets: Option<rate::Buckets>,
+    /// The enhanced authentication method of CONNECT, and a re-authentication under way.
+    enhanced: Option<reauth::Enhanced>,
 }
 
 /// The protocol state of one connected client.

@@ -1,7 +1,10 @@
 //! The built-in users and ACL rules (the `builtin` authenticator and authorization source).
 //!
 //! - `auth_users`: key the username (UTF-8, not empty); value the password hash (an argon2id
-//!   PHC string), the superuser flag and when the user was made.
+//!   PHC string), the superuser flag, when the user was made, then its SCRAM credentials (a
+//!   count, then for each: the mechanism's name, the salt, the iteration count, StoredKey and
+//!   ServerKey). A record written before SCRAM ends after the time: it reads as a user with
+//!   no SCRAM credentials.
 //! - `auth_acl`: key the rule id (`u64` BE; rules take precedence by id, lowest first); value
 //!   who the rule is for (a kind byte, then a name, an address or a network), the action,
 //!   allow or deny, the topic filter and the `eq` flag.
@@ -28,7 +31,36 @@ pub struct UserRecord {
     pub is_superuser: bool,
     /// When the user was made.
     pub created_at: SystemTime,
+    /// SCRAM credentials, one per mechanism; empty for a user stored before SCRAM existed.
+    pub scram: Vec<ScramRecord>,
 }
+
+/// One stored SCRAM credential of a `builtin` user (RFC 5802: what the server keeps).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramRecord {
+    /// The mechanism, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub mechanism: String,
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    /// `H(ClientKey)`.
+    pub stored_key: Vec<u8>,
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub server_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScramRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScramRecord")
+            .field("mechanism", &self.mechanism)
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most SCRAM credentials one user record holds.
+const MAX_SCRAM: usize = 8;
 
 /// Whom a stored ACL rule applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +119,14 @@ pub(crate) fn encode_user(user: &UserRecord) -> Vec<u8> {
     w.str(&user.password_hash);
     w.bool(user.is_superuser);
     w.time(user.created_at);
+    w.count(user.scram.len());
+    for scram in &user.scram {
+        w.str(&scram.mechanism);
+        w.bytes(&scram.salt);
+        w.u32(scram.iterations);
+        w.bytes(&scram.stored_key);
+        w.bytes(&scram.server_key);
+    }
     w.finish()
 }
 
@@ -99,12 +139,30 @@ pub(crate) fn decode_user(key: &[u8], value: &[u8]) -> Result<UserRecord, Record
     let password_hash = r.str("password hash")?.to_owned();
     let is_superuser = r.bool("superuser flag")?;
     let created_at = r.time()?;
-    r.end()?;
+    let mut scram = Vec::new();
+    // Nothing more: a record written before SCRAM.
+    if r.end().is_err() {
+        let count = r.count(1)?;
+        if count > MAX_SCRAM {
+            return Err(RecordError::Invalid("SCRAM credential count"));
+        }
+        for _ in 0..count {
+            scram.push(ScramRecord {
+                mechanism: r.str("SCRAM mechanism")?.to_owned(),
+                salt: r.bytes()?.to_vec(),
+                iterations: r.u32()?,
+                stored_key: r.bytes()?.to_vec(),
+                server_key: r.bytes()?.to_vec(),
+            });
+        }
+        r.end()?;
+    }
     Ok(UserRecord {
         username: username.to_owned(),
         password_hash,
         is_superuser,
         created_at,
+        scram,
     })
 }
 
@@ -219,10 +277,25 @@ mod tests {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             is_superuser: true,
             created_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            scram: vec![ScramRecord {
+                mechanism: "SCRAM-SHA-256".into(),
+                salt: vec![1; 16],
+                iterations: 4096,
+                stored_key: vec![2; 32],
+                server_key: vec![3; 32],
+            }],
         };
         let key = user_key(&user.username);
         let value = encode_user(&user);
         assert_eq!(decode_user(&key, &value).expect("decodes"), user);
+        // A record written before SCRAM (no count after the time) reads with none.
+        let old = encode_user(&UserRecord {
+            scram: Vec::new(),
+            ..user.clone()
+        });
+        let before_scram = &old[..old.len() - 4];
+        let read = decode_user(&key, before_scram).expect("decodes");
+        assert!(read.scram.is_empty() && read.password_hash == user.password_hash);
         assert!(decode_user(b"", &value).is_err());
         assert!(decode_user(b"\xff", &value).is_err());
         assert!(decode_user(&key, &value[..value.len() - 1]).is_err());

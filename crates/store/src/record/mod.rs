@@ -23,7 +23,7 @@ pub(crate) mod session;
 mod tests;
 
 pub use ban::{BanKind, BanRecord};
-pub use builtin::{AclAction, AclRuleRecord, AclWho, UserRecord};
+pub use builtin::{AclAction, AclRuleRecord, AclWho, ScramRecord, UserRecord};
 pub use session::SessionRecord;
 
 /// The version byte that opens every record this build writes.

@@ -333,6 +333,7 @@ fn damaged_builtin_users_and_rules_are_set_aside_and_counted() {
         password_hash: "$argon2id$x".into(),
         is_superuser: false,
         created_at: std::time::SystemTime::UNIX_EPOCH,
+        scram: Vec::new(),
     });
     batch.put_auth_rule(&crate::AclRuleRecord {
         id: 1,

@@ -205,6 +205,7 @@ fn builtin_users_and_rules_survive_a_reopen_and_their_deletes_too() {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}"),
         is_superuser: superuser,
         created_at: at(5_000),
+        scram: Vec::new(),
     };
     let rule = |id: u64, who: AclWho| AclRuleRecord {
         id,

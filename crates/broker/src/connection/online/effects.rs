@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::metrics::Metrics;
 use crate::router::command::RouterCmd;
 use crate::trace::Direction;
+use starling_auth::scram::ServerFirstSent;
 use starling_core::{Channel, CloseReason, Effect, SessionWrite};
 use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -40,7 +41,10 @@ pub(super) fn apply_effects<S>(
     ctx: &Context,
     conn_id: u64,
     waiting: &mut Vec<RouterCmd>,
-    pending: &mut Option<PendingWrites>,
+    (pending, reauth): (
+        &mut Option<PendingWrites>,
+        &mut Option<Box<ServerFirstSent>>,
+    ),
 ) -> Option<Ended>
 where
     S: Stream,
@@ -69,6 +73,33 @@ where
             }
             Effect::Close(CloseReason::ClientDisconnect { .. }) => {
                 ended = Some(Ended::ClientDisconnect);
+                continue;
+            }
+            Effect::Authenticate {
+                method,
+                reason,
+                data,
+            } => {
+                let answer =
+                    super::reauth::step(ctx, transport.client(), reauth, (&method, reason, &data));
+                channel.handle_auth_answer(answer);
+                // The answer's packets (AUTH, or DISCONNECT and the close) go out now.
+                for effect in channel.take_effects() {
+                    match effect {
+                        Effect::Send(packet) => {
+                            crate::trace::packet(
+                                ctx,
+                                transport.client(),
+                                channel,
+                                Direction::Out,
+                                &packet,
+                            );
+                            transport.queue(&packet, version, &ctx.metrics);
+                        }
+                        Effect::Close(_) => ended = ended.or(Some(Ended::Lost)),
+                        _ => {}
+                    }
+                }
                 continue;
             }
             Effect::Close(CloseReason::Server(reason)) => {

@@ -8,6 +8,7 @@
 //! - `inbox`: a batch of what the router sent (deliveries, answers, orders).
 //! - `effects`: carrying out the channel's effects (packets into the write buffer, commands to
 //!   the router).
+//! - `reauth`: a re-authentication's steps (SCRAM over AUTH packets), answered to the channel.
 
 use super::handshake::Accepted;
 use super::transport::{Stream, Transport};
@@ -29,6 +30,7 @@ use tracing::debug;
 
 mod effects;
 mod inbox;
+mod reauth;
 mod stalled;
 
 use effects::{apply_effects, send_all};
@@ -80,6 +82,8 @@ struct Slow {
     /// The store will say when this ticket is durable (`SessionControl::Durable`): acks held
     /// at the channel's gate wait for it. At most one such request at a time.
     durable_wait: Option<u64>,
+    /// A re-authentication's SCRAM state between the client's two messages (`reauth`).
+    reauth: Option<Box<starling_auth::scram::ServerFirstSent>>,
 }
 
 impl Slow {
@@ -93,6 +97,7 @@ impl Slow {
             && self.resume_from.is_none()
             && self.pending_writes.is_none()
             && self.durable_wait.is_none()
+            && self.reauth.is_none()
     }
 }
 
@@ -141,13 +146,24 @@ impl<S: Stream> Online<S> {
     fn carry_out(&mut self, ctx: &Arc<Context>) {
         let mut waiting = Vec::new();
         let mut pending = self.slow.as_mut().and_then(|s| s.pending_writes.take());
+        let mut reauth = self.slow.as_mut().and_then(|s| s.reauth.take());
         let Accepted {
             transport, channel, ..
         } = &mut self.conn;
         let conn_id = transport.conn_id();
-        let ended = apply_effects(channel, transport, ctx, conn_id, &mut waiting, &mut pending);
+        let ended = apply_effects(
+            channel,
+            transport,
+            ctx,
+            conn_id,
+            &mut waiting,
+            (&mut pending, &mut reauth),
+        );
         if pending.is_some() {
             self.slow().pending_writes = pending;
+        }
+        if reauth.is_some() {
+            self.slow().reauth = reauth;
         }
         if let Some(ended) = ended {
             self.end(ended);

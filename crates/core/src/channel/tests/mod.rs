@@ -16,6 +16,7 @@ mod gate;
 mod incoming;
 mod outgoing;
 mod rate;
+mod reauth;
 mod switches;
 
 fn connect(version: ProtocolVersion, receive_max: Option<u16>) -> Connect {
