@@ -45,6 +45,7 @@ pub(crate) fn from_config(config: &Config) -> ServerLimits {
         },
         queue: QueueLimits {
             max_len: config.session.max_queue_len as usize,
+            max_bytes: usize::try_from(config.session.max_queue_bytes).unwrap_or(usize::MAX),
             overflow: match config.session.queue_overflow {
                 ConfigOverflow::DropOldest => QueueOverflow::DropOldest,
                 ConfigOverflow::DropNewest => QueueOverflow::DropNewest,

@@ -370,6 +370,8 @@ pub struct MqttConfig {
 pub struct SessionConfig {
     /// Messages queued per session beyond the inflight window; 0 queues nothing.
     pub max_queue_len: u32,
+    /// Bytes the queue may count for (at least 1 KiB).
+    pub max_queue_bytes: u64,
     /// What happens when the queue is full.
     pub queue_overflow: QueueOverflow,
     /// Whether QoS 0 messages are queued for offline persistent sessions.

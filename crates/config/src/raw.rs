@@ -374,6 +374,8 @@ impl Default for RawMqtt {
 pub struct RawSession {
     /// Messages queued per session beyond the inflight window, bounding a slow or offline client's memory.
     pub max_queue_len: i64,
+    /// Bytes that queue may count for (topic, payload, properties and ~200 bytes a message).
+    pub max_queue_bytes: i64,
     /// What happens when that queue is full.
     pub queue_overflow: QueueOverflow,
     /// Whether QoS 0 messages are queued for offline persistent sessions.
@@ -392,6 +394,7 @@ impl Default for RawSession {
     fn default() -> Self {
         Self {
             max_queue_len: 1000,
+            max_queue_bytes: 67_108_864,
             queue_overflow: QueueOverflow::DropOldest,
             queue_qos0: true,
             max_offline: 100_000,

@@ -424,6 +424,12 @@ fn response_information(key: &str, value: String) -> Result<Option<String>, Conf
 fn session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
     Ok(SessionConfig {
         max_queue_len: int("session.max_queue_len", raw.max_queue_len, 0, u32::MAX)?,
+        max_queue_bytes: int(
+            "session.max_queue_bytes",
+            raw.max_queue_bytes,
+            1024,
+            i64::MAX,
+        )?,
         queue_overflow: raw.queue_overflow,
         queue_qos0: raw.queue_qos0,
         max_offline: limit("session.max_offline", raw.max_offline)?,

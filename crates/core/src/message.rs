@@ -89,6 +89,24 @@ pub struct Message {
 }
 
 impl Message {
+    /// What a retained message costs the store, in bytes: topic (twice: the tree's levels and the
+    /// message's own name), payload, forwarded properties, and the fixed part: the `Message`, its
+    /// `Arc`, the tree's leaf entry and allocation slack. Calibrated on 1,000,000 messages of
+    /// 100 bytes under 15-byte topics, which took 586 bytes each in the broker's RSS (this
+    /// counts about 560).
+    pub fn footprint(&self) -> usize {
+        const FIXED: usize = std::mem::size_of::<Message>() + 160;
+        let p = &self.properties;
+        let props = p.content_type.as_ref().map_or(0, |s| s.as_str().len())
+            + p.response_topic.as_ref().map_or(0, |s| s.as_str().len())
+            + p.correlation_data.as_ref().map_or(0, |b| b.len())
+            + p.user_properties
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.as_str().len() + 16)
+                .sum::<usize>();
+        FIXED + 2 * self.topic.as_str().len() + self.payload.len() + props
+    }
+
     /// The wire string for `topic` (a topic name is always a valid MQTT UTF-8 string).
     pub fn wire_topic_of(topic: &TopicName) -> Utf8String {
         Utf8String::try_from(topic.as_str()).unwrap_or_default()

@@ -27,6 +27,9 @@ pub enum QueueOverflow {
 pub struct QueueLimits {
     /// Maximum queued messages beyond the inflight window.
     pub max_len: usize,
+    /// Maximum bytes those may count for ([`Message::footprint`](crate::Message::footprint)
+    /// each), so a few large messages cannot make one session hold gigabytes.
+    pub max_bytes: usize,
     /// What happens when it is full.
     pub overflow: QueueOverflow,
     /// Whether QoS 0 messages are queued while the client is offline.
@@ -37,6 +40,7 @@ impl Default for QueueLimits {
     fn default() -> Self {
         Self {
             max_len: 1000,
+            max_bytes: 64 * 1024 * 1024,
             overflow: QueueOverflow::DropOldest,
             queue_qos0_offline: true,
         }
@@ -75,13 +79,46 @@ pub struct SessionState {
 struct Held {
     inflight: VecDeque<(PacketId, Outgoing)>,
     queue: VecDeque<Delivery>,
+    /// What `queue` counts for, in footprint bytes.
+    queue_bytes: usize,
     awaiting_rel: BTreeSet<PacketId>,
+}
+
+impl Held {
+    fn push(&mut self, delivery: Delivery) {
+        self.queue_bytes += delivery.message.footprint();
+        self.queue.push_back(delivery);
+    }
+
+    fn pop(&mut self) -> Option<Delivery> {
+        let delivery = self.queue.pop_front()?;
+        self.queue_bytes = self
+            .queue_bytes
+            .saturating_sub(delivery.message.footprint());
+        Some(delivery)
+    }
+
+    fn remove(&mut self, pos: usize) {
+        if let Some(d) = self.queue.remove(pos) {
+            self.queue_bytes = self.queue_bytes.saturating_sub(d.message.footprint());
+        }
+    }
+
+    /// After the queue was filtered in place.
+    fn recount(&mut self) {
+        self.queue_bytes = self.queue.iter().map(|d| d.message.footprint()).sum();
+    }
+
+    fn fits(&self, size: usize, limits: &QueueLimits) -> bool {
+        self.queue.len() < limits.max_len && self.queue_bytes + size <= limits.max_bytes
+    }
 }
 
 /// What an idle session reads through.
 static EMPTY: Held = Held {
     inflight: VecDeque::new(),
     queue: VecDeque::new(),
+    queue_bytes: 0,
     awaiting_rel: BTreeSet::new(),
 };
 
@@ -132,9 +169,24 @@ impl SessionState {
         &self.held().queue
     }
 
-    /// The queue, to change.
-    pub fn queue_mut(&mut self) -> &mut VecDeque<Delivery> {
-        &mut self.held_mut().queue
+    /// What the queue counts for, in bytes (each delivery's message footprint).
+    pub fn queue_bytes(&self) -> usize {
+        self.held().queue_bytes
+    }
+
+    /// Appends to the queue, whatever the limits (the caller checked [`Self::queue_fits`]).
+    pub fn push_queued(&mut self, delivery: Delivery) {
+        self.held_mut().push(delivery);
+    }
+
+    /// Takes the oldest queued delivery.
+    pub fn pop_queued(&mut self) -> Option<Delivery> {
+        self.held.as_deref_mut()?.pop()
+    }
+
+    /// Whether a delivery of `size` footprint bytes fits in the queue under `limits`.
+    pub fn queue_fits(&self, size: usize, limits: &QueueLimits) -> bool {
+        self.held().fits(size, limits)
     }
 
     /// Incoming QoS 2 packet ids received but not yet released (exactly-once, spec 4.3.3).
@@ -161,6 +213,7 @@ impl SessionState {
             Outgoing::Released(seq) => *seq == 0,
         });
         held.queue.retain(|d| d.stored == 0);
+        held.recount();
         let gone = before - held.inflight.len() - held.queue.len();
         self.compact();
         gone
@@ -197,34 +250,53 @@ impl SessionState {
         self.inflight().iter().position(|(used, _)| *used == id)
     }
 
-    /// Queues a delivery under `limits`.
+    /// Queues a delivery under `limits` (a count and a byte cap).
+    ///
+    /// A full queue gives up QoS 0 first (DESIGN §2): a new QoS 0 message is dropped, and a
+    /// new QoS 1/2 message evicts queued QoS 0 ones, oldest first, when that makes room for
+    /// it; otherwise the policy for QoS 1/2 applies. A message larger than the whole byte cap
+    /// is dropped.
     pub fn enqueue(&mut self, delivery: Delivery, limits: &QueueLimits) -> Enqueued {
-        let queue = self.queue_mut();
-        if queue.len() < limits.max_len {
-            queue.push_back(delivery);
+        let size = delivery.message.footprint();
+        let held = self.held_mut();
+        if held.fits(size, limits) {
+            held.push(delivery);
             return Enqueued::Queued;
         }
-        // A full queue gives up QoS 0 first (DESIGN §2): a new QoS 0 message is dropped, and a
-        // new QoS 1/2 message takes the place of the oldest queued QoS 0 one, before the policy
-        // for QoS 1/2 applies.
-        if delivery.qos == QoS::AtMostOnce {
+        if delivery.qos == QoS::AtMostOnce || size > limits.max_bytes {
             return Enqueued::Dropped;
         }
-        if let Some(pos) = queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
-            queue.remove(pos);
-            queue.push_back(delivery);
+        let (qos0, qos0_bytes) = held
+            .queue
+            .iter()
+            .filter(|d| d.qos == QoS::AtMostOnce)
+            .fold((0, 0), |(n, b), d| (n + 1, b + d.message.footprint()));
+        let room_without_qos0 = held.queue.len() - qos0 < limits.max_len
+            && held.queue_bytes - qos0_bytes + size <= limits.max_bytes;
+        if qos0 > 0 && room_without_qos0 {
+            while !held.fits(size, limits) {
+                match held.queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
+                    Some(pos) => held.remove(pos),
+                    None => break,
+                }
+            }
+            held.push(delivery);
             return Enqueued::DroppedOldest;
         }
         match limits.overflow {
             QueueOverflow::DropNewest => Enqueued::Dropped,
             QueueOverflow::Disconnect => Enqueued::Overflow,
             QueueOverflow::DropOldest => {
-                if queue.pop_front().is_some() {
-                    queue.push_back(delivery);
-                    Enqueued::DroppedOldest
-                } else {
-                    Enqueued::Dropped
+                while !held.fits(size, limits) {
+                    if held.pop().is_none() {
+                        break;
+                    }
                 }
+                if !held.fits(size, limits) {
+                    return Enqueued::Dropped; // a cap of 0 messages
+                }
+                held.push(delivery);
+                Enqueued::DroppedOldest
             }
         }
     }
@@ -252,6 +324,7 @@ impl SessionState {
             }
         }
         held.queue = kept;
+        held.recount();
         self.compact();
         out
     }

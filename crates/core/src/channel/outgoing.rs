@@ -182,7 +182,7 @@ impl Channel {
     /// Moves queued messages into the inflight window while it has room.
     pub(super) fn fill_window(&mut self, now: Instant) {
         while self.window_has_room() {
-            let Some(delivery) = self.session.queue_mut().pop_front() else {
+            let Some(delivery) = self.session.pop_queued() else {
                 break;
             };
             if delivery.message.is_expired(self.limits.clock.at(now)) {
@@ -236,8 +236,11 @@ impl Channel {
         if !online {
             return;
         }
-        if self.session.queue().len() < self.limits.queue.max_len {
-            self.session.queue_mut().push_back(delivery);
+        if self
+            .session
+            .queue_fits(delivery.message.footprint(), &self.limits.queue)
+        {
+            self.session.push_queued(delivery);
             return;
         }
         let seq = delivery.stored;

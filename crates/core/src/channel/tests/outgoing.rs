@@ -130,6 +130,7 @@ fn oversize_delivery_for_the_clients_maximum_packet_size_is_dropped() {
 fn queue_overflow_policies() {
     let limits = |overflow| QueueLimits {
         max_len: 2,
+        max_bytes: usize::MAX,
         overflow,
         queue_qos0_offline: false,
     };
@@ -173,6 +174,7 @@ fn queue_overflow_policies() {
 fn a_full_queue_gives_up_qos0_first() {
     let limits = QueueLimits {
         max_len: 2,
+        max_bytes: usize::MAX,
         overflow: crate::session::QueueOverflow::Disconnect,
         queue_qos0_offline: true,
     };
@@ -204,6 +206,76 @@ fn a_full_queue_gives_up_qos0_first() {
     assert_eq!(
         s.enqueue(delivery("q1c", QoS::AtLeastOnce), &limits),
         crate::Enqueued::Overflow
+    );
+}
+
+#[test]
+fn the_queue_is_capped_in_bytes_too() {
+    use crate::session::QueueOverflow;
+    let one = delivery("b1", QoS::AtLeastOnce).message.footprint();
+    // Room for two messages by bytes, ten by count.
+    let limits = |overflow| QueueLimits {
+        max_len: 10,
+        max_bytes: 2 * one + one / 2,
+        overflow,
+        queue_qos0_offline: true,
+    };
+    let topics = |s: &SessionState| -> Vec<String> {
+        s.queue()
+            .iter()
+            .map(|d| d.message.topic.as_str().to_owned())
+            .collect()
+    };
+    let mut s = SessionState::new(Arc::from("c"), 0);
+    let l = limits(QueueOverflow::DropOldest);
+    assert_eq!(
+        s.enqueue(delivery("b1", QoS::AtMostOnce), &l),
+        crate::Enqueued::Queued
+    );
+    assert_eq!(
+        s.enqueue(delivery("b2", QoS::AtLeastOnce), &l),
+        crate::Enqueued::Queued
+    );
+    assert_eq!(s.queue_bytes(), 2 * one);
+    // Full by bytes: a QoS 0 message is dropped; a QoS 1 one takes the QoS 0 one's place.
+    assert_eq!(
+        s.enqueue(delivery("b3", QoS::AtMostOnce), &l),
+        crate::Enqueued::Dropped
+    );
+    assert_eq!(
+        s.enqueue(delivery("b4", QoS::AtLeastOnce), &l),
+        crate::Enqueued::DroppedOldest
+    );
+    assert_eq!(topics(&s), ["b2", "b4"]);
+    // Then the policy: drop the oldest, drop the newest, or disconnect.
+    assert_eq!(
+        s.enqueue(delivery("b5", QoS::AtLeastOnce), &l),
+        crate::Enqueued::DroppedOldest
+    );
+    assert_eq!(topics(&s), ["b4", "b5"]);
+    let newest = limits(QueueOverflow::DropNewest);
+    assert_eq!(
+        s.enqueue(delivery("b6", QoS::AtLeastOnce), &newest),
+        crate::Enqueued::Dropped
+    );
+    let disconnect = limits(QueueOverflow::Disconnect);
+    assert_eq!(
+        s.enqueue(delivery("b7", QoS::AtLeastOnce), &disconnect),
+        crate::Enqueued::Overflow
+    );
+    assert_eq!(topics(&s), ["b4", "b5"]);
+    assert_eq!(s.queue_bytes(), 2 * one);
+    // Taking from the queue gives the bytes back.
+    assert!(s.pop_queued().is_some() && s.pop_queued().is_some());
+    assert_eq!((s.queue_bytes(), s.pop_queued().is_none()), (0, true));
+    // A message larger than the whole cap never fits.
+    let tiny = QueueLimits {
+        max_bytes: one - 1,
+        ..limits(QueueOverflow::DropOldest)
+    };
+    assert_eq!(
+        s.enqueue(delivery("big", QoS::AtLeastOnce), &tiny),
+        crate::Enqueued::Dropped
     );
 }
 
