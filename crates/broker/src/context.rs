@@ -24,8 +24,6 @@ pub(crate) struct Context {
     pub(crate) shutdown: CancellationToken,
     /// A connection that sends no CONNECT in this time is closed.
     pub(crate) connect_timeout: Duration,
-    /// Largest packet accepted before CONNECT succeeds.
-    pub(crate) connect_max_packet_size: u32,
     /// Every connection's keep-alive deadline.
     pub(crate) keepalive: KeepAliveTimer,
     /// Connection slots per listener and per address (`crate::admission`).
@@ -58,7 +56,6 @@ impl Context {
         Self {
             tracer: Arc::new(crate::trace::Tracer::idle(Arc::clone(&limits))),
             admission: Admission::new(listeners),
-            connect_max_packet_size: limits.max_packet_size.min(64 * 1024),
             limits: Arc::new(ArcSwap::new(limits)),
             router,
             metrics,
@@ -102,6 +99,12 @@ impl Context {
     /// How long closing a connection may wait for its last writes.
     pub(crate) fn close_timeout(&self) -> Duration {
         self.limits.load().send_timeout
+    }
+
+    /// Largest packet accepted before CONNECT succeeds: the limit in force now, at most
+    /// 64 KiB (a CONNECT needs no more; a client not yet known cannot make us buffer more).
+    pub(crate) fn connect_max_packet_size(&self) -> u32 {
+        self.limits.load().max_packet_size.min(64 * 1024)
     }
 
     /// A fresh connection id.

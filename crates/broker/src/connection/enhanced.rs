@@ -105,7 +105,7 @@ pub(crate) async fn exchange<S: Stream>(
         Err(error) => return Err(fail(error, None).await),
     };
     let version = connect.protocol;
-    transport.set_protocol(version, ctx.connect_max_packet_size);
+    transport.set_protocol(version, ctx.connect_max_packet_size());
     let challenge = auth_packet(
         ReasonCode::ContinueAuthentication,
         &method,

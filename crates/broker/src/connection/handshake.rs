@@ -77,7 +77,7 @@ where
     let ctx = &*ctx;
     // CONNECT and any authentication exchange after it must be done by then.
     let deadline = tokio::time::Instant::now() + ctx.connect_timeout;
-    let mut transport = Transport::new(stream, ctx.connect_max_packet_size);
+    let mut transport = Transport::new(stream, ctx.connect_max_packet_size());
     let mut connect = tokio::select! {
         connect = tokio::time::timeout(ctx.connect_timeout, read_connect(&mut transport, &ctx.metrics)) => {
             match connect {
