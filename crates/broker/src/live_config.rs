@@ -232,10 +232,8 @@ impl BrokerHandle {
         // serde reads a struct from a list too (`"mqtt": [1]` would set its first key): every
         // key given must be a key of the result.
         let leaves = keys::flatten(&keys::to_table(&checked));
-        if let Some(k) = keys::flatten(&root_patch)
-            .into_keys()
-            .find(|k| !leaves.contains_key(k))
-        {
+        let given = keys::flatten(&root_patch);
+        if let Some(k) = given.keys().find(|k| !leaves.contains_key(*k)) {
             return Err(ConfigChangeError::Invalid(format!(
                 "{k}: not a key of the configuration (a section is given as an object of keys)"
             )));
@@ -261,7 +259,7 @@ impl BrokerHandle {
             return Err(ConfigChangeError::Fixed(fixed.clone()));
         }
         let now = keys::flatten(&keys::to_table(&raw));
-        let overridden_by_env = keys::flatten(&root_patch)
+        let overridden_by_env = given
             .into_iter()
             .filter(|(k, v)| now.get(k).is_some_and(|n| n != v) && !keys::is_secret(k))
             .map(|(k, _)| k)

@@ -2,7 +2,6 @@
 //! to `<topic>`. Ordered by due time, then by arrival, so equal delays keep publish order.
 //! Bounded in count and in bytes (the same footprint as retained messages).
 
-use super::retain::footprint;
 use starling_core::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,7 +39,7 @@ impl DelayedQueue {
 
     /// Holds a message read back from the store under its stored id; false when full.
     pub(crate) fn restore(&mut self, at: SystemTime, id: u64, message: Arc<Message>) -> bool {
-        let size = footprint(&message);
+        let size = message.footprint();
         let count_full = self.max_messages != 0 && self.due.len() >= self.max_messages;
         let bytes_full = self.max_bytes != 0 && self.bytes + size > self.max_bytes;
         if count_full || bytes_full {
@@ -66,7 +65,7 @@ impl DelayedQueue {
             }
             let (at, id) = *entry.key();
             let message = entry.remove();
-            self.bytes -= footprint(&message);
+            self.bytes -= message.footprint();
             out.push((at, id, message));
         }
         out
@@ -79,7 +78,7 @@ impl DelayedQueue {
             let Some(((at, id), message)) = self.due.pop_first() else {
                 break;
             };
-            self.bytes -= footprint(&message);
+            self.bytes -= message.footprint();
             out.push((at, id));
         }
         out

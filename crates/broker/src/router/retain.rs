@@ -30,7 +30,7 @@ pub(crate) enum RetainOutcome {
 pub(crate) struct RetainLimits {
     /// Messages held at most; 0 is no limit.
     pub(crate) max_messages: usize,
-    /// Bytes held at most ([`footprint`] summed); 0 is no limit.
+    /// Bytes held at most (`Message::footprint` summed); 0 is no limit.
     pub(crate) max_bytes: usize,
     /// Largest payload stored.
     pub(crate) max_payload: usize,
@@ -45,11 +45,6 @@ pub(crate) struct RetainStore {
     expiring: BTreeSet<(SystemTime, Arc<str>)>,
     bytes: usize,
     limits: RetainLimits,
-}
-
-/// The bytes a message counts for in the caps (see `Message::footprint`).
-pub(crate) fn footprint(message: &Message) -> usize {
-    message.footprint()
 }
 
 impl RetainStore {
@@ -71,8 +66,8 @@ impl RetainStore {
             }
             return RetainOutcome::Cleared;
         }
-        let size = footprint(message);
-        let old_size = self.messages.get(topic).map_or(0, |m| footprint(m));
+        let size = message.footprint();
+        let old_size = self.messages.get(topic).map_or(0, |m| m.footprint());
         let l = self.limits;
         let count_full =
             l.max_messages != 0 && old_size == 0 && self.messages.len() >= l.max_messages;
@@ -108,7 +103,7 @@ impl RetainStore {
 
     /// Accounts for a message that left the store.
     fn forget(&mut self, old: &Message) {
-        self.bytes -= footprint(old);
+        self.bytes -= old.footprint();
         if let Some(at) = old.expires_at {
             self.expiring.remove(&(at, Arc::from(old.topic.as_str())));
         }
@@ -128,7 +123,7 @@ impl RetainStore {
             }
             self.expiring.pop_first();
             if let Some(old) = self.messages.remove(&topic) {
-                self.bytes -= footprint(&old);
+                self.bytes -= old.footprint();
             }
             gone.push(topic);
         }
@@ -174,7 +169,7 @@ impl RetainStore {
         self.messages.len()
     }
 
-    /// Bytes held, as [`footprint`] counts them.
+    /// Bytes held, as `Message::footprint` counts them.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }

@@ -101,7 +101,7 @@ impl Offline {
 
 /// How many bytes a delivery counts for in the store's caps (as a retained message does).
 fn stored_size(delivery: &Delivery) -> u64 {
-    super::retain::footprint(&delivery.message) as u64
+    delivery.message.footprint() as u64
 }
 
 fn after(now: SystemTime, secs: u32) -> SystemTime {

@@ -299,7 +299,7 @@ fn an_exact_filter_is_one_lookup_and_expired_messages_are_swept() {
 fn retained_bytes_and_count_are_capped() {
     let now = SystemTime::now();
     let mut s = settings();
-    let one = super::retain::footprint(&message("k/0", "0123456789", QoS::AtMostOnce, true));
+    let one = message("k/0", "0123456789", QoS::AtMostOnce, true).footprint();
     s.retain.max_bytes = 3 * one;
     let mut r = router(s);
     for i in 0..5 {
