@@ -28,6 +28,8 @@
 //!   [`clients`]: who each connection is, and the shapes of the API's pages.
 //! - `trace`: traces of a client id, address or topic written to files (through
 //!   [`BrokerHandle`]).
+//! - `live_config`: the running configuration read, changed and reloaded through the handle
+//!   ([`ConfigSource`] from the binary; changes saved under `<data_dir>/configs/`).
 //! - `context`, `clock`: what connection tasks share; tokio's clock as `Instant`.
 
 mod access;
